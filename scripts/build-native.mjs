@@ -1,0 +1,39 @@
+// Builds the native addon with node-gyp and explains what is missing when it cannot.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+const missing = ['make', 'g++', 'python3'].filter((c) => !have(c));
+if (missing.length > 0) {
+  console.error(`twine: cannot build the native addon: missing ${missing.join(', ')}.\n` +
+    'Install them, e.g. on Debian: apt-get install -y build-essential python3');
+  process.exit(1);
+}
+
+let gyp;
+try {
+  gyp = require.resolve('node-gyp/bin/node-gyp.js');
+} catch {
+  console.error('twine: node-gyp is not installed; run `npm ci` (it is a devDependency) or `npm install -g node-gyp`.');
+  process.exit(1);
+}
+
+// Build against the headers of the Node.js that runs us, so nothing is downloaded.
+const args = [gyp, 'rebuild'];
+const prefix = path.resolve(path.dirname(process.execPath), '..');
+if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include', 'node', 'node.h'))) {
+  args.push(`--nodedir=${prefix}`);
+}
+const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+if (r.status !== 0) {
+  console.error('twine: node-gyp failed to build the addon (see above). It needs g++, make, python3 and the Node.js headers ' +
+    '(node-gyp downloads none here: the machine must have them, e.g. the nodejs-dev / libnode-dev package or a Node.js install with include/node).');
+  process.exit(r.status ?? 1);
+}

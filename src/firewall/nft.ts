@@ -1,0 +1,59 @@
+// Twine's nftables layout (DESIGN.md §3): one `table inet twine` per container
+// namespace, base chains mirroring iptables, and the users' TWINE_* chains.
+
+export const TABLE_FAMILY = 'inet';
+export const TABLE_NAME = 'twine';
+
+export type Hook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+export type ChainType = 'filter' | 'nat';
+
+export interface BaseChainDef {
+  name: string;
+  type: ChainType;
+  hook: Hook;
+  /** Always an integer: "prio":"dstnat" in JSON silently makes a chain with no hook. */
+  prio: number;
+  /** The TWINE_* chain this base chain jumps to first. */
+  jumpTo: string;
+}
+
+export const BASE_CHAINS: readonly BaseChainDef[] = [
+  { name: 'INPUT', type: 'filter', hook: 'input', prio: -1, jumpTo: 'TWINE_INPUT' },
+  { name: 'FORWARD', type: 'filter', hook: 'forward', prio: -1, jumpTo: 'TWINE_FORWARD' },
+  { name: 'OUTPUT', type: 'filter', hook: 'output', prio: -1, jumpTo: 'TWINE_OUTPUT' },
+  { name: 'PREROUTING', type: 'nat', hook: 'prerouting', prio: -101, jumpTo: 'TWINE_NAT_PREROUTING' },
+  // nft 1.0.6 rejects "dstnat - 1" on the output hook: a number it is.
+  { name: 'OUTPUT_NAT', type: 'nat', hook: 'output', prio: -101, jumpTo: 'TWINE_NAT_OUTPUT' },
+  { name: 'POSTROUTING', type: 'nat', hook: 'postrouting', prio: 99, jumpTo: 'TWINE_NAT_POSTROUTING' },
+];
+
+/** A statement/expression of libnftables' JSON schema (see libnftables-json(5)). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type NftExpr = Record<string, any>;
+
+/** One command of a batch: {"add": {...}}, {"delete": {...}}, {"flush": {...}}... */
+export type NftCommand = Record<string, unknown>;
+
+/** What `nft -j -f` takes. */
+export interface NftBatch {
+  nftables: NftCommand[];
+}
+
+export interface RuleDef {
+  /** Statements, in order. */
+  expr: NftExpr[];
+  /** Rule comment; carries the rule's identity ("twine:<hash>") so a diff can match live rules. */
+  comment: string;
+}
+
+export interface ChainDef {
+  name: string;
+  /** Present for base chains. */
+  base?: { type: ChainType; hook: Hook; prio: number };
+  rules: RuleDef[];
+}
+
+/** The whole desired content of `table inet twine` for one namespace. */
+export interface TableDef {
+  chains: ChainDef[];
+}

@@ -1,0 +1,79 @@
+// The typed form of a container's twine.* labels, after validation and before
+// any name is resolved.
+
+import type { Family } from '../netns/types.js';
+
+export type Proto = 'tcp' | 'udp';
+
+/** An inclusive port range; a single port has lo === hi. */
+export interface PortRange {
+  lo: number;
+  hi: number;
+}
+
+/**
+ * An iptables interface pattern as the user wrote it: "eth0", "wg+" (prefix),
+ * or "+" (any interface).
+ */
+export type IfacePattern = string;
+
+export interface Cidr {
+  family: Family;
+  /** The network address as written, e.g. "10.0.0.0" or "fd00::". */
+  addr: string;
+  prefixLen: number;
+}
+
+/** A destination: an IP literal, or a container reference resolved like Docker's DNS would. */
+export type Dest = { kind: 'ip'; family: Family; ip: string } | { kind: 'ref'; name: string };
+
+export interface ForwardSpec {
+  /** The label key this came from, for error messages and rule comments. */
+  label: string;
+  iface: IfacePattern;
+  proto: Proto;
+  port: PortRange;
+  dest: Dest;
+  destPort: PortRange;
+}
+
+export interface RouteSpec {
+  label: string;
+  cidr: Cidr;
+  dest: Dest;
+}
+
+export const TWINE_CHAINS = [
+  'TWINE_INPUT',
+  'TWINE_OUTPUT',
+  'TWINE_FORWARD',
+  'TWINE_NAT_PREROUTING',
+  'TWINE_NAT_POSTROUTING',
+  'TWINE_NAT_OUTPUT',
+] as const;
+export type TwineChain = (typeof TWINE_CHAINS)[number];
+
+export interface RuleSpec {
+  label: string;
+  /** The <name> part of twine.iptables.rule.<name>; rules of a chain apply in lexical order of it. */
+  name: string;
+  chain: TwineChain;
+  /** The iptables options after the chain, tokenised (validated at parse time). */
+  args: string[];
+}
+
+export interface LabelWarning {
+  key: string;
+  message: string;
+}
+
+export interface Spec {
+  /** twine.nat.interfaces; undefined when the label is absent. */
+  natInterfaces?: IfacePattern[];
+  forwards: ForwardSpec[];
+  routes: RouteSpec[];
+  /** Sorted by chain, then by name. */
+  rules: RuleSpec[];
+  hostRoutes: Cidr[];
+  warnings: LabelWarning[];
+}

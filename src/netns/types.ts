@@ -1,0 +1,77 @@
+// The contract of the namespace backend: what the native addon offers, in
+// iproute2's vocabulary. The engine and tests depend on this, not on the addon.
+
+/** A network namespace: a container's pid (its /proc/<pid>/ns/net) or a path (/var/run/netns/x). */
+export type NsTarget = { pid: number } | { path: string };
+
+export type Family = 4 | 6;
+export type RouteType = 'unicast' | 'unreachable' | 'blackhole' | 'prohibit';
+
+/** A route as `ip -j route` would show it. `dst` is always a CIDR ("0.0.0.0/0" for default). */
+export interface Route {
+  family: Family;
+  dst: string;
+  type: RouteType;
+  gateway?: string;
+  dev?: string;
+  metric?: number;
+  /** Routing table id; main (254) when absent. */
+  table?: number;
+  /** rtm_protocol; Twine writes TWINE_RT_PROTO. */
+  protocol?: number;
+  /** rtm_scope; universe (0) when absent. */
+  scope?: number;
+}
+
+export interface RouteFilter {
+  family?: Family;
+  table?: number;
+  protocol?: number;
+}
+
+export interface Link {
+  index: number;
+  name: string;
+  up: boolean;
+  mtu: number;
+  kind?: string;
+  mac?: string;
+}
+
+export interface Addr {
+  ifindex: number;
+  ifname: string;
+  family: Family;
+  address: string;
+  prefixlen: number;
+}
+
+/** Everything Twine does to a namespace outside nftables. */
+export interface NetnsBackend {
+  /** ip route show [table T] [proto P] */
+  routeList(ns: NsTarget, filter?: RouteFilter): Promise<Route[]>;
+  /** ip route add */
+  routeAdd(ns: NsTarget, route: Route): Promise<void>;
+  /** ip route replace */
+  routeReplace(ns: NsTarget, route: Route): Promise<void>;
+  /** ip route del */
+  routeDel(ns: NsTarget, route: Route): Promise<void>;
+  /** ip link show */
+  linkList(ns: NsTarget): Promise<Link[]>;
+  /** ip addr show */
+  addrList(ns: NsTarget): Promise<Addr[]>;
+  /** sysctl -n net.x.y (key in dotted form, must start with "net.") */
+  sysctlGet(ns: NsTarget, key: string): Promise<string>;
+  /** sysctl -w net.x.y=v */
+  sysctlSet(ns: NsTarget, key: string, value: string): Promise<void>;
+}
+
+/**
+ * Twine's routing protocol number (rtm_protocol). 0–4 are the kernel's, and
+ * iproute2's rt_protos (Debian 12) names 8–16, 18, 42, 99, 186–189 and 192. 74 is in none of those
+ * lists, so `ip route show proto 74` is exactly Twine's routes.
+ */
+export const TWINE_RT_PROTO = 74;
+/** RTPROT_BOOT: what Docker's own routes carry; used to restore a default route Twine replaced. */
+export const RTPROT_BOOT = 3;
+export const MAIN_TABLE = 254;

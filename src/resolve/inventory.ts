@@ -1,0 +1,47 @@
+// What Twine knows about the host's containers: a snapshot built from Docker's
+// inspect output (and, for interface names, from the container's namespace).
+
+import type { Family } from '../netns/types.js';
+
+/** One network a container is attached to, in the container's network order. */
+export interface NetworkAttachment {
+  networkId: string;
+  networkName: string;
+  ipv4?: string;
+  ipv4PrefixLen?: number;
+  ipv6?: string;
+  ipv6PrefixLen?: number;
+  /** Docker's gateway on this network (the bridge address). */
+  gatewayV4?: string;
+  gatewayV6?: string;
+  /** Network aliases (compose adds the service name here). */
+  aliases: string[];
+  /** Names Docker's embedded DNS answers for this endpoint (DNSNames, API ≥ 1.44). */
+  dnsNames: string[];
+  mac?: string;
+  /** The interface name inside the container (eth0...), when known from the namespace. */
+  iface?: string;
+}
+
+export interface ContainerInfo {
+  id: string;
+  /** Without Docker's leading slash. */
+  name: string;
+  /** 0 when not running. */
+  pid: number;
+  running: boolean;
+  labels: Record<string, string>;
+  networks: NetworkAttachment[];
+  /** com.docker.compose.service / .project when the container came from compose. */
+  composeService?: string;
+  composeProject?: string;
+}
+
+/** A snapshot of every container the resolver may look at. */
+export interface Inventory {
+  containers: ContainerInfo[];
+}
+
+export function addressOf(n: NetworkAttachment, family: Family): string | undefined {
+  return family === 4 ? n.ipv4 : n.ipv6;
+}
