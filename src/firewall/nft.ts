@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 // Twine's nftables layout (DESIGN.md §3): one `table inet twine` per container
 // namespace, base chains mirroring iptables, and the users' TWINE_* chains.
 
@@ -56,4 +58,26 @@ export interface ChainDef {
 /** The whole desired content of `table inet twine` for one namespace. */
 export interface TableDef {
   chains: ChainDef[];
+}
+
+/** nft rejects comments longer than this. */
+export const MAX_COMMENT = 128;
+const IDENTITY_PREFIX = 'twine:';
+
+/**
+ * A rule whose comment carries its identity: "twine:<hash of chain+expr>" and,
+ * after a space, the user's own comment. The diff matches live rules by it, so
+ * it never has to compare nft's re-serialised expressions with ours.
+ */
+export function makeRule(chain: string, expr: NftExpr[], note?: string): RuleDef {
+  const id = `${IDENTITY_PREFIX}${createHash('sha256').update(chain).update('\0').update(JSON.stringify(expr)).digest('hex').slice(0, 16)}`;
+  const comment = note ? `${id} ${note}` : id;
+  return { expr, comment: comment.slice(0, MAX_COMMENT) };
+}
+
+/** The identity part of a rule comment made by makeRule, or undefined for a foreign rule. */
+export function ruleIdentity(comment: string | undefined): string | undefined {
+  if (!comment?.startsWith(IDENTITY_PREFIX)) return undefined;
+  const space = comment.indexOf(' ');
+  return space < 0 ? comment : comment.slice(0, space);
 }
