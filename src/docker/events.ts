@@ -1,0 +1,181 @@
+// Docker's event stream (container + network events), kept open: on any
+// disconnect it reconnects with exponential backoff (capped, default 5 s) and
+// calls `onConnect` after every (re)connect, so the owner can re-sync what it
+// may have missed. Events carry Docker's own timestamp in nanoseconds.
+
+import type Docker from 'dockerode';
+import { dockerError } from './client.js';
+import type { DockerError } from '../errors.js';
+
+export type DockerEventType = 'container' | 'network';
+
+export interface DockerEvent {
+  type: DockerEventType;
+  /** Docker's Action: start, die, stop, destroy, rename, connect, disconnect, ... */
+  action: string;
+  /** Actor.ID: the container id, or for network events the network id. */
+  id: string;
+  /** Actor.Attributes (for containers: name, image and the labels; for networks: name, type, container). */
+  attributes: Record<string, string>;
+  /** Docker's timeNano, exact (JSON numbers lose precision at this size). */
+  timeNano: bigint;
+  /** The same instant in milliseconds since the epoch (sub-ms fraction kept). */
+  timeMs: number;
+}
+
+export interface EventStreamOptions {
+  docker: Docker;
+  onEvent: (e: DockerEvent) => void;
+  /** Called after every (re)connect, before the backoff resets. A throw reconnects. */
+  onConnect?: (info: { attempt: number; reconnect: boolean }) => void | Promise<void>;
+  /** Called when the stream breaks or a connect attempt fails; `retryInMs` until the next try. */
+  onDisconnect?: (err: DockerError, retryInMs: number) => void;
+  types?: DockerEventType[];
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/** Parses one line of the event stream; undefined for lines that are not a usable event. */
+export function parseDockerEvent(line: string): DockerEvent | undefined {
+  let j: {
+    Type?: string;
+    Action?: string;
+    status?: string;
+    id?: string;
+    Actor?: { ID?: string; Attributes?: Record<string, string> };
+    time?: number;
+  };
+  try {
+    j = JSON.parse(line) as typeof j;
+  } catch {
+    return undefined;
+  }
+  const type = j.Type;
+  if (type !== 'container' && type !== 'network') return undefined;
+  const action = j.Action ?? j.status;
+  const id = j.Actor?.ID ?? j.id;
+  if (action === undefined || id === undefined) return undefined;
+  const m = /"timeNano"\s*:\s*(\d+)/.exec(line);
+  const timeNano = m ? BigInt(m[1]!) : BigInt(j.time ?? 0) * 1_000_000_000n;
+  const timeMs = Number(timeNano / 1_000_000n) + Number(timeNano % 1_000_000n) / 1e6;
+  return { type, action, id, attributes: { ...(j.Actor?.Attributes ?? {}) }, timeNano, timeMs };
+}
+
+export class DockerEventStream {
+  private stopped = false;
+  private stream: NodeJS.ReadableStream | undefined;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private connectedNow = false;
+  /** Successful connections so far (the first one included). */
+  connects = 0;
+
+  constructor(private readonly opts: EventStreamOptions) {}
+
+  get connected(): boolean {
+    return this.connectedNow;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+  }
+
+  /** Ends the stream and any pending retry; resolves once the loop has exited. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    this.destroy();
+    await this.loop;
+  }
+
+  private destroy(): void {
+    const s = this.stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+    this.stream = undefined;
+    s?.destroy?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    const initial = this.opts.initialBackoffMs ?? 100;
+    const max = this.opts.maxBackoffMs ?? 5000;
+    const types = this.opts.types ?? ['container', 'network'];
+    let delay = initial;
+    let attempt = 0;
+    while (!this.stopped) {
+      attempt++;
+      let failure: DockerError | undefined;
+      try {
+        const stream = await this.opts.docker.getEvents({ filters: { type: types } });
+        if (this.stopped) {
+          (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+          break;
+        }
+        this.stream = stream;
+        const ended = this.consume(stream);
+        this.connectedNow = true;
+        this.connects++;
+        try {
+          await this.opts.onConnect?.({ attempt, reconnect: this.connects > 1 });
+          delay = initial;
+          attempt = 0;
+        } catch (err) {
+          failure = dockerError('re-sync after connect', err);
+          this.destroy();
+        }
+        const endErr = await ended;
+        failure ??= endErr;
+      } catch (err) {
+        failure = dockerError('events', err);
+      }
+      this.connectedNow = false;
+      if (this.stopped) break;
+      this.opts.onDisconnect?.(failure ?? dockerError('events', new Error('stream ended')), delay);
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, max);
+    }
+    this.connectedNow = false;
+  }
+
+  /** Reads JSON lines until the stream ends; resolves with the error, if any. */
+  private consume(stream: NodeJS.ReadableStream): Promise<DockerError | undefined> {
+    return new Promise((resolve) => {
+      let buf = '';
+      let settled = false;
+      const finish = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        resolve(err === undefined ? undefined : dockerError('events stream', err));
+      };
+      stream.on('data', (chunk: Buffer | string) => {
+        buf += chunk.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line === '') continue;
+          const ev = parseDockerEvent(line);
+          if (ev === undefined || this.stopped) continue;
+          try {
+            this.opts.onEvent(ev);
+          } catch {
+            // One handler failure must not end the stream; the owner logs its own errors.
+          }
+        }
+      });
+      stream.on('end', () => finish());
+      stream.on('close', () => finish());
+      stream.on('error', (err) => finish(err));
+    });
+  }
+}

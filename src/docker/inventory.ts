@@ -1,0 +1,179 @@
+// Docker's inspect JSON → ContainerInfo (src/resolve/inventory.ts).
+//
+// Network order. Docker's inspect output keeps a container's networks in a map
+// (serialized sorted by network name), and the order in which they were given
+// at create/connect time is not kept either: measured here with dockerd 20.10,
+// a container created on network "b" and then connected to "a" before its
+// first start gets eth0 on "a" and eth1 on "b". The only faithful order is the
+// one the container itself sees, so Twine orders a container's networks by the
+// interface index of the matching interface in its namespace (matched by MAC
+// address): eth0 first, then eth1, ... in the order the kernel created them.
+// Networks whose interface is unknown (no namespace data, container stopped,
+// or no match) come after those, in Docker's serialized order (by name), so
+// the result is always deterministic.
+
+import type Docker from 'dockerode';
+import type { ContainerInfo, NetworkAttachment } from '../resolve/inventory.js';
+import type { Link } from '../netns/types.js';
+import { dockerError } from './client.js';
+
+/** The part of `GET /containers/<id>/json` that Twine reads. */
+export interface InspectNetwork {
+  NetworkID?: string;
+  EndpointID?: string;
+  Gateway?: string;
+  IPAddress?: string;
+  IPPrefixLen?: number;
+  IPv6Gateway?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  MacAddress?: string;
+  Aliases?: string[] | null;
+  DNSNames?: string[] | null;
+}
+
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  State?: { Running?: boolean; Pid?: number; Status?: string };
+  Config?: { Labels?: Record<string, string> | null };
+  NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null };
+}
+
+/** An interface seen inside the container's namespace (a subset of netns Link). */
+export type NsInterface = Pick<Link, 'index' | 'name' | 'mac'>;
+
+const COMPOSE_SERVICE = 'com.docker.compose.service';
+const COMPOSE_PROJECT = 'com.docker.compose.project';
+
+function nonEmpty(s: string | undefined | null): string | undefined {
+  return s === undefined || s === null || s === '' ? undefined : s;
+}
+
+function attachment(networkName: string, n: InspectNetwork): NetworkAttachment {
+  const a: NetworkAttachment = {
+    networkId: n.NetworkID ?? '',
+    networkName,
+    aliases: [...(n.Aliases ?? [])],
+    dnsNames: [...(n.DNSNames ?? [])],
+  };
+  const ipv4 = nonEmpty(n.IPAddress);
+  if (ipv4 !== undefined) {
+    a.ipv4 = ipv4;
+    a.ipv4PrefixLen = n.IPPrefixLen;
+  }
+  const ipv6 = nonEmpty(n.GlobalIPv6Address);
+  if (ipv6 !== undefined) {
+    a.ipv6 = ipv6;
+    a.ipv6PrefixLen = n.GlobalIPv6PrefixLen;
+  }
+  const gw4 = nonEmpty(n.Gateway);
+  if (gw4 !== undefined) a.gatewayV4 = gw4;
+  const gw6 = nonEmpty(n.IPv6Gateway);
+  if (gw6 !== undefined) a.gatewayV6 = gw6;
+  const mac = nonEmpty(n.MacAddress);
+  if (mac !== undefined) a.mac = mac.toLowerCase();
+  return a;
+}
+
+/**
+ * Converts inspect output into a ContainerInfo. `ifaces` are the container's
+ * interfaces as read from its namespace (`ip link show` there); with them the
+ * networks come in the container's own order and carry their interface name.
+ */
+export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsInterface[]): ContainerInfo {
+  const running = inspect.State?.Running === true;
+  const labels = { ...(inspect.Config?.Labels ?? {}) };
+  const byMac = new Map<string, NsInterface>();
+  for (const i of ifaces ?? []) if (i.mac) byMac.set(i.mac.toLowerCase(), i);
+
+  const entries = Object.entries(inspect.NetworkSettings?.Networks ?? {});
+  const nets = entries.map(([name, n], serial) => {
+    const a = attachment(name, n);
+    const iface = a.mac === undefined ? undefined : byMac.get(a.mac);
+    if (iface) a.iface = iface.name;
+    return { a, index: iface?.index, serial };
+  });
+  nets.sort((x, y) => {
+    if (x.index !== undefined && y.index !== undefined) return x.index - y.index;
+    if (x.index !== undefined) return -1;
+    if (y.index !== undefined) return 1;
+    return x.serial - y.serial;
+  });
+
+  const info: ContainerInfo = {
+    id: inspect.Id,
+    name: inspect.Name.replace(/^\//, ''),
+    pid: running ? (inspect.State?.Pid ?? 0) : 0,
+    running,
+    labels,
+    networks: nets.map((n) => n.a),
+  };
+  const svc = labels[COMPOSE_SERVICE];
+  if (svc !== undefined) info.composeService = svc;
+  const proj = labels[COMPOSE_PROJECT];
+  if (proj !== undefined) info.composeProject = proj;
+  return info;
+}
+
+/** True when any label key starts with `twine.`. */
+export function hasTwineLabels(labels: Record<string, string>): boolean {
+  return Object.keys(labels).some((k) => k.startsWith('twine.'));
+}
+
+/** Reads a running container's interfaces (the engine passes the netns backend's linkList). */
+export type LinkLister = (pid: number) => Promise<readonly NsInterface[]>;
+
+/**
+ * Inspects one container and converts it. With `listLinks`, a running
+ * container's networks are ordered by its interfaces; if reading them fails
+ * (the container just died) the Docker order is used.
+ */
+export async function inspectContainer(docker: Docker, idOrName: string, listLinks?: LinkLister): Promise<ContainerInfo> {
+  let raw: ContainerInspect;
+  try {
+    raw = (await docker.getContainer(idOrName).inspect()) as unknown as ContainerInspect;
+  } catch (err) {
+    throw dockerError(`inspect container ${idOrName}`, err);
+  }
+  let ifaces: readonly NsInterface[] | undefined;
+  const pid = raw.State?.Running === true ? (raw.State.Pid ?? 0) : 0;
+  if (listLinks && pid > 0) {
+    try {
+      ifaces = await listLinks(pid);
+    } catch {
+      ifaces = undefined;
+    }
+  }
+  return toContainerInfo(raw, ifaces);
+}
+
+/** IDs of running containers (`docker ps -q --no-trunc`). */
+export async function listRunningContainerIds(docker: Docker): Promise<string[]> {
+  try {
+    const list = await docker.listContainers({ all: false });
+    return list.map((c) => c.Id);
+  } catch (err) {
+    throw dockerError('list containers', err);
+  }
+}
+
+/** Every running container, inspected (in parallel, bounded). */
+export async function listRunningContainers(docker: Docker, listLinks?: LinkLister, concurrency = 8): Promise<ContainerInfo[]> {
+  const ids = await listRunningContainerIds(docker);
+  const out: ContainerInfo[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        out.push(await inspectContainer(docker, id, listLinks));
+      } catch (err) {
+        // Gone between list and inspect: not running any more, nothing to report.
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
