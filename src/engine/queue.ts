@@ -1,0 +1,81 @@
+// A keyed work queue: jobs for the same key never run at the same time, and
+// requests that arrive while a key is queued or running coalesce into one
+// more run. At most `concurrency` keys run at once.
+
+export type Job<T> = (key: string, reasons: T[]) => Promise<void>;
+
+interface KeyState<T> {
+  queued: boolean;
+  running: boolean;
+  reasons: T[];
+  waiters: Array<() => void>;
+}
+
+export class KeyedQueue<T> {
+  private readonly keys = new Map<string, KeyState<T>>();
+  private readonly ready: string[] = [];
+  private active = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly job: Job<T>,
+    private readonly concurrency: number,
+    private readonly onError: (key: string, err: unknown) => void,
+  ) {}
+
+  /** Ask for one more run of `key`; resolves when a run that started after this call has finished. */
+  request(key: string, reason: T): Promise<void> {
+    let st = this.keys.get(key);
+    if (!st) {
+      st = { queued: false, running: false, reasons: [], waiters: [] };
+      this.keys.set(key, st);
+    }
+    st.reasons.push(reason);
+    const done = new Promise<void>((resolve) => st.waiters.push(resolve));
+    if (!st.queued) {
+      st.queued = true;
+      if (!st.running) this.ready.push(key);
+    }
+    this.pump();
+    return done;
+  }
+
+  get pending(): number {
+    return this.ready.length + this.active;
+  }
+
+  /** Resolves once nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.active < this.concurrency && this.ready.length > 0) {
+      const key = this.ready.shift()!;
+      const st = this.keys.get(key)!;
+      st.queued = false;
+      st.running = true;
+      const reasons = st.reasons;
+      const waiters = st.waiters;
+      st.reasons = [];
+      st.waiters = [];
+      this.active++;
+      void this.job(key, reasons)
+        .catch((err: unknown) => this.onError(key, err))
+        .finally(() => {
+          this.active--;
+          st.running = false;
+          for (const w of waiters) w();
+          if (st.queued) this.ready.push(key);
+          else if (st.waiters.length === 0) this.keys.delete(key);
+          this.pump();
+          if (this.pending === 0) {
+            const ws = this.idleWaiters;
+            this.idleWaiters = [];
+            for (const w of ws) w();
+          }
+        });
+    }
+  }
+}

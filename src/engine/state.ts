@@ -1,0 +1,45 @@
+// What the engine remembers per container, and what it reports per transaction.
+
+import type { LabelIssue } from '../errors.js';
+import type { LabelWarning } from '../labels/spec.js';
+import type { Plan } from '../plan/types.js';
+import type { Dependencies } from './graph.js';
+export interface TxStages {
+  observeMs: number;
+  netlinkMs: number;
+  nftMs: number;
+  verifyMs: number;
+}
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  running: boolean;
+  labels: Record<string, string>;
+  /** The resolved desired state of the last plan (names → addresses). */
+  desired?: unknown;
+  /** The last plan computed from valid labels. */
+  plan?: Plan;
+  /** The last plan committed to the namespace (cleared when the container stops). */
+  applied?: Plan;
+  dependencies?: Dependencies;
+  lastError?: string;
+  labelErrors: LabelIssue[];
+  warnings: LabelWarning[];
+  lastApplyAt?: string;
+  /** Docker event → commit, of the last transaction caused by an event. */
+  lastLatencyMs?: number;
+}
+
+export type TxResultKind = 'applied' | 'noop' | 'failed' | 'invalid';
+
+export interface TxEvent {
+  container: string;
+  id: string;
+  txId: string;
+  result: TxResultKind;
+  /** Docker event timestamp → commit, when an event caused the transaction. */
+  latencyMs: number | undefined;
+  eventMs: number | undefined;
+  stages?: TxStages & { planMs: number };
+}
