@@ -1,0 +1,401 @@
+// labels → Spec (DESIGN.md §2). Every problem of every label is collected and
+// thrown at once as one LabelError; nothing here touches the system, and no
+// label value is ever passed to a shell (rules are only tokenised and
+// validated by the translator).
+//
+// Decisions where §2 is silent (also in the README's label reference):
+// - A CIDR with host bits set (10.0.0.1/8) is an error, as `ip route` refuses
+//   it too; a CIDR without prefix is a host route (/32, /128). Addresses are
+//   stored in canonical form (IPv6 per RFC 5952).
+// - A forward's destination is `<ip>`, `<ip>:<port>`, `[<ipv6>]`,
+//   `[<ipv6>]:<port>`, a bare IPv6 literal (no port), or `<ref>[:<port>]`.
+// - A source range mapped to a destination range of the same length is 1:1;
+//   a single destination port is the start of the destination range.
+// - Interface patterns: Linux ifname rules (1–15 bytes, not "." or "..",
+//   printable ASCII without '/', ':' or whitespace), '+' only as the last
+//   character; '*', '\\' and quotes are refused because nft treats them as
+//   wildcard/escape characters.
+// - twine.nat.interfaces and the deprecated twine.gateway.interface are merged.
+// - Two forwards on the same pattern and protocol with overlapping ports are
+//   an error (the second could never match).
+// - Values are capped at MAX_VALUE characters; error messages quote at most
+//   the first 200 characters of a value.
+
+import { LabelError, type LabelIssue } from '../errors.js';
+import { parseRule, tokenize } from '../firewall/iptables/translate.js';
+import { BITS, bigToIp, ipFamily, ipToBig, maskOf } from './ip.js';
+import {
+  TWINE_CHAINS,
+  type Cidr,
+  type Dest,
+  type ForwardSpec,
+  type IfacePattern,
+  type PortRange,
+  type Proto,
+  type RouteSpec,
+  type RuleSpec,
+  type Spec,
+  type TwineChain,
+} from './spec.js';
+
+export const MAX_KEY = 256;
+export const MAX_VALUE = 4096;
+export const MAX_LIST = 64;
+/** A forward whose destination range is shifted compiles to one rule per port: at most this many. */
+export const MAX_SHIFTED_RANGE = 256;
+const SHOWN_VALUE = 200;
+
+/** Docker's container name syntax; also used for aliases and compose service names. */
+const REF_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const MAX_REF = 253;
+const RULE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+// Control characters (C0, DEL, C1) and Unicode line/paragraph separators.
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+class Collector {
+  issues: LabelIssue[] = [];
+  constructor(readonly container: string) {}
+  add(key: string, value: string, reason: string): void {
+    const shown = value.length > SHOWN_VALUE ? `${value.slice(0, SHOWN_VALUE)}…` : value;
+    const k = key.length > SHOWN_VALUE ? `${key.slice(0, SHOWN_VALUE)}…` : key;
+    this.issues.push({ container: this.container, key: k, value: shown, reason });
+  }
+}
+
+/** Why `p` is not a valid interface pattern, or undefined when it is. */
+export function ifacePatternProblem(p: string): string | undefined {
+  if (p === '') return 'empty interface pattern';
+  if (p === '+') return undefined;
+  const name = p.endsWith('+') ? p.slice(0, -1) : p;
+  if (Buffer.byteLength(p) > 15) return `interface pattern "${p}" is longer than 15 characters`;
+  if (name.includes('+')) return `'+' is only allowed at the end of an interface pattern ("${p}")`;
+  if (name === '.' || name === '..') return `"${p}" is not a valid interface name`;
+  if (!/^[\x21-\x7e]+$/.test(name) || /[/:*\\"']/.test(name)) {
+    return `interface pattern "${p}" may not contain whitespace, control characters, '/', ':', '*', '\\' or quotes`;
+  }
+  return undefined;
+}
+
+function parsePort(s: string): number | undefined {
+  if (!/^\d{1,5}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+/** "80" or "8000-8010". */
+export function parsePortRange(s: string): PortRange | string {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(s);
+  if (!m?.[1]) return `"${s}" is not a port or port range (1-65535, e.g. 80 or 8000-8010)`;
+  const lo = parsePort(m[1]);
+  const hi = m[2] === undefined ? lo : parsePort(m[2]);
+  if (lo === undefined || hi === undefined) return `port out of range in "${s}" (1-65535)`;
+  if (hi < lo) return `port range "${s}" ends before it starts`;
+  return { lo, hi };
+}
+
+/** "10.0.0.0/8", "fd00::/64", "192.168.1.5" (host route). */
+export function parseCidr(s: string): Cidr | string {
+  const slash = s.indexOf('/');
+  const addrText = slash < 0 ? s : s.slice(0, slash);
+  const family = ipFamily(addrText);
+  if (family === undefined) return `"${s}" is not an IPv4 or IPv6 CIDR`;
+  let prefixLen = BITS[family];
+  if (slash >= 0) {
+    const p = s.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(p) || Number(p) > BITS[family]) return `bad prefix length in "${s}" (0-${BITS[family]})`;
+    prefixLen = Number(p);
+  }
+  const n = ipToBig(addrText, family);
+  if ((n & maskOf(prefixLen, family)) !== n) {
+    const net = bigToIp(n & maskOf(prefixLen, family), family);
+    return `"${s}" has host bits set (did you mean ${net}/${prefixLen}?)`;
+  }
+  return { family, addr: bigToIp(n, family), prefixLen };
+}
+
+function parseRef(s: string): Dest | string {
+  if (s.length > MAX_REF || !REF_RE.test(s)) {
+    return `"${s}" is neither an IP address nor a container name (letters, digits, '_', '.', '-')`;
+  }
+  return { kind: 'ref', name: s };
+}
+
+/** "<ip>", "<ref>" for routes. */
+function parseDest(s: string): Dest | string {
+  const f = ipFamily(s);
+  if (f !== undefined) return { kind: 'ip', family: f, ip: bigToIp(ipToBig(s, f), f) };
+  return parseRef(s);
+}
+
+/** "<dest>[:<port>]" for forwards, with [v6]:port and bare v6. */
+function parseForwardDest(s: string): { dest: Dest; port?: PortRange } | string {
+  let host = s;
+  let portText: string | undefined;
+  const br = /^\[([^\]]*)\](?::(.*))?$/.exec(s);
+  if (br) {
+    host = br[1] ?? '';
+    portText = br[2];
+    if (ipFamily(host) !== 6) return `"[${host}]": only IPv6 literals go in brackets`;
+  } else if ((s.match(/:/g) ?? []).length === 1) {
+    const i = s.indexOf(':');
+    host = s.slice(0, i);
+    portText = s.slice(i + 1);
+  }
+  if (host === '') return 'missing destination';
+  const dest = parseDest(host);
+  if (typeof dest === 'string') return dest;
+  if (portText === undefined) return { dest };
+  const port = parsePortRange(portText);
+  if (typeof port === 'string') return `destination ${port}`;
+  return { dest, port };
+}
+
+function parseIfaceList(c: Collector, key: string, value: string): IfacePattern[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length > MAX_LIST) {
+    c.add(key, value, `at most ${MAX_LIST} interface patterns`);
+    return [];
+  }
+  const out: IfacePattern[] = [];
+  for (const p of parts) {
+    const problem = ifacePatternProblem(p);
+    if (problem) c.add(key, value, problem);
+    else if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+/** The key part after the prefix of a forward: "[<pat>.]<port>[/proto]". */
+function parseForward(
+  c: Collector,
+  key: string,
+  value: string,
+  rest: string,
+  allowPattern: boolean,
+): ForwardSpec | undefined {
+  const dot = rest.lastIndexOf('.');
+  const patText = dot < 0 ? undefined : rest.slice(0, dot);
+  const portSpec = dot < 0 ? rest : rest.slice(dot + 1);
+  let ok = true;
+  let iface: IfacePattern = '+';
+  if (patText !== undefined) {
+    if (!allowPattern) {
+      c.add(key, value, 'the deprecated twine.forward.<port> form takes no interface pattern; use twine.nat.forward.<pat>.<port>');
+      ok = false;
+    } else {
+      const problem = ifacePatternProblem(patText);
+      if (problem) {
+        c.add(key, value, problem);
+        ok = false;
+      } else iface = patText;
+    }
+  }
+  const pm = /^([^/]*)(?:\/(.*))?$/.exec(portSpec);
+  const portText = pm?.[1] ?? '';
+  const protoText = pm?.[2];
+  let proto: Proto = 'tcp';
+  if (protoText !== undefined) {
+    if (protoText !== 'tcp' && protoText !== 'udp') {
+      c.add(key, value, `protocol must be tcp or udp, not "${protoText}"`);
+      ok = false;
+    } else proto = protoText;
+  }
+  const port = parsePortRange(portText);
+  if (typeof port === 'string') {
+    c.add(key, value, port);
+    ok = false;
+  }
+  if (value === '') {
+    c.add(key, value, 'missing destination (<container or ip>[:<port>])');
+    return undefined;
+  }
+  const d = parseForwardDest(value);
+  if (typeof d === 'string') {
+    c.add(key, value, d);
+    return undefined;
+  }
+  if (!ok || typeof port === 'string') return undefined;
+  const len = port.hi - port.lo;
+  let destPort: PortRange;
+  if (d.port === undefined) destPort = port;
+  else if (d.port.lo === d.port.hi) destPort = { lo: d.port.lo, hi: d.port.lo + len };
+  else destPort = d.port;
+  if (destPort.hi - destPort.lo !== len) {
+    c.add(key, value, `destination port range has ${destPort.hi - destPort.lo + 1} ports, the forwarded range ${len + 1}`);
+    return undefined;
+  }
+  if (destPort.hi > 65535) {
+    c.add(key, value, `destination port range ends at ${destPort.hi}, beyond 65535`);
+    return undefined;
+  }
+  if (len > 0 && destPort.lo !== port.lo && len + 1 > MAX_SHIFTED_RANGE) {
+    c.add(key, value, `a range forwarded to different port numbers may have at most ${MAX_SHIFTED_RANGE} ports`);
+    return undefined;
+  }
+  if (iface === 'lo' && d.dest.kind === 'ip' && d.dest.family === 6) {
+    c.add(key, value, 'forwards on lo support IPv4 destinations only (the kernel has no route_localnet for IPv6)');
+    return undefined;
+  }
+  return { label: key, iface, proto, port, dest: d.dest, destPort };
+}
+
+function parseRoute(c: Collector, key: string, value: string, cidrText: string): RouteSpec | undefined {
+  const cidr = parseCidr(cidrText);
+  if (typeof cidr === 'string') c.add(key, value, cidr);
+  if (value === '') {
+    c.add(key, value, 'missing gateway (<container or ip>)');
+    return undefined;
+  }
+  const dest = parseDest(value);
+  if (typeof dest === 'string') {
+    c.add(key, value, dest);
+    return undefined;
+  }
+  if (typeof cidr === 'string') return undefined;
+  if (dest.kind === 'ip' && dest.family !== cidr.family) {
+    c.add(key, value, `an IPv${cidr.family} route needs an IPv${cidr.family} gateway`);
+    return undefined;
+  }
+  return { label: key, cidr, dest };
+}
+
+function parseRuleLabel(c: Collector, key: string, value: string, name: string): RuleSpec | undefined {
+  if (!RULE_NAME_RE.test(name)) {
+    c.add(key, value, 'rule name must be 1-64 letters, digits, "_", "." or "-", starting with a letter or digit');
+    return undefined;
+  }
+  let words: string[];
+  try {
+    words = tokenize(value);
+  } catch (e) {
+    c.add(key, value, `cannot split the rule into words: ${(e as Error).message}`);
+    return undefined;
+  }
+  const [chain, ...args] = words;
+  if (chain === undefined || !(TWINE_CHAINS as readonly string[]).includes(chain)) {
+    c.add(key, value, `the rule must start with one of the chains ${TWINE_CHAINS.join(', ')}`);
+    return undefined;
+  }
+  let result: ReturnType<typeof parseRule>;
+  try {
+    result = parseRule(chain as TwineChain, args);
+  } catch (e) {
+    c.add(key, value, `rule could not be validated: ${(e as Error).message}`);
+    return undefined;
+  }
+  if ('errors' in result) {
+    for (const err of result.errors) c.add(key, value, err);
+    return undefined;
+  }
+  return { label: key, name, chain: chain as TwineChain, args };
+}
+
+function overlaps(a: PortRange, b: PortRange): boolean {
+  return a.lo <= b.hi && b.lo <= a.hi;
+}
+
+/**
+ * Validate a container's labels. Non-twine labels are ignored; every problem
+ * with a twine.* label is reported in one LabelError.
+ */
+export function parseLabels(container: string, labels: Record<string, string>): Spec {
+  const c = new Collector(container);
+  const spec: Spec = { forwards: [], routes: [], rules: [], hostRoutes: [], warnings: [] };
+  let nat: IfacePattern[] | undefined;
+  const keys = Object.keys(labels)
+    .filter((k) => k.startsWith('twine.'))
+    .sort();
+  for (const key of keys) {
+    const raw = labels[key];
+    if (typeof raw !== 'string') {
+      c.add(key, String(raw), 'label value must be a string');
+      continue;
+    }
+    const value = raw.trim();
+    if (key.length > MAX_KEY) {
+      c.add(key, value, `label key longer than ${MAX_KEY} characters`);
+      continue;
+    }
+    if (CONTROL_RE.test(key) || /\s/.test(key)) {
+      c.add(key, value, 'label key contains whitespace or control characters');
+      continue;
+    }
+    if (value.length > MAX_VALUE) {
+      c.add(key, value, `label value longer than ${MAX_VALUE} characters`);
+      continue;
+    }
+    if (CONTROL_RE.test(value)) {
+      c.add(key, value, 'label value contains control characters');
+      continue;
+    }
+    if (key === 'twine.nat.interfaces' || key === 'twine.gateway.interface') {
+      if (key === 'twine.gateway.interface') {
+        spec.warnings.push({ key, message: 'twine.gateway.interface is deprecated; use twine.nat.interfaces' });
+      }
+      if (value === '') {
+        c.add(key, value, 'missing interface pattern(s), e.g. wg+ or eth0,tun0');
+        continue;
+      }
+      const pats = parseIfaceList(c, key, value);
+      nat = [...(nat ?? []), ...pats.filter((p) => !nat?.includes(p))];
+    } else if (key.startsWith('twine.nat.forward.')) {
+      const f = parseForward(c, key, value, key.slice('twine.nat.forward.'.length), true);
+      if (f) spec.forwards.push(f);
+    } else if (key.startsWith('twine.forward.')) {
+      spec.warnings.push({ key, message: 'twine.forward.<port> is deprecated; use twine.nat.forward.<port>' });
+      const f = parseForward(c, key, value, key.slice('twine.forward.'.length), false);
+      if (f) spec.forwards.push(f);
+    } else if (key.startsWith('twine.route.')) {
+      const r = parseRoute(c, key, value, key.slice('twine.route.'.length));
+      if (r) spec.routes.push(r);
+    } else if (key.startsWith('twine.iptables.rule.')) {
+      const r = parseRuleLabel(c, key, value, key.slice('twine.iptables.rule.'.length));
+      if (r) spec.rules.push(r);
+    } else if (key === 'twine.host.routes') {
+      const parts = value.split(',').map((p) => p.trim());
+      if (value === '' || parts.length > MAX_LIST) {
+        c.add(key, value, value === '' ? 'missing CIDR list' : `at most ${MAX_LIST} CIDRs`);
+        continue;
+      }
+      for (const p of parts) {
+        const cidr = parseCidr(p);
+        if (typeof cidr === 'string') c.add(key, value, cidr);
+        else if (!spec.hostRoutes.some((h) => sameCidr(h, cidr))) spec.hostRoutes.push(cidr);
+      }
+    } else {
+      c.add(key, value, 'unknown twine label (see the label reference: twine.nat.*, twine.route.*, twine.iptables.rule.*, twine.host.routes)');
+    }
+  }
+  // Cross-label checks.
+  for (let i = 0; i < spec.forwards.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = spec.forwards[i];
+      const b = spec.forwards[j];
+      if (a && b && a.iface === b.iface && a.proto === b.proto && overlaps(a.port, b.port)) {
+        c.add(a.label, labels[a.label]?.trim() ?? '', `overlaps ${b.label} (same interfaces, protocol and ports)`);
+      }
+    }
+  }
+  const seenRoutes = new Map<string, string>();
+  for (const r of spec.routes) {
+    const id = `${r.cidr.addr}/${r.cidr.prefixLen}`;
+    const prev = seenRoutes.get(id);
+    if (prev) c.add(r.label, labels[r.label]?.trim() ?? '', `same destination as ${prev}`);
+    else seenRoutes.set(id, r.label);
+  }
+  if (c.issues.length > 0) throw new LabelError(container, c.issues);
+  if (nat !== undefined) spec.natInterfaces = nat;
+  spec.rules.sort((a, b) =>
+    a.chain === b.chain ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : TWINE_CHAINS.indexOf(a.chain) - TWINE_CHAINS.indexOf(b.chain),
+  );
+  return spec;
+}
+
+export function sameCidr(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && a.addr === b.addr && a.prefixLen === b.prefixLen;
+}
+
+export function cidrText(c: Cidr): string {
+  return `${c.addr}/${c.prefixLen}`;
+}

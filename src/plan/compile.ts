@@ -1,0 +1,175 @@
+// desired state → Plan (DESIGN.md §3). Pure: the same desired state always
+// compiles to the same plan, rule for rule, so the applier can diff by the
+// identity comments makeRule() puts on every rule.
+//
+// Decisions where §3 is silent:
+// - IP forwarding (net.ipv4.ip_forward, and net.ipv6.conf.all.forwarding when
+//   IPv6 is involved) is turned on for twine.nat.interfaces AND for forwards
+//   on normal interfaces (a DNAT'ed packet from another interface must be
+//   forwarded). Forwards on lo need only route_localnet.
+// - The pattern "+" (any interface; also the default of a forward without a
+//   pattern) compiles to no interface match at all.
+// - A forward's masquerade rule is specific to that forward (ct status dnat,
+//   oifname when known, daddr, proto, dport) so a forward that keeps client
+//   addresses is not masqueraded by a neighbour's rule.
+// - A port range forwarded to the same numbers is one rule (netfilter keeps a
+//   port that lies inside the NAT range); a range shifted to other numbers is
+//   one rule per port (at most MAX_SHIFTED_RANGE, checked by the parser).
+// - Forwards and rules whose destination is down are left out; routes whose
+//   gateway is down become `unreachable` (kill switch).
+// - With no firewall content at all the table is empty (chains: []).
+
+import { BASE_CHAINS, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
+import { TWINE_CHAINS, type PortRange } from '../labels/spec.js';
+import { RTPROT_BOOT, TWINE_RT_PROTO, type Family, type Route } from '../netns/types.js';
+import type { DesiredForward, DesiredState, ForwardTarget } from '../resolve/desired.js';
+import type { Plan, SysctlSetting } from './types.js';
+
+const nfproto = (f: Family) => (f === 4 ? 'ipv4' : 'ipv6');
+const ipProto = (f: Family) => (f === 4 ? 'ip' : 'ip6');
+
+/** iptables pattern → nft name match ("wg+" → "wg*"); undefined for "+" (no match at all). */
+export function ifaceMatch(key: 'iifname' | 'oifname', pat: string): NftExpr | undefined {
+  if (pat === '+') return undefined;
+  const right = pat.endsWith('+') ? `${pat.slice(0, -1)}*` : pat;
+  return { match: { op: '==', left: { meta: { key } }, right } };
+}
+
+function portValue(p: PortRange): number | { range: [number, number] } {
+  return p.lo === p.hi ? p.lo : { range: [p.lo, p.hi] };
+}
+
+const eq = (left: NftExpr, right: unknown): NftExpr => ({ match: { op: '==', left, right } });
+const fibLocal: NftExpr = eq({ fib: { result: 'type', flags: ['daddr'] } }, 'local');
+const ctDnat: NftExpr = { match: { op: 'in', left: { ct: { key: 'status' } }, right: 'dnat' } };
+const loopback4: NftExpr = { prefix: { addr: '127.0.0.0', len: 8 } };
+
+/** [sport→dport] pairs: one for an unshifted range, one per port for a shifted one. */
+function portPairs(f: DesiredForward): [PortRange, PortRange][] {
+  if (f.port.lo === f.destPort.lo) return [[f.port, f.destPort]];
+  const out: [PortRange, PortRange][] = [];
+  for (let i = 0; i <= f.port.hi - f.port.lo; i++) {
+    out.push([
+      { lo: f.port.lo + i, hi: f.port.lo + i },
+      { lo: f.destPort.lo + i, hi: f.destPort.lo + i },
+    ]);
+  }
+  return out;
+}
+
+class Rules {
+  readonly byChain = new Map<string, RuleDef[]>();
+  private readonly seen = new Set<string>();
+  add(chain: string, expr: NftExpr[], note?: string): void {
+    const rule = makeRule(chain, expr, note);
+    const id = `${chain}\0${rule.comment.split(' ')[0]}`;
+    if (this.seen.has(id)) return; // the same rule twice (e.g. the lo masquerade) is one rule
+    this.seen.add(id);
+    const list = this.byChain.get(chain) ?? [];
+    list.push(rule);
+    this.byChain.set(chain, list);
+  }
+  get size(): number {
+    return this.seen.size;
+  }
+}
+
+function compileForward(out: Rules, f: DesiredForward, t: ForwardTarget): void {
+  const l4 = (p: PortRange): NftExpr => eq({ payload: { protocol: f.proto, field: 'dport' } }, portValue(p));
+  const fam = eq({ meta: { key: 'nfproto' } }, nfproto(t.family));
+  for (const [sp, dp] of portPairs(f)) {
+    const dnat: NftExpr = { dnat: { family: ipProto(t.family), addr: t.ip, port: portValue(dp) } };
+    if (f.iface === 'lo') {
+      out.add('OUTPUT_NAT', [eq({ payload: { protocol: 'ip', field: 'daddr' } }, loopback4), l4(sp), dnat], f.label);
+      continue;
+    }
+    const iif = ifaceMatch('iifname', f.iface);
+    out.add('PREROUTING', [...(iif ? [iif] : []), fibLocal, fam, l4(sp), dnat], f.label);
+    out.add('OUTPUT_NAT', [fibLocal, fam, l4(sp), dnat], f.label);
+  }
+  if (f.iface === 'lo') {
+    out.add('POSTROUTING', [eq({ payload: { protocol: 'ip', field: 'saddr' } }, loopback4), ctDnat, { masquerade: null }], 'twine.nat.forward (lo)');
+  } else if (t.masquerade) {
+    const oif = t.dev ? [eq({ meta: { key: 'oifname' } }, t.dev)] : [];
+    out.add(
+      'POSTROUTING',
+      [
+        ctDnat,
+        ...oif,
+        eq({ payload: { protocol: ipProto(t.family), field: 'daddr' } }, t.ip),
+        eq({ payload: { protocol: f.proto, field: 'dport' } }, portValue(f.destPort)),
+        { masquerade: null },
+      ],
+      f.label,
+    );
+  }
+}
+
+function sysctlsOf(d: DesiredState): SysctlSetting[] {
+  const s = new Map<string, string>();
+  const forward = (f: Family) => s.set(f === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding', '1');
+  if (d.natInterfaces.length > 0) {
+    forward(4);
+    if (d.ipv6) forward(6);
+  }
+  for (const f of d.forwards) {
+    if (f.state !== 'up') continue;
+    if (f.iface === 'lo') s.set('net.ipv4.conf.all.route_localnet', '1');
+    else for (const t of f.targets) forward(t.family);
+  }
+  return [...s.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }));
+}
+
+function routesOf(d: DesiredState): Route[] {
+  return d.routes.map((r): Route => {
+    if (r.state === 'up' && r.gateway) {
+      return { family: r.family, dst: r.dst, type: 'unicast', gateway: r.gateway, ...(r.dev ? { dev: r.dev } : {}), protocol: TWINE_RT_PROTO };
+    }
+    return { family: r.family, dst: r.dst, type: 'unreachable', protocol: TWINE_RT_PROTO };
+  });
+}
+
+function tableOf(d: DesiredState): TableDef {
+  const rules = new Rules();
+  for (const pat of d.natInterfaces) {
+    const oif = ifaceMatch('oifname', pat);
+    rules.add('POSTROUTING', [...(oif ? [oif] : []), { masquerade: null }], 'twine.nat.interfaces');
+  }
+  for (const f of d.forwards) {
+    if (f.state !== 'up') continue;
+    for (const t of f.targets) compileForward(rules, f, t);
+  }
+  for (const r of d.rules) {
+    if (r.state !== 'up' || !r.expr) continue;
+    rules.add(r.chain, r.expr, r.comment ?? r.label);
+  }
+  if (rules.size === 0) return { chains: [] };
+  const chains: ChainDef[] = BASE_CHAINS.map((b) => ({
+    name: b.name,
+    base: { type: b.type, hook: b.hook, prio: b.prio },
+    rules: [makeRule(b.name, [{ jump: { target: b.jumpTo } }]), ...(rules.byChain.get(b.name) ?? [])],
+  }));
+  for (const c of TWINE_CHAINS) chains.push({ name: c, rules: rules.byChain.get(c) ?? [] });
+  return { chains };
+}
+
+export function compile(d: DesiredState): Plan {
+  return {
+    container: { ...d.container },
+    ns: { pid: d.container.pid },
+    sysctls: sysctlsOf(d),
+    routes: routesOf(d),
+    defaultRoutes: d.dockerDefaults.map((g) => ({
+      family: g.family,
+      dst: g.family === 4 ? '0.0.0.0/0' : '::/0',
+      type: 'unicast',
+      gateway: g.gateway,
+      ...(g.dev ? { dev: g.dev } : {}),
+      protocol: RTPROT_BOOT,
+    })),
+    table: tableOf(d),
+    hostRoutes: d.hostRoutes
+      .filter((h) => h.via)
+      .map((h) => ({ family: h.family, dst: h.dst, type: 'unicast', gateway: h.via, protocol: TWINE_RT_PROTO })),
+  };
+}

@@ -1,0 +1,150 @@
+// Renderers for `twine plan`: what Twine would do for one container, as text
+// for people and as JSON for tools. Pure; the CLI prints the result.
+
+import { TABLE_FAMILY, TABLE_NAME, type NftExpr } from '../firewall/nft.js';
+import type { Route } from '../netns/types.js';
+import type { DesiredState, Resolution } from '../resolve/desired.js';
+import type { Plan } from './types.js';
+
+export interface PlanReport {
+  container: Plan['container'];
+  desired: DesiredState;
+  deps: string[];
+  refs: string[];
+  unresolved: Resolution['unresolved'];
+  plan: Plan;
+}
+
+export function explainJson(res: Resolution, plan: Plan): PlanReport {
+  return {
+    container: plan.container,
+    desired: res.desired,
+    deps: res.deps,
+    refs: res.refs,
+    unresolved: res.unresolved,
+    plan,
+  };
+}
+
+export function routeText(r: Route): string {
+  const parts: string[] = [r.type === 'unicast' ? '' : r.type, r.dst];
+  if (r.gateway) parts.push('via', r.gateway);
+  if (r.dev) parts.push('dev', r.dev);
+  if (r.protocol !== undefined) parts.push('proto', String(r.protocol));
+  return parts.filter((p) => p !== '').join(' ');
+}
+
+/** A short nft-like rendering of a statement, for reading only (the JSON is what gets applied). */
+export function exprText(e: NftExpr): string {
+  const val = (v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    if (typeof v !== 'object') return String(v);
+    const o = v as Record<string, unknown>;
+    if (o.range && Array.isArray(o.range)) return `${String(o.range[0])}-${String(o.range[1])}`;
+    if (o.prefix) {
+      const p = o.prefix as { addr: string; len: number };
+      return `${p.addr}/${p.len}`;
+    }
+    if (o.payload) {
+      const p = o.payload as { protocol: string; field: string };
+      return `${p.protocol} ${p.field}`;
+    }
+    if (o.meta) return (o.meta as { key: string }).key;
+    if (o.ct) return `ct ${(o.ct as { key: string }).key}`;
+    if (o.fib) {
+      const f = o.fib as { result: string; flags: string[] };
+      return `fib ${f.flags.join(' . ')} ${f.result}`;
+    }
+    if (o.set && Array.isArray(o.set)) return `{ ${o.set.map(val).join(', ')} }`;
+    return JSON.stringify(v);
+  };
+  const [k, v] = Object.entries(e)[0] ?? ['', undefined];
+  const o = (v ?? {}) as Record<string, unknown>;
+  switch (k) {
+    case 'match': {
+      const op = o.op === '==' || o.op === 'in' ? '' : ` ${String(o.op)}`;
+      const right = typeof o.right === 'string' && /[^\w.:/-]/.test(o.right) ? JSON.stringify(o.right) : val(o.right);
+      return `${val(o.left)}${op} ${right}`;
+    }
+    case 'dnat':
+    case 'snat': {
+      const addr = o.family === 'ip6' && o.port !== undefined ? `[${String(o.addr)}]` : String(o.addr ?? '');
+      const port = o.port !== undefined ? `:${val(o.port)}` : '';
+      return `${k} ${String(o.family ?? '')} to ${addr}${port}`.replace(/ {2}/g, ' ');
+    }
+    case 'masquerade':
+      return 'masquerade';
+    case 'jump':
+    case 'goto':
+      return `${k} ${String(o.target)}`;
+    case 'accept':
+    case 'drop':
+    case 'return':
+    case 'continue':
+      return k;
+    default:
+      return `${k} ${JSON.stringify(v)}`;
+  }
+}
+
+export function explainText(res: Resolution, plan: Plan): string {
+  const d = res.desired;
+  const out: string[] = [];
+  out.push(`container ${d.container.name} (${d.container.id.slice(0, 12)}, pid ${d.container.pid})`);
+  for (const w of d.warnings) out.push(`  warning: ${w.key}: ${w.message}`);
+  if (res.refs.length) out.push(`  references: ${res.refs.join(', ')}`);
+  for (const u of res.unresolved) out.push(`  unresolved: ${u.label}: ${u.reason}`);
+
+  out.push('', 'sysctls:');
+  if (plan.sysctls.length === 0) out.push('  (none)');
+  for (const s of plan.sysctls) out.push(`  ${s.key} = ${s.value}`);
+
+  out.push('', 'routes:');
+  if (plan.routes.length === 0) out.push('  (none)');
+  d.routes.forEach((r, i) => {
+    const route = plan.routes[i];
+    const why = r.state === 'down' ? `   # kill switch: ${r.reason ?? 'gateway down'}` : r.via ? `   # via ${r.via.name} on ${r.via.network}` : '';
+    out.push(`  ${route ? routeText(route) : r.dst}${why}   [${r.label}]`);
+  });
+  if (plan.defaultRoutes.length) {
+    out.push('  Docker default (restored when no label replaces it):');
+    for (const r of plan.defaultRoutes) out.push(`    ${routeText(r)}`);
+  }
+
+  out.push('', 'forwards:');
+  if (d.forwards.length === 0) out.push('  (none)');
+  for (const f of d.forwards) {
+    const port = f.port.lo === f.port.hi ? `${f.port.lo}` : `${f.port.lo}-${f.port.hi}`;
+    const dport = f.destPort.lo === f.destPort.hi ? `${f.destPort.lo}` : `${f.destPort.lo}-${f.destPort.hi}`;
+    if (f.state === 'down') {
+      out.push(`  ${f.iface} ${f.proto}/${port} → ${f.dest}:${dport}   DOWN: ${f.reason ?? ''}`);
+      continue;
+    }
+    for (const t of f.targets) {
+      out.push(
+        `  ${f.iface} ${f.proto}/${port} → ${t.family === 6 ? `[${t.ip}]` : t.ip}:${dport}${t.dev ? ` dev ${t.dev}` : ''}` +
+          `   (${f.iface === 'lo' ? 'via route_localnet' : t.masquerade ? 'masquerade' : 'keeps client address'})`,
+      );
+    }
+  }
+
+  if (d.rules.length) {
+    out.push('', 'custom rules:');
+    for (const r of d.rules) out.push(`  ${r.chain} ${r.name}: ${r.state === 'up' ? 'up' : `DOWN: ${r.reason ?? ''}`}`);
+  }
+
+  if (plan.hostRoutes.length || d.hostRoutes.some((h) => h.reason)) {
+    out.push('', 'host routes (only with host routes allowed):');
+    for (const r of plan.hostRoutes) out.push(`  ${routeText(r)}`);
+    for (const h of d.hostRoutes) if (h.reason) out.push(`  ${h.dst}: skipped, ${h.reason}`);
+  }
+
+  out.push('', `nftables: table ${TABLE_FAMILY} ${TABLE_NAME}`);
+  if (plan.table.chains.length === 0) out.push('  (no table needed)');
+  for (const c of plan.table.chains) {
+    const base = c.base ? ` { type ${c.base.type} hook ${c.base.hook} priority ${c.base.prio} }` : '';
+    out.push(`  chain ${c.name}${base}`);
+    for (const r of c.rules) out.push(`    ${r.expr.map(exprText).join(' ')}   # ${r.comment}`);
+  }
+  return `${out.join('\n')}\n`;
+}

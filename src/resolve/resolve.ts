@@ -1,0 +1,297 @@
+// Spec + inventory → desired state, resolving container references the way
+// Docker's embedded DNS would answer them inside the source container.
+// Pure: no I/O, same input → same output.
+//
+// Decisions where DESIGN.md §2 is silent:
+// - A reference matches, on a network both containers share, a container's
+//   name, one of its network aliases or DNSNames on that network, or its
+//   compose service name. The service name counts only within the source's
+//   compose project when the source has one (compose's own aliases are
+//   per-project too); a source outside compose matches any service name.
+//   Names compare case-insensitively, as DNS does.
+// - Only running containers answer. The first of the SOURCE's networks (in
+//   its order) on which some running container matches wins; on it, a match
+//   by container name beats an alias/DNS name, which beats a service name;
+//   remaining ties go to the lexically smallest name, then id.
+// - Each address family resolves on its own: the first shared network where
+//   the destination has an address of that family.
+// - A reference to the source itself is not resolved (a route or forward to
+//   oneself is a mistake; it is reported as down).
+// - Masquerade-or-keep-client for forwards: the client's source address is
+//   kept iff the destination container's own labels route the WHOLE address
+//   space of that family via this container (0.0.0.0/0, or 0.0.0.0/1 +
+//   128.0.0.0/1, ...: their union covers everything), so every reply goes
+//   back through us. Anything less (or unparseable labels) → masquerade.
+//   Caveat (documented): clients on the destination's own directly attached
+//   networks would still be answered directly.
+
+import { LabelError } from '../errors.js';
+import { parseRule, translateRule, type RefResolver } from '../firewall/iptables/translate.js';
+import { coversAll, ipFamily, ipInNet } from '../labels/ip.js';
+import { cidrText, parseLabels } from '../labels/parse.js';
+import type { Dest, Spec } from '../labels/spec.js';
+import type { Family } from '../netns/types.js';
+import type {
+  DesiredForward,
+  DesiredHostRoute,
+  DesiredRoute,
+  DesiredRule,
+  DesiredState,
+  DockerDefault,
+  ForwardTarget,
+  Peer,
+  Resolution,
+  Unresolved,
+} from './desired.js';
+import { addressOf, type ContainerInfo, type Inventory, type NetworkAttachment } from './inventory.js';
+
+interface Match {
+  c: ContainerInfo;
+  /** The source's attachment to the shared network. */
+  src: NetworkAttachment;
+  /** The destination's attachment to it. */
+  dst: NetworkAttachment;
+  ip: string;
+}
+
+const lc = (s: string) => s.toLowerCase();
+
+/** How well `c` (on attachment `a`) answers to `ref`: 0 name, 1 alias/DNS name, 2 service; undefined = no. */
+function rank(source: ContainerInfo, c: ContainerInfo, a: NetworkAttachment | undefined, ref: string): number | undefined {
+  const r = lc(ref);
+  if (lc(c.name) === r) return 0;
+  if (a && (a.aliases.some((x) => lc(x) === r) || a.dnsNames.some((x) => lc(x) === r))) return 1;
+  if (c.composeService !== undefined && lc(c.composeService) === r) {
+    if (source.composeProject === undefined || c.composeProject === source.composeProject) return 2;
+  }
+  return undefined;
+}
+
+export class Resolver {
+  private readonly byNetwork = new Map<string, { c: ContainerInfo; a: NetworkAttachment }[]>();
+
+  constructor(
+    readonly source: ContainerInfo,
+    readonly inv: Inventory,
+  ) {
+    for (const c of inv.containers) {
+      if (!c.running || c.id === source.id) continue;
+      for (const a of c.networks) {
+        const list = this.byNetwork.get(a.networkId) ?? [];
+        list.push({ c, a });
+        this.byNetwork.set(a.networkId, list);
+      }
+    }
+  }
+
+  /** Resolve `ref` for one address family. */
+  lookup(ref: string, family: Family): Match | undefined {
+    for (const src of this.source.networks) {
+      let best: { m: Match; r: number } | undefined;
+      for (const { c, a } of this.byNetwork.get(src.networkId) ?? []) {
+        const ip = addressOf(a, family);
+        if (!ip) continue;
+        const r = rank(this.source, c, a, ref);
+        if (r === undefined) continue;
+        const better =
+          !best || r < best.r || (r === best.r && (c.name < best.m.c.name || (c.name === best.m.c.name && c.id < best.m.c.id)));
+        if (better) best = { m: { c, src, dst: a, ip }, r };
+      }
+      if (best) return best.m;
+    }
+    return undefined;
+  }
+
+  /** Every container (any state, any network) that carries the name: the dependency edges. */
+  namedBy(ref: string): ContainerInfo[] {
+    return this.inv.containers.filter(
+      (c) => c.id !== this.source.id && (c.networks.some((a) => rank(this.source, c, a, ref) !== undefined) || rank(this.source, c, undefined, ref) !== undefined),
+    );
+  }
+
+  /** Why `ref` does not resolve for `family` (only meaningful after lookup failed). */
+  whyNot(ref: string, family?: Family): string {
+    if (rank(this.source, this.source, undefined, ref) !== undefined && this.namedBy(ref).length === 0) {
+      return `"${ref}" is this container itself`;
+    }
+    const named = this.namedBy(ref);
+    if (named.length === 0) return `no container named "${ref}" (gateway down)`;
+    const running = named.filter((c) => c.running);
+    if (running.length === 0) return `container "${ref}" is not running (gateway down)`;
+    const shared = running.some((c) => c.networks.some((a) => this.source.networks.some((s) => s.networkId === a.networkId)));
+    if (!shared) return `container "${ref}" shares no network with ${this.source.name}`;
+    return `container "${ref}" has no IPv${family ?? 4} address on a network shared with ${this.source.name}`;
+  }
+
+  /** The source's attachment whose subnet holds `ip` (for IP-literal gateways). */
+  attachmentFor(ip: string, family: Family): NetworkAttachment | undefined {
+    return this.source.networks.find((n) => {
+      const own = addressOf(n, family);
+      const len = family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen;
+      return own !== undefined && len !== undefined && ipInNet(ip, own, len, family);
+    });
+  }
+
+  /** A running container holding `ip` on one of the source's networks. */
+  holderOf(ip: string, family: Family): ContainerInfo | undefined {
+    for (const src of this.source.networks) {
+      for (const { c, a } of this.byNetwork.get(src.networkId) ?? []) {
+        if (addressOf(a, family) === ip) return c;
+      }
+    }
+    return undefined;
+  }
+}
+
+function peerOf(m: Match): Peer {
+  return { id: m.c.id, name: m.c.name, network: m.dst.networkName };
+}
+
+function destText(d: Dest): string {
+  return d.kind === 'ip' ? d.ip : d.name;
+}
+
+/** Does `dest` (a container) route all of `family` via `source`, per its own labels? */
+export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family: Family, inv: Inventory): boolean {
+  let spec: Spec;
+  try {
+    spec = parseLabels(dest.name, dest.labels);
+  } catch (e) {
+    if (e instanceof LabelError) return false;
+    throw e;
+  }
+  const r = new Resolver(dest, inv);
+  const sourceIps = new Set(source.networks.map((n) => addressOf(n, family)).filter((x): x is string => !!x));
+  const via = spec.routes.filter((rt) => {
+    if (rt.cidr.family !== family) return false;
+    if (rt.dest.kind === 'ip') return sourceIps.has(rt.dest.ip);
+    return r.lookup(rt.dest.name, family)?.c.id === source.id;
+  });
+  return via.length > 0 && coversAll(via.map((rt) => rt.cidr), family);
+}
+
+export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Resolution {
+  const r = new Resolver(source, inv);
+  const deps = new Set<string>();
+  const refs = new Set<string>();
+  const unresolved: Unresolved[] = [];
+  const noteRef = (name: string) => {
+    refs.add(name);
+    for (const c of r.namedBy(name)) deps.add(c.id);
+  };
+
+  const routes: DesiredRoute[] = spec.routes.map((rt) => {
+    const family = rt.cidr.family;
+    const base = { label: rt.label, family, dst: cidrText(rt.cidr), dest: destText(rt.dest) };
+    if (rt.dest.kind === 'ip') {
+      const a = r.attachmentFor(rt.dest.ip, family);
+      return { ...base, state: 'up', gateway: rt.dest.ip, ...(a?.iface ? { dev: a.iface } : {}) };
+    }
+    noteRef(rt.dest.name);
+    const m = r.lookup(rt.dest.name, family);
+    if (!m) {
+      const reason = r.whyNot(rt.dest.name, family);
+      unresolved.push({ label: rt.label, ref: rt.dest.name, reason });
+      return { ...base, state: 'down', reason };
+    }
+    return { ...base, state: 'up', gateway: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), via: peerOf(m) };
+  });
+
+  const forwards: DesiredForward[] = spec.forwards.map((f) => {
+    const base = { label: f.label, iface: f.iface, proto: f.proto, port: f.port, destPort: f.destPort, dest: destText(f.dest) };
+    const targets: ForwardTarget[] = [];
+    const families: Family[] = f.iface === 'lo' ? [4] : [4, 6];
+    if (f.dest.kind === 'ip') {
+      const family = f.dest.family;
+      const a = r.attachmentFor(f.dest.ip, family);
+      const holder = r.holderOf(f.dest.ip, family);
+      targets.push({
+        family,
+        ip: f.dest.ip,
+        ...(a?.iface ? { dev: a.iface } : {}),
+        masquerade: !(holder && routesAllVia(holder, source, family, inv)),
+      });
+    } else {
+      noteRef(f.dest.name);
+      for (const family of families) {
+        const m = r.lookup(f.dest.name, family);
+        if (!m) continue;
+        targets.push({
+          family,
+          ip: m.ip,
+          ...(m.src.iface ? { dev: m.src.iface } : {}),
+          masquerade: !routesAllVia(m.c, source, family, inv),
+          via: peerOf(m),
+        });
+      }
+      if (targets.length === 0) {
+        const reason = r.whyNot(f.dest.name);
+        unresolved.push({ label: f.label, ref: f.dest.name, reason });
+        return { ...base, state: 'down', targets, reason };
+      }
+    }
+    return { ...base, state: 'up', targets };
+  });
+
+  const rules: DesiredRule[] = spec.rules.map((rule) => {
+    const base = { label: rule.label, name: rule.name, chain: rule.chain };
+    try {
+      const parsed = parseRule(rule.chain, rule.args);
+      if ('errors' in parsed) return { ...base, state: 'down', reason: parsed.errors.join('; ') };
+      parsed.rule.refs.forEach(noteRef);
+      const failed: string[] = [];
+      const refResolver: RefResolver = (ref) => {
+        const v4 = r.lookup(ref, 4)?.ip;
+        const v6 = r.lookup(ref, 6)?.ip;
+        if (!v4 && !v6) {
+          failed.push(ref);
+          return undefined;
+        }
+        return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
+      };
+      for (const ref of parsed.rule.refs) refResolver(ref);
+      if (failed.length > 0) {
+        const reason = failed.map((ref) => r.whyNot(ref)).join('; ');
+        for (const ref of failed) unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref) });
+        return { ...base, state: 'down', reason };
+      }
+      const t = translateRule(parsed.rule, refResolver);
+      return { ...base, state: 'up', expr: t.expr, ...(t.comment !== undefined ? { comment: t.comment } : {}) };
+    } catch (e) {
+      return { ...base, state: 'down', reason: `cannot translate: ${(e as Error).message}` };
+    }
+  });
+
+  const hostRoutes: DesiredHostRoute[] = spec.hostRoutes.map((h) => {
+    const n = source.networks.find((a) => addressOf(a, h.family));
+    const via = n && addressOf(n, h.family);
+    return via
+      ? { family: h.family, dst: cidrText(h), via }
+      : { family: h.family, dst: cidrText(h), reason: `${source.name} has no IPv${h.family} address` };
+  });
+
+  const dockerDefaults: DockerDefault[] = [];
+  for (const family of [4, 6] as const) {
+    const n = source.networks.find((a) => (family === 4 ? a.gatewayV4 : a.gatewayV6));
+    const gw = n && (family === 4 ? n.gatewayV4 : n.gatewayV6);
+    if (n && gw && ipFamily(gw) === family) dockerDefaults.push({ family, gateway: gw, ...(n.iface ? { dev: n.iface } : {}) });
+  }
+
+  const ipv6 =
+    source.networks.some((n) => n.ipv6) ||
+    routes.some((x) => x.family === 6) ||
+    forwards.some((f) => f.targets.some((t) => t.family === 6));
+
+  const desired: DesiredState = {
+    container: { id: source.id, name: source.name, pid: source.pid },
+    natInterfaces: spec.natInterfaces ?? [],
+    ipv6,
+    routes,
+    forwards,
+    rules,
+    hostRoutes,
+    dockerDefaults,
+    warnings: spec.warnings,
+  };
+  return { desired, deps: [...deps].sort(), refs: [...refs].sort(), unresolved };
+}
