@@ -2,11 +2,29 @@
   "targets": [
     {
       "target_name": "twine_native",
-      "sources": ["native/addon.cc"],
+      "variables": {
+        "have_nft": "<!(test -f /usr/include/nftables/libnftables.h && echo 1 || echo 0)"
+      },
+      "sources": [
+        "native/addon.cc",
+        "native/job.cc",
+        "native/nsguard.cc",
+        "native/pool.cc",
+        "native/rtnl.cc",
+        "native/sysctl.cc"
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
-      "cflags_cc!": ["-fno-exceptions"]
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["-lpthread"],
+      "conditions": [
+        ["have_nft==1", {
+          "sources": ["native/nft.cc"],
+          "defines": ["TWINE_HAVE_NFT=1"],
+          "libraries": ["-lnftables"]
+        }]
+      ]
     }
   ]
 }

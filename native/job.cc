@@ -1,0 +1,60 @@
+#include "job.h"
+
+#include <string.h>
+
+namespace twine {
+
+std::string Target::File() const {
+  return byPid ? "/proc/" + std::to_string(pid) + "/ns/net" : path;
+}
+
+std::string Target::Describe() const {
+  return byPid ? "pid " + std::to_string(pid) : path;
+}
+
+std::string ErrnoCode(int err) {
+  if (err == Failure::kErrNft) return "ENFT";
+  const char* name = strerrorname_np(err);
+  return name ? name : "E" + std::to_string(err);
+}
+
+Napi::Error MakeError(Napi::Env env, const std::string& op, const std::string& ns, const Failure& f) {
+  std::string text = op + " in " + ns + ": ";
+  if (f.err == Failure::kErrNft) {
+    text += f.message;
+  } else {
+    if (!f.message.empty()) text += f.message + ": ";
+    text += strerror(f.err);
+    if (!f.kernelMessage.empty()) text += " (" + f.kernelMessage + ")";
+  }
+  Napi::Error e = Napi::Error::New(env, text);
+  e.Set("code", Napi::String::New(env, ErrnoCode(f.err)));
+  e.Set("errno", Napi::Number::New(env, f.err == Failure::kErrNft ? 0 : f.err));
+  e.Set("op", Napi::String::New(env, op));
+  e.Set("ns", Napi::String::New(env, ns));
+  e.Set("stage", Napi::String::New(env, f.stage));
+  if (!f.kernelMessage.empty()) e.Set("kernelMessage", Napi::String::New(env, f.kernelMessage));
+  if (f.err == Failure::kErrNft) e.Set("nftMessage", Napi::String::New(env, f.message));
+  return e;
+}
+
+void ThrowInvalid(Napi::Env env, const std::string& op, const std::string& what) {
+  Failure f;
+  f.Set(EINVAL, "arguments", what);
+  throw MakeError(env, op, "(not entered)", f);
+}
+
+void Job::Settle(Napi::Env env) {
+  Napi::HandleScope scope(env);
+  if (failure_.failed()) {
+    deferred_.Reject(MakeError(env, op_, target_.Describe(), failure_).Value());
+    return;
+  }
+  try {
+    deferred_.Resolve(Result(env));
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
+  }
+}
+
+}  // namespace twine

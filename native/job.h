@@ -1,0 +1,76 @@
+// What a unit of work looks like: a target namespace, an operation run inside
+// it on a worker thread, and a promise settled on the main thread.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+namespace twine {
+
+// The namespace an operation runs in: a process's (/proc/<pid>/ns/net) or a
+// path to a namespace file (/var/run/netns/<name>).
+struct Target {
+  bool byPid = false;
+  int pid = 0;
+  std::string path;
+
+  // The file to open, e.g. "/proc/42/ns/net".
+  std::string File() const;
+  // How errors name it: "pid 42" or "/var/run/netns/x".
+  std::string Describe() const;
+};
+
+// Why an operation failed. err is an errno value, or kErrNft for an nft
+// refusal (message then carries nft's text).
+struct Failure {
+  static constexpr int kErrNft = -1;
+  int err = 0;
+  std::string stage;          // "open", "setns", "netlink", "sysctl", "nft", "restore"
+  std::string kernelMessage;  // the netlink extended ack text, if any
+  std::string message;        // extra detail for the JS message
+  bool failed() const { return err != 0; }
+  void Set(int e, const char* st, std::string msg = {}) {
+    err = e;
+    stage = st;
+    message = std::move(msg);
+  }
+};
+
+class Job {
+ public:
+  Job(Napi::Env env, std::string op, Target target)
+      : deferred_(Napi::Promise::Deferred::New(env)), op_(std::move(op)), target_(std::move(target)) {}
+  virtual ~Job() = default;
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+
+  // Runs on a worker thread, inside the target namespace. Reports problems
+  // through failure(); never throws.
+  virtual void Execute() = 0;
+  // Runs on the main thread after a successful Execute().
+  virtual Napi::Value Result(Napi::Env env) { return env.Undefined(); }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  // Settles the promise; main thread only.
+  void Settle(Napi::Env env);
+
+  const Target& target() const { return target_; }
+  const std::string& op() const { return op_; }
+  Failure& failure() { return failure_; }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string op_;
+  Target target_;
+  Failure failure_;
+};
+
+// errno → "ENOENT" etc.
+std::string ErrnoCode(int err);
+// Builds the JS Error described in DESIGN.md §4 (code, errno, op, ns, kernelMessage).
+Napi::Error MakeError(Napi::Env env, const std::string& op, const std::string& ns, const Failure& f);
+// Throws a synchronous EINVAL error for a bad argument (main thread).
+[[noreturn]] void ThrowInvalid(Napi::Env env, const std::string& op, const std::string& what);
+
+}  // namespace twine

@@ -1,0 +1,101 @@
+#include "nft.h"
+
+#include <nftables/libnftables.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace twine {
+
+namespace {
+
+// Closing a context after a batch that deleted something waits ~12 ms for an
+// RCU grace period (DESIGN.md §3). Contexts are handed here to be freed, so
+// no operation waits for it. Created from the main thread (home namespace).
+class Reaper {
+ public:
+  Reaper() { std::thread([this] { Loop(); }).detach(); }
+  void Hand(nft_ctx* ctx) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(ctx);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      nft_ctx* ctx;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return !queue_.empty(); });
+        ctx = queue_.front();
+        queue_.pop_front();
+      }
+      nft_ctx_free(ctx);
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<nft_ctx*> queue_;
+};
+
+// Never destroyed: the reaper thread may outlive static destruction at exit.
+Reaper* g_reaper = nullptr;
+
+std::string Trim(const char* s) {
+  std::string out = s ? s : "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+class NftJob : public Job {
+ public:
+  NftJob(Napi::Env env, Target target, std::string text)
+      : Job(env, "nftRun", std::move(target)), text_(std::move(text)) {}
+
+  void Execute() override {
+    nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!ctx) {
+      failure().Set(ENOMEM, "nft", "nft_ctx_new failed");
+      return;
+    }
+    // In nft 1.0.6 JSON input is only recognised with JSON output on.
+    nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
+    nft_ctx_buffer_output(ctx);
+    nft_ctx_buffer_error(ctx);
+    int rc = nft_run_cmd_from_buffer(ctx, text_.c_str());
+    output_ = Trim(nft_ctx_get_output_buffer(ctx));
+    std::string err = Trim(nft_ctx_get_error_buffer(ctx));
+    if (rc != 0) {
+      failure().err = Failure::kErrNft;
+      failure().stage = "nft";
+      failure().message = err.empty() ? "nft refused the command" : err;
+    }
+    g_reaper->Hand(ctx);
+  }
+
+  Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, output_); }
+
+ private:
+  std::string text_;
+  std::string output_;
+};
+
+}  // namespace
+
+void NftInit() {
+  if (g_reaper) return;
+  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+  if (ctx) nft_ctx_free(ctx);
+  g_reaper = new Reaper();
+}
+
+Job* NewNftJob(Napi::Env env, Target target, std::string text) {
+  return new NftJob(env, std::move(target), std::move(text));
+}
+
+}  // namespace twine

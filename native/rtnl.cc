@@ -1,0 +1,378 @@
+#include "rtnl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace twine {
+
+namespace {
+
+constexpr size_t kRecvSize = 64 * 1024;
+constexpr int kDumpAttempts = 5;
+
+uint8_t RouteTypeToKernel(RouteType t) {
+  switch (t) {
+    case RouteType::kUnicast: return RTN_UNICAST;
+    case RouteType::kUnreachable: return RTN_UNREACHABLE;
+    case RouteType::kBlackhole: return RTN_BLACKHOLE;
+    case RouteType::kProhibit: return RTN_PROHIBIT;
+  }
+  return RTN_UNICAST;
+}
+
+bool RouteTypeFromKernel(uint8_t k, RouteType* out) {
+  switch (k) {
+    case RTN_UNICAST: *out = RouteType::kUnicast; return true;
+    case RTN_UNREACHABLE: *out = RouteType::kUnreachable; return true;
+    case RTN_BLACKHOLE: *out = RouteType::kBlackhole; return true;
+    case RTN_PROHIBIT: *out = RouteType::kProhibit; return true;
+    default: return false;  // local, broadcast, multicast...: not Twine's business
+  }
+}
+
+std::string AddrToString(int family, const void* data) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (!inet_ntop(family, data, buf, sizeof buf)) return {};
+  return buf;
+}
+
+size_t AddrLen(int family) { return family == AF_INET ? 4 : 16; }
+
+// Reads the extended-ack message (NLMSGERR_ATTR_MSG) out of an NLMSG_ERROR.
+std::string ExtAckMessage(const nlmsghdr* h) {
+  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
+  const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+  size_t hlen = sizeof(nlmsgerr);
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) hlen += err->msg.nlmsg_len - NLMSG_HDRLEN;
+  const char* start = static_cast<const char*>(NLMSG_DATA(h)) + NLMSG_ALIGN(hlen);
+  const char* end = reinterpret_cast<const char*>(h) + h->nlmsg_len;
+  if (start >= end) return {};
+  int len = static_cast<int>(end - start);
+  for (auto* a = reinterpret_cast<const rtattr*>(start); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    if (a->rta_type == NLMSGERR_ATTR_MSG) {
+      const char* s = static_cast<const char*>(RTA_DATA(a));
+      return std::string(s, strnlen(s, RTA_PAYLOAD(a)));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+const char* RouteTypeName(RouteType t) {
+  switch (t) {
+    case RouteType::kUnicast: return "unicast";
+    case RouteType::kUnreachable: return "unreachable";
+    case RouteType::kBlackhole: return "blackhole";
+    case RouteType::kProhibit: return "prohibit";
+  }
+  return "unicast";
+}
+
+bool ParseRouteType(const std::string& s, RouteType* out) {
+  for (RouteType t : {RouteType::kUnicast, RouteType::kUnreachable, RouteType::kBlackhole, RouteType::kProhibit}) {
+    if (s == RouteTypeName(t)) {
+      *out = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+// A request under construction: header, fixed payload, then attributes.
+struct Rtnl::Msg {
+  alignas(nlmsghdr) char buf[512];
+  nlmsghdr* hdr() { return reinterpret_cast<nlmsghdr*>(buf); }
+
+  Msg(uint16_t type, uint16_t flags, const void* payload, size_t len) {
+    memset(buf, 0, sizeof buf);
+    hdr()->nlmsg_len = NLMSG_LENGTH(len);
+    hdr()->nlmsg_type = type;
+    hdr()->nlmsg_flags = flags;
+    memcpy(NLMSG_DATA(hdr()), payload, len);
+  }
+
+  void Attr(uint16_t type, const void* data, size_t len) {
+    size_t off = NLMSG_ALIGN(hdr()->nlmsg_len);
+    auto* a = reinterpret_cast<rtattr*>(buf + off);
+    a->rta_type = type;
+    a->rta_len = RTA_LENGTH(len);
+    memcpy(RTA_DATA(a), data, len);
+    hdr()->nlmsg_len = off + RTA_ALIGN(a->rta_len);
+  }
+  void U32(uint16_t type, uint32_t v) { Attr(type, &v, sizeof v); }
+};
+
+Rtnl::~Rtnl() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool Rtnl::Open(Failure& f) {
+  fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd_ < 0) {
+    f.Set(errno, "netlink", "socket");
+    return false;
+  }
+  int one = 1;
+  // Best effort: older kernels lack them, and errors still carry errno.
+  setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd_, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    f.Set(errno, "netlink", "bind");
+    return false;
+  }
+  return true;
+}
+
+bool Rtnl::Transact(Msg& m, Failure& f) {
+  m.hdr()->nlmsg_seq = ++seq_;
+  if (send(fd_, m.buf, m.hdr()->nlmsg_len, 0) < 0) {
+    f.Set(errno, "netlink", "send");
+    return false;
+  }
+  std::vector<char> buf(kRecvSize);
+  for (;;) {
+    ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      f.Set(errno, "netlink", "recv");
+      return false;
+    }
+    int len = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_seq != seq_ || h->nlmsg_type != NLMSG_ERROR) continue;
+      const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+      if (err->error == 0) return true;
+      f.Set(-err->error, "netlink");
+      f.kernelMessage = ExtAckMessage(h);
+      return false;
+    }
+  }
+}
+
+template <typename Each>
+bool Rtnl::Dump(uint16_t type, const void* payload, size_t len, Each each, Failure& f) {
+  std::vector<char> buf(kRecvSize);
+  for (int attempt = 0; attempt < kDumpAttempts; attempt++) {
+    Msg m(type, NLM_F_REQUEST | NLM_F_DUMP, payload, len);
+    m.hdr()->nlmsg_seq = ++seq_;
+    if (send(fd_, m.buf, m.hdr()->nlmsg_len, 0) < 0) {
+      f.Set(errno, "netlink", "send");
+      return false;
+    }
+    std::vector<std::vector<char>> msgs;
+    bool interrupted = false, done = false;
+    while (!done) {
+      ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        f.Set(errno, "netlink", "recv");
+        return false;
+      }
+      int left = static_cast<int>(n);
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+        if (h->nlmsg_seq != seq_) continue;
+        if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (h->nlmsg_type == NLMSG_DONE) {
+          int code = 0;
+          if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) memcpy(&code, NLMSG_DATA(h), sizeof code);
+          if (code < 0) {
+            f.Set(-code, "netlink", "dump");
+            return false;
+          }
+          done = true;
+          break;
+        }
+        if (h->nlmsg_type == NLMSG_ERROR) {
+          const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+          f.Set(err->error ? -err->error : EIO, "netlink", "dump");
+          f.kernelMessage = ExtAckMessage(h);
+          return false;
+        }
+        const char* p = reinterpret_cast<const char*>(h);
+        msgs.emplace_back(p, p + h->nlmsg_len);
+      }
+    }
+    // The table changed while it was dumped: the snapshot may be torn.
+    if (interrupted && attempt + 1 < kDumpAttempts) continue;
+    for (auto& raw : msgs) each(reinterpret_cast<const nlmsghdr*>(raw.data()));
+    return true;
+  }
+  return true;
+}
+
+bool Rtnl::RouteModify(RouteCmd cmd, const RouteSpec& r, Failure& f) {
+  rtmsg rt{};
+  rt.rtm_family = static_cast<uint8_t>(r.family);
+  rt.rtm_dst_len = static_cast<uint8_t>(r.dstLen);
+  rt.rtm_table = r.table < 256 ? static_cast<uint8_t>(r.table) : uint8_t{RT_TABLE_UNSPEC};
+  rt.rtm_type = RouteTypeToKernel(r.type);
+  uint16_t flags = NLM_F_REQUEST | NLM_F_ACK;
+  uint16_t type = RTM_NEWROUTE;
+  if (cmd == RouteCmd::kDel) {
+    // As `ip route del`: match any protocol and scope unless given.
+    type = RTM_DELROUTE;
+    rt.rtm_protocol = r.hasProtocol ? r.protocol : uint8_t{RTPROT_UNSPEC};
+    rt.rtm_scope = r.hasScope ? r.scope : uint8_t{RT_SCOPE_NOWHERE};
+  } else {
+    flags |= NLM_F_CREATE | (cmd == RouteCmd::kAdd ? NLM_F_EXCL : NLM_F_REPLACE);
+    rt.rtm_protocol = r.hasProtocol ? r.protocol : uint8_t{RTPROT_BOOT};
+    // As `ip route add`: a unicast route without a gateway is on-link.
+    rt.rtm_scope = r.hasScope ? r.scope
+                   : (r.type == RouteType::kUnicast && !r.hasGateway) ? uint8_t{RT_SCOPE_LINK}
+                                                                        : uint8_t{RT_SCOPE_UNIVERSE};
+  }
+  Msg m(type, flags, &rt, sizeof rt);
+  m.U32(RTA_TABLE, r.table);
+  size_t alen = AddrLen(r.family);
+  if (r.dstLen > 0) m.Attr(RTA_DST, r.dst, alen);
+  if (r.hasGateway) m.Attr(RTA_GATEWAY, r.gateway, alen);
+  if (!r.dev.empty()) {
+    // Resolved here, inside the namespace (if_nametoindex opens its socket in it).
+    unsigned idx = if_nametoindex(r.dev.c_str());
+    if (idx == 0) {
+      f.Set(ENODEV, "netlink", "no device \"" + r.dev + "\"");
+      return false;
+    }
+    m.U32(RTA_OIF, idx);
+  }
+  if (r.hasMetric) m.U32(RTA_PRIORITY, r.metric);
+  return Transact(m, f);
+}
+
+bool Rtnl::LinkNames(std::map<int, std::string>* names, Failure& f) {
+  std::vector<LinkEntry> links;
+  if (!LinkDump(&links, f)) return false;
+  for (auto& l : links) (*names)[l.index] = l.name;
+  return true;
+}
+
+bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out, Failure& f) {
+  std::map<int, std::string> names;
+  if (!LinkNames(&names, f)) return false;
+  rtmsg req{};
+  req.rtm_family = static_cast<uint8_t>(filter.family);
+  return Dump(
+      RTM_GETROUTE, &req, sizeof req,
+      [&](const nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWROUTE) return;
+        const auto* r = static_cast<const rtmsg*>(NLMSG_DATA(h));
+        if (r->rtm_family != AF_INET && r->rtm_family != AF_INET6) return;
+        if (filter.family && r->rtm_family != filter.family) return;
+        if (r->rtm_flags & RTM_F_CLONED) return;
+        RouteEntry e;
+        if (!RouteTypeFromKernel(r->rtm_type, &e.type)) return;
+        e.family = r->rtm_family;
+        e.table = r->rtm_table;
+        e.protocol = r->rtm_protocol;
+        e.scope = r->rtm_scope;
+        uint8_t dst[16] = {};
+        int len = static_cast<int>(RTM_PAYLOAD(h));
+        for (auto* a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+          switch (a->rta_type) {
+            case RTA_TABLE: memcpy(&e.table, RTA_DATA(a), 4); break;
+            case RTA_DST: memcpy(dst, RTA_DATA(a), AddrLen(r->rtm_family)); break;
+            case RTA_GATEWAY: e.gateway = AddrToString(r->rtm_family, RTA_DATA(a)); break;
+            case RTA_OIF: {
+              int idx;
+              memcpy(&idx, RTA_DATA(a), 4);
+              auto it = names.find(idx);
+              e.dev = it != names.end() ? it->second : "if" + std::to_string(idx);
+              break;
+            }
+            case RTA_PRIORITY:
+              e.hasMetric = true;
+              memcpy(&e.metric, RTA_DATA(a), 4);
+              break;
+            default: break;
+          }
+        }
+        if (filter.table && e.table != filter.table) return;
+        if (filter.protocol >= 0 && e.protocol != filter.protocol) return;
+        e.dst = AddrToString(r->rtm_family, dst) + "/" + std::to_string(r->rtm_dst_len);
+        out->push_back(std::move(e));
+      },
+      f);
+}
+
+bool Rtnl::LinkDump(std::vector<LinkEntry>* out, Failure& f) {
+  ifinfomsg req{};
+  req.ifi_family = AF_UNSPEC;
+  return Dump(
+      RTM_GETLINK, &req, sizeof req,
+      [&](const nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWLINK) return;
+        const auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+        LinkEntry e{ifi->ifi_index, {}, (ifi->ifi_flags & IFF_UP) != 0, 0, {}, {}};
+        int len = static_cast<int>(IFLA_PAYLOAD(h));
+        for (auto* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+          switch (a->rta_type) {
+            case IFLA_IFNAME: {
+              const char* s = static_cast<const char*>(RTA_DATA(a));
+              e.name.assign(s, strnlen(s, RTA_PAYLOAD(a)));
+              break;
+            }
+            case IFLA_MTU: memcpy(&e.mtu, RTA_DATA(a), 4); break;
+            case IFLA_ADDRESS: {
+              const auto* b = static_cast<const uint8_t*>(RTA_DATA(a));
+              char hex[4];
+              for (size_t i = 0; i < RTA_PAYLOAD(a); i++) {
+                snprintf(hex, sizeof hex, i ? ":%02x" : "%02x", b[i]);
+                e.mac += hex;
+              }
+              break;
+            }
+            case IFLA_LINKINFO: {
+              int ilen = static_cast<int>(RTA_PAYLOAD(a));
+              for (auto* n = static_cast<const rtattr*>(RTA_DATA(a)); RTA_OK(n, ilen); n = RTA_NEXT(n, ilen)) {
+                if (n->rta_type == IFLA_INFO_KIND) {
+                  const char* s = static_cast<const char*>(RTA_DATA(n));
+                  e.kind.assign(s, strnlen(s, RTA_PAYLOAD(n)));
+                }
+              }
+              break;
+            }
+            default: break;
+          }
+        }
+        out->push_back(std::move(e));
+      },
+      f);
+}
+
+bool Rtnl::AddrDump(std::vector<AddrEntry>* out, Failure& f) {
+  std::map<int, std::string> names;
+  if (!LinkNames(&names, f)) return false;
+  ifaddrmsg req{};
+  req.ifa_family = AF_UNSPEC;
+  return Dump(
+      RTM_GETADDR, &req, sizeof req,
+      [&](const nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWADDR) return;
+        const auto* ifa = static_cast<const ifaddrmsg*>(NLMSG_DATA(h));
+        if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) return;
+        std::string local, address;
+        int len = static_cast<int>(IFA_PAYLOAD(h));
+        for (auto* a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+          // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point links.
+          if (a->rta_type == IFA_LOCAL) local = AddrToString(ifa->ifa_family, RTA_DATA(a));
+          if (a->rta_type == IFA_ADDRESS) address = AddrToString(ifa->ifa_family, RTA_DATA(a));
+        }
+        int idx = static_cast<int>(ifa->ifa_index);
+        auto it = names.find(idx);
+        out->push_back(AddrEntry{idx, it != names.end() ? it->second : "", ifa->ifa_family,
+                                 local.empty() ? address : local, ifa->ifa_prefixlen});
+      },
+      f);
+}
+
+}  // namespace twine

@@ -1,0 +1,104 @@
+// rtnetlink: routes, links and addresses of the namespace the calling thread
+// is in (the socket binds to it when opened). Requests carry NLM_F_ACK and
+// the socket asks for extended acks, so refusals come with the kernel's text.
+#pragma once
+
+#include <stdint.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "job.h"
+
+namespace twine {
+
+enum class RouteType : uint8_t { kUnicast, kUnreachable, kBlackhole, kProhibit };
+
+const char* RouteTypeName(RouteType t);
+bool ParseRouteType(const std::string& s, RouteType* out);
+
+// A route as the JS layer describes it (see Route in src/netns/types.ts).
+struct RouteSpec {
+  int family = 0;  // AF_INET / AF_INET6
+  uint8_t dst[16] = {};
+  int dstLen = 0;
+  bool hasGateway = false;
+  uint8_t gateway[16] = {};
+  std::string dev;  // empty: none
+  bool hasMetric = false;
+  uint32_t metric = 0;
+  uint32_t table = 254;
+  bool hasProtocol = false;
+  uint8_t protocol = 0;
+  bool hasScope = false;
+  uint8_t scope = 0;
+  RouteType type = RouteType::kUnicast;
+};
+
+struct RouteFilterSpec {
+  int family = 0;       // 0: IPv4 and IPv6
+  uint32_t table = 254; // 0: every table
+  int protocol = -1;    // -1: any
+};
+
+struct RouteEntry {
+  int family;
+  std::string dst;  // CIDR
+  RouteType type;
+  std::string gateway;
+  std::string dev;
+  bool hasMetric = false;
+  uint32_t metric = 0;
+  uint32_t table;
+  uint8_t protocol;
+  uint8_t scope;
+};
+
+struct LinkEntry {
+  int index;
+  std::string name;
+  bool up;
+  uint32_t mtu;
+  std::string kind;
+  std::string mac;
+};
+
+struct AddrEntry {
+  int ifindex;
+  std::string ifname;
+  int family;
+  std::string address;
+  int prefixlen;
+};
+
+enum class RouteCmd { kAdd, kReplace, kDel };
+
+// One NETLINK_ROUTE socket. Not thread-safe; one per operation.
+class Rtnl {
+ public:
+  Rtnl() = default;
+  ~Rtnl();
+  Rtnl(const Rtnl&) = delete;
+  Rtnl& operator=(const Rtnl&) = delete;
+
+  bool Open(Failure& f);
+
+  bool RouteModify(RouteCmd cmd, const RouteSpec& r, Failure& f);
+  bool RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out, Failure& f);
+  bool LinkDump(std::vector<LinkEntry>* out, Failure& f);
+  bool AddrDump(std::vector<AddrEntry>* out, Failure& f);
+
+ private:
+  struct Msg;
+  bool Transact(Msg& m, Failure& f);
+  // Sends a dump request and calls each() for every reply message.
+  template <typename Each>
+  bool Dump(uint16_t type, const void* payload, size_t len, Each each, Failure& f);
+  bool LinkNames(std::map<int, std::string>* names, Failure& f);
+
+  int fd_ = -1;
+  uint32_t seq_ = 0;
+};
+
+}  // namespace twine

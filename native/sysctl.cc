@@ -1,0 +1,80 @@
+#include "sysctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace twine {
+
+namespace {
+
+constexpr size_t kMaxKey = 256;
+constexpr size_t kMaxValue = 4096;
+
+std::string PathOf(const std::string& key) {
+  std::string p = "/proc/sys/" + key;
+  for (size_t i = sizeof("/proc/sys/") - 1; i < p.size(); i++) {
+    if (p[i] == '.') p[i] = '/';
+  }
+  return p;
+}
+
+}  // namespace
+
+bool ValidSysctlKey(const std::string& key, std::string* why) {
+  if (key.size() > kMaxKey) return *why = "key too long", false;
+  if (key.rfind("net.", 0) != 0) return *why = "key must start with \"net.\"", false;
+  if (key.find("..") != std::string::npos) return *why = "key must not contain \"..\"", false;
+  if (key.back() == '.') return *why = "key must not end with \".\"", false;
+  for (char c : key) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-';
+    if (!ok) return *why = std::string("invalid character '") + c + "' in key", false;
+  }
+  return true;
+}
+
+bool SysctlGet(const std::string& key, std::string* value, Failure& f) {
+  int fd = open(PathOf(key).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    f.Set(errno, "sysctl", key);
+    return false;
+  }
+  char buf[kMaxValue];
+  size_t have = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf + have, sizeof buf - have);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      f.Set(errno, "sysctl", key);
+      close(fd);
+      return false;
+    }
+    if (n == 0 || (have += static_cast<size_t>(n)) == sizeof buf) break;
+  }
+  close(fd);
+  while (have > 0 && (buf[have - 1] == '\n' || buf[have - 1] == ' ')) have--;
+  value->assign(buf, have);
+  return true;
+}
+
+bool SysctlSet(const std::string& key, const std::string& value, Failure& f) {
+  int fd = open(PathOf(key).c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    f.Set(errno, "sysctl", key);
+    return false;
+  }
+  ssize_t n;
+  do {
+    n = write(fd, value.data(), value.size());
+  } while (n < 0 && errno == EINTR);
+  int e = errno;
+  close(fd);
+  if (n < 0) {
+    f.Set(e, "sysctl", key + "=" + value);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace twine

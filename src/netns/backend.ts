@@ -1,0 +1,116 @@
+// The real NetnsBackend: the native addon, with arguments checked here first
+// and its errors turned into NetlinkError.
+
+import { isIPv4, isIPv6 } from 'node:net';
+import { NetlinkError } from '../errors.js';
+import { loadAddon } from './addon.js';
+import type { NativeBinding, NativeError } from './native.js';
+import type { Addr, Family, Link, NetnsBackend, NsTarget, Route, RouteFilter } from './types.js';
+
+const EINVAL = 22;
+
+/** How errors name a target: "pid 42" or the namespace path. */
+export function describeNs(ns: NsTarget): string {
+  return 'pid' in ns ? `pid ${ns.pid}` : ns.path;
+}
+
+function invalid(op: string, ns: NsTarget, what: string): NetlinkError {
+  return new NetlinkError(`${op} in ${describeNs(ns)}: ${what}`, 'EINVAL', EINVAL, op, describeNs(ns));
+}
+
+function checkTarget(op: string, ns: NsTarget): void {
+  if ('pid' in ns) {
+    if (!Number.isSafeInteger(ns.pid) || ns.pid < 1) throw invalid(op, ns, `bad pid ${String(ns.pid)}`);
+  } else if (typeof ns.path !== 'string' || !ns.path.startsWith('/') || ns.path.includes('\0')) {
+    throw invalid(op, ns, 'namespace path must be absolute');
+  }
+}
+
+function isAddr(family: Family, s: string): boolean {
+  return family === 4 ? isIPv4(s) : isIPv6(s);
+}
+
+/** "10.0.0.0/8", "10.0.0.1" (host route) or "::/0"; throws on anything else. */
+export function checkCidr(op: string, ns: NsTarget, family: Family, cidr: string): void {
+  const slash = cidr.indexOf('/');
+  const addr = slash < 0 ? cidr : cidr.slice(0, slash);
+  if (!isAddr(family, addr)) throw invalid(op, ns, `"${cidr}" is not an IPv${family} CIDR`);
+  if (slash >= 0) {
+    const len = cidr.slice(slash + 1);
+    const max = family === 4 ? 32 : 128;
+    if (!/^\d{1,3}$/.test(len) || Number(len) > max) throw invalid(op, ns, `"${cidr}": bad prefix length`);
+  }
+}
+
+function checkRoute(op: string, ns: NsTarget, r: Route): void {
+  if (r.family !== 4 && r.family !== 6) throw invalid(op, ns, 'family must be 4 or 6');
+  checkCidr(op, ns, r.family, r.dst);
+  if (r.gateway !== undefined && !isAddr(r.family, r.gateway))
+    throw invalid(op, ns, `gateway "${r.gateway}" is not an IPv${r.family} address`);
+  if (r.dev !== undefined && !/^[^/\s\0]{1,15}$/.test(r.dev)) throw invalid(op, ns, `"${r.dev}" is not an interface name`);
+}
+
+const SYSCTL_KEY = /^net\.[A-Za-z0-9_.-]+$/;
+
+/** sysctl keys: "net." first, no "..", no "/", only [A-Za-z0-9_.-]. */
+export function checkSysctlKey(op: string, ns: NsTarget, key: string): void {
+  if (typeof key !== 'string' || !SYSCTL_KEY.test(key) || key.includes('..') || key.endsWith('.'))
+    throw invalid(op, ns, `sysctl key ${JSON.stringify(key)} is not a net.* key`);
+}
+
+/** Turns an addon rejection (or sync throw) into NetlinkError; passes anything else through. */
+export function toNetlinkError(err: unknown, op: string, ns: NsTarget): unknown {
+  const e = err as Partial<NativeError>;
+  if (err instanceof Error && typeof e.code === 'string') {
+    return new NetlinkError(err.message, e.code, e.errno ?? 0, e.op ?? op, describeNs(ns), e.kernelMessage);
+  }
+  return err;
+}
+
+async function call<T>(op: string, ns: NsTarget, run: (b: NativeBinding) => Promise<T>): Promise<T> {
+  try {
+    return await run(loadAddon());
+  } catch (err) {
+    throw toNetlinkError(err, op, ns);
+  }
+}
+
+export const nativeBackend: NetnsBackend = {
+  async routeList(ns: NsTarget, filter?: RouteFilter): Promise<Route[]> {
+    checkTarget('routeList', ns);
+    return call('routeList', ns, (b) => b.routeList(ns, filter ?? {}));
+  },
+  async routeAdd(ns: NsTarget, route: Route): Promise<void> {
+    checkTarget('routeAdd', ns);
+    checkRoute('routeAdd', ns, route);
+    return call('routeAdd', ns, (b) => b.routeAdd(ns, route));
+  },
+  async routeReplace(ns: NsTarget, route: Route): Promise<void> {
+    checkTarget('routeReplace', ns);
+    checkRoute('routeReplace', ns, route);
+    return call('routeReplace', ns, (b) => b.routeReplace(ns, route));
+  },
+  async routeDel(ns: NsTarget, route: Route): Promise<void> {
+    checkTarget('routeDel', ns);
+    checkRoute('routeDel', ns, route);
+    return call('routeDel', ns, (b) => b.routeDel(ns, route));
+  },
+  async linkList(ns: NsTarget): Promise<Link[]> {
+    checkTarget('linkList', ns);
+    return call('linkList', ns, (b) => b.linkList(ns));
+  },
+  async addrList(ns: NsTarget): Promise<Addr[]> {
+    checkTarget('addrList', ns);
+    return call('addrList', ns, (b) => b.addrList(ns));
+  },
+  async sysctlGet(ns: NsTarget, key: string): Promise<string> {
+    checkTarget('sysctlGet', ns);
+    checkSysctlKey('sysctlGet', ns, key);
+    return call('sysctlGet', ns, (b) => b.sysctlGet(ns, key));
+  },
+  async sysctlSet(ns: NsTarget, key: string, value: string): Promise<void> {
+    checkTarget('sysctlSet', ns);
+    checkSysctlKey('sysctlSet', ns, key);
+    return call('sysctlSet', ns, (b) => b.sysctlSet(ns, key, value));
+  },
+};

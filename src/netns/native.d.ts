@@ -1,0 +1,52 @@
+// The binding exported by build/Release/twine_native.node (native/addon.cc).
+// Every operation checks its arguments synchronously (throwing an Error with
+// code EINVAL, stage "arguments") and then runs on a dedicated worker thread
+// inside the target namespace; the promise rejects with a NativeError.
+
+import type { Addr, Link, Route, RouteFilter } from './types.js';
+
+/** { pid } → /proc/<pid>/ns/net; { path } → a namespace file such as /var/run/netns/x. */
+export type NativeTarget = { pid: number } | { path: string };
+
+/** What the addon's rejections carry (see MakeError in native/job.cc). */
+export interface NativeError extends Error {
+  /** "ENOENT", "EEXIST", "ESRCH", "ENODEV", "ENETUNREACH", "EINVAL"..., or "ENFT" for an nft refusal. */
+  code: string;
+  errno: number;
+  op: string;
+  /** The target: "pid 42" or the namespace path. */
+  ns: string;
+  /** Where it failed: "arguments", "open", "setns", "netlink", "sysctl", "nft". */
+  stage: string;
+  /** The kernel's extended-ack text, when it sent one. */
+  kernelMessage?: string;
+  /** nft's error output (code ENFT). */
+  nftMessage?: string;
+}
+
+export interface NativeStats {
+  /** Worker threads (TWINE_NETNS_THREADS, default 4). */
+  threads: number;
+  /** Workers retired because they could not return to the daemon's namespace. */
+  retired: number;
+  /** Inode of the namespace the workers must return to. */
+  homeInode: number;
+}
+
+export interface NativeBinding {
+  version(): string;
+  stats(): NativeStats;
+  /** Table 0 lists every table; absent means main (254). Only unicast/unreachable/blackhole/prohibit routes. */
+  routeList(target: NativeTarget, filter?: RouteFilter): Promise<Route[]>;
+  routeAdd(target: NativeTarget, route: Route): Promise<void>;
+  routeReplace(target: NativeTarget, route: Route): Promise<void>;
+  routeDel(target: NativeTarget, route: Route): Promise<void>;
+  linkList(target: NativeTarget): Promise<Link[]>;
+  addrList(target: NativeTarget): Promise<Addr[]>;
+  sysctlGet(target: NativeTarget, key: string): Promise<string>;
+  sysctlSet(target: NativeTarget, key: string, value: string): Promise<void>;
+  /** True when the addon was built with libnftables (then nftRun exists). */
+  readonly nftAvailable: boolean;
+  /** Runs nft input (JSON or a command) in the namespace; resolves with nft's (JSON) output. */
+  nftRun?(target: NativeTarget, input: string): Promise<string>;
+}
