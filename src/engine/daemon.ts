@@ -1,0 +1,76 @@
+// Wires the engine to Docker: the event stream feeds it, every (re)connect
+// triggers a full re-sync, and a timer re-checks everything for drift.
+
+import type Docker from 'dockerode';
+import type { Logger } from '../log.js';
+import type { NetnsBackend } from '../netns/types.js';
+import type { NftTransport } from '../firewall/transport.js';
+import { DockerEventStream } from '../docker/events.js';
+import { Engine } from './engine.js';
+
+export interface DaemonOptions {
+  allowHostRoutes: boolean;
+  hostNetns: string;
+  concurrency: number;
+  /** 0 disables the periodic drift check. */
+  resyncIntervalMs: number;
+}
+
+export class Daemon {
+  readonly engine: Engine;
+  readonly events: DockerEventStream;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  /** Docker reconnects after the first connect. */
+  reconnects = 0;
+
+  constructor(
+    docker: Docker,
+    netns: NetnsBackend,
+    nft: NftTransport,
+    private readonly log: Logger,
+    private readonly opts: DaemonOptions,
+  ) {
+    this.engine = new Engine({ docker, netns, nft, log }, opts);
+    this.events = new DockerEventStream({
+      docker,
+      onEvent: (e) => this.engine.onEvent(e),
+      onConnect: async ({ reconnect }) => {
+        if (reconnect) this.reconnects++;
+        const t0 = performance.now();
+        await this.engine.syncAll(reconnect ? 'reconnect' : 'start-up');
+        log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length }, 'reconciled');
+      },
+      onDisconnect: (err, retryInMs) => {
+        if (!this.stopping) log.warn({ err: err.message, retryInMs }, 'docker unreachable; retrying');
+      },
+    });
+  }
+
+  get dockerConnected(): boolean {
+    return this.events.connected;
+  }
+
+  start(): void {
+    this.events.start();
+    if (this.opts.resyncIntervalMs > 0) {
+      this.timer = setInterval(() => {
+        if (!this.events.connected) return;
+        this.engine.syncAll('resync').catch((err: unknown) => this.log.warn({ err }, 'drift check failed'));
+      }, this.opts.resyncIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Stop taking events, then let in-flight transactions finish (at most `graceMs`). */
+  async stop(graceMs: number): Promise<boolean> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.events.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+    const drained = await Promise.race([this.engine.drain().then(() => true), timeout]);
+    clearTimeout(timer);
+    return drained;
+  }
+}

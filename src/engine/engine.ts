@@ -1,0 +1,342 @@
+// The daemon's core: keeps an inventory of containers current from Docker's
+// events, and runs one transaction per affected container (the container itself
+// and those whose labels reference it), coalesced and with bounded concurrency.
+
+import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type Docker from 'dockerode';
+import type { Logger } from '../log.js';
+import type { NetnsBackend, NsTarget } from '../netns/types.js';
+import { TWINE_RT_PROTO } from '../netns/types.js';
+import type { NftTransport } from '../firewall/transport.js';
+import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
+import type { Plan } from '../plan/types.js';
+import type { DockerEvent } from '../docker/events.js';
+import { hasTwineLabels, inspectContainer, listRunningContainers, type LinkLister } from '../docker/inventory.js';
+import { isNotFound } from '../docker/client.js';
+import { LabelError } from '../errors.js';
+import { KeyedQueue } from './queue.js';
+import { DependencyGraph, namesOf } from './graph.js';
+import { applyPlan, type TxResult } from './transaction.js';
+import { diffRoutes } from './route-diff.js';
+import { planContainer, type PlanOutcome } from './planner.js';
+import type { ContainerState, TxEvent } from './state.js';
+
+export interface EngineOptions {
+  allowHostRoutes: boolean;
+  /** The host's network namespace (a path); tests point it at one of their own. */
+  hostNetns: string;
+  concurrency: number;
+}
+
+export interface EngineDeps {
+  docker: Docker;
+  netns: NetnsBackend;
+  nft: NftTransport;
+  log: Logger;
+}
+
+/** Why a key is (re-)planned. */
+interface Reason {
+  why: string;
+  /** Docker's timestamp of the event that caused it (ms since epoch). */
+  eventMs?: number;
+  /** Re-read the container from Docker first. */
+  inspect?: boolean;
+  /** The container (re)started: its namespace is new. */
+  started?: boolean;
+}
+
+const HOST_KEY = '@host';
+
+export interface EngineEvents {
+  transaction: [TxEvent];
+}
+
+export class Engine extends EventEmitter<EngineEvents> {
+  private readonly inventory = new Map<string, ContainerInfo>();
+  private inventoryList: ContainerInfo[] | undefined;
+  private readonly states = new Map<string, ContainerState>();
+  private readonly graph = new DependencyGraph();
+  private readonly queue: KeyedQueue<Reason>;
+  /** Namespace inode per container that Twine has written to, to tell a fresh namespace from a known one. */
+  private readonly knownNs = new Map<string, number>();
+  private readonly listLinks: LinkLister;
+  private hostRoutesApplied = 0;
+  /** True once the first full reconcile finished. */
+  reconciled = false;
+
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly opts: EngineOptions,
+  ) {
+    super();
+    this.queue = new KeyedQueue<Reason>(
+      (key, reasons) => (key === HOST_KEY ? this.hostJob() : this.containerJob(key, reasons)),
+      opts.concurrency,
+      (key, err) => deps.log.error({ err, key }, 'job failed'),
+    );
+    this.listLinks = (pid) => deps.netns.linkList({ pid });
+  }
+
+  /** Per-container status, for the API and `twine status`. */
+  containers(): ContainerState[] {
+    return [...this.states.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  container(nameOrId: string): ContainerState | undefined {
+    for (const s of this.states.values()) {
+      if (s.id === nameOrId || s.name === nameOrId || (nameOrId.length >= 4 && s.id.startsWith(nameOrId))) return s;
+    }
+    return undefined;
+  }
+
+  /**
+   * Full re-sync: re-read every running container and re-plan every labelled
+   * one. Used at start-up, after Docker reconnects, and for the periodic drift check.
+   */
+  async syncAll(why: string): Promise<void> {
+    const running = await listRunningContainers(this.deps.docker, this.listLinks);
+    const seen = new Set<string>();
+    for (const c of running) {
+      seen.add(c.id);
+      this.setInfo(c);
+    }
+    for (const [id, c] of this.inventory) {
+      if (!seen.has(id) && c.running) this.setInfo({ ...c, running: false, pid: 0 });
+    }
+    const jobs: Promise<void>[] = [];
+    for (const c of this.inventory.values()) {
+      if (hasTwineLabels(c.labels) || this.states.has(c.id)) jobs.push(this.queue.request(c.id, { why }));
+    }
+    jobs.push(this.queue.request(HOST_KEY, { why }));
+    await Promise.all(jobs);
+    this.reconciled = true;
+  }
+
+  /** Route one Docker event to the keys it affects. Never throws. */
+  onEvent(ev: DockerEvent): void {
+    try {
+      if (ev.type === 'container') this.onContainerEvent(ev);
+      else if (ev.type === 'network' && (ev.action === 'connect' || ev.action === 'disconnect')) {
+        const id = ev.attributes.container;
+        if (id) void this.queue.request(id, { why: `network ${ev.action}`, eventMs: ev.timeMs, inspect: true });
+      }
+    } catch (err) {
+      this.deps.log.error({ err, event: ev.action, id: ev.id }, 'event handling failed');
+    }
+  }
+
+  private onContainerEvent(ev: DockerEvent): void {
+    const base = { eventMs: ev.timeMs, why: ev.action };
+    switch (ev.action) {
+      case 'start':
+      case 'restart':
+      case 'unpause':
+        void this.queue.request(ev.id, { ...base, inspect: true, started: ev.action === 'start' });
+        break;
+      case 'die':
+      case 'destroy':
+      case 'rename':
+        void this.queue.request(ev.id, { ...base, inspect: true });
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Wait for every queued transaction to finish (graceful shutdown). */
+  async drain(): Promise<void> {
+    await this.queue.idle();
+  }
+
+  private setInfo(c: ContainerInfo): void {
+    this.inventory.set(c.id, c);
+    this.inventoryList = undefined;
+  }
+
+  private snapshot(): Inventory {
+    this.inventoryList ??= [...this.inventory.values()];
+    return { containers: this.inventoryList };
+  }
+
+  /** Re-read a container from Docker; returns its names before and after, for the dependents. */
+  private async refresh(id: string): Promise<{ info?: ContainerInfo; names: Set<string> }> {
+    const old = this.inventory.get(id);
+    const names = old ? namesOf(old) : new Set<string>();
+    let info: ContainerInfo | undefined;
+    try {
+      info = await inspectContainer(this.deps.docker, id, this.listLinks);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (info) {
+      this.setInfo(info);
+      for (const n of namesOf(info)) names.add(n);
+    } else {
+      this.inventory.delete(id);
+      this.inventoryList = undefined;
+    }
+    return { info, names };
+  }
+
+  private async containerJob(id: string, reasons: Reason[]): Promise<void> {
+    const started = reasons.some((r) => r.started);
+    let info = this.inventory.get(id);
+    if (reasons.some((r) => r.inspect) || !info) {
+      const before = info;
+      const r = await this.refresh(id);
+      info = r.info;
+      // Anything that references this container may resolve differently now.
+      const moved = !before || !info || before.running !== info.running || JSON.stringify(before.networks) !== JSON.stringify(info.networks) || before.name !== info.name;
+      if (moved) {
+        const eventMs = minEventMs(reasons);
+        for (const dep of this.graph.dependentsOf({ id, names: r.names })) {
+          void this.queue.request(dep, { why: `dependency ${info?.name ?? id} changed`, eventMs });
+        }
+      }
+    }
+    const state = this.states.get(id);
+    if (!info || !info.running) {
+      this.knownNs.delete(id);
+      if (!info) {
+        this.states.delete(id);
+        this.graph.remove(id);
+      } else if (state) {
+        state.running = false;
+        state.applied = undefined;
+      }
+      if (state?.plan?.hostRoutes.length) void this.queue.request(HOST_KEY, { why: `${state.name} stopped` });
+      return;
+    }
+    if (!hasTwineLabels(info.labels)) {
+      if (state) this.states.delete(id);
+      this.graph.remove(id);
+      return;
+    }
+    await this.transact(info, reasons, started);
+  }
+
+  private async transact(info: ContainerInfo, reasons: Reason[], started: boolean): Promise<void> {
+    const txId = randomBytes(4).toString('hex');
+    const log = this.deps.log.child({ container: info.name, tx: txId });
+    const state = this.stateOf(info);
+    const eventMs = minEventMs(reasons);
+    const t0 = performance.now();
+
+    let outcome: PlanOutcome;
+    try {
+      outcome = planContainer(info, this.snapshot(), { allowHostRoutes: this.opts.allowHostRoutes });
+    } catch (err) {
+      state.lastError = describeError(err);
+      state.labelErrors = err instanceof LabelError ? err.issues : [];
+      log.error({ err: state.lastError, labels: info.labels }, 'labels invalid: nothing applied, last good state kept');
+      this.emitTx({ container: info.name, id: info.id, txId, result: 'invalid', latencyMs: undefined, eventMs });
+      return;
+    }
+    this.graph.set(info.id, outcome.deps);
+    state.desired = outcome.desired;
+    state.warnings = outcome.warnings;
+    for (const w of outcome.warnings) log.warn({ label: w.key }, w.message);
+    const plan = outcome.plan;
+    const planMs = performance.now() - t0;
+
+    const ino = nsInode(info.pid);
+    const fresh = started && ino !== undefined && this.knownNs.get(info.id) !== ino;
+    let result: TxResult;
+    try {
+      result = await applyPlan(this.deps, plan, { fresh });
+    } catch (err) {
+      state.lastError = describeError(err);
+      log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, 'transaction failed, rolled back');
+      this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs });
+      return;
+    }
+    if (ino !== undefined) this.knownNs.set(info.id, ino);
+    const committedAt = Date.now();
+    const latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
+    const hostChanged = JSON.stringify(state.plan?.hostRoutes ?? []) !== JSON.stringify(plan.hostRoutes);
+    state.plan = plan;
+    state.applied = plan;
+    state.lastError = undefined;
+    state.labelErrors = [];
+    state.lastApplyAt = new Date(committedAt).toISOString();
+    if (latencyMs !== undefined) state.lastLatencyMs = latencyMs;
+    const changed = {
+      routes: result.routesReplaced.length + result.routesDeleted.length,
+      sysctls: result.sysctlsSet.length,
+      nft: result.nftCommands,
+    };
+    log.info(
+      { reasons: reasons.map((r) => r.why), changed, latencyMs, stages: { planMs, ...result.stages }, fresh },
+      result.noop ? 'in sync, nothing sent' : 'applied',
+    );
+    log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
+    this.emitTx({ container: info.name, id: info.id, txId, result: result.noop ? 'noop' : 'applied', latencyMs, eventMs, stages: { planMs, ...result.stages } });
+    if (hostChanged) void this.queue.request(HOST_KEY, { why: `${info.name} host routes` });
+  }
+
+  private stateOf(info: ContainerInfo): ContainerState {
+    let s = this.states.get(info.id);
+    if (!s) {
+      s = { id: info.id, name: info.name, running: true, labels: info.labels, labelErrors: [], warnings: [] };
+      this.states.set(info.id, s);
+    }
+    s.name = info.name;
+    s.running = info.running;
+    s.labels = info.labels;
+    s.dependencies = this.graph.get(info.id);
+    return s;
+  }
+
+  /** Host routes: the union of every running container's, in the host's namespace. */
+  private async hostJob(): Promise<void> {
+    if (!this.opts.allowHostRoutes) return;
+    const ns: NsTarget = { path: this.opts.hostNetns };
+    const want = [];
+    for (const s of this.states.values()) if (s.running && s.applied) want.push(...s.applied.hostRoutes);
+    const have = await this.deps.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
+    const changes = diffRoutes(have, want);
+    const log = this.deps.log.child({ container: '@host', tx: randomBytes(4).toString('hex') });
+    const errors: unknown[] = [];
+    for (const r of changes.replace) await this.deps.netns.routeReplace(ns, r).catch((e: unknown) => errors.push(e));
+    for (const r of changes.del) await this.deps.netns.routeDel(ns, r).catch((e: unknown) => errors.push(e));
+    this.hostRoutesApplied = want.length;
+    if (changes.replace.length + changes.del.length > 0 || errors.length > 0) {
+      log.info({ replaced: changes.replace, deleted: changes.del, errors: errors.map(describeError) }, 'host routes');
+    }
+  }
+
+  get hostRouteCount(): number {
+    return this.hostRoutesApplied;
+  }
+
+  private emitTx(e: TxEvent): void {
+    try {
+      this.emit('transaction', e);
+    } catch (err) {
+      this.deps.log.error({ err }, 'transaction listener failed');
+    }
+  }
+}
+
+function minEventMs(reasons: Reason[]): number | undefined {
+  let m: number | undefined;
+  for (const r of reasons) if (r.eventMs !== undefined && (m === undefined || r.eventMs < m)) m = r.eventMs;
+  return m;
+}
+
+function nsInode(pid: number): number | undefined {
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+export function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export type { Plan };

@@ -1,0 +1,148 @@
+// One all-or-nothing transaction for one namespace: observe → diff → apply →
+// verify, rolling back to what was observed when a step fails.
+//
+// Order matters for the leak window: routes and sysctls (cheap, netlink) go
+// first, the nft batch (atomic) last; if the batch fails, routes and sysctls
+// are put back, so the namespace is left as it was.
+
+import { addTableBatch, diffTable } from '../firewall/batch.js';
+import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../firewall/nft.js';
+import type { NftTransport } from '../firewall/transport.js';
+import { TWINE_RT_PROTO, type NetnsBackend, type NsTarget, type Route } from '../netns/types.js';
+import type { Plan, SysctlSetting } from '../plan/types.js';
+import { TwineError } from '../errors.js';
+import { diffRoutes, isEmpty, routeKey, type RouteChanges } from './route-diff.js';
+import type { TxStages } from './state.js';
+
+export interface TxOptions {
+  /**
+   * The namespace is new and Twine has never written to it (a start event):
+   * nftables need not be listed, the first batch is add-only.
+   */
+  fresh: boolean;
+}
+
+export interface TxResult {
+  routesReplaced: Route[];
+  routesDeleted: Route[];
+  sysctlsSet: SysctlSetting[];
+  nftCommands: number;
+  /** True when nothing had to change. */
+  noop: boolean;
+  stages: TxStages;
+}
+
+export class TransactionError extends TwineError {
+  override name = 'TransactionError';
+  constructor(
+    message: string,
+    readonly step: string,
+    override readonly cause: unknown,
+    readonly rollbackErrors: unknown[],
+  ) {
+    super(message);
+  }
+}
+
+export interface Applier {
+  netns: NetnsBackend;
+  nft: NftTransport;
+}
+
+async function applyRoutes(netns: NetnsBackend, ns: NsTarget, changes: RouteChanges): Promise<void> {
+  for (const r of changes.replace) await netns.routeReplace(ns, r);
+  for (const r of changes.del) await netns.routeDel(ns, r);
+}
+
+async function observeSysctls(netns: NetnsBackend, ns: NsTarget, keys: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const k of keys) out.set(k, (await netns.sysctlGet(ns, k)).trim());
+  return out;
+}
+
+/** Apply `plan` to its namespace. Throws TransactionError after rolling back. */
+export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
+  const ns = plan.ns;
+  const t0 = performance.now();
+
+  // observe
+  const before = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
+  const sysBefore = await observeSysctls(a.netns, ns, plan.sysctls.map((s) => s.key));
+  const liveTable = opts.fresh ? null : await a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME);
+  const t1 = performance.now();
+
+  // diff
+  const routes = diffRoutes(before, plan.routes, plan.defaultRoutes);
+  const sysctls = plan.sysctls.filter((s) => sysBefore.get(s.key) !== s.value);
+  let batch: NftBatch;
+  if (liveTable === null) batch = plan.table.chains.length > 0 ? addTableBatch(plan.table) : { nftables: [] };
+  else batch = diffTable(plan.table, liveTable);
+
+  const result: TxResult = {
+    routesReplaced: routes.replace,
+    routesDeleted: routes.del,
+    sysctlsSet: sysctls,
+    nftCommands: batch.nftables.length,
+    noop: isEmpty(routes) && sysctls.length === 0 && batch.nftables.length === 0,
+    stages: { observeMs: t1 - t0, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
+  };
+  if (result.noop) return result;
+
+  const rollback = async (): Promise<unknown[]> => {
+    const errors: unknown[] = [];
+    try {
+      const now = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
+      const back = diffRoutes(now, before, plan.defaultRoutes);
+      for (const r of back.replace) await a.netns.routeReplace(ns, r).catch((e: unknown) => errors.push(e));
+      for (const r of back.del) await a.netns.routeDel(ns, r).catch((e: unknown) => errors.push(e));
+    } catch (e) {
+      errors.push(e);
+    }
+    for (const s of sysctls) {
+      const old = sysBefore.get(s.key);
+      if (old !== undefined) await a.netns.sysctlSet(ns, s.key, old).catch((e: unknown) => errors.push(e));
+    }
+    return errors;
+  };
+
+  const fail = async (step: string, err: unknown): Promise<never> => {
+    const rollbackErrors = await rollback();
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new TransactionError(`${step} failed: ${msg}`, step, err, rollbackErrors);
+  };
+
+  // apply: netlink first
+  const t2 = performance.now();
+  try {
+    await applyRoutes(a.netns, ns, routes);
+    for (const s of sysctls) await a.netns.sysctlSet(ns, s.key, s.value);
+  } catch (err) {
+    return fail('netlink', err);
+  }
+  const t3 = performance.now();
+
+  // verify the routes read back as planned before committing the firewall
+  try {
+    const after = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
+    const missing = diffRoutes(after, plan.routes).replace.filter((r) => r.protocol === TWINE_RT_PROTO);
+    if (missing.length > 0) {
+      throw new TwineError(`routes not in the kernel after apply: ${missing.map(routeKey).join(', ')}`);
+    }
+  } catch (err) {
+    return fail('verify', err);
+  }
+  const t4 = performance.now();
+
+  if (batch.nftables.length > 0) {
+    try {
+      await a.nft.apply(ns, batch);
+    } catch (err) {
+      return fail('nft', err);
+    }
+  }
+  const t5 = performance.now();
+  result.stages.netlinkMs = t3 - t2;
+  result.stages.verifyMs = t4 - t3;
+  result.stages.nftMs = t5 - t4;
+  return result;
+}
