@@ -232,7 +232,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       state.lastError = describeError(err);
       state.labelErrors = err instanceof LabelError ? err.issues : [];
       log.error({ err: state.lastError, labels: info.labels }, 'labels invalid: nothing applied, last good state kept');
-      this.emitTx({ container: info.name, id: info.id, txId, result: 'invalid', latencyMs: undefined, eventMs });
+      this.emitTx({ container: info.name, id: info.id, txId, result: 'invalid', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
       return;
     }
     this.graph.set(info.id, outcome.deps);
@@ -250,7 +250,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (err) {
       state.lastError = describeError(err);
       log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, 'transaction failed, rolled back');
-      this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs });
+      this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
       return;
     }
     if (ino !== undefined) this.knownNs.set(info.id, ino);
@@ -273,7 +273,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       result.noop ? 'in sync, nothing sent' : 'applied',
     );
     log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
-    this.emitTx({ container: info.name, id: info.id, txId, result: result.noop ? 'noop' : 'applied', latencyMs, eventMs, stages: { planMs, ...result.stages } });
+    this.emitTx({ container: info.name, id: info.id, txId, result: result.noop ? 'noop' : 'applied', latencyMs, eventMs, reasons: reasons.map((r) => r.why), stages: { planMs, ...result.stages } });
     if (hostChanged) void this.queue.request(HOST_KEY, { why: `${info.name} host routes` });
   }
 

@@ -41,5 +41,7 @@ export interface TxEvent {
   /** Docker event timestamp → commit, when an event caused the transaction. */
   latencyMs: number | undefined;
   eventMs: number | undefined;
+  /** Why it ran: Docker actions, "dependency … changed", "start-up", "reconnect" or "resync" (drift check). */
+  reasons: string[];
   stages?: TxStages & { planMs: number };
 }
