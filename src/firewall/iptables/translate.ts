@@ -1,9 +1,17 @@
-// Contract of the iptables-options → nft JSON translator (twine.iptables.rule.*).
-// STUB: the signatures are fixed; the implementation lands with the translator.
+// The iptables-options → nft JSON translator (twine.iptables.rule.*): the
+// contract the label compiler calls. The work is split into tokenize.ts
+// (words), parse.ts (validation, every error named by option), emit.ts (nft
+// JSON) and addr.ts (addresses and container references).
 
 import type { NftExpr } from '../nft.js';
 import type { TwineChain } from '../../labels/spec.js';
 import type { Family } from '../../netns/types.js';
+import { TwineError } from '../../errors.js';
+import { parseDetail } from './parse.js';
+import { emitRule } from './emit.js';
+import type { RuleDetail } from './model.js';
+
+export { tokenize, TokenizeError } from './tokenize.js';
 
 /** A validated rule whose container references are not yet resolved. */
 export interface ParsedRule {
@@ -14,24 +22,56 @@ export interface ParsedRule {
   readonly detail: unknown;
 }
 
-/** Split a label value into words, honouring '…' and "…" quoting (for --comment "a b"). Never runs a shell. */
-export function tokenize(_value: string): string[] {
-  throw new Error('not implemented');
-}
-
 /** Validate iptables options for one of the TWINE_* chains. Returns every problem found, each naming the option. */
-export function parseRule(_chain: TwineChain, _args: string[]): { rule: ParsedRule } | { errors: string[] } {
-  throw new Error('not implemented');
+export function parseRule(chain: TwineChain, args: string[]): { rule: ParsedRule } | { errors: string[] } {
+  const r = parseDetail(chain, args);
+  if ('errors' in r) return r;
+  return { rule: { chain, refs: r.refs, detail: r.detail } };
 }
 
 /** Addresses of a referenced container on the shared network, or undefined when it cannot be resolved now. */
 export type RefResolver = (ref: string) => { v4?: string; v6?: string } | undefined;
 
+/** A container reference that cannot be resolved (now): the rule cannot be applied. */
+export class UnresolvedRefError extends TwineError {
+  override name = 'UnresolvedRefError';
+  constructor(
+    readonly ref: string,
+    reason: string,
+  ) {
+    super(`container reference "${ref}": ${reason}`);
+  }
+}
+
 /**
  * Translate to nft JSON statements for `table inet twine`. The user's comment
  * (-m comment) is returned separately: it goes into the rule's comment.
  * Throws when a reference cannot be resolved.
+ *
+ * Family: fixed by literals/protocols at parse time; otherwise IPv4 when every
+ * reference has an IPv4 address, else IPv6 when every one has an IPv6 address.
  */
-export function translateRule(_rule: ParsedRule, _resolve: RefResolver): { expr: NftExpr[]; comment?: string; family?: Family } {
-  throw new Error('not implemented');
+export function translateRule(rule: ParsedRule, resolve: RefResolver): { expr: NftExpr[]; comment?: string; family?: Family } {
+  const d = rule.detail as RuleDetail;
+  const resolved = new Map<string, { v4?: string; v6?: string }>();
+  for (const ref of rule.refs) {
+    const a = resolve(ref);
+    if (!a || (!a.v4 && !a.v6)) throw new UnresolvedRefError(ref, 'not running, or shares no network with this container');
+    resolved.set(ref, a);
+  }
+  let family: Family = d.family ?? 4;
+  if (d.family === undefined && rule.refs.length) {
+    const all = [...resolved.values()];
+    if (all.every((a) => a.v4)) family = 4;
+    else if (all.every((a) => a.v6)) family = 6;
+    else throw new UnresolvedRefError(rule.refs.join(', '), 'the references have no address family in common');
+  }
+  const addrOf = (ref: string, f: Family): string => {
+    const a = resolved.get(ref);
+    const ip = f === 4 ? a?.v4 : a?.v6;
+    if (!ip) throw new UnresolvedRefError(ref, `has no IPv${f} address on a shared network (the rule is IPv${f})`);
+    return ip;
+  };
+  const expr = emitRule(d, family, addrOf);
+  return { expr, ...(d.comment !== undefined ? { comment: d.comment } : {}), family };
 }

@@ -1,0 +1,146 @@
+// Batches for `table inet twine` (DESIGN.md §3): an add-only batch for a
+// namespace's first apply, a minimal diff against the live table for every
+// later one, and the teardown. Deleting costs an RCU grace period (~12 ms) per
+// batch, so the diff deletes only rules that changed and a transaction with no
+// change produces an empty batch, which callers must not send.
+
+import { TABLE_FAMILY, TABLE_NAME, ruleIdentity, type ChainDef, type NftBatch, type NftCommand, type NftExpr, type RuleDef, type TableDef } from './nft.js';
+
+const TABLE = { family: TABLE_FAMILY, name: TABLE_NAME };
+
+function chainObj(c: ChainDef): Record<string, unknown> {
+  const o: Record<string, unknown> = { family: TABLE_FAMILY, table: TABLE_NAME, name: c.name };
+  if (c.base) Object.assign(o, { type: c.base.type, hook: c.base.hook, prio: c.base.prio, policy: 'accept' });
+  return o;
+}
+
+function ruleObj(chain: string, r: RuleDef, position?: { handle: number }): Record<string, unknown> {
+  return { family: TABLE_FAMILY, table: TABLE_NAME, chain, ...(position ?? {}), expr: r.expr, comment: r.comment };
+}
+
+/** nft add table inet twine; add chain …; add rule … — for a namespace without the table. */
+export function addTableBatch(table: TableDef): NftBatch {
+  const cmds: NftCommand[] = [{ add: { table: TABLE } }];
+  // Every chain before any rule: a jump may name a chain defined later.
+  for (const c of table.chains) cmds.push({ add: { chain: chainObj(c) } });
+  for (const c of table.chains) for (const r of c.rules) cmds.push({ add: { rule: ruleObj(c.name, r) } });
+  return { nftables: cmds };
+}
+
+/** nft delete table inet twine (send only when the table exists). */
+export function deleteTableBatch(): NftBatch {
+  return { nftables: [{ delete: { table: TABLE } }] };
+}
+
+interface LiveRule {
+  handle: number;
+  /** Match key: the full comment of a rule made by makeRule; undefined for a foreign rule (never matches). */
+  key: string | undefined;
+}
+
+interface LiveChain {
+  base?: { type: string; hook: string; prio: number };
+  rules: LiveRule[];
+}
+
+/** The chains and rules of `nft -j list table inet twine` output. */
+function readLive(live: NftBatch): Map<string, LiveChain> {
+  const chains = new Map<string, LiveChain>();
+  for (const item of live.nftables) {
+    const chain = (item as { chain?: NftExpr }).chain;
+    if (chain && chain.family === TABLE_FAMILY && chain.table === TABLE_NAME) {
+      const base = chain.hook !== undefined ? { type: String(chain.type), hook: String(chain.hook), prio: Number(chain.prio) } : undefined;
+      chains.set(String(chain.name), { ...(base ? { base } : {}), rules: [] });
+    }
+  }
+  for (const item of live.nftables) {
+    const rule = (item as { rule?: NftExpr }).rule;
+    if (rule && rule.family === TABLE_FAMILY && rule.table === TABLE_NAME) {
+      const comment = typeof rule.comment === 'string' ? rule.comment : undefined;
+      chains.get(String(rule.chain))?.rules.push({ handle: Number(rule.handle), key: ruleIdentity(comment) ? comment : undefined });
+    }
+  }
+  return chains;
+}
+
+function sameBase(a: ChainDef['base'], b: LiveChain['base']): boolean {
+  if (!a || !b) return !a && !b;
+  return a.type === b.type && a.hook === b.hook && a.prio === b.prio;
+}
+
+/** Index pairs (i in a, j in b) of a longest common subsequence of two key lists. */
+function lcs(a: (string | undefined)[], b: string[]): [number, number][] {
+  const n = a.length;
+  const m = b.length;
+  const t: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--) t[i]![j] = a[i] !== undefined && a[i] === b[j] ? t[i + 1]![j + 1]! + 1 : Math.max(t[i + 1]![j]!, t[i]![j + 1]!);
+  const pairs: [number, number][] = [];
+  for (let i = 0, j = 0; i < n && j < m; ) {
+    if (a[i] !== undefined && a[i] === b[j]) pairs.push([i++, j++]);
+    else if (t[i + 1]![j]! >= t[i]![j + 1]!) i++;
+    else j++;
+  }
+  return pairs;
+}
+
+/**
+ * The batch that turns the live table into the desired one. Rules are matched
+ * by their identity comments (makeRule), in order: the rules of a longest
+ * common subsequence stay (same handles), the other live rules are deleted by
+ * handle, and each missing rule is inserted before the next rule that stays
+ * (or appended), so order is kept with the fewest deletions. Chains whose hook
+ * changed are recreated, chains no longer wanted are flushed and deleted, and
+ * a desired table without chains deletes the table. No change → {nftables: []}.
+ * A rule whose user comment changed is replaced (the whole comment is its key).
+ */
+export function diffTable(desired: TableDef, live: NftBatch | null): NftBatch {
+  if (!live) return desired.chains.length ? addTableBatch(desired) : { nftables: [] };
+  if (!desired.chains.length) return deleteTableBatch();
+  const liveChains = readLive(live);
+  const deletes: NftCommand[] = [];
+  const chainDrops: NftCommand[] = [];
+  const chainAdds: NftCommand[] = [];
+  const ruleAdds: NftCommand[] = [];
+  const wanted = new Set(desired.chains.map((c) => c.name));
+  const ref = (name: string): Record<string, unknown> => ({ family: TABLE_FAMILY, table: TABLE_NAME, name });
+
+  for (const [name, lc] of liveChains) {
+    if (wanted.has(name)) continue;
+    for (const r of lc.rules) deletes.push({ delete: { rule: { family: TABLE_FAMILY, table: TABLE_NAME, chain: name, handle: r.handle } } });
+    chainDrops.push({ delete: { chain: ref(name) } });
+  }
+  for (const c of desired.chains) {
+    const lc = liveChains.get(c.name);
+    if (lc && !sameBase(c.base, lc.base)) {
+      // A chain's hook cannot be changed in place: recreate it.
+      for (const r of lc.rules) deletes.push({ delete: { rule: { family: TABLE_FAMILY, table: TABLE_NAME, chain: c.name, handle: r.handle } } });
+      chainDrops.push({ delete: { chain: ref(c.name) } });
+    }
+    if (!lc || !sameBase(c.base, lc.base)) {
+      chainAdds.push({ add: { chain: chainObj(c) } });
+      for (const r of c.rules) ruleAdds.push({ add: { rule: ruleObj(c.name, r) } });
+      continue;
+    }
+    const keep = lcs(
+      lc.rules.map((r) => r.key),
+      c.rules.map((r) => r.comment),
+    );
+    const keptLive = new Set(keep.map(([i]) => i));
+    const liveOfDesired = new Map(keep.map(([i, j]) => [j, i]));
+    lc.rules.forEach((r, i) => {
+      if (!keptLive.has(i)) deletes.push({ delete: { rule: { family: TABLE_FAMILY, table: TABLE_NAME, chain: c.name, handle: r.handle } } });
+    });
+    c.rules.forEach((r, j) => {
+      if (liveOfDesired.has(j)) return;
+      // Insert before the next rule that stays; rules inserted before the same anchor keep their order.
+      let anchor: number | undefined;
+      for (let k = j + 1; k < c.rules.length && anchor === undefined; k++) {
+        const i = liveOfDesired.get(k);
+        if (i !== undefined) anchor = lc.rules[i]!.handle;
+      }
+      ruleAdds.push(anchor === undefined ? { add: { rule: ruleObj(c.name, r) } } : { insert: { rule: ruleObj(c.name, r, { handle: anchor }) } });
+    });
+  }
+  return { nftables: [...deletes, ...chainDrops, ...chainAdds, ...ruleAdds] };
+}
