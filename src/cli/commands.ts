@@ -2,5 +2,7 @@
 
 import type { Command } from './command.js';
 import { startCommand } from './start.js';
+import { statusCommand } from './status.js';
+import { healthcheckCommand } from './healthcheck.js';
 
-export const commands: readonly Command[] = [startCommand];
+export const commands: readonly Command[] = [startCommand, statusCommand, healthcheckCommand];

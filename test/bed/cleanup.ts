@@ -1,0 +1,102 @@
+// Removes what a killed test run left behind: containers and networks
+// labelled twine-test=1 or named twt-*, `ip netns` named twt-*, links named
+// twt-* in the root namespace, and test daemons whose test process is gone.
+// Resources whose recorded owner (a test process) is still alive are kept, so
+// a cleanup never pulls the floor from under a concurrently running test.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { runAllowFail, parseJson } from './exec.js';
+import { OWNER_ENV, OWNER_LABEL, ownerAlive, PREFIX, recordedOwner, TEST_LABEL, forgetOwner } from './owner.js';
+import { netnsList } from './netns.js';
+
+export interface CleanupReport {
+  containers: string[];
+  networks: string[];
+  netns: string[];
+  links: string[];
+  daemons: number[];
+}
+
+async function dockerLines(args: string[]): Promise<string[]> {
+  const r = await runAllowFail('docker', args);
+  if (r.exitCode !== 0) return [];
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/** Docker objects (`ps -a` or `network ls`) that match by label or prefix and have no live owner. */
+async function staleDocker(kind: 'container' | 'network', prefix: string): Promise<string[]> {
+  const list = kind === 'container' ? ['ps', '-a'] : ['network', 'ls'];
+  const fmt = `{{.Names}}{{.Name}}\t{{.Label "${OWNER_LABEL}"}}\t{{.Label "${TEST_LABEL}"}}`;
+  // Go templates: containers have .Names, networks .Name; the other one fails, so ask twice.
+  const tmpl = kind === 'container' ? fmt.replace('{{.Name}}', '') : fmt.replace('{{.Names}}', '');
+  const lines = await dockerLines([...list, '--format', tmpl]);
+  const out: string[] = [];
+  for (const l of lines) {
+    const [name = '', owner = '', test = ''] = l.split('\t');
+    if (!name.startsWith(prefix) && !(prefix === PREFIX && test === '1')) continue;
+    if (ownerAlive(owner === '' ? undefined : Number(owner))) continue;
+    out.push(name);
+  }
+  return out;
+}
+
+function staleDaemons(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    if (pid === process.pid) continue;
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${d}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    const m = env.split('\0').find((e) => e.startsWith(`${OWNER_ENV}=`));
+    if (m === undefined) continue;
+    const owner = Number(m.slice(OWNER_ENV.length + 1));
+    if (!ownerAlive(owner)) out.push(pid);
+  }
+  return out;
+}
+
+/** Removes leftovers whose name starts with prefix (default twt-: everything of the test bed). */
+export async function cleanupLeftovers(prefix: string = PREFIX): Promise<CleanupReport> {
+  const report: CleanupReport = { containers: [], networks: [], netns: [], links: [], daemons: [] };
+  if (prefix === PREFIX) {
+    for (const pid of staleDaemons()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        report.daemons.push(pid);
+      } catch {
+        // already gone
+      }
+    }
+  }
+  const containers = await staleDocker('container', prefix);
+  if (containers.length > 0) {
+    await runAllowFail('docker', ['rm', '-f', '-v', ...containers]);
+    report.containers = containers;
+  }
+  for (const n of await staleDocker('network', prefix)) {
+    const r = await runAllowFail('docker', ['network', 'rm', n]);
+    if (r.exitCode === 0) report.networks.push(n);
+  }
+  for (const n of await netnsList()) {
+    if (!n.startsWith(prefix) || ownerAlive(recordedOwner('netns', n))) continue;
+    await runAllowFail('ip', ['netns', 'del', n]);
+    forgetOwner('netns', n);
+    report.netns.push(n);
+  }
+  const links = await runAllowFail('ip', ['-j', 'link', 'show']);
+  if (links.exitCode === 0) {
+    for (const l of parseJson<Array<{ ifname: string }>>(links.stdout)) {
+      const name = l.ifname;
+      if (!name.startsWith(prefix) || ownerAlive(recordedOwner('link', name))) continue;
+      const r = await runAllowFail('ip', ['link', 'del', name]);
+      forgetOwner('link', name);
+      if (r.exitCode === 0) report.links.push(name);
+    }
+  }
+  return report;
+}

@@ -1,0 +1,9 @@
+// The test bed every e2e and kernel test uses (DESIGN.md §5). Import from here.
+
+export * from './exec.js';
+export * from './owner.js';
+export * from './image.js';
+export * from './docker.js';
+export * from './netns.js';
+export * from './cleanup.js';
+export * from './daemon.js';

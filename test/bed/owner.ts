@@ -1,0 +1,52 @@
+// Which test process owns a resource, so that cleaning up after a killed run
+// never removes what a concurrently running test still uses.
+// Docker objects carry the label twine-test.owner=<pid>; namespaces and links
+// (which have no labels) are recorded as files under OWNER_DIR; test daemons
+// carry TWINE_TEST_OWNER=<pid> in their environment.
+
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const TEST_LABEL = 'twine-test';
+export const OWNER_LABEL = 'twine-test.owner';
+export const OWNER_ENV = 'TWINE_TEST_OWNER';
+export const OWNER_DIR = '/run/twine-test/owners';
+/** Every test resource's name starts with this. */
+export const PREFIX = 'twt-';
+
+/** True when pid is a live node process other than this one (i.e. another test run still using its resources). */
+export function ownerAlive(pid: number | undefined): boolean {
+  if (pid === undefined || !Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
+  } catch {
+    return false;
+  }
+}
+
+function ownerFile(kind: 'netns' | 'link', name: string): string {
+  return path.join(OWNER_DIR, `${kind}.${name}`);
+}
+
+export function recordOwner(kind: 'netns' | 'link', name: string): void {
+  mkdirSync(OWNER_DIR, { recursive: true });
+  writeFileSync(ownerFile(kind, name), String(process.pid));
+}
+
+export function forgetOwner(kind: 'netns' | 'link', name: string): void {
+  rmSync(ownerFile(kind, name), { force: true });
+}
+
+export function recordedOwner(kind: 'netns' | 'link', name: string): number | undefined {
+  try {
+    return Number(readFileSync(ownerFile(kind, name), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** A name prefix unique to one test file: twt-<tag>- (keep tags short: interface names max 15 chars). */
+export function testPrefix(tag: string): string {
+  if (!/^[a-z0-9]{1,6}$/.test(tag)) throw new Error(`test prefix tag ${JSON.stringify(tag)}: 1-6 lowercase letters/digits`);
+  return `${PREFIX}${tag}-`;
+}

@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hasTwineLabels, toContainerInfo, type ContainerInspect } from '../../src/docker/inventory.js';
+
+// Trimmed from `docker inspect` of a real container (dockerd 20.10): created on
+// twt-fx-b with alias svc, then connected to twt-fx-a with alias other, then
+// started. Its namespace showed eth0 (ifindex 15) on twt-fx-a and eth1 (17) on twt-fx-b.
+function fixture(): ContainerInspect {
+  return {
+    Id: '8febf29dc98ce44f4a465e33ea004a6820145d6de79a7516a9e31b5a615a96c5',
+    Name: '/twt-fx-c',
+    State: { Status: 'running', Running: true, Pid: 7254 },
+    Config: {
+      Labels: {
+        'twine-test': '1',
+        'twine.route.10.0.0.0/8': 'gw',
+        'com.docker.compose.service': 'app',
+        'com.docker.compose.project': 'demo',
+      },
+    },
+    NetworkSettings: {
+      Networks: {
+        'twt-fx-a': {
+          Aliases: ['other', '8febf29dc98c'],
+          NetworkID: '23f1d5701dbc8ad243d44bf1d7760d8792a9d5eec2f90ffaad0030ea3f9282c1',
+          EndpointID: 'cf7a5ab050147ca9b2e0583a972e1617bd445710778b13366620284861930a8a',
+          Gateway: '172.19.0.1',
+          IPAddress: '172.19.0.2',
+          IPPrefixLen: 16,
+          IPv6Gateway: '',
+          GlobalIPv6Address: '',
+          GlobalIPv6PrefixLen: 0,
+          MacAddress: '02:42:ac:13:00:02',
+        },
+        'twt-fx-b': {
+          Aliases: ['svc', '8febf29dc98c'],
+          NetworkID: '868e640d3a738247e2e584a2376d2d164f12f81fcd93870ecf0e493c8da06578',
+          EndpointID: '6120c8ae0328a223b29caf8754f744d3e5cd0f7e66751618a10995af6101ae85',
+          Gateway: '172.20.0.1',
+          IPAddress: '172.20.0.2',
+          IPPrefixLen: 16,
+          IPv6Gateway: 'fd00:20::1',
+          GlobalIPv6Address: 'fd00:20::2',
+          GlobalIPv6PrefixLen: 64,
+          MacAddress: '02:42:AC:14:00:02',
+        },
+      },
+    },
+  };
+}
+
+test('inspect JSON → ContainerInfo: name without slash, pid, labels, compose labels, addresses', () => {
+  const c = toContainerInfo(fixture());
+  assert.equal(c.name, 'twt-fx-c');
+  assert.equal(c.pid, 7254);
+  assert.equal(c.running, true);
+  assert.equal(c.labels['twine.route.10.0.0.0/8'], 'gw');
+  assert.equal(c.composeService, 'app');
+  assert.equal(c.composeProject, 'demo');
+  assert.deepEqual(c.networks[0], {
+    networkId: '23f1d5701dbc8ad243d44bf1d7760d8792a9d5eec2f90ffaad0030ea3f9282c1',
+    networkName: 'twt-fx-a',
+    ipv4: '172.19.0.2',
+    ipv4PrefixLen: 16,
+    gatewayV4: '172.19.0.1',
+    aliases: ['other', '8febf29dc98c'],
+    dnsNames: [],
+    mac: '02:42:ac:13:00:02',
+  });
+  const b = c.networks[1]!;
+  assert.equal(b.ipv6, 'fd00:20::2');
+  assert.equal(b.ipv6PrefixLen, 64);
+  assert.equal(b.gatewayV6, 'fd00:20::1');
+  assert.equal(b.mac, '02:42:ac:14:00:02', 'MAC normalized to lower case');
+});
+
+test('networks follow the interface order in the namespace, matched by MAC', () => {
+  const ordered = toContainerInfo(fixture(), [
+    { index: 1, name: 'lo', mac: '00:00:00:00:00:00' },
+    { index: 15, name: 'eth0', mac: '02:42:ac:13:00:02' },
+    { index: 17, name: 'eth1', mac: '02:42:ac:14:00:02' },
+  ]);
+  assert.deepEqual(ordered.networks.map((n) => [n.networkName, n.iface]), [['twt-fx-a', 'eth0'], ['twt-fx-b', 'eth1']]);
+  // The same inspect JSON, but the namespace says b is the older interface: b comes first.
+  const swapped = toContainerInfo(fixture(), [
+    { index: 9, name: 'eth0', mac: '02:42:ac:14:00:02' },
+    { index: 12, name: 'eth1', mac: '02:42:ac:13:00:02' },
+  ]);
+  assert.deepEqual(swapped.networks.map((n) => [n.networkName, n.iface]), [['twt-fx-b', 'eth0'], ['twt-fx-a', 'eth1']]);
+  // Unknown interfaces go last, in Docker's order.
+  const partial = toContainerInfo(fixture(), [{ index: 30, name: 'eth3', mac: '02:42:ac:14:00:02' }]);
+  assert.deepEqual(partial.networks.map((n) => [n.networkName, n.iface]), [['twt-fx-b', 'eth3'], ['twt-fx-a', undefined]]);
+});
+
+test('a stopped container has pid 0 and no addresses', () => {
+  const c = toContainerInfo({
+    Id: 'abc',
+    Name: '/stopped',
+    State: { Running: false, Pid: 0, Status: 'exited' },
+    Config: { Labels: null },
+    NetworkSettings: { Networks: { bridge: { NetworkID: 'n1', IPAddress: '', Gateway: '', MacAddress: '', Aliases: null } } },
+  });
+  assert.equal(c.running, false);
+  assert.equal(c.pid, 0);
+  assert.deepEqual(c.labels, {});
+  assert.deepEqual(c.networks, [{ networkId: 'n1', networkName: 'bridge', aliases: [], dnsNames: [] }]);
+  assert.equal(c.composeService, undefined);
+});
+
+test('hasTwineLabels looks at keys with the twine. prefix only', () => {
+  assert.equal(hasTwineLabels({ 'twine.route.10.0.0.0/8': 'gw' }), true);
+  assert.equal(hasTwineLabels({ 'twine-test': '1', twine: 'x', 'com.twine.x': 'y' }), false);
+});
