@@ -39,6 +39,7 @@ export function exprText(e: NftExpr): string {
   const val = (v: unknown): string => {
     if (v === null || v === undefined) return '';
     if (typeof v !== 'object') return String(v);
+    if (Array.isArray(v)) return v.map(val).join(',');
     const o = v as Record<string, unknown>;
     if (o.range && Array.isArray(o.range)) return `${String(o.range[0])}-${String(o.range[1])}`;
     if (o.prefix) {
