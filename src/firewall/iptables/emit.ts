@@ -109,9 +109,11 @@ export function emitRule(d: RuleDetail, family: Family, addrOf: AddrOf): NftExpr
   if (d.iif) out.push(ifaceMatch('iifname', d.iif.neg, d.iif.value));
   if (d.oif) out.push(ifaceMatch('oifname', d.oif.neg, d.oif.value));
   // iptables-translate writes `ip protocol` after the addresses and ip6's
-  // `meta l4proto` before them; it leaves the protocol out when a port match
-  // (which implies it) follows.
-  const hasPorts = d.matches.some((m) => m.kind === 'ports');
+  // `meta l4proto` before them. A port match implies the protocol (nft adds
+  // `meta l4proto` itself), so the protocol match is left out then, as
+  // iptables-translate does for --sport/--dport (for multiport it writes both;
+  // nft folds them in table ip, not in inet, where ours would stay redundant).
+  const hasPorts = d.matches.some((m) => m.kind === 'ports' || m.kind === 'multiport');
   const proto =
     d.proto && !hasPorts
       ? family === 4
