@@ -1,0 +1,114 @@
+// The JSON shapes of /api/containers and /healthz: one place, shared by the
+// server and the `twine status` client.
+
+import type { LabelIssue } from '../errors.js';
+import type { LabelWarning } from '../labels/spec.js';
+import type { Plan } from '../plan/types.js';
+import type { DesiredState } from '../resolve/desired.js';
+import type { ContainerState } from './view.js';
+
+/**
+ * applied: the last plan is committed; invalid: labels rejected (last good state kept);
+ * failed: the last transaction rolled back; pending: nothing applied yet; stopped.
+ */
+export type ContainerStatus = 'applied' | 'invalid' | 'failed' | 'pending' | 'stopped';
+
+export interface Counts {
+  /** Routes / forwards / rules whose destination resolved. */
+  up: number;
+  /** Whose destination is down (a route is then `unreachable`: kill switch). */
+  down: number;
+}
+
+export interface ContainerSummary {
+  status: ContainerStatus;
+  routes: Counts;
+  forwards: Counts;
+  rules: Counts;
+  hostRoutes: number;
+  natInterfaces: string[];
+}
+
+export interface ContainerDoc extends ContainerSummary {
+  id: string;
+  name: string;
+  running: boolean;
+  labels: Record<string, string>;
+  /** Desired state: labels with every name resolved (addresses, interfaces, up/down). */
+  desired?: unknown;
+  /** The last plan computed from valid labels. */
+  plan?: Plan;
+  /** The last plan committed to the namespace. */
+  applied?: Plan;
+  dependencies?: { refs: string[]; ids: string[] };
+  lastError?: string;
+  labelErrors: LabelIssue[];
+  warnings: LabelWarning[];
+  lastApplyAt?: string;
+  lastLatencyMs?: number;
+}
+
+export interface HealthDoc {
+  ok: boolean;
+  /** Why not ok; absent when ok. */
+  reason?: string;
+  reconciled: boolean;
+  dockerConnected: boolean;
+  containers: number;
+  errors: number;
+  version: string;
+  uptimeSeconds: number;
+}
+
+function count<T extends { state: string }>(xs: readonly T[] | undefined): Counts {
+  let up = 0;
+  let down = 0;
+  for (const x of xs ?? []) {
+    if (x.state === 'down') down++;
+    else up++;
+  }
+  return { up, down };
+}
+
+function asDesired(d: unknown): Partial<DesiredState> | undefined {
+  return d !== null && typeof d === 'object' ? (d as Partial<DesiredState>) : undefined;
+}
+
+export function statusOf(c: ContainerState): ContainerStatus {
+  if (!c.running) return 'stopped';
+  if (c.labelErrors.length > 0) return 'invalid';
+  if (c.lastError !== undefined) return 'failed';
+  return c.applied ? 'applied' : 'pending';
+}
+
+export function summarize(c: ContainerState): ContainerSummary {
+  const d = asDesired(c.desired);
+  return {
+    status: statusOf(c),
+    routes: count(d?.routes),
+    forwards: count(d?.forwards),
+    rules: count(d?.rules),
+    hostRoutes: d?.hostRoutes?.length ?? 0,
+    natInterfaces: d?.natInterfaces ?? [],
+  };
+}
+
+export function containerDoc(c: ContainerState): ContainerDoc {
+  const doc: ContainerDoc = {
+    id: c.id,
+    name: c.name,
+    running: c.running,
+    ...summarize(c),
+    labels: c.labels,
+    labelErrors: c.labelErrors,
+    warnings: c.warnings,
+  };
+  if (c.desired !== undefined) doc.desired = c.desired;
+  if (c.plan !== undefined) doc.plan = c.plan;
+  if (c.applied !== undefined) doc.applied = c.applied;
+  if (c.dependencies !== undefined) doc.dependencies = c.dependencies;
+  if (c.lastError !== undefined) doc.lastError = c.lastError;
+  if (c.lastApplyAt !== undefined) doc.lastApplyAt = c.lastApplyAt;
+  if (c.lastLatencyMs !== undefined) doc.lastLatencyMs = c.lastLatencyMs;
+  return doc;
+}

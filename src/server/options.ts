@@ -1,0 +1,72 @@
+// Command-line options for the status server (`twine start`) and for the
+// commands that talk to it (`twine status`, `twine healthcheck`).
+
+import type { OptionSpec, OptionValues } from '../cli/options.js';
+import { UsageError } from '../cli/options.js';
+import type { Endpoint } from './client.js';
+import { DEFAULT_LISTEN, parseListen } from './http.js';
+import { DEFAULT_SOCKET } from './instance.js';
+
+export const SOCKET_OPTION: OptionSpec = {
+  name: 'socket',
+  type: 'string',
+  env: 'TWINE_SOCKET',
+  valueName: 'path',
+  default: DEFAULT_SOCKET,
+  description: "The daemon's unix socket (status API; also guards one twine per host)",
+};
+
+/** For `twine start`: add these to its options and pass the values to serverOptionsFrom(). */
+export const SERVER_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'listen',
+    type: 'string',
+    env: 'TWINE_LISTEN',
+    valueName: 'host:port|none',
+    default: DEFAULT_LISTEN,
+    description: 'HTTP address for /healthz, /metrics and /api/containers; none disables TCP (the unix socket stays)',
+  },
+  SOCKET_OPTION,
+];
+
+/** Validated --listen / --socket values (UsageError on a malformed --listen). */
+export function serverOptionsFrom(values: OptionValues): { listen: string; socket: string } {
+  const listen = (values.listen as string | undefined) ?? DEFAULT_LISTEN;
+  const socket = (values.socket as string | undefined) ?? DEFAULT_SOCKET;
+  try {
+    parseListen(listen);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return { listen, socket };
+}
+
+/** For the client commands. */
+export const CLIENT_OPTIONS: readonly OptionSpec[] = [
+  SOCKET_OPTION,
+  {
+    name: 'url',
+    type: 'string',
+    env: 'TWINE_URL',
+    valueName: 'url',
+    description: 'Talk to the daemon over HTTP instead of the socket, e.g. http://127.0.0.1:9117',
+  },
+  {
+    name: 'timeout',
+    type: 'string',
+    env: 'TWINE_TIMEOUT',
+    valueName: 'seconds',
+    default: '5',
+    description: 'Give up when the daemon does not answer within this time',
+  },
+];
+
+export function clientFrom(values: OptionValues): { endpoint: Endpoint; timeoutMs: number } {
+  const url = values.url as string | undefined;
+  const socket = (values.socket as string | undefined) ?? DEFAULT_SOCKET;
+  const raw = (values.timeout as string | undefined) ?? '5';
+  const secs = Number(raw);
+  if (!Number.isFinite(secs) || secs <= 0) throw new UsageError(`--timeout ${JSON.stringify(raw)}: expected a positive number of seconds`);
+  if (url !== undefined && url !== '' && !/^http:\/\//.test(url)) throw new UsageError(`--url ${JSON.stringify(url)}: expected http://host:port`);
+  return { endpoint: url ? { url } : { socket }, timeoutMs: Math.round(secs * 1000) };
+}

@@ -1,0 +1,46 @@
+// What the status server needs from the daemon, and nothing more: a read-only
+// view of the engine's per-container state plus Docker's connection state.
+// Unit tests serve a fake; the daemon adapts its Engine and DockerEventStream
+// with `daemonView()`.
+
+import type { ContainerState } from '../engine/state.js';
+
+export type { ContainerState };
+
+export interface DaemonView {
+  /** Every container the engine tracks (labelled ones), sorted by name. */
+  containers(): ContainerState[];
+  /** By name, full id, or an id prefix of at least 4 characters. */
+  container(nameOrId: string): ContainerState | undefined;
+  /** True once the first full reconcile finished. */
+  readonly reconciled: boolean;
+  /** True while Docker's event stream is connected. */
+  dockerConnected(): boolean;
+  /** Successful connections to Docker's event stream so far (the first one included); reconnects = connects - 1. */
+  dockerConnects?(): number;
+}
+
+/** The parts of Engine and DockerEventStream the adapter reads (structural, so tests need neither). */
+export interface EngineLike {
+  containers(): ContainerState[];
+  container(nameOrId: string): ContainerState | undefined;
+  readonly reconciled: boolean;
+}
+
+export interface EventStreamLike {
+  readonly connected: boolean;
+  readonly connects: number;
+}
+
+/** Adapts the daemon's Engine and Docker event stream to a DaemonView (live: reads them on every call). */
+export function daemonView(engine: EngineLike, events: EventStreamLike): DaemonView {
+  return {
+    containers: () => engine.containers(),
+    container: (x) => engine.container(x),
+    get reconciled() {
+      return engine.reconciled;
+    },
+    dockerConnected: () => events.connected,
+    dockerConnects: () => events.connects,
+  };
+}
