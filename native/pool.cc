@@ -45,18 +45,34 @@ void Pool::Loop() {
     Job* job;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;
-      job = queue_.front();
-      queue_.pop_front();
+      cv_.wait(lock, [this, &job] { return (job = TakeRunnable()) != nullptr || (stopping_ && queue_.empty()); });
+      if (!job) break;
     }
     healthy = guard.Run(job->target(), job->failure(), [job] { job->Execute(); });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_.erase(job->target().File());
+    }
+    // The target is free again: a job queued behind it may now run.
+    cv_.notify_all();
     bool retire = !healthy;
     tsfn_.NonBlockingCall(job, [this, retire](Napi::Env env, Napi::Function, Job* j) { Complete(env, j, retire); });
   }
   std::lock_guard<std::mutex> lock(mu_);
   live_--;
   exited_.notify_all();
+}
+
+Job* Pool::TakeRunnable() {
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    std::string key = (*it)->target().File();
+    if (busy_.count(key)) continue;
+    Job* job = *it;
+    queue_.erase(it);
+    busy_.insert(std::move(key));
+    return job;
+  }
+  return nullptr;
 }
 
 void Pool::Complete(Napi::Env env, Job* job, bool retiredThread) {

@@ -1,7 +1,8 @@
 // Dedicated worker threads (not the libuv pool, so long namespace work never
 // starves Node's fs/dns). Threads are created only from the main thread, so
 // they start in the daemon's own namespace. A thread that cannot return to
-// it retires; the main thread starts a replacement.
+// it retires; the main thread starts a replacement. Jobs for the same target
+// run one at a time, in submission order; different targets run in parallel.
 #pragma once
 
 #include <napi.h>
@@ -9,6 +10,8 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <string>
+#include <unordered_set>
 #include <sys/types.h>
 
 #include "job.h"
@@ -32,6 +35,8 @@ class Pool {
  private:
   void Spawn();
   void Loop();
+  // With mu_ held: the first queued job whose target is not busy, or null.
+  Job* TakeRunnable();
   void Complete(Napi::Env env, Job* job, bool retiredThread);
 
   const int size_;
@@ -44,6 +49,7 @@ class Pool {
   std::condition_variable cv_;       // work available / stopping
   std::condition_variable exited_;   // a worker left its loop
   std::deque<Job*> queue_;
+  std::unordered_set<std::string> busy_;  // targets a worker is in right now
   bool stopping_ = false;
   int live_ = 0;
 };
