@@ -1,0 +1,202 @@
+// The compiler: desired state → Plan (routes, sysctls, table inet twine).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BASE_CHAINS } from '../../src/firewall/nft.js';
+import { TWINE_CHAINS } from '../../src/labels/spec.js';
+import { RTPROT_BOOT, TWINE_RT_PROTO } from '../../src/netns/types.js';
+import { compile, ifaceMatch } from '../../src/plan/compile.js';
+import { explainText } from '../../src/plan/explain.js';
+import type { DesiredForward, DesiredState } from '../../src/resolve/desired.js';
+
+function desired(over: Partial<DesiredState> = {}): DesiredState {
+  return {
+    container: { id: 'id1', name: 'c1', pid: 42 },
+    natInterfaces: [],
+    ipv6: false,
+    routes: [],
+    forwards: [],
+    rules: [],
+    hostRoutes: [],
+    dockerDefaults: [{ family: 4, gateway: '172.17.0.1', dev: 'eth0' }],
+    warnings: [],
+    ...over,
+  };
+}
+
+const fwd = (over: Partial<DesiredForward>): DesiredForward => ({
+  label: 'twine.nat.forward.80',
+  iface: '+',
+  proto: 'tcp',
+  port: { lo: 80, hi: 80 },
+  destPort: { lo: 80, hi: 80 },
+  dest: 'web',
+  state: 'up',
+  targets: [{ family: 4, ip: '10.0.0.5', dev: 'eth0', masquerade: true }],
+  ...over,
+});
+
+test('nothing to do: no sysctls, no routes, empty table, Docker default kept for restoring', () => {
+  const p = compile(desired());
+  assert.deepEqual(p.container, { id: 'id1', name: 'c1', pid: 42 });
+  assert.deepEqual(p.ns, { pid: 42 });
+  assert.deepEqual(p.sysctls, []);
+  assert.deepEqual(p.routes, []);
+  assert.deepEqual(p.table, { chains: [] });
+  assert.deepEqual(p.defaultRoutes, [{ family: 4, dst: '0.0.0.0/0', type: 'unicast', gateway: '172.17.0.1', dev: 'eth0', protocol: RTPROT_BOOT }]);
+});
+
+test('routes carry Twine protocol; down routes are unreachable', () => {
+  const p = compile(
+    desired({
+      routes: [
+        { label: 'l1', family: 4, dst: '0.0.0.0/0', dest: 'vpn', state: 'up', gateway: '10.0.0.2', dev: 'eth0' },
+        { label: 'l2', family: 6, dst: '::/0', dest: 'vpn', state: 'down', reason: 'x' },
+      ],
+    }),
+  );
+  assert.deepEqual(p.routes, [
+    { family: 4, dst: '0.0.0.0/0', type: 'unicast', gateway: '10.0.0.2', dev: 'eth0', protocol: TWINE_RT_PROTO },
+    { family: 6, dst: '::/0', type: 'unreachable', protocol: TWINE_RT_PROTO },
+  ]);
+  assert.deepEqual(p.table.chains, []);
+});
+
+test('NAT interfaces: forwarding sysctls (IPv6 twin when IPv6 is involved) and masquerade per pattern', () => {
+  const p = compile(desired({ natInterfaces: ['wg+', 'eth1', '+'], ipv6: true }));
+  assert.deepEqual(p.sysctls, [
+    { key: 'net.ipv4.ip_forward', value: '1' },
+    { key: 'net.ipv6.conf.all.forwarding', value: '1' },
+  ]);
+  const post = p.table.chains.find((c) => c.name === 'POSTROUTING');
+  assert.deepEqual(
+    post?.rules.slice(1).map((r) => r.expr),
+    [
+      [{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'wg*' } }, { masquerade: null }],
+      [{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'eth1' } }, { masquerade: null }],
+      [{ masquerade: null }],
+    ],
+  );
+});
+
+test('table layout: six base chains jumping to their TWINE_* chain first, then the six TWINE_* chains', () => {
+  const p = compile(desired({ natInterfaces: ['wg+'] }));
+  assert.deepEqual(
+    p.table.chains.map((c) => c.name),
+    [...BASE_CHAINS.map((b) => b.name), ...TWINE_CHAINS],
+  );
+  for (const b of BASE_CHAINS) {
+    const c = p.table.chains.find((x) => x.name === b.name);
+    assert.deepEqual(c?.base, { type: b.type, hook: b.hook, prio: b.prio });
+    assert.ok(Number.isInteger(c?.base?.prio));
+    assert.deepEqual(c?.rules[0]?.expr, [{ jump: { target: b.jumpTo } }]);
+    assert.match(c?.rules[0]?.comment ?? '', /^twine:[0-9a-f]{16}$/);
+  }
+  for (const n of TWINE_CHAINS) assert.equal(p.table.chains.find((x) => x.name === n)?.base, undefined);
+});
+
+test('forward on a normal interface: PREROUTING with iifname, OUTPUT_NAT without, masquerade toward the destination', () => {
+  const p = compile(desired({ forwards: [fwd({ iface: 'wg+' })] }));
+  const ch = (n: string) => p.table.chains.find((c) => c.name === n)?.rules.slice(1).map((r) => r.expr);
+  const dnat = { dnat: { family: 'ip', addr: '10.0.0.5', port: 80 } };
+  const fib = { match: { op: '==', left: { fib: { result: 'type', flags: ['daddr'] } }, right: 'local' } };
+  const fam = { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: 'ipv4' } };
+  const dport = { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 80 } };
+  assert.deepEqual(ch('PREROUTING'), [[{ match: { op: '==', left: { meta: { key: 'iifname' } }, right: 'wg*' } }, fib, fam, dport, dnat]]);
+  assert.deepEqual(ch('OUTPUT_NAT'), [[fib, fam, dport, dnat]]);
+  assert.deepEqual(ch('POSTROUTING'), [
+    [
+      { match: { op: 'in', left: { ct: { key: 'status' } }, right: 'dnat' } },
+      { match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'eth0' } },
+      { match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: '10.0.0.5' } },
+      dport,
+      { masquerade: null },
+    ],
+  ]);
+  assert.deepEqual(p.sysctls, [{ key: 'net.ipv4.ip_forward', value: '1' }]);
+  // Keeping the client address: no masquerade rule at all.
+  const keep = compile(desired({ forwards: [fwd({ targets: [{ family: 4, ip: '10.0.0.5', masquerade: false }] })] }));
+  assert.equal(keep.table.chains.find((c) => c.name === 'POSTROUTING')?.rules.length, 1);
+});
+
+test('forward on lo: route_localnet, OUTPUT_NAT on 127.0.0.0/8, one loopback masquerade for all', () => {
+  const p = compile(
+    desired({
+      forwards: [
+        fwd({ label: 'a', iface: 'lo', proto: 'udp', port: { lo: 5353, hi: 5353 }, destPort: { lo: 5353, hi: 5353 } }),
+        fwd({ label: 'b', iface: 'lo', port: { lo: 8080, hi: 8080 }, destPort: { lo: 80, hi: 80 } }),
+      ],
+    }),
+  );
+  assert.deepEqual(p.sysctls, [{ key: 'net.ipv4.conf.all.route_localnet', value: '1' }]);
+  assert.equal(p.table.chains.find((c) => c.name === 'PREROUTING')?.rules.length, 1);
+  const out = p.table.chains.find((c) => c.name === 'OUTPUT_NAT')?.rules.slice(1) ?? [];
+  assert.equal(out.length, 2);
+  assert.deepEqual(out[1]?.expr.at(-1), { dnat: { family: 'ip', addr: '10.0.0.5', port: 80 } });
+  const post = p.table.chains.find((c) => c.name === 'POSTROUTING')?.rules.slice(1) ?? [];
+  assert.equal(post.length, 1);
+  assert.deepEqual(post[0]?.expr[0], {
+    match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: { prefix: { addr: '127.0.0.0', len: 8 } } },
+  });
+});
+
+test('IPv6 forwards use dnat ip6 and the IPv6 forwarding sysctl', () => {
+  const p = compile(desired({ forwards: [fwd({ targets: [{ family: 6, ip: 'fd00::5', masquerade: true }] })] }));
+  const pre = p.table.chains.find((c) => c.name === 'PREROUTING')?.rules[1]?.expr;
+  assert.deepEqual(pre?.at(-1), { dnat: { family: 'ip6', addr: 'fd00::5', port: 80 } });
+  assert.deepEqual(p.sysctls, [{ key: 'net.ipv6.conf.all.forwarding', value: '1' }]);
+});
+
+test('port ranges: same numbers → one range rule; shifted → one rule per port', () => {
+  const same = compile(desired({ forwards: [fwd({ port: { lo: 8000, hi: 8010 }, destPort: { lo: 8000, hi: 8010 } })] }));
+  const pre = same.table.chains.find((c) => c.name === 'PREROUTING')?.rules.slice(1) ?? [];
+  assert.equal(pre.length, 1);
+  assert.deepEqual(pre[0]?.expr.at(-1), { dnat: { family: 'ip', addr: '10.0.0.5', port: { range: [8000, 8010] } } });
+  const shifted = compile(desired({ forwards: [fwd({ port: { lo: 9000, hi: 9002 }, destPort: { lo: 7000, hi: 7002 } })] }));
+  const pre2 = shifted.table.chains.find((c) => c.name === 'PREROUTING')?.rules.slice(1) ?? [];
+  assert.deepEqual(
+    pre2.map((r) => r.expr.at(-1)?.dnat?.port),
+    [7000, 7001, 7002],
+  );
+});
+
+test('down forwards are left out; custom rules go to their chain in order with the user comment', () => {
+  const p = compile(
+    desired({
+      forwards: [fwd({ state: 'down', targets: [], reason: 'x' })],
+      rules: [
+        { label: 'twine.iptables.rule.a', name: 'a', chain: 'TWINE_INPUT', state: 'up', expr: [{ accept: null }], comment: 'hello' },
+        { label: 'twine.iptables.rule.b', name: 'b', chain: 'TWINE_INPUT', state: 'up', expr: [{ drop: null }] },
+        { label: 'twine.iptables.rule.c', name: 'c', chain: 'TWINE_OUTPUT', state: 'down', reason: 'y' },
+      ],
+    }),
+  );
+  const input = p.table.chains.find((c) => c.name === 'TWINE_INPUT')?.rules ?? [];
+  assert.deepEqual(input.map((r) => r.expr), [[{ accept: null }], [{ drop: null }]]);
+  assert.match(input[0]?.comment ?? '', /^twine:[0-9a-f]{16} hello$/);
+  assert.match(input[1]?.comment ?? '', / twine\.iptables\.rule\.b$/);
+  assert.deepEqual(p.table.chains.find((c) => c.name === 'TWINE_OUTPUT')?.rules, []);
+  assert.equal(p.table.chains.find((c) => c.name === 'PREROUTING')?.rules.length, 1);
+});
+
+test('host routes via the container, Twine protocol; compile is deterministic', () => {
+  const d = desired({
+    hostRoutes: [
+      { family: 4, dst: '10.8.0.0/24', via: '172.17.0.2' },
+      { family: 6, dst: 'fd08::/64', reason: 'no v6' },
+    ],
+    natInterfaces: ['wg+'],
+  });
+  const p = compile(d);
+  assert.deepEqual(p.hostRoutes, [{ family: 4, dst: '10.8.0.0/24', type: 'unicast', gateway: '172.17.0.2', protocol: TWINE_RT_PROTO }]);
+  assert.deepEqual(compile(d), p);
+  const text = explainText({ desired: d, deps: [], refs: [], unresolved: [] }, p);
+  assert.match(text, /10\.8\.0\.0\/24 via 172\.17\.0\.2 proto 74/);
+  assert.match(text, /oifname "wg\*" masquerade/);
+});
+
+test('iptables pattern to nft name match', () => {
+  assert.equal(ifaceMatch('oifname', '+'), undefined);
+  assert.equal(ifaceMatch('oifname', 'wg+')?.match.right, 'wg*');
+  assert.equal(ifaceMatch('iifname', 'eth0.100')?.match.right, 'eth0.100');
+});
