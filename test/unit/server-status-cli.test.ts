@@ -1,0 +1,162 @@
+// `twine status` and `twine healthcheck` through the CLI's main(), against a
+// status server serving a fake daemon on a unix socket; and the table alone.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { Metrics } from '../../src/server/metrics.js';
+import { startServer, type RunningServer } from '../../src/server/http.js';
+import { containerDoc } from '../../src/server/api.js';
+import { renderTable, formatLatency } from '../../src/server/table.js';
+import type { ContainerState } from '../../src/engine/state.js';
+
+const app: ContainerState = {
+  id: 'a1b2c3d4e5f6',
+  name: 'app',
+  running: true,
+  labels: { 'twine.route.0.0.0.0/1': 'vpn', 'twine.route.128.0.0.0/1': 'vpn' },
+  desired: {
+    natInterfaces: [],
+    routes: [
+      { label: 'twine.route.0.0.0.0/1', state: 'up' },
+      { label: 'twine.route.128.0.0.0/1', state: 'down' },
+    ],
+    forwards: [],
+    rules: [{ label: 'twine.iptables.rule.a', state: 'up' }],
+    hostRoutes: [],
+  },
+  applied: { container: { id: 'a1b2', name: 'app', pid: 1 }, ns: { pid: 1 }, sysctls: [], routes: [], defaultRoutes: [], table: { chains: [] }, hostRoutes: [] },
+  labelErrors: [],
+  warnings: [],
+  lastLatencyMs: 4.25,
+};
+const vpn: ContainerState = {
+  id: 'b1b2c3d4e5f6',
+  name: 'vpn',
+  running: true,
+  labels: { 'twine.nat.interfaces': 'wg+', 'twine.nat.forward.wg+.9080': 'app:9080' },
+  desired: { natInterfaces: ['wg+'], routes: [], forwards: [{ label: 'twine.nat.forward.wg+.9080', state: 'up' }], rules: [], hostRoutes: [] },
+  applied: app.applied!,
+  labelErrors: [],
+  warnings: [],
+  lastLatencyMs: 1234,
+};
+const broken: ContainerState = {
+  id: 'c1b2c3d4e5f6',
+  name: 'broken',
+  running: true,
+  labels: { 'twine.rout.10.0.0.0/8': 'vpn' },
+  labelErrors: [{ container: 'broken', key: 'twine.rout.10.0.0.0/8', value: 'vpn', reason: 'unknown twine label' }],
+  lastError: 'container broken: 1 invalid label',
+  warnings: [],
+};
+
+describe('status table', () => {
+  it('renders one aligned line per container, the error naming the label', () => {
+    const t = renderTable([app, broken, vpn].map(containerDoc));
+    assert.equal(
+      t,
+      [
+        'CONTAINER  STATE    ROUTES      FORWARDS  RULES  LATENCY  ERROR',
+        'app        applied  2 (1 down)  -         1      4.3 ms',
+        'broken     invalid  -           -         -      -        twine.rout.10.0.0.0/8: unknown twine label',
+        'vpn        applied  -           1         -      1234 ms',
+        '',
+      ].join('\n'),
+    );
+  });
+  it('says so when there is nothing to show', () => {
+    assert.equal(renderTable([]), 'no containers with twine.* labels\n');
+  });
+  it('formats latencies from sub-ms to seconds', () => {
+    assert.equal(formatLatency(0.42), '0.4 ms');
+    assert.equal(formatLatency(37.6), '38 ms');
+    assert.equal(formatLatency(12_345), '12.3 s');
+    assert.equal(formatLatency(undefined), '-');
+  });
+});
+
+describe('twine status / twine healthcheck', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'twt-cli-'));
+  const socket = path.join(dir, 'twine.sock');
+  const view = {
+    reconciled: false,
+    connected: true,
+    containers: () => [app, broken, vpn],
+    container: (x: string) => [app, broken, vpn].find((c) => c.name === x || c.id.startsWith(x)),
+    dockerConnected(): boolean {
+      return this.connected;
+    },
+  };
+  let srv: RunningServer;
+
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env: {} });
+    return { code, out, err };
+  }
+
+  before(async () => {
+    srv = await startServer({ view, metrics: new Metrics({ defaultMetrics: false }), listen: 'none', socket });
+  });
+  after(async () => {
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('status prints the table from the daemon', async () => {
+    const r = await cli('status', '--socket', socket);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, renderTable([app, broken, vpn].map(containerDoc)));
+  });
+
+  it('status --json prints the API documents; status <name> the details', async () => {
+    const j = await cli('status', '--socket', socket, '--json');
+    assert.equal(j.code, 0);
+    const docs = JSON.parse(j.out) as { name: string; status: string }[];
+    assert.deepEqual(docs.map((d) => `${d.name}:${d.status}`), ['app:applied', 'broken:invalid', 'vpn:applied']);
+    const d = await cli('status', '--socket', socket, 'broken');
+    assert.equal(d.code, 0);
+    assert.match(d.out, /label errors \(nothing applied, last good state kept\):\n {2}twine\.rout\.10\.0\.0\.0\/8="vpn": unknown twine label/);
+    const missing = await cli('status', '--socket', socket, 'nope');
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /no container "nope"/);
+  });
+
+  it('healthcheck exits 1 with the reason until healthy, then 0', async () => {
+    view.reconciled = false;
+    let r = await cli('healthcheck', '--socket', socket);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, 'unhealthy: first reconcile not finished\n');
+    view.reconciled = true;
+    r = await cli('healthcheck', '--socket', socket);
+    assert.equal(r.code, 0);
+    assert.equal(r.out, 'healthy: docker connected, 3 container(s), 1 with errors\n');
+    r = await cli('healthcheck', '--socket', socket, '-q');
+    assert.equal(r.code, 0);
+    assert.equal(r.out, '');
+  });
+
+  it('both exit 1 when no daemon answers, naming the socket; 2 on a bad option', async () => {
+    const gone = path.join(dir, 'absent.sock');
+    const h = await cli('healthcheck', '--socket', gone);
+    assert.equal(h.code, 1);
+    assert.match(h.err, /cannot reach twine at unix socket .*absent\.sock.*is `twine start` running/);
+    const s = await cli('status', '--socket', gone);
+    assert.equal(s.code, 1);
+    const u = await cli('status', '--url', 'ftp://x');
+    assert.equal(u.code, 2);
+    const t = await cli('healthcheck', '--timeout', 'soon');
+    assert.equal(t.code, 2);
+  });
+
+  it('--help documents the exit codes', async () => {
+    const r = await cli('healthcheck', '--help');
+    assert.match(r.out, /Exit status: 0 healthy, 1 unhealthy or unreachable, 2 usage error/);
+    assert.match(r.out, /TWINE_SOCKET/);
+  });
+});
