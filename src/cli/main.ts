@@ -8,7 +8,8 @@ import { readVersion } from './version.js';
 const EXIT_CODES = `Exit codes:
   0  success (the daemon stopped on SIGINT/SIGTERM)
   1  failure (Docker unreachable, kernel or runtime error)
-  2  usage error (unknown command or option, invalid option value or environment variable)`;
+  2  usage error (unknown command or option, invalid option value or environment variable)
+  3  another twine is already running on this host`;
 
 function mainHelp(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -80,6 +81,8 @@ export async function main(argv: string[], ioOverrides: Partial<CliIO> = {}): Pr
       return EXIT_USAGE;
     }
     io.stderr(`twine ${cmd.name}: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT_FAILURE;
+    // Errors may carry their own exit code (e.g. 3: another instance is running).
+    const code = (err as { exitCode?: unknown } | null)?.exitCode;
+    return typeof code === 'number' && Number.isInteger(code) && code > 0 ? code : EXIT_FAILURE;
   }
 }
