@@ -1,0 +1,96 @@
+// Unit tests of batch.ts against hand-made `nft -j list table` output.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addTableBatch, deleteTableBatch, diffTable } from '../../src/firewall/batch.js';
+import { makeRule, type NftBatch, type NftCommand, type TableDef } from '../../src/firewall/nft.js';
+
+const r = (chain: string, n: number) => makeRule(chain, [{ match: { op: '==', left: { meta: { key: 'mark' } }, right: n } }, { accept: null }]);
+const def = (marks: number[]): TableDef => ({
+  chains: [
+    { name: 'INPUT', base: { type: 'filter', hook: 'input', prio: -1 }, rules: [makeRule('INPUT', [{ jump: { target: 'TWINE_INPUT' } }])] },
+    { name: 'TWINE_INPUT', rules: marks.map((n) => r('TWINE_INPUT', n)) },
+  ],
+});
+
+/** What `nft -j list table inet twine` would return for a TableDef, handles from 1 up. */
+function listed(t: TableDef): NftBatch {
+  let h = 1;
+  const out: NftCommand[] = [{ metainfo: { json_schema_version: 1 } }, { table: { family: 'inet', name: 'twine', handle: h++ } }];
+  for (const c of t.chains)
+    out.push({ chain: { family: 'inet', table: 'twine', name: c.name, handle: h++, ...(c.base ? { ...c.base, policy: 'accept' } : {}) } });
+  for (const c of t.chains) for (const x of c.rules) out.push({ rule: { family: 'inet', table: 'twine', chain: c.name, handle: h++, expr: x.expr, comment: x.comment } });
+  return { nftables: out };
+}
+const handleOf = (live: NftBatch, comment: string) => (live.nftables.find((c) => (c.rule as { comment?: string } | undefined)?.comment === comment)!.rule as { handle: number }).handle;
+
+test('addTableBatch: table, then every chain (base chains with integer prio), then rules with comments; add only', () => {
+  const b = addTableBatch(def([1, 2]));
+  assert.deepEqual(b.nftables[0], { add: { table: { family: 'inet', name: 'twine' } } });
+  assert.ok(b.nftables.every((c) => Object.keys(c).join() === 'add'));
+  const kinds = b.nftables.map((c) => Object.keys(c.add as object)[0]);
+  assert.deepEqual(kinds, ['table', 'chain', 'chain', 'rule', 'rule', 'rule']);
+  assert.deepEqual(b.nftables[1], { add: { chain: { family: 'inet', table: 'twine', name: 'INPUT', type: 'filter', hook: 'input', prio: -1, policy: 'accept' } } });
+  assert.deepEqual(b.nftables[2], { add: { chain: { family: 'inet', table: 'twine', name: 'TWINE_INPUT' } } });
+  const rule = (b.nftables[4]!.add as { rule: { comment: string; chain: string } }).rule;
+  assert.equal(rule.chain, 'TWINE_INPUT');
+  assert.match(rule.comment, /^twine:[0-9a-f]{16}$/);
+});
+
+test('diffTable: no live table → the add-only batch; nothing wanted and nothing live → empty', () => {
+  assert.deepEqual(diffTable(def([1]), null), addTableBatch(def([1])));
+  assert.deepEqual(diffTable({ chains: [] }, null), { nftables: [] });
+});
+
+test('diffTable: unchanged table → empty batch', () => {
+  assert.deepEqual(diffTable(def([1, 2, 3]), listed(def([1, 2, 3]))), { nftables: [] });
+});
+
+test('diffTable: one changed rule → deletes only that rule and inserts its replacement before the next one', () => {
+  const live = listed(def([1, 2, 3, 4]));
+  const d = diffTable(def([1, 2, 9, 4]), live);
+  assert.deepEqual(d.nftables[0], { delete: { rule: { family: 'inet', table: 'twine', chain: 'TWINE_INPUT', handle: handleOf(live, r('TWINE_INPUT', 3).comment) } } });
+  assert.equal(d.nftables.length, 2);
+  const ins = d.nftables[1]!.insert as { rule: { handle: number; comment: string } };
+  assert.equal(ins.rule.handle, handleOf(live, r('TWINE_INPUT', 4).comment));
+  assert.equal(ins.rule.comment, r('TWINE_INPUT', 9).comment);
+});
+
+test('diffTable: appended rules are added at the end; removed ones deleted; order kept', () => {
+  const live = listed(def([1, 2, 3]));
+  const d = diffTable(def([2, 3, 5, 6]), live);
+  const deletes = d.nftables.filter((c) => 'delete' in c);
+  assert.equal(deletes.length, 1);
+  assert.equal((deletes[0]!.delete as { rule: { handle: number } }).rule.handle, handleOf(live, r('TWINE_INPUT', 1).comment));
+  const adds = d.nftables.filter((c) => 'add' in c).map((c) => (c.add as { rule: { comment: string; handle?: number } }).rule);
+  assert.deepEqual(
+    adds.map((x) => x.comment),
+    [r('TWINE_INPUT', 5).comment, r('TWINE_INPUT', 6).comment],
+  );
+  assert.ok(adds.every((x) => x.handle === undefined));
+});
+
+test('diffTable: foreign rules (no identity comment) are removed', () => {
+  const live = listed(def([1]));
+  live.nftables.push({ rule: { family: 'inet', table: 'twine', chain: 'TWINE_INPUT', handle: 99, expr: [{ drop: null }] } });
+  assert.deepEqual(diffTable(def([1]), live).nftables, [{ delete: { rule: { family: 'inet', table: 'twine', chain: 'TWINE_INPUT', handle: 99 } } }]);
+});
+
+test('diffTable: chains no longer wanted are emptied and deleted; a changed hook recreates the chain', () => {
+  const withExtra: TableDef = { chains: [...def([1]).chains, { name: 'X', rules: [r('X', 1)] }] };
+  const d = diffTable(def([1]), listed(withExtra));
+  assert.deepEqual(
+    d.nftables.map((c) => Object.keys(c)[0] + ' ' + Object.keys(Object.values(c)[0] as object)[0]),
+    ['delete rule', 'delete chain'],
+  );
+  const moved: TableDef = { chains: [{ ...def([1]).chains[0]!, base: { type: 'filter', hook: 'input', prio: 5 } }, def([1]).chains[1]!] };
+  const m = diffTable(moved, listed(def([1])));
+  const ops = m.nftables.map((c) => Object.keys(c)[0] + ' ' + Object.keys(Object.values(c)[0] as object)[0]);
+  assert.deepEqual(ops, ['delete rule', 'delete chain', 'add chain', 'add rule']);
+  assert.equal(((m.nftables[2]!.add as { chain: { prio: number } }).chain).prio, 5);
+});
+
+test('diffTable: a desired table without chains deletes the table; deleteTableBatch', () => {
+  assert.deepEqual(diffTable({ chains: [] }, listed(def([1]))), deleteTableBatch());
+  assert.deepEqual(deleteTableBatch(), { nftables: [{ delete: { table: { family: 'inet', name: 'twine' } } }] });
+});
