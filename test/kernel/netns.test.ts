@@ -31,12 +31,18 @@ function cleanup(): void {
     if (name.startsWith(PREFIX)) execFileSync('ip', ['netns', 'del', name]);
   }
 }
+// Other test files run in parallel (Docker networks come and go), so the
+// root namespace is compared on what this file could have touched: every
+// destination it writes, Twine's protocol, the default route and the sysctls.
+const MY_DSTS = new Set(['default', '10.5.0.0/24', '10.6.0.0/24', '10.6.1.0/24', '10.6.2.0/24', '10.8.0.0/16', '10.9.0.0/24',
+  'fd99::/48', 'fd98::1', 'fd66:1::/32', 'fd66:2::/32', 'fd66:3::/32', '10.1.0.0/16']);
 function rootSnapshot(): string {
-  return JSON.stringify([
-    sh('ip', ['-j', 'route', 'show', 'table', 'all']),
-    sh('ip', ['-j', '-6', 'route', 'show', 'table', 'all']),
-    ROOT_SYSCTLS.map((k) => readFileSync(`/proc/sys/${k}`, 'utf8')),
-  ]);
+  const routes = [[], ['-6']].flatMap((v) =>
+    (JSON.parse(sh('ip', ['-j', '-d', ...v, 'route', 'show', 'table', 'all'])) as Record<string, unknown>[]).filter(
+      (r) => MY_DSTS.has(String(r.dst)) || String(r.protocol) === String(TWINE_RT_PROTO),
+    ),
+  );
+  return JSON.stringify([routes, ROOT_SYSCTLS.map((k) => readFileSync(`/proc/sys/${k}`, 'utf8'))]);
 }
 /** Every thread's network namespace, as /proc/self/task/<tid>/ns/net links. */
 export function threadNamespaces(): string[] {
