@@ -2,11 +2,12 @@
 // labelled twine-test=1 or named twt-*, `ip netns` named twt-*, links named
 // twt-* in the root namespace, and test daemons whose test process is gone.
 // Resources whose recorded owner (a test process) is still alive are kept, so
-// a cleanup never pulls the floor from under a concurrently running test.
+// a cleanup never pulls the floor from under a concurrently running test
+// (owners: the bed's records, or a name ending in -<pid> of a live node process).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { runAllowFail, parseJson } from './exec.js';
-import { OWNER_ENV, OWNER_LABEL, ownerAlive, PREFIX, recordedOwner, TEST_LABEL, forgetOwner } from './owner.js';
+import { OWNER_ENV, OWNER_LABEL, ownerAlive, inUse, PREFIX, recordedOwner, TEST_LABEL, forgetOwner } from './owner.js';
 import { netnsList } from './netns.js';
 
 export interface CleanupReport {
@@ -34,7 +35,7 @@ async function staleDocker(kind: 'container' | 'network', prefix: string): Promi
   for (const l of lines) {
     const [name = '', owner = '', test = ''] = l.split('\t');
     if (!name.startsWith(prefix) && !(prefix === PREFIX && test === '1')) continue;
-    if (ownerAlive(owner === '' ? undefined : Number(owner))) continue;
+    if (inUse(name, owner === '' ? undefined : Number(owner))) continue;
     out.push(name);
   }
   return out;
@@ -83,7 +84,7 @@ export async function cleanupLeftovers(prefix: string = PREFIX): Promise<Cleanup
     if (r.exitCode === 0) report.networks.push(n);
   }
   for (const n of await netnsList()) {
-    if (!n.startsWith(prefix) || ownerAlive(recordedOwner('netns', n))) continue;
+    if (!n.startsWith(prefix) || inUse(n, recordedOwner('netns', n))) continue;
     await runAllowFail('ip', ['netns', 'del', n]);
     forgetOwner('netns', n);
     report.netns.push(n);
@@ -92,7 +93,7 @@ export async function cleanupLeftovers(prefix: string = PREFIX): Promise<Cleanup
   if (links.exitCode === 0) {
     for (const l of parseJson<Array<{ ifname: string }>>(links.stdout)) {
       const name = l.ifname;
-      if (!name.startsWith(prefix) || ownerAlive(recordedOwner('link', name))) continue;
+      if (!name.startsWith(prefix) || inUse(name, recordedOwner('link', name))) continue;
       const r = await runAllowFail('ip', ['link', 'del', name]);
       forgetOwner('link', name);
       if (r.exitCode === 0) report.links.push(name);

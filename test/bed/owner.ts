@@ -24,6 +24,21 @@ export function ownerAlive(pid: number | undefined): boolean {
   }
 }
 
+/**
+ * The owner a resource's name implies: tests that make resources outside the
+ * bed often name them <prefix><pid> (twt-fw-k-25799); such a name whose pid
+ * is a live node process belongs to a running test.
+ */
+export function ownerFromName(name: string): number | undefined {
+  const m = /-(\d+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** True when a resource must be kept: its recorded owner, or the pid its name ends with, is a live test process. */
+export function inUse(name: string, recorded: number | undefined): boolean {
+  return ownerAlive(recorded) || ownerAlive(ownerFromName(name));
+}
+
 function ownerFile(kind: 'netns' | 'link', name: string): string {
   return path.join(OWNER_DIR, `${kind}.${name}`);
 }

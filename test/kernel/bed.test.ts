@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { addresses, cleanupLeftovers, execIn, ip, ipJson, netnsAdd, netnsDel, netnsList, routes, run, testPrefix, vethPair } from '../bed/index.js';
 
 const P = testPrefix('kb');
@@ -58,4 +59,22 @@ test('cleanupLeftovers removes orphaned namespaces and links of its prefix only'
   assert.ok(!(await netnsList()).includes(`${P}orphan`));
   const root = (await ipJson<{ ifname: string }>('root', ['link', 'show'])).map((l) => l.ifname);
   assert.ok(!root.includes(`${P}o1`) && !root.includes(`${P}o2`));
+});
+
+test("cleanupLeftovers keeps a namespace whose name ends in a live test process's pid", async () => {
+  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  const name = `${P}live-${other.pid}`;
+  try {
+    await run('ip', ['netns', 'add', name]);
+    const kept = await cleanupLeftovers(P);
+    assert.ok(!kept.netns.includes(name));
+    assert.ok((await netnsList()).includes(name));
+    other.kill('SIGKILL');
+    await new Promise((r) => other.once('exit', r));
+    const removed = await cleanupLeftovers(P);
+    assert.ok(removed.netns.includes(name));
+  } finally {
+    other.kill('SIGKILL');
+    await netnsDel(name);
+  }
 });
