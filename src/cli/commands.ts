@@ -4,5 +4,7 @@ import type { Command } from './command.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
 import { healthcheckCommand } from './healthcheck.js';
+import { planCommand } from './plan.js';
+import { cleanupCommand } from './cleanup.js';
 
-export const commands: readonly Command[] = [startCommand, statusCommand, healthcheckCommand];
+export const commands: readonly Command[] = [startCommand, planCommand, statusCommand, healthcheckCommand, cleanupCommand];

@@ -1,32 +1,28 @@
-// `twine start`: the daemon. For now it connects to Docker, reports every
-// running container that carries twine.* labels, and follows the event stream
-// (re-listing after every reconnect). Exits 0 within 2 s of SIGINT/SIGTERM.
+// `twine start`: the daemon. Binds the status socket first (one twine per
+// host), then follows Docker's events and applies every labelled container's
+// transactions until SIGINT/SIGTERM; in-flight transactions finish, what was
+// applied stays in the namespaces.
 
-import { createLogger, type Logger } from '../log.js';
-import { createDockerClient, describeEndpoint, pingDocker, resolveDockerEndpoint } from '../docker/client.js';
-import { DockerEventStream, type DockerEvent } from '../docker/events.js';
-import { hasTwineLabels, listRunningContainers } from '../docker/inventory.js';
+import { createLogger } from '../log.js';
+import { createDockerClient, describeEndpoint, resolveDockerEndpoint } from '../docker/client.js';
+import { Daemon } from '../engine/daemon.js';
+import { selectTransport } from '../firewall/select.js';
+import { nativeBackend } from '../netns/backend.js';
+import { startServer, type RunningServer } from '../server/http.js';
+import { AlreadyRunningError, EXIT_ALREADY_RUNNING } from '../server/instance.js';
+import { Metrics } from '../server/metrics.js';
+import { SERVER_OPTIONS, serverOptionsFrom } from '../server/options.js';
+import { daemonView } from '../server/view.js';
+import { ENGINE_OPTIONS, engineSettings } from './engine-options.js';
 import { DOCKER_OPTIONS, LOG_OPTIONS, UsageError, type OptionValues } from './options.js';
-import { EXIT_OK, type CliIO, type Command } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, type CliIO, type Command } from './command.js';
 import { readVersion } from './version.js';
 
-/** Container actions worth an info line; the rest (exec_*, health_status...) go to debug. */
-const CONTAINER_ACTIONS = new Set(['create', 'start', 'restart', 'stop', 'die', 'kill', 'destroy', 'rename', 'pause', 'unpause']);
+/** In-flight transactions get this long to finish after SIGINT/SIGTERM. */
+const SHUTDOWN_GRACE_MS = 1500;
 
 function twineLabels(labels: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith('twine.')));
-}
-
-function logEvent(log: Logger, e: DockerEvent): void {
-  const fields = { type: e.type, action: e.action, id: e.id.slice(0, 12), timeNano: e.timeNano.toString() };
-  if (e.type === 'container') {
-    const name = e.attributes.name;
-    const labels = twineLabels(e.attributes);
-    const level = CONTAINER_ACTIONS.has(e.action) ? 'info' : 'debug';
-    log[level]({ ...fields, container: name, labels }, `container ${e.action}: ${name ?? e.id}`);
-  } else {
-    log.debug({ ...fields, network: e.attributes.name, container: e.attributes.container?.slice(0, 12) }, `network ${e.action}`);
-  }
 }
 
 export async function runStart(values: OptionValues, io: CliIO): Promise<number> {
@@ -41,29 +37,39 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const settings = engineSettings(values);
+  const serverOpts = serverOptionsFrom(values);
+  const nft = selectTransport(settings.nftTransport);
   const docker = createDockerClient(endpoint);
-  log.info({ version: readVersion(), docker: describeEndpoint(endpoint) }, 'twine starting');
+  log.info(
+    { version: readVersion(), docker: describeEndpoint(endpoint), nftTransport: nft.name, allowHostRoutes: settings.allowHostRoutes, hostNetns: settings.allowHostRoutes ? settings.hostNetns : undefined },
+    'twine starting',
+  );
 
-  let stopping = false;
-  const events = new DockerEventStream({
-    docker,
-    onEvent: (e) => logEvent(log, e),
-    onConnect: async ({ reconnect }) => {
-      const v = await pingDocker(docker);
-      const all = await listRunningContainers(docker);
-      const labelled = all.filter((c) => hasTwineLabels(c.labels));
-      log.info({ dockerVersion: v.version, apiVersion: v.apiVersion, reconnect }, 'connected to docker');
-      for (const c of labelled) {
-        log.info(
-          { container: c.name, id: c.id.slice(0, 12), containerPid: c.pid, labels: twineLabels(c.labels), networks: c.networks.map((n) => n.networkName) },
-          `labelled container: ${c.name}`,
-        );
-      }
-      log.info({ running: all.length, labelled: labelled.length }, 'inventory synced');
-    },
-    onDisconnect: (err, retryInMs) => {
-      if (!stopping) log.warn({ err: err.message, retryInMs }, 'docker unreachable; retrying');
-    },
+  const daemon = new Daemon(docker, nativeBackend, nft, log, settings);
+  const metrics = new Metrics();
+  daemon.engine.on('transaction', (e) => metrics.onTransaction(e));
+  let server: RunningServer;
+  try {
+    server = await startServer({ view: daemonView(daemon.engine, daemon.events), metrics, ...serverOpts, log });
+  } catch (err) {
+    if (err instanceof AlreadyRunningError) {
+      log.error({ socket: err.socketPath }, err.message);
+      io.stderr(`twine: ${err.message}\n`);
+      await new Promise<void>((resolve) => log.flush(() => resolve()));
+      return EXIT_ALREADY_RUNNING;
+    }
+    log.error({ err }, 'cannot start the status server');
+    return EXIT_FAILURE;
+  }
+
+  // Log every labelled container once it is first reconciled (what `twine start` used to print).
+  const reported = new Set<string>();
+  daemon.engine.on('transaction', (e) => {
+    if (reported.has(e.id)) return;
+    reported.add(e.id);
+    const s = daemon.engine.container(e.id);
+    if (s) log.info({ container: s.name, id: s.id.slice(0, 12), labels: twineLabels(s.labels) }, `labelled container: ${s.name}`);
   });
 
   const done = new Promise<string>((resolve) => {
@@ -75,14 +81,14 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  events.start();
+  daemon.start();
   const signal = await done;
-  stopping = true;
   const t0 = Date.now();
-  // Safety net: whatever still holds the event loop, the process ends well within 2 s.
-  setTimeout(() => process.exit(EXIT_OK), 1500).unref();
-  await events.stop();
-  log.info({ signal, stopMs: Date.now() - t0 }, 'twine stopped');
+  // Safety net: whatever still holds the event loop, the process ends within 2 s.
+  setTimeout(() => process.exit(EXIT_OK), SHUTDOWN_GRACE_MS + 400).unref();
+  const drained = await daemon.stop(SHUTDOWN_GRACE_MS);
+  await server.close();
+  log.info({ signal, stopMs: Date.now() - t0, drained }, 'twine stopped; what was applied stays in place');
   await new Promise<void>((resolve) => log.flush(() => resolve()));
   return EXIT_OK;
 }
@@ -91,8 +97,11 @@ export const startCommand: Command = {
   name: 'start',
   summary: 'Run the daemon against the Docker engine',
   description:
-    'Connects to the Docker engine, reports every running container with twine.* labels and follows\n' +
-    'the event stream, reconnecting with backoff (max 5 s). SIGINT or SIGTERM stops it with exit code 0.',
-  options: [...DOCKER_OPTIONS, ...LOG_OPTIONS],
+    'Applies the twine.* labels of every running container and keeps them true as containers start, stop and\n' +
+    'move: routes and sysctls through netlink, firewall rules as one nft batch per container. Follows Docker\'s\n' +
+    'event stream (reconnecting with backoff, max 5 s, and re-syncing after each reconnect) and re-checks\n' +
+    'everything every --resync-interval. SIGINT or SIGTERM: in-flight transactions finish, exit 0; what was\n' +
+    'applied stays. Exit 3 when another twine already holds --socket.',
+  options: [...DOCKER_OPTIONS, ...ENGINE_OPTIONS, ...SERVER_OPTIONS, ...LOG_OPTIONS],
   run: (values, _positionals, io) => runStart(values, io),
 };

@@ -34,7 +34,12 @@ export class Daemon {
     this.engine = new Engine({ docker, netns, nft, log }, opts);
     this.events = new DockerEventStream({
       docker,
-      onEvent: (e) => this.engine.onEvent(e),
+      onEvent: (e) => {
+        if (e.type === 'container') {
+          log.debug({ action: e.action, id: e.id.slice(0, 12), container: e.attributes.name, timeNano: e.timeNano.toString() }, `container ${e.action}`);
+        }
+        this.engine.onEvent(e);
+      },
       onConnect: async ({ reconnect }) => {
         if (reconnect) this.reconnects++;
         const t0 = performance.now();

@@ -5,7 +5,7 @@ import { LabelError } from '../errors.js';
 import { parseLabels } from '../labels/parse.js';
 import type { LabelWarning } from '../labels/spec.js';
 import { resolve } from '../resolve/resolve.js';
-import type { DesiredState, Unresolved } from '../resolve/desired.js';
+import type { DesiredState, Resolution, Unresolved } from '../resolve/desired.js';
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
 import { compile } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
@@ -13,6 +13,7 @@ import type { Dependencies } from './graph.js';
 
 export interface PlanOutcome {
   plan: Plan;
+  resolution: Resolution;
   desired: DesiredState;
   deps: Dependencies;
   warnings: LabelWarning[];
@@ -37,6 +38,7 @@ export function planContainer(info: ContainerInfo, inv: Inventory, opts: { allow
   const r = resolve(info, spec, inv);
   return {
     plan: compile(r.desired),
+    resolution: r,
     desired: r.desired,
     deps: { refs: r.refs, ids: r.deps },
     warnings: spec.warnings,

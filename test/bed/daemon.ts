@@ -39,7 +39,11 @@ export class TestDaemon {
   private readonly waiters = new Set<() => void>();
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly child: ChildProcess) {
+  constructor(
+    readonly child: ChildProcess,
+    /** The daemon's unix socket (status API). */
+    readonly socket = '',
+  ) {
     let buf = '';
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
@@ -109,11 +113,17 @@ export class TestDaemon {
   }
 }
 
+let daemons = 0;
+
 /** Starts `twine start` with JSON logs; the process is tagged so a later cleanup can find it if this test dies. */
 export function startDaemon(opts: DaemonOptions = {}): TestDaemon {
+  // Each test daemon gets a socket of its own (the socket is also the one-per-host guard) and no TCP port.
+  const socket = `/tmp/twt-sock-${process.pid}-${++daemons}.sock`;
   const child = spawn(process.execPath, [TWINE_BIN, 'start', ...(opts.args ?? [])], {
     env: {
       ...process.env,
+      TWINE_SOCKET: socket,
+      TWINE_LISTEN: 'none',
       TWINE_LOG_FORMAT: 'json',
       TWINE_LOG_LEVEL: opts.logLevel ?? 'debug',
       [OWNER_ENV]: String(process.pid),
@@ -121,5 +131,5 @@ export function startDaemon(opts: DaemonOptions = {}): TestDaemon {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return new TestDaemon(child);
+  return new TestDaemon(child, opts.env?.TWINE_SOCKET ?? socket);
 }

@@ -49,7 +49,7 @@ test('the test image has the busybox applets tests rely on', async () => {
 
 test('twine start reports labelled containers, follows events, and exits 0 within 2 s of SIGINT', async (t) => {
   daemon = startDaemon();
-  const seen = await daemon.waitForLog((l) => l.container === c1.name);
+  const seen = await daemon.waitForLog((l) => l.container === c1.name && l.msg.startsWith("labelled container"));
   assert.deepEqual(seen.labels, { 'twine.nat.interfaces': 'wg+' });
 
   const c2 = await runContainer({ name: `${P}c2`, networks: [NET], labels: { 'twine.route.10.250.0.0/16': 'gw' } });

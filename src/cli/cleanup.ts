@@ -1,0 +1,41 @@
+// `twine cleanup`: remove everything Twine wrote, from every running container and the host.
+
+import { createDockerClient, resolveDockerEndpoint } from '../docker/client.js';
+import { cleanupAll } from '../engine/cleanup.js';
+import { selectTransport, type TransportChoice } from '../firewall/select.js';
+import { createLogger } from '../log.js';
+import { nativeBackend } from '../netns/backend.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from './command.js';
+import { HOST_NETNS_OPTION, NFT_TRANSPORT_OPTION } from './engine-options.js';
+import { readInventory } from './inventory.js';
+import { DOCKER_OPTIONS, LOG_OPTIONS } from './options.js';
+
+export const cleanupCommand: Command = {
+  name: 'cleanup',
+  summary: 'Remove every route, table and host route Twine wrote',
+  description:
+    'For every running container: deletes `table inet twine`, deletes the routes of Twine\'s protocol (74) and\n' +
+    'puts back the default route Docker gave it; on the host (--host-netns): deletes the routes of protocol 74.\n' +
+    'Sysctls (ip_forward, route_localnet) are left as they are. Stop the daemon first, or it re-applies.\n' +
+    'Exit 1 when anything could not be removed (each failure is printed; the rest is still cleaned).',
+  options: [
+    ...DOCKER_OPTIONS,
+    ...LOG_OPTIONS,
+    HOST_NETNS_OPTION,
+    { name: 'no-host', type: 'boolean', env: 'TWINE_CLEANUP_NO_HOST', default: false, description: 'Leave the host namespace alone' },
+    NFT_TRANSPORT_OPTION,
+  ],
+  async run(values, _positionals, io) {
+    const log = createLogger({ level: values['log-level'] as string, pretty: values['log-format'] === 'pretty' });
+    const docker = createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
+    const inv = await readInventory(docker);
+    const nft = selectTransport(values['nft-transport'] as TransportChoice);
+    const report = await cleanupAll({ netns: nativeBackend, nft }, inv, values['no-host'] ? undefined : String(values['host-netns']), log);
+    io.stdout(
+      `cleaned ${report.changed.length} of ${report.containers} running containers` +
+        `${report.changed.length ? ` (${report.changed.join(', ')})` : ''}; ${report.hostRoutesDeleted} host routes removed\n`,
+    );
+    for (const e of report.errors) io.stderr(`twine cleanup: ${e}\n`);
+    return report.errors.length ? EXIT_FAILURE : EXIT_OK;
+  },
+};

@@ -1,0 +1,78 @@
+// Options of the commands that change namespaces (start, cleanup).
+
+import { TRANSPORT_CHOICES, type TransportChoice } from '../firewall/select.js';
+import { UsageError, type OptionSpec, type OptionValues } from './options.js';
+
+export const DEFAULT_HOST_NETNS = '/proc/1/ns/net';
+
+export const HOST_NETNS_OPTION: OptionSpec = {
+  name: 'host-netns',
+  type: 'string',
+  env: 'TWINE_HOST_NETNS',
+  valueName: 'path',
+  default: DEFAULT_HOST_NETNS,
+  description: "The Docker host's network namespace, for twine.host.routes",
+};
+
+export const NFT_TRANSPORT_OPTION: OptionSpec = {
+  name: 'nft-transport',
+  type: 'string',
+  env: 'TWINE_NFT_TRANSPORT',
+  valueName: 'lib|exec|auto',
+  default: 'auto',
+  choices: TRANSPORT_CHOICES,
+  description: 'How nft batches are applied: libnftables in-process (lib), spawning nft (exec); auto = lib when built in',
+};
+
+export const ENGINE_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'allow-host-routes',
+    type: 'boolean',
+    env: 'TWINE_ALLOW_HOST_ROUTES',
+    default: false,
+    description: 'Let twine.host.routes labels add routes on the Docker host (off: such labels are errors)',
+  },
+  HOST_NETNS_OPTION,
+  {
+    name: 'resync-interval',
+    type: 'string',
+    env: 'TWINE_RESYNC_INTERVAL',
+    valueName: 'seconds',
+    default: '60',
+    description: 'Re-check every container and repair drift this often; 0 disables',
+  },
+  {
+    name: 'concurrency',
+    type: 'string',
+    env: 'TWINE_CONCURRENCY',
+    valueName: 'n',
+    default: '8',
+    description: 'Containers whose transactions may run at the same time',
+  },
+  NFT_TRANSPORT_OPTION,
+];
+
+function number(values: OptionValues, name: string, min: number, max: number): number {
+  const raw = String(values[name]);
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || n < min || n > max) throw new UsageError(`--${name}=${JSON.stringify(raw)}: expected a number from ${min} to ${max}`);
+  return n;
+}
+
+export interface EngineSettings {
+  allowHostRoutes: boolean;
+  hostNetns: string;
+  resyncIntervalMs: number;
+  concurrency: number;
+  nftTransport: TransportChoice;
+}
+
+export function engineSettings(values: OptionValues): EngineSettings {
+  return {
+    allowHostRoutes: values['allow-host-routes'] === true,
+    hostNetns: String(values['host-netns']),
+    resyncIntervalMs: Math.round(number(values, 'resync-interval', 0, 86400) * 1000),
+    concurrency: Math.floor(number(values, 'concurrency', 1, 256)),
+    nftTransport: values['nft-transport'] as TransportChoice,
+  };
+}

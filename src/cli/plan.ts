@@ -1,0 +1,44 @@
+// `twine plan <container> [--json]`: what Twine would apply, changing nothing.
+
+import { createDockerClient, resolveDockerEndpoint } from '../docker/client.js';
+import { LabelError } from '../errors.js';
+import { planContainer } from '../engine/planner.js';
+import { explainJson, explainText } from '../plan/explain.js';
+import { EXIT_FAILURE, EXIT_OK, type Command } from './command.js';
+import { readInventory } from './inventory.js';
+import { DOCKER_OPTIONS, UsageError } from './options.js';
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'Show what Twine would apply to one container (changes nothing)',
+  description:
+    'Reads the running containers from Docker, resolves <container>\'s labels and prints the desired state,\n' +
+    'the route operations and the exact nft JSON batch. Exit 1 with the list of errors when a label is invalid.',
+  options: [
+    ...DOCKER_OPTIONS,
+    { name: 'json', type: 'boolean', description: 'Print JSON instead of text' },
+    { name: 'allow-host-routes', type: 'boolean', env: 'TWINE_ALLOW_HOST_ROUTES', default: false, description: 'Plan twine.host.routes as a daemon with the opt-in would' },
+  ],
+  allowPositionals: true,
+  async run(values, positionals, io) {
+    if (positionals.length !== 1) throw new UsageError('twine plan takes exactly one container (name or id)');
+    const target = positionals[0]!;
+    const docker = createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
+    const inv = await readInventory(docker);
+    const info = inv.containers.find((c) => c.name === target || c.id === target || (target.length >= 4 && c.id.startsWith(target)));
+    if (!info) {
+      io.stderr(`twine plan: no running container ${JSON.stringify(target)}\n`);
+      return EXIT_FAILURE;
+    }
+    try {
+      const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true });
+      io.stdout(values.json ? `${JSON.stringify(explainJson(o.resolution, o.plan), null, 2)}\n` : `${explainText(o.resolution, o.plan)}\n`);
+      return EXIT_OK;
+    } catch (err) {
+      if (!(err instanceof LabelError)) throw err;
+      if (values.json) io.stdout(`${JSON.stringify({ container: info.name, errors: err.issues }, null, 2)}\n`);
+      else io.stderr(`${err.message}\n`);
+      return EXIT_FAILURE;
+    }
+  },
+};

@@ -1,0 +1,69 @@
+// `twine cleanup`: take back everything Twine wrote. For a container that is
+// the plan of a container with no twine labels (no routes of Twine's protocol,
+// no table, Docker's default route back), applied by the ordinary
+// transaction; for the host, deleting every route of Twine's protocol.
+// Sysctls are left as they are: Twine does not know what they were before,
+// and they die with the namespace.
+
+import type { Logger } from '../log.js';
+import { TWINE_RT_PROTO } from '../netns/types.js';
+import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
+import { resolve } from '../resolve/resolve.js';
+import { compile } from '../plan/compile.js';
+import type { Plan } from '../plan/types.js';
+import type { Spec } from '../labels/spec.js';
+import { applyPlan, type Applier } from './transaction.js';
+import { describeError } from './engine.js';
+
+const NOTHING: Spec = { forwards: [], routes: [], rules: [], hostRoutes: [], warnings: [] };
+
+/** The plan that leaves no trace of Twine in a container's namespace. */
+export function emptyPlan(info: ContainerInfo, inv: Inventory): Plan {
+  return compile(resolve(info, NOTHING, inv).desired);
+}
+
+export interface CleanupReport {
+  containers: number;
+  changed: string[];
+  hostRoutesDeleted: number;
+  errors: string[];
+}
+
+export async function cleanupAll(
+  a: Applier,
+  inv: Inventory,
+  hostNetns: string | undefined,
+  log: Logger,
+): Promise<CleanupReport> {
+  const report: CleanupReport = { containers: 0, changed: [], hostRoutesDeleted: 0, errors: [] };
+  for (const c of inv.containers) {
+    if (!c.running || c.pid <= 0) continue;
+    report.containers++;
+    try {
+      const r = await applyPlan(a, emptyPlan(c, inv), { fresh: false });
+      if (!r.noop) {
+        report.changed.push(c.name);
+        log.info({ container: c.name, routesRemoved: r.routesDeleted.length + r.routesReplaced.length, nftCommands: r.nftCommands }, 'cleaned');
+      }
+    } catch (err) {
+      // Keep going: one container that died meanwhile must not stop the rest.
+      report.errors.push(`${c.name}: ${describeError(err)}`);
+    }
+  }
+  if (hostNetns) {
+    const ns = { path: hostNetns };
+    try {
+      for (const r of await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO })) {
+        try {
+          await a.netns.routeDel(ns, r);
+          report.hostRoutesDeleted++;
+        } catch (err) {
+          report.errors.push(`host route ${r.dst}: ${describeError(err)}`);
+        }
+      }
+    } catch (err) {
+      report.errors.push(`host namespace ${hostNetns}: ${describeError(err)}`);
+    }
+  }
+  return report;
+}
