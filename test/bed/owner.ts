@@ -60,8 +60,19 @@ export function recordedOwner(kind: 'netns' | 'link', name: string): number | un
   }
 }
 
-/** A name prefix unique to one test file: twt-<tag>- (keep tags short: interface names max 15 chars). */
+/**
+ * A name prefix unique to one test file AND this process: twt-<tag><pid in base 36>-.
+ * Two suites running the same file at once (several engineers on one machine)
+ * then never touch each other's containers. Tags have 1-3 characters so that
+ * the prefix is at most 12 characters (pid_max 4194304 is 5 digits in base 36),
+ * leaving 3 for an interface name (at most 15 characters).
+ */
 export function testPrefix(tag: string): string {
-  if (!/^[a-z0-9]{1,6}$/.test(tag)) throw new Error(`test prefix tag ${JSON.stringify(tag)}: 1-6 lowercase letters/digits`);
-  return `${PREFIX}${tag}-`;
+  if (!/^[a-z0-9]{1,3}$/.test(tag)) throw new Error(`test prefix tag ${JSON.stringify(tag)}: 1-3 lowercase letters/digits`);
+  return `${PREFIX}${tag}${process.pid.toString(36)}-`;
+}
+
+/** What a test file cleans at its start: every run's resources of its tag (live owners are kept). */
+export function tagPrefix(tag: string): string {
+  return `${PREFIX}${tag}`;
 }

@@ -15,6 +15,7 @@ import {
   runContainer,
   startDaemon,
   testPrefix,
+  tagPrefix,
   ensureImage,
   TEST_IMAGE,
   run,
@@ -23,12 +24,13 @@ import {
 } from '../bed/index.js';
 
 const P = testPrefix('eb');
+const TAG = tagPrefix('eb');
 const NET = `${P}net`;
 let c1: TestContainer;
 let daemon: TestDaemon | undefined;
 
 before(async () => {
-  await cleanupLeftovers(P);
+  await cleanupLeftovers(TAG);
   await ensureImage();
   await createNetwork(NET);
   c1 = await runContainer({ name: `${P}c1`, networks: [{ name: NET, aliases: ['gw'] }], labels: { 'twine.nat.interfaces': 'wg+' } });

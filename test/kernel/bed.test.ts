@@ -5,14 +5,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { addresses, cleanupLeftovers, execIn, ip, ipJson, netnsAdd, netnsDel, netnsList, routes, run, testPrefix, vethPair } from '../bed/index.js';
+import { addresses, cleanupLeftovers, execIn, ip, ipJson, netnsAdd, netnsDel, netnsList, routes, run, testPrefix, tagPrefix, vethPair } from '../bed/index.js';
 
 const P = testPrefix('kb');
+const TAG = tagPrefix('kb');
 const A = `${P}a`;
 const B = `${P}b`;
 
 before(async () => {
-  await cleanupLeftovers(P);
+  await cleanupLeftovers(TAG);
 });
 
 after(async () => {
