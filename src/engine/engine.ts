@@ -121,7 +121,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (ev.type === 'container') this.onContainerEvent(ev);
       else if (ev.type === 'network' && (ev.action === 'connect' || ev.action === 'disconnect')) {
         const id = ev.attributes.container;
-        if (id) void this.queue.request(id, { why: `network ${ev.action}`, eventMs: ev.timeMs, inspect: true });
+        // A connect that precedes the container's start is part of starting it: latency counts from the start event.
+        const running = id !== undefined && this.inventory.get(id)?.running === true;
+        if (id) void this.queue.request(id, { why: `network ${ev.action}`, inspect: true, ...(running ? { eventMs: ev.timeMs } : {}) });
       }
     } catch (err) {
       this.deps.log.error({ err, event: ev.action, id: ev.id }, 'event handling failed');
