@@ -46,6 +46,8 @@ interface Reason {
   inspect?: boolean;
   /** The container (re)started: its namespace is new. */
   started?: boolean;
+  /** When Twine received the event (ms since epoch), to split Docker's delay from Twine's. */
+  receivedMs?: number;
 }
 
 const HOST_KEY = '@host';
@@ -120,10 +122,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       if (ev.type === 'container') this.onContainerEvent(ev);
       else if (ev.type === 'network' && (ev.action === 'connect' || ev.action === 'disconnect')) {
+        // Only a running container's networks matter now. Docker connects networks while
+        // starting a container, before its start event, and inspecting it then waits for
+        // Docker to finish starting it: the start event's job reads it promptly instead.
         const id = ev.attributes.container;
-        // A connect that precedes the container's start is part of starting it: latency counts from the start event.
-        const running = id !== undefined && this.inventory.get(id)?.running === true;
-        if (id) void this.queue.request(id, { why: `network ${ev.action}`, inspect: true, ...(running ? { eventMs: ev.timeMs } : {}) });
+        if (id && this.inventory.get(id)?.running === true) {
+          void this.queue.request(id, { why: `network ${ev.action}`, inspect: true, eventMs: ev.timeMs, receivedMs: Date.now() });
+        }
       }
     } catch (err) {
       this.deps.log.error({ err, event: ev.action, id: ev.id }, 'event handling failed');
@@ -131,20 +136,38 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private onContainerEvent(ev: DockerEvent): void {
-    const base = { eventMs: ev.timeMs, why: ev.action };
+    const base = { eventMs: ev.timeMs, why: ev.action, receivedMs: Date.now() };
     switch (ev.action) {
+      // `docker restart` sends die, start, restart: start alone carries the new namespace,
+      // so restart (and unpause, which keeps the namespace) would only cost a no-op check.
       case 'start':
-      case 'restart':
-      case 'unpause':
-        void this.queue.request(ev.id, { ...base, inspect: true, started: ev.action === 'start' });
+        void this.queue.request(ev.id, { ...base, inspect: true, started: true });
         break;
       case 'die':
       case 'destroy':
+        // The event says all there is to know: no inspect (during a restart it would
+        // wait for Docker to start the container again). Dependents fail closed now.
+        this.markGone(ev.id, ev.action === 'destroy', base);
+        void this.queue.request(ev.id, base);
+        break;
       case 'rename':
         void this.queue.request(ev.id, { ...base, inspect: true });
         break;
       default:
         break;
+    }
+  }
+
+  /** A container stopped (or was removed): update the inventory and re-plan its dependents. */
+  private markGone(id: string, removed: boolean, reason: Reason): void {
+    const c = this.inventory.get(id);
+    if (!c) return;
+    if (removed) this.inventory.delete(id);
+    else if (c.running) this.inventory.set(id, { ...c, running: false, pid: 0 });
+    else return;
+    this.inventoryList = undefined;
+    for (const dep of this.graph.dependentsOf({ id, names: namesOf(c) })) {
+      void this.queue.request(dep, { ...reason, why: `dependency ${c.name} ${reason.why}` });
     }
   }
 
@@ -184,18 +207,22 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private async containerJob(id: string, reasons: Reason[]): Promise<void> {
+    const jobStart = Date.now();
     const started = reasons.some((r) => r.started);
     let info = this.inventory.get(id);
-    if (reasons.some((r) => r.inspect) || !info) {
+    let inspectMs = 0;
+    if (reasons.some((r) => r.inspect)) {
       const before = info;
+      const t = performance.now();
       const r = await this.refresh(id);
+      inspectMs = performance.now() - t;
       info = r.info;
       // Anything that references this container may resolve differently now.
       const moved = !before || !info || before.running !== info.running || JSON.stringify(before.networks) !== JSON.stringify(info.networks) || before.name !== info.name;
       if (moved) {
         const eventMs = minEventMs(reasons);
         for (const dep of this.graph.dependentsOf({ id, names: r.names })) {
-          void this.queue.request(dep, { why: `dependency ${info?.name ?? id} changed`, eventMs });
+          void this.queue.request(dep, { why: `dependency ${info?.name ?? id} changed`, eventMs, receivedMs: minReceived(reasons) });
         }
       }
     }
@@ -217,10 +244,23 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.graph.remove(id);
       return;
     }
-    await this.transact(info, reasons, started);
+    const received = minReceived(reasons);
+    const eventMs = minEventMs(reasons);
+    const front = {
+      // Docker's event timestamp → Twine has the event; → its job starts; the job's docker inspect.
+      eventDelayMs: received !== undefined && eventMs !== undefined ? received - eventMs : undefined,
+      queueMs: received !== undefined ? jobStart - received : undefined,
+      inspectMs,
+    };
+    await this.transact(info, reasons, started, front);
   }
 
-  private async transact(info: ContainerInfo, reasons: Reason[], started: boolean): Promise<void> {
+  private async transact(
+    info: ContainerInfo,
+    reasons: Reason[],
+    started: boolean,
+    front: { eventDelayMs?: number; queueMs?: number; inspectMs: number },
+  ): Promise<void> {
     const txId = randomBytes(4).toString('hex');
     const log = this.deps.log.child({ container: info.name, tx: txId });
     const state = this.stateOf(info);
@@ -271,11 +311,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       nft: result.nftCommands,
     };
     log.info(
-      { reasons: reasons.map((r) => r.why), changed, latencyMs, stages: { planMs, ...result.stages }, fresh },
+      { reasons: reasons.map((r) => r.why), changed, latencyMs, stages: { ...front, planMs, ...result.stages }, fresh },
       result.noop ? 'in sync, nothing sent' : 'applied',
     );
     log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
-    this.emitTx({ container: info.name, id: info.id, txId, result: result.noop ? 'noop' : 'applied', latencyMs, eventMs, reasons: reasons.map((r) => r.why), stages: { planMs, ...result.stages } });
+    this.emitTx({ container: info.name, id: info.id, txId, result: result.noop ? 'noop' : 'applied', latencyMs, eventMs, reasons: reasons.map((r) => r.why), stages: { ...front, planMs, ...result.stages } });
     if (hostChanged) void this.queue.request(HOST_KEY, { why: `${info.name} host routes` });
   }
 
@@ -321,6 +361,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.deps.log.error({ err }, 'transaction listener failed');
     }
   }
+}
+
+function minReceived(reasons: Reason[]): number | undefined {
+  const r = reasons.map((x) => x.receivedMs).filter((x): x is number => x !== undefined);
+  return r.length ? Math.min(...r) : undefined;
 }
 
 function minEventMs(reasons: Reason[]): number | undefined {

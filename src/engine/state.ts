@@ -43,5 +43,6 @@ export interface TxEvent {
   eventMs: number | undefined;
   /** Why it ran: Docker actions, "dependency … changed", "start-up", "reconnect" or "resync" (drift check). */
   reasons: string[];
-  stages?: TxStages & { planMs: number };
+  /** Where the time went: Docker's event delay, queueing, inspect, plan, then the transaction's own stages. */
+  stages?: TxStages & { planMs: number; inspectMs: number; eventDelayMs?: number; queueMs?: number };
 }
