@@ -8,12 +8,14 @@ import { nativeBackend } from '../netns/backend.js';
 import { EXIT_FAILURE, EXIT_OK, type Command } from './command.js';
 import { HOST_NETNS_OPTION, NFT_TRANSPORT_OPTION } from './engine-options.js';
 import { readInventory } from './inventory.js';
-import { DOCKER_OPTIONS, LOG_OPTIONS } from './options.js';
+import { DOCKER_OPTIONS, LOG_OPTIONS, UsageError } from './options.js';
 
 export const cleanupCommand: Command = {
   name: 'cleanup',
   summary: 'Remove every route, table and host route Twine wrote',
+  allowPositionals: true,
   description:
+    'twine cleanup [container...]: with containers named (names or ids), cleans only those and leaves the host alone.\n' +
     'For every running container: deletes `table inet twine`, deletes the routes of Twine\'s protocol (74) and\n' +
     'puts back the default route Docker gave it; on the host (--host-netns): deletes the routes of protocol 74.\n' +
     'Sysctls (ip_forward, route_localnet) are left as they are. Stop the daemon first, or it re-applies.\n' +
@@ -25,12 +27,22 @@ export const cleanupCommand: Command = {
     { name: 'no-host', type: 'boolean', env: 'TWINE_CLEANUP_NO_HOST', default: false, description: 'Leave the host namespace alone' },
     NFT_TRANSPORT_OPTION,
   ],
-  async run(values, _positionals, io) {
+  async run(values, positionals, io) {
     const log = createLogger({ level: values['log-level'] as string, pretty: values['log-format'] === 'pretty' });
     const docker = createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
     const inv = await readInventory(docker);
     const nft = selectTransport(values['nft-transport'] as TransportChoice);
-    const report = await cleanupAll({ netns: nativeBackend, nft }, inv, values['no-host'] ? undefined : String(values['host-netns']), log);
+    let only: Set<string> | undefined;
+    if (positionals.length > 0) {
+      only = new Set();
+      for (const p of positionals) {
+        const c = inv.containers.find((x) => x.name === p || x.id === p || (p.length >= 4 && x.id.startsWith(p)));
+        if (!c) throw new UsageError(`twine cleanup: no running container ${JSON.stringify(p)}`);
+        only.add(c.id);
+      }
+    }
+    const host = values['no-host'] || only ? undefined : String(values['host-netns']);
+    const report = await cleanupAll({ netns: nativeBackend, nft }, inv, host, log, only);
     io.stdout(
       `cleaned ${report.changed.length} of ${report.containers} running containers` +
         `${report.changed.length ? ` (${report.changed.join(', ')})` : ''}; ${report.hostRoutesDeleted} host routes removed\n`,

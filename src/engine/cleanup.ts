@@ -34,10 +34,12 @@ export async function cleanupAll(
   inv: Inventory,
   hostNetns: string | undefined,
   log: Logger,
+  /** Clean only these containers (ids); default every running one. */
+  only?: ReadonlySet<string>,
 ): Promise<CleanupReport> {
   const report: CleanupReport = { containers: 0, changed: [], hostRoutesDeleted: 0, errors: [] };
   for (const c of inv.containers) {
-    if (!c.running || c.pid <= 0) continue;
+    if (!c.running || c.pid <= 0 || (only !== undefined && !only.has(c.id))) continue;
     report.containers++;
     try {
       const r = await applyPlan(a, emptyPlan(c, inv), { fresh: false });
