@@ -7,3 +7,4 @@ export * from './docker.js';
 export * from './netns.js';
 export * from './cleanup.js';
 export * from './daemon.js';
+export * from './engine.js';
