@@ -35,6 +35,9 @@ try {
   console.error(`run-tests: warning: could not remove leftovers: ${err instanceof Error ? err.message : err}`);
 }
 
-const child = spawn(process.execPath, ['--test', ...forwarded, ...dirs], { cwd: root, stdio: 'inherit' });
+// One file at a time: every e2e daemon acts on every labelled container on the
+// host, so two e2e files running at once would wire each other's containers.
+const concurrency = forwarded.some((a) => a.startsWith('--test-concurrency')) ? [] : ['--test-concurrency=1'];
+const child = spawn(process.execPath, ['--test', ...concurrency, ...forwarded, ...dirs], { cwd: root, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));
