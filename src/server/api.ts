@@ -1,9 +1,6 @@
 // The JSON shapes of /api/containers and /healthz: one place, shared by the
 // server and the `twine status` client.
 
-import type { LabelIssue } from '../errors.js';
-import type { LabelWarning } from '../labels/spec.js';
-import type { Plan } from '../plan/types.js';
 import type { DesiredState } from '../resolve/desired.js';
 import type { ContainerState } from './view.js';
 
@@ -29,24 +26,8 @@ export interface ContainerSummary {
   natInterfaces: string[];
 }
 
-export interface ContainerDoc extends ContainerSummary {
-  id: string;
-  name: string;
-  running: boolean;
-  labels: Record<string, string>;
-  /** Desired state: labels with every name resolved (addresses, interfaces, up/down). */
-  desired?: unknown;
-  /** The last plan computed from valid labels. */
-  plan?: Plan;
-  /** The last plan committed to the namespace. */
-  applied?: Plan;
-  dependencies?: { refs: string[]; ids: string[] };
-  lastError?: string;
-  labelErrors: LabelIssue[];
-  warnings: LabelWarning[];
-  lastApplyAt?: string;
-  lastLatencyMs?: number;
-}
+/** What /api/containers/<name> answers: the engine's state of the container plus the counts of the table. */
+export type ContainerDoc = ContainerState & ContainerSummary;
 
 export interface HealthDoc {
   ok: boolean;
