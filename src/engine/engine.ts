@@ -112,8 +112,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const c of this.inventory.values()) {
       if (hasTwineLabels(c.labels) || this.states.has(c.id)) jobs.push(this.queue.request(c.id, { why }));
     }
-    jobs.push(this.queue.request(HOST_KEY, { why }));
     await Promise.all(jobs);
+    // Host routes last: they are the union of every container's, and a container
+    // not yet reconciled would otherwise look as if its host routes had to go.
+    await this.queue.request(HOST_KEY, { why });
     this.reconciled = true;
   }
 
@@ -236,7 +238,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         state.running = false;
         state.applied = undefined;
       }
-      if (state?.plan?.hostRoutes.length) void this.queue.request(HOST_KEY, { why: `${state.name} stopped` });
+      if (state?.plan?.hostRoutes.length && this.reconciled) void this.queue.request(HOST_KEY, { why: `${state.name} stopped` });
       return;
     }
     if (!hasTwineLabels(info.labels)) {
@@ -316,7 +318,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     );
     log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
     this.emitTx({ container: info.name, id: info.id, txId, result: result.noop ? 'noop' : 'applied', latencyMs, eventMs, reasons: reasons.map((r) => r.why), stages: { ...front, planMs, ...result.stages } });
-    if (hostChanged) void this.queue.request(HOST_KEY, { why: `${info.name} host routes` });
+    if (hostChanged && this.reconciled) void this.queue.request(HOST_KEY, { why: `${info.name} host routes` });
   }
 
   private stateOf(info: ContainerInfo): ContainerState {
