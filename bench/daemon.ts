@@ -1,0 +1,78 @@
+// The daemon under test: `twine start` as a child process (the test bed's
+// runner) with a private socket, no TCP listener and JSON logs at debug level,
+// plus what the bench reads from it: transaction lines and resident memory.
+
+import { readFileSync } from 'node:fs';
+import { startDaemon, type LogLine, type TestDaemon } from '../test/bed/index.js';
+import type { Transport } from './options.js';
+import { nowMs } from './stats.js';
+
+export interface TxLine extends LogLine {
+  container: string;
+  reasons: string[];
+  latencyMs?: number;
+  changed?: { routes: number; sysctls: number; nft: number };
+  stages?: Record<string, number>;
+}
+
+export interface BenchDaemon {
+  d: TestDaemon;
+  transport: Transport;
+  /** Wall clock when it was spawned. */
+  spawnedMs: number;
+}
+
+export function startTwine(transport: Transport): BenchDaemon {
+  const spawnedMs = nowMs();
+  const d = startDaemon({
+    args: [`--nft-transport=${transport}`, '--resync-interval=0', '--listen=none'],
+    env: { TWINE_SOCKET: `/tmp/twt-bench-${process.pid}.sock` },
+    logLevel: 'debug',
+  });
+  const b = { d, transport, spawnedMs };
+  live.add(b);
+  return b;
+}
+
+const live = new Set<BenchDaemon>();
+
+/** SIGKILLs the daemons this bench started and has not stopped (on an interrupted run). */
+export function killDaemons(): void {
+  for (const b of live) b.d.child.kill('SIGKILL');
+  live.clear();
+}
+
+export async function stopTwine(b: BenchDaemon): Promise<void> {
+  const r = await b.d.stop('SIGTERM', 5000);
+  live.delete(b);
+  if (r.code !== 0) console.error(`bench: twine (${b.transport}) exited ${r.code ?? r.signal}`);
+}
+
+/** The "reconciled" line of the daemon's first full sync. */
+export function waitReconciled(b: BenchDaemon, timeoutMs = 120_000): Promise<LogLine> {
+  return b.d.waitForLog((l) => l.msg === 'reconciled', timeoutMs);
+}
+
+export function isTx(l: LogLine): l is TxLine {
+  return (l.msg === 'applied' || l.msg === 'in sync, nothing sent') && typeof l.container === 'string';
+}
+
+/** Transaction lines of one container logged at or after `sinceMs` (pino's time, ms). */
+export function txLines(b: BenchDaemon, container: string, sinceMs: number): TxLine[] {
+  return b.d.lines.filter((l): l is TxLine => isTx(l) && l.container === container && l.time >= Math.floor(sinceMs));
+}
+
+/** Waits for the first "applied" line of `container` at or after sinceMs. */
+export function waitApplied(b: BenchDaemon, container: string, sinceMs: number, timeoutMs = 15_000): Promise<TxLine | undefined> {
+  return b.d
+    .waitForLog((l) => isTx(l) && l.msg === 'applied' && l.container === container && l.time >= Math.floor(sinceMs), timeoutMs)
+    .then((l) => l as TxLine)
+    .catch(() => undefined);
+}
+
+/** The daemon's VmRSS in MB. */
+export function rssMb(b: BenchDaemon): number {
+  const pid = b.d.child.pid;
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}

@@ -1,0 +1,124 @@
+// The bench's Docker objects: one --internal network, gateway containers at
+// fixed addresses and labelled "fleet" containers, all named twt-bench-* and
+// carrying the test bed's owner labels (so a cleanup after a killed run finds them).
+
+import type Docker from 'dockerode';
+import { createDockerClient, resolveDockerEndpoint } from '../src/docker/client.js';
+import { cleanupLeftovers, ensureImage, OWNER_LABEL, TEST_IMAGE, TEST_LABEL } from '../test/bed/index.js';
+
+export const BENCH_PREFIX = 'twt-bench-';
+export const NETWORK = `${BENCH_PREFIX}net`;
+const SUBNET = '10.88.0.0/16';
+/** Docker hands out addresses from here; fixed ones (gateways) live below it. */
+const IP_RANGE = '10.88.128.0/17';
+/** Routed via the gateways (never sent to: the network is internal and no traffic is sent). */
+export const ROUTE_CIDR = '10.200.0.0/16';
+
+export interface Gateway {
+  name: string;
+  ip: string;
+  id: string;
+}
+
+export function docker(): Docker {
+  return createDockerClient(resolveDockerEndpoint(undefined, process.env));
+}
+
+function ownerLabels(): Record<string, string> {
+  return { [TEST_LABEL]: '1', [OWNER_LABEL]: String(process.pid) };
+}
+
+/** Labels of a fleet container: a route, a forward and a custom rule, all via/at `gw`. */
+export function fleetLabels(gw: string): Record<string, string> {
+  return {
+    [`twine.route.${ROUTE_CIDR}`]: gw,
+    'twine.nat.forward.8080': `${gw}:80`,
+    'twine.iptables.rule.a': 'TWINE_INPUT -p tcp --dport 22 -j ACCEPT',
+  };
+}
+
+export async function cleanup(): Promise<void> {
+  await cleanupLeftovers(BENCH_PREFIX);
+}
+
+export async function createNetwork(d: Docker): Promise<void> {
+  await ensureImage();
+  await d.createNetwork({
+    Name: NETWORK,
+    Internal: true,
+    CheckDuplicate: true,
+    Labels: ownerLabels(),
+    IPAM: { Config: [{ Subnet: SUBNET, IPRange: IP_RANGE }] },
+  });
+}
+
+export interface CreateOptions {
+  name: string;
+  labels?: Record<string, string>;
+  ip?: string;
+}
+
+/** docker create (not started); returns the id. */
+export async function createContainer(d: Docker, o: CreateOptions): Promise<string> {
+  const c = await d.createContainer({
+    name: o.name,
+    Image: TEST_IMAGE,
+    Labels: { ...ownerLabels(), ...(o.labels ?? {}) },
+    StopTimeout: 1,
+    HostConfig: { NetworkMode: NETWORK },
+    NetworkingConfig: { EndpointsConfig: { [NETWORK]: o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {} } },
+  });
+  return c.id;
+}
+
+export async function startContainer(d: Docker, id: string): Promise<void> {
+  await d.getContainer(id).start();
+}
+
+export async function restartContainer(d: Docker, id: string): Promise<void> {
+  await d.getContainer(id).restart({ t: 1 });
+}
+
+export async function removeContainers(d: Docker, ids: readonly string[]): Promise<void> {
+  await pool(ids, 4, (id) => d.getContainer(id).remove({ force: true, v: true }).catch(() => undefined));
+}
+
+/** Runs fn over items with at most `limit` at a time. */
+export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export async function createGateway(d: Docker, name: string, ip: string): Promise<Gateway> {
+  const id = await createContainer(d, { name, ip });
+  await startContainer(d, id);
+  return { name, ip, id };
+}
+
+/** Stops gw, moves it to `ip` on the bench network (disconnect + connect --ip), leaves it stopped. */
+export async function readdressGateway(d: Docker, gw: Gateway, ip: string): Promise<void> {
+  const c = d.getContainer(gw.id);
+  await c.stop({ t: 1 });
+  const net = d.getNetwork(NETWORK);
+  await net.disconnect({ Container: gw.id, Force: true });
+  await net.connect({ Container: gw.id, EndpointConfig: { IPAMConfig: { IPv4Address: ip } } });
+  gw.ip = ip;
+}
+
+/** The pids of a running container's processes (cgroup v1, cgroupfs driver; v2 and systemd paths tried too). */
+export function cgroupProcs(id: string): string[] {
+  return [
+    `/sys/fs/cgroup/pids/docker/${id}/cgroup.procs`,
+    `/sys/fs/cgroup/memory/docker/${id}/cgroup.procs`,
+    `/sys/fs/cgroup/docker/${id}/cgroup.procs`,
+    `/sys/fs/cgroup/system.slice/docker-${id}.scope/cgroup.procs`,
+  ];
+}

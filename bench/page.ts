@@ -1,0 +1,112 @@
+// bench/RESULTS.md: the latest full run's figures, how they were measured,
+// the targets met or missed, and where the time goes.
+
+import type { Results } from './report.js';
+import { gatewayTable, latencyTable, memoryTable, reconcileTable, rows, stageTable } from './report.js';
+import { fmt, summarize } from './stats.js';
+
+function targets(r: Results): string[] {
+  const out: string[] = [];
+  const mark = (ok: boolean): string => (ok ? '✅ met' : '❌ missed');
+  for (const t of r.options.transports) {
+    const [p50t, p99t] = t === 'lib' ? [3, 15] : [10, 40];
+    const all = rows(r).filter((x) => x.transport === t && x.kind === 'all');
+    for (const x of all) {
+      out.push(`- ${t}, N=${x.n}: observer p50 ${fmt(x.external.p50)} ms (target ≤ ${p50t}: ${mark(x.external.p50 <= p50t)}), p99 ${fmt(x.external.p99)} ms (target ≤ ${p99t}: ${mark(x.external.p99 <= p99t)})`);
+    }
+    if (all.length >= 2) {
+      const lo = all[0]!;
+      const hi = all[all.length - 1]!;
+      const ratio = hi.external.p50 / lo.external.p50;
+      out.push(`- ${t}, flat in N: p50 at N=${hi.n} is ${fmt(ratio)}× the p50 at N=${lo.n} (${mark(ratio <= 1.5)}, counting ≤ 1.5× as flat)`);
+    }
+  }
+  for (const t of r.options.transports) {
+    const g = r.gateway.filter((x) => x.transport === t);
+    if (g.length) {
+      const worst = summarize(g.map((x) => x.externalMs)).max;
+      out.push(`- ${t}: ${g[0]!.dependents} dependents re-pointed, worst of ${g.length} rounds ${fmt(worst)} ms (target ≤ 100: ${mark(worst <= 100)})`);
+    }
+  }
+  for (const x of r.reconcile) {
+    const target = x.transport === 'lib' ? 1000 : 2000;
+    out.push(`- ${x.transport}: start-up reconcile of ${x.containers}: ${fmt(x.reconciledMs)} ms by the daemon, ${fmt(x.externalMs)} ms spawn → all applied (target ≤ ${target}: ${mark(x.externalMs <= target)} by the observer's figure)`);
+  }
+  const top = [...r.memory].sort((a, b) => b.containers - a.containers)[0];
+  if (top) out.push(`- RSS with ${top.containers} containers (${top.transport}): ${fmt(top.rssMb)} MB (target ≤ 100 MB at 1000: ${mark(top.rssMb <= 100)}${top.containers < 1000 ? `; only ${top.containers} were run` : ''})`);
+  return out;
+}
+
+export function resultsPage(r: Results): string {
+  const m = r.machine;
+  const sel = r.options.transports[0]!;
+  return `# Apply latency under churn — results
+
+Latest full run: ${r.startedAt}, ${Math.round(r.durationS / 60)} min. Raw data: [results.json](results.json).
+
+Machine: ${m.nproc} CPUs (\`nproc\`), ${Math.round(m.memTotalMb / 1024)} GB RAM, kernel ${m.kernel}, Docker ${m.docker}, Node ${m.node}, ${m.nft}.
+
+Reproduce (root, Docker running, addon built with libnftables — see README set-up):
+
+\`\`\`
+${r.command}
+npm run bench -- --quick            # reduced, < 3 min; last line: apply p50_ms=… p99_ms=… n=…
+npm run bench -- --quick --nft-transport=lib
+\`\`\`
+
+## How it is measured
+
+- The daemon under test is \`twine start --nft-transport=<lib|exec> --resync-interval=0 --listen=none\` (JSON logs, debug level) on a private socket; both transports run in the same invocation, one daemon after the other against the same containers.
+- Containers: \`twine-test/busybox:latest\` running \`sleep\`, on one \`--internal\` network, named \`twt-bench-*\`; no traffic is sent. Every labelled container has \`twine.route.10.200.0.0/16=<gw>\`, \`twine.nat.forward.8080=<gw>:80\` and \`twine.iptables.rule.a=TWINE_INPUT -p tcp --dport 22 -j ACCEPT\`; half use gateway A, half gateway B. N is the number of labelled containers already running.
+- Scenario a, per N and transport: ${r.options.starts} new containers started one at a time (removed afterwards), ${r.options.restarts} restarts of running ones, ${r.options.bursts} burst(s) of ${r.options.burst} started at once.
+- **Observer** (the headline figure): the bench process subscribes to Docker's events itself and polls the container's namespace (pid from its cgroup) every ${r.options.pollMs} ms through the addon: route list (protocol 74, via the expected gateway), then \`list table inet twine\` through libnftables. The latency is Docker's start-event timestamp → the return of the first check that saw both — an upper bound (resolution ≈ poll interval + one check, ~1–2 ms).
+- **Twine's own**: \`latencyMs\` of the transaction that applied the container (Docker event timestamp → commit); when that transaction was not caused by the start event itself (Docker connects the network just before the start event, and the engine may apply then) it is the transaction's log time − the start event's timestamp.
+- The last line of a run (\`apply p50_ms=… p99_ms=… n=…\`) is the observer's figure over every scenario-a sample of the **first transport run — lib when the addon has libnftables, else exec**, or the one given with \`--nft-transport\`; n is the number of samples.
+
+## Targets (DESIGN.md §7, issues 7 and 8)
+
+${targets(r).join('\n')}
+
+## a. Apply latency: starts, restarts, bursts
+
+${latencyTable(r)}
+
+![Latency CDF, lib](plots/cdf-lib.svg)
+
+![Latency CDF, exec](plots/cdf-exec.svg)
+
+![p50 and p99 against N](plots/percentiles-vs-n.svg)
+
+### Where the time goes (ms: mean · median · p99 per stage; the means add up to the total)
+
+"bench: event delivery" is how long Docker took to deliver the start event to the bench's own subscription (the daemon pays about the same).
+Twine's stages come from the applying transaction's \`stages\`; "unaccounted" is its latencyMs minus the listed stages (event delivery, queueing and inspect when the daemon does not report them separately).
+"observer − twine" is what the observer adds (poll resolution, the check itself, and for the exec transport nothing else).
+
+${stageTable(r)}
+
+## b. Gateway with dependents comes back on a new address
+
+The gateway is stopped, disconnected and reconnected with a new \`--ip\` (while stopped its dependents' routes turn \`unreachable\`), then started. Time from its start event until every dependent's route (as polled by the observer) points at the new address.
+
+${gatewayTable(r) || '(not run)'}
+
+## c. Start-up reconcile
+
+The fleet runs first; Twine's routes and table are removed from every namespace (so each looks new to Twine), then the daemon starts.
+
+${reconcileTable(r) || '(not run)'}
+
+## d. Resident memory
+
+VmRSS of the daemon process from /proc/<pid>/status, 1 s after the stated point.
+
+${memoryTable(r) || '(not run)'}
+
+## Notes
+
+${r.notes.map((n) => `- ${n}`).join('\n') || '- none'}
+
+Selected transport for the last line: ${sel}.
+`;
+}

@@ -1,0 +1,243 @@
+// The scenarios: (a) starts, restarts and bursts at N running containers,
+// (b) a gateway with many dependents coming back on a new address,
+// (c) start-up reconcile, (d) resident memory. Each latency sample carries
+// both figures: the external observer's and Twine's own.
+
+import type Docker from 'dockerode';
+import { nativeBackend } from '../src/netns/backend.js';
+import { TWINE_RT_PROTO } from '../src/netns/types.js';
+import { selectTransport } from '../src/firewall/select.js';
+import { BENCH_PREFIX, createContainer, fleetLabels, pool, readdressGateway, removeContainers, restartContainer, startContainer, type Gateway } from './fleet.js';
+import { containerPids, namespacePid, watchAllApplied, watchApplied, watchRoutes } from './observer.js';
+import { rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
+import type { BenchOptions, Transport } from './options.js';
+import { StartEvents } from './events.js';
+import { nowMs, sleep } from './stats.js';
+
+export type Kind = 'start' | 'restart' | 'burst';
+
+export interface Sample {
+  kind: Kind;
+  n: number;
+  transport: Transport;
+  container: string;
+  /** Start event → the observer saw route and table. */
+  externalMs: number;
+  /** Twine's own: latencyMs of the transaction that applied it (or its log time − the start event). */
+  twineMs: number;
+  /** Docker's start event stamp → the bench received it. */
+  eventDelayMs: number;
+  /** Start event → the observer first saw the process / the route. */
+  pidMs: number;
+  routeMs: number;
+  /** The applying transaction's reasons and stages. */
+  reasons: string[];
+  stages: Record<string, number>;
+  timedOut: boolean;
+}
+
+export interface FleetMember {
+  id: string;
+  name: string;
+  gw: Gateway;
+}
+
+export interface Ctx {
+  d: Docker;
+  o: BenchOptions;
+  events: StartEvents;
+  gws: [Gateway, Gateway];
+  fleet: FleetMember[];
+  samples: Sample[];
+  log: (msg: string) => void;
+}
+
+let serial = 0;
+
+/** Creates `count` labelled containers (not started); gateways alternate so half depend on each. */
+async function createMembers(c: Ctx, tag: string, count: number, offset = 0): Promise<FleetMember[]> {
+  return pool(Array.from({ length: count }, (_, i) => i), 4, async (i) => {
+    const gw = c.gws[(offset + i) % 2]!;
+    const name = `${BENCH_PREFIX}${tag}-${++serial}`;
+    const id = await createContainer(c.d, { name, labels: fleetLabels(gw.name) });
+    return { id, name, gw };
+  });
+}
+
+/** Grows the running fleet to n containers. */
+export async function growFleet(c: Ctx, n: number): Promise<void> {
+  const add = n - c.fleet.length;
+  if (add <= 0) return;
+  const t0 = nowMs();
+  const members = await createMembers(c, 'f', add, c.fleet.length);
+  await pool(members, 4, (m) => startContainer(c.d, m.id));
+  c.fleet.push(...members);
+  c.log(`fleet: ${c.fleet.length} running (+${add} in ${((nowMs() - t0) / 1000).toFixed(1)} s)`);
+}
+
+function twineFigure(line: TxLine | undefined, eventMs: number): number {
+  if (!line) return NaN;
+  if (line.latencyMs !== undefined && line.reasons.some((r) => r === 'start' || r === 'restart')) return line.latencyMs;
+  return line.time - eventMs;
+}
+
+/** Starts (or restarts) one container and measures it both ways. */
+async function measure(c: Ctx, b: BenchDaemon, m: FleetMember, kind: Kind, n: number): Promise<Sample> {
+  const oldPids = kind === 'restart' ? containerPids(m.id) : [];
+  const t0 = nowMs();
+  const watching = watchApplied(m.id, { gatewayIp: m.gw.ip, oldPids, pollMs: c.o.pollMs });
+  if (kind === 'restart') await restartContainer(c.d, m.id);
+  else await startContainer(c.d, m.id);
+  const obs = await watching;
+  const ev = await c.events.startOf(m.id, t0);
+  const line = await waitApplied(b, m.name, t0, 5000);
+  const evMs = ev?.timeMs ?? NaN;
+  const s: Sample = {
+    kind,
+    n,
+    transport: b.transport,
+    container: m.name,
+    externalMs: obs.timedOut ? Infinity : obs.doneMs - evMs,
+    twineMs: twineFigure(line, evMs),
+    eventDelayMs: (ev?.receivedMs ?? NaN) - evMs,
+    pidMs: obs.pidMs - evMs,
+    routeMs: obs.routeMs - evMs,
+    reasons: line?.reasons ?? [],
+    stages: line?.stages ?? {},
+    timedOut: obs.timedOut,
+  };
+  c.samples.push(s);
+  return s;
+}
+
+/** Scenario a at the fleet's current size, with one daemon. */
+export async function churn(c: Ctx, b: BenchDaemon): Promise<void> {
+  const n = c.fleet.length;
+  const t = b.transport;
+  // 1. new containers started one at a time
+  const fresh = await createMembers(c, `s${t}`, c.o.starts);
+  for (const m of fresh) await measure(c, b, m, 'start', n);
+  await removeContainers(c.d, fresh.map((m) => m.id));
+  await sleep(300);
+  // 2. restarts of running ones (cycling when n < restarts)
+  for (let i = 0; i < c.o.restarts; i++) await measure(c, b, c.fleet[(i * 7) % n]!, 'restart', n);
+  // 3. bursts started at once
+  for (let k = 0; k < c.o.bursts; k++) {
+    const burst = await createMembers(c, `b${t}`, c.o.burst);
+    await Promise.all(burst.map((m) => measure(c, b, m, 'burst', n)));
+    await removeContainers(c.d, burst.map((m) => m.id));
+    await sleep(300);
+  }
+  const mine = c.samples.filter((s) => s.n === n && s.transport === t);
+  const bad = mine.filter((s) => s.timedOut || !Number.isFinite(s.externalMs)).length;
+  c.log(`  a: n=${n} ${t}: ${mine.length} samples${bad ? `, ${bad} timed out or unmatched` : ''}`);
+}
+
+export interface GatewayRound {
+  transport: Transport;
+  dependents: number;
+  round: number;
+  /** Gateway's start event → the observer saw every dependent's route at the new address. */
+  externalMs: number;
+  /** Twine's own: the slowest dependent's transaction latency. */
+  twineMs: number;
+  /** Per-dependent observer figures (ms after the start event). */
+  perDependentMs: number[];
+  missing: number;
+}
+
+/** Scenario b: gws[1] (half of the fleet depends on it) comes back on a new address. */
+export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): Promise<void> {
+  const gw = c.gws[1];
+  const deps = c.fleet.filter((m) => m.gw === gw).slice(0, c.o.dependents);
+  for (let r = 0; r < c.o.gatewayRounds; r++) {
+    const ip = gw.ip === '10.88.0.3' ? '10.88.0.4' : '10.88.0.3';
+    await readdressGateway(c.d, gw, ip);
+    await sleep(500); // the kill switch (unreachable routes) settles first
+    const pids = deps.map((m) => namespacePid(m.id) ?? 0);
+    const t0 = nowMs();
+    const watching = watchRoutes(pids, ip, c.o.pollMs);
+    await startContainer(c.d, gw.id);
+    const seen = await watching;
+    const ev = await c.events.startOf(gw.id, t0);
+    const evMs = ev?.timeMs ?? NaN;
+    await sleep(200);
+    const twine = deps.map((m) => {
+      const l = txLines(b, m.name, t0).find((x) => x.msg === 'applied' && x.reasons.some((y) => y.startsWith('dependency')));
+      return l ? (l.latencyMs ?? l.time - evMs) : NaN;
+    });
+    const per = seen.map((x) => x - evMs);
+    const missing = per.filter((x) => !Number.isFinite(x)).length;
+    out.push({
+      transport: b.transport,
+      dependents: deps.length,
+      round: r,
+      externalMs: missing ? NaN : Math.max(...per),
+      twineMs: twine.some((x) => !Number.isFinite(x)) ? NaN : Math.max(...twine),
+      perDependentMs: per,
+      missing,
+    });
+    c.log(`  b: ${b.transport} round ${r}: ${deps.length} dependents re-pointed in ${Math.max(...per).toFixed(1)} ms (observer), ${Math.max(...twine).toFixed(1)} ms (twine)${missing ? `, ${missing} missing` : ''}`);
+  }
+}
+
+export interface ReconcileRun {
+  transport: Transport;
+  containers: number;
+  /** The daemon's own "reconciled" ms. */
+  reconciledMs: number;
+  /** Spawn of the daemon → its "reconciled" line. */
+  spawnToReconciledMs: number;
+  /** Spawn → the observer saw every container's route and table. */
+  externalMs: number;
+  missing: number;
+}
+
+/** Removes Twine's work (proto-74 routes, table inet twine) from every fleet namespace, as if they were new. */
+async function strip(c: Ctx): Promise<void> {
+  const nft = selectTransport('auto');
+  await pool(c.fleet, 4, async (m) => {
+    const pid = namespacePid(m.id);
+    if (!pid) return;
+    for (const r of await nativeBackend.routeList({ pid }, { protocol: TWINE_RT_PROTO })) await nativeBackend.routeDel({ pid }, r);
+    if (await nft.listTable({ pid }, 'inet', 'twine')) await nft.apply({ pid }, { nftables: [{ delete: { table: { family: 'inet', name: 'twine' } } }] });
+  });
+}
+
+/** Scenario c: Twine starts after the fleet is up; none of them has Twine's state yet. */
+export async function startupReconcile(c: Ctx, t: Transport, out: ReconcileRun[]): Promise<void> {
+  await strip(c);
+  const pids = c.fleet.map((m) => namespacePid(m.id) ?? 0);
+  const ips = c.fleet.map((m) => m.gw.ip);
+  const b = startTwine(t);
+  const watching = watchAllApplied(pids, ips, c.o.pollMs);
+  const rec = await waitReconciled(b);
+  const seen = await watching;
+  const missing = seen.filter((x) => !Number.isFinite(x)).length;
+  const run: ReconcileRun = {
+    transport: t,
+    containers: c.fleet.length,
+    reconciledMs: Number(rec.ms),
+    spawnToReconciledMs: rec.time - b.spawnedMs,
+    externalMs: missing ? NaN : Math.max(...seen) - b.spawnedMs,
+    missing,
+  };
+  out.push(run);
+  c.log(`  c: ${t}: reconciled ${c.fleet.length} in ${run.reconciledMs} ms (daemon); spawn → all applied ${run.externalMs.toFixed(0)} ms (observer)`);
+  await stopTwine(b);
+}
+
+export interface MemoryPoint {
+  transport: Transport;
+  /** Labelled bench containers running. */
+  containers: number;
+  rssMb: number;
+  when: string;
+}
+
+export async function memoryAt(c: Ctx, b: BenchDaemon, out: MemoryPoint[], when: string): Promise<void> {
+  await sleep(1000);
+  out.push({ transport: b.transport, containers: c.fleet.length, rssMb: rssMb(b), when });
+}
+
+export { startTwine, stopTwine, waitReconciled };
