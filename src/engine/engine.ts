@@ -300,7 +300,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (ino !== undefined) this.knownNs.set(info.id, ino);
     const committedAt = Date.now();
     const latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
-    const hostChanged = JSON.stringify(state.plan?.hostRoutes ?? []) !== JSON.stringify(plan.hostRoutes);
+    // Against what is applied now: a stopped container has none applied (its plan is kept for
+    // the status), so its host routes must be put back when it starts again.
+    const hostChanged = JSON.stringify(state.applied?.hostRoutes ?? []) !== JSON.stringify(plan.hostRoutes);
     state.plan = plan;
     state.applied = plan;
     state.lastError = undefined;
