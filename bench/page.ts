@@ -37,6 +37,37 @@ function targets(r: Results): string[] {
   return out;
 }
 
+const STAGE_NAMES: Record<string, string> = {
+  eventDelayMs: 'Docker event delivery to the daemon',
+  queueMs: 'queue wait',
+  inspectMs: 'docker inspect',
+  planMs: 'plan',
+  observeMs: 'observe (route list, sysctl reads, table list)',
+  netlinkMs: 'netlink writes',
+  verifyMs: 'verify (route re-read)',
+  nftMs: 'nft batch',
+};
+
+/** Where the mean apply time goes, per transport at the largest N: stages by share of Twine's own mean. */
+function whereTimeGoes(r: Results): string[] {
+  const out: string[] = [];
+  const n = Math.max(...r.samples.map((s) => s.n));
+  for (const t of r.options.transports) {
+    const s = r.samples.filter((x) => x.transport === t && x.n === n && Number.isFinite(x.twineMs) && Number.isFinite(x.externalMs));
+    if (s.length === 0) continue;
+    const mean = (f: (x: (typeof s)[number]) => number): number => s.reduce((a, x) => a + f(x), 0) / s.length;
+    const total = mean((x) => x.twineMs);
+    const parts = Object.keys(STAGE_NAMES)
+      .map((k) => ({ k, v: mean((x) => x.stages[k] ?? 0) }))
+      .filter((p) => p.v > 0);
+    const rest = total - parts.reduce((a, p) => a + p.v, 0);
+    parts.sort((a, b) => b.v - a.v);
+    const list = parts.map((p) => `${STAGE_NAMES[p.k]} ${fmt(p.v)} ms (${Math.round((100 * p.v) / total)} %)`).join(', ');
+    out.push(`- ${t}, N=${n}, ${s.length} applies: Twine's own mean ${fmt(total)} ms = ${list}, other ${fmt(rest)} ms; the observer adds ${fmt(mean((x) => x.externalMs) - total)} ms on average (mean observer figure ${fmt(mean((x) => x.externalMs))} ms).`);
+  }
+  return out;
+}
+
 export function resultsPage(r: Results): string {
   const m = r.machine;
   const sel = r.options.transports[0]!;
@@ -84,6 +115,10 @@ Twine's stages come from the applying transaction's \`stages\`; "unaccounted" is
 "observer − twine" is what the observer adds (poll resolution, the check itself, and for the exec transport nothing else).
 
 ${stageTable(r)}
+
+Summary (means at the largest N):
+
+${whereTimeGoes(r).join('\n')}
 
 ## b. Gateway with dependents comes back on a new address
 

@@ -105,6 +105,16 @@ export function gatewayTable(r: Results): string {
     const per = summarize(g.flatMap((x) => x.perDependentMs));
     lines.push(`| ${t} | ${g[0]!.dependents} | ${g.length} | ${fmt(e.p50)} / ${fmt(e.max)} | ${fmt(w.p50)} / ${fmt(w.max)} | ${fmt(per.p50)} / ${fmt(per.p99)} |`);
   }
+  const withStages = r.gateway.filter((x) => x.stagesMean && Object.keys(x.stagesMean).length > 0);
+  if (withStages.length > 0) {
+    const keys = STAGES.filter((k) => withStages.some((x) => typeof x.stagesMean[k] === 'number'));
+    lines.push('', 'Mean per stage of one dependent\'s transaction (ms), averaged over the rounds:', '', `| transport | ${keys.map((k) => k.replace(/Ms$/, '')).join(' | ')} |`, `|---|${keys.map(() => '---:').join('|')}|`);
+    for (const t of r.options.transports) {
+      const g = withStages.filter((x) => x.transport === t);
+      if (g.length === 0) continue;
+      lines.push(`| ${t} | ${keys.map((k) => fmt(g.reduce((a, x) => a + (x.stagesMean[k] ?? 0), 0) / g.length)).join(' | ')} |`);
+    }
+  }
   return lines.join('\n');
 }
 
@@ -167,7 +177,8 @@ export function plots(r: Results): Record<string, string> {
 
 export function writeResults(r: Results, dir: string, markdown: string): void {
   mkdirSync(path.join(dir, 'plots'), { recursive: true });
-  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(r, null, 1)}\n`);
+  // Infinity (a timed-out sample) and NaN (no figure) as strings: JSON has neither.
+  writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1)}\n`);
   for (const [name, svg] of Object.entries(plots(r))) writeFileSync(path.join(dir, 'plots', name), svg);
   writeFileSync(path.join(dir, 'RESULTS.md'), markdown);
 }

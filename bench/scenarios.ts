@@ -144,6 +144,23 @@ export interface GatewayRound {
   /** Per-dependent observer figures (ms after the start event). */
   perDependentMs: number[];
   missing: number;
+  /** Mean per stage over the dependents' transactions (and their count). */
+  stagesMean: Record<string, number>;
+  transactions: number;
+}
+
+/** Waits until the daemon has logged nothing for `ms` (at most `maxMs`). */
+async function quiet(b: BenchDaemon, ms: number, maxMs: number): Promise<void> {
+  const end = nowMs() + maxMs;
+  let count = b.d.lines.length;
+  let since = nowMs();
+  while (nowMs() < end) {
+    await sleep(50);
+    if (b.d.lines.length !== count) {
+      count = b.d.lines.length;
+      since = nowMs();
+    } else if (nowMs() - since >= ms) return;
+  }
 }
 
 /** Scenario b: gws[1] (half of the fleet depends on it) comes back on a new address. */
@@ -153,7 +170,10 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
   for (let r = 0; r < c.o.gatewayRounds; r++) {
     const ip = gw.ip === '10.88.0.3' ? '10.88.0.4' : '10.88.0.3';
     await readdressGateway(c.d, gw, ip);
-    await sleep(500); // the kill switch (unreachable routes) settles first
+    // The stop, disconnect and connect each re-plan every dependent (the kill
+    // switch turns their routes unreachable): let that work drain first, so the
+    // round measures the return alone.
+    await quiet(b, 300, 20_000);
     const pids = deps.map((m) => namespacePid(m.id) ?? 0);
     const t0 = nowMs();
     const watching = watchRoutes(pids, ip, c.o.pollMs);
@@ -161,11 +181,17 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
     const seen = await watching;
     const ev = await c.events.startOf(gw.id, t0);
     const evMs = ev?.timeMs ?? NaN;
-    await sleep(200);
+    // Twine commits after the routes (the nft batch comes last): wait for every dependent's line.
+    const lineOf = (m: FleetMember): TxLine | undefined =>
+      txLines(b, m.name, t0).find((x) => x.msg === 'applied' && x.reasons.some((y) => y.startsWith('dependency')));
+    for (let i = 0; i < 100 && deps.some((m) => !lineOf(m)); i++) await sleep(50);
     const twine = deps.map((m) => {
-      const l = txLines(b, m.name, t0).find((x) => x.msg === 'applied' && x.reasons.some((y) => y.startsWith('dependency')));
+      const l = lineOf(m);
       return l ? (l.latencyMs ?? l.time - evMs) : NaN;
     });
+    const lines = deps.map(lineOf).filter((l): l is TxLine => l !== undefined);
+    const stagesMean: Record<string, number> = {};
+    for (const l of lines) for (const [k, v] of Object.entries(l.stages ?? {})) stagesMean[k] = (stagesMean[k] ?? 0) + v / lines.length;
     const per = seen.map((x) => x - evMs);
     const missing = per.filter((x) => !Number.isFinite(x)).length;
     out.push({
@@ -176,6 +202,8 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
       twineMs: twine.some((x) => !Number.isFinite(x)) ? NaN : Math.max(...twine),
       perDependentMs: per,
       missing,
+      stagesMean,
+      transactions: lines.length,
     });
     c.log(`  b: ${b.transport} round ${r}: ${deps.length} dependents re-pointed in ${Math.max(...per).toFixed(1)} ms (observer), ${Math.max(...twine).toFixed(1)} ms (twine)${missing ? `, ${missing} missing` : ''}`);
   }
