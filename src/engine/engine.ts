@@ -64,6 +64,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly queue: KeyedQueue<Reason>;
   /** Namespace inode per container that Twine has written to, to tell a fresh namespace from a known one. */
   private readonly knownNs = new Map<string, number>();
+  /** When (a sequence number) the inventory last learnt about a container from an event. */
+  private readonly touched = new Map<string, number>();
+  private touchSeq = 0;
   private readonly listLinks: LinkLister;
   private hostRoutesApplied = 0;
   /** True once the first full reconcile finished. */
@@ -99,15 +102,21 @@ export class Engine extends EventEmitter<EngineEvents> {
    * one. Used at start-up, after Docker reconnects, and for the periodic drift check.
    */
   async syncAll(why: string): Promise<void> {
+    // Events handled while the listing runs (it can take a while on a busy host) are
+    // newer than the listing: a container that started meanwhile is missing from it
+    // and must not be marked stopped, one that died meanwhile must not come back.
+    const mark = this.touchSeq;
     const running = await listRunningContainers(this.deps.docker, this.listLinks);
+    const newer = (id: string): boolean => (this.touched.get(id) ?? 0) > mark;
     const seen = new Set<string>();
     for (const c of running) {
       seen.add(c.id);
-      this.setInfo(c);
+      if (!newer(c.id)) this.setInfo(c);
     }
     for (const [id, c] of this.inventory) {
-      if (!seen.has(id) && c.running) this.setInfo({ ...c, running: false, pid: 0 });
+      if (!seen.has(id) && c.running && !newer(id)) this.setInfo({ ...c, running: false, pid: 0 });
     }
+    for (const [id, t] of this.touched) if (t <= mark) this.touched.delete(id);
     const jobs: Promise<void>[] = [];
     for (const c of this.inventory.values()) {
       if (hasTwineLabels(c.labels) || this.states.has(c.id)) jobs.push(this.queue.request(c.id, { why }));
@@ -162,6 +171,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** A container stopped (or was removed): update the inventory and re-plan its dependents. */
   private markGone(id: string, removed: boolean, reason: Reason): void {
+    this.touched.set(id, ++this.touchSeq);
     const c = this.inventory.get(id);
     if (!c) return;
     if (removed) this.inventory.delete(id);
@@ -198,6 +208,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    this.touched.set(id, ++this.touchSeq);
     if (info) {
       this.setInfo(info);
       for (const n of namesOf(info)) names.add(n);
