@@ -60,6 +60,22 @@ async function observeSysctls(netns: NetnsBackend, ns: NsTarget, keys: string[])
   return out;
 }
 
+/**
+ * The add-only batch with `create table` instead of `add table`: the batch (atomic)
+ * then fails instead of appending a second copy of every rule when the table exists.
+ */
+function exclusive(batch: NftBatch): NftBatch {
+  const [first, ...rest] = batch.nftables;
+  const table = (first as { add?: { table?: unknown } } | undefined)?.add?.table;
+  if (table === undefined) return batch;
+  return { nftables: [{ create: { table } } as NftBatch['nftables'][number], ...rest] };
+}
+
+function tableExists(err: unknown): boolean {
+  const e = err as { stderr?: unknown; message?: unknown; code?: unknown };
+  return e.code === 'EEXIST' || /File exists/i.test(`${String(e.stderr ?? '')} ${String(e.message ?? '')}`);
+}
+
 /** Apply `plan` to its namespace. Throws TransactionError after rolling back. */
 export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
   const ns = plan.ns;
@@ -75,7 +91,7 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   const routes = diffRoutes(before, plan.routes, plan.defaultRoutes);
   const sysctls = plan.sysctls.filter((s) => sysBefore.get(s.key) !== s.value);
   let batch: NftBatch;
-  if (liveTable === null) batch = plan.table.chains.length > 0 ? addTableBatch(plan.table) : { nftables: [] };
+  if (liveTable === null) batch = plan.table.chains.length > 0 ? exclusive(addTableBatch(plan.table)) : { nftables: [] };
   else batch = diffTable(plan.table, liveTable);
 
   const result: TxResult = {
@@ -135,7 +151,17 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
 
   if (batch.nftables.length > 0) {
     try {
-      await a.nft.apply(ns, batch);
+      try {
+        await a.nft.apply(ns, batch);
+      } catch (err) {
+        if (liveTable !== null || !tableExists(err)) throw err;
+        // The add-only batch found the table already there (another writer got there
+        // first, e.g. a second Twine): diff against it instead of adding a second copy.
+        const live = await a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME);
+        const again = live === null ? addTableBatch(plan.table) : diffTable(plan.table, live);
+        if (again.nftables.length > 0) await a.nft.apply(ns, again);
+        result.nftCommands = again.nftables.length;
+      }
     } catch (err) {
       return fail('nft', err);
     }
