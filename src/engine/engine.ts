@@ -69,6 +69,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private touchSeq = 0;
   private readonly listLinks: LinkLister;
   private hostRoutesApplied = 0;
+  /** A host-route change arrived before the first full reconcile finished. */
+  private hostDeferred = false;
   /** True once the first full reconcile finished. */
   reconciled = false;
 
@@ -126,6 +128,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     // not yet reconciled would otherwise look as if its host routes had to go.
     await this.queue.request(HOST_KEY, { why });
     this.reconciled = true;
+    // Host-route changes of containers that started while the start-up sync ran.
+    if (this.hostDeferred) {
+      this.hostDeferred = false;
+      void this.queue.request(HOST_KEY, { why: 'changed during start-up' });
+    }
+  }
+
+  /** Re-plan the host routes; before the first full sync, only once it is done. */
+  private requestHost(why: string): void {
+    if (this.reconciled) void this.queue.request(HOST_KEY, { why });
+    else this.hostDeferred = true;
   }
 
   /** Route one Docker event to the keys it affects. Never throws. */
@@ -249,7 +262,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         state.running = false;
         state.applied = undefined;
       }
-      if (state?.plan?.hostRoutes.length && this.reconciled) void this.queue.request(HOST_KEY, { why: `${state.name} stopped` });
+      if (state?.plan?.hostRoutes.length) this.requestHost(`${state.name} stopped`);
       return;
     }
     if (!hasTwineLabels(info.labels)) {
@@ -331,7 +344,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     );
     log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
     this.emitTx({ container: info.name, id: info.id, txId, result: result.noop ? 'noop' : 'applied', latencyMs, eventMs, reasons: reasons.map((r) => r.why), stages: { ...front, planMs, ...result.stages } });
-    if (hostChanged && this.reconciled) void this.queue.request(HOST_KEY, { why: `${info.name} host routes` });
+    if (hostChanged) this.requestHost(`${info.name} host routes`);
   }
 
   private stateOf(info: ContainerInfo): ContainerState {
