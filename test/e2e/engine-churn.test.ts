@@ -1,0 +1,129 @@
+// Acceptance of issue 5: with 50 labelled containers on the host, one
+// `docker restart` of a labelled container causes exactly one transaction for
+// it (plus its dependents'), visible in the log; no other container gets one.
+// The 50: a gateway, 25 containers routing a prefix via it (its dependents)
+// and 24 independent ones masquerading out of eth+.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  cleanupLeftovers,
+  containerIp,
+  createNetwork,
+  ensureImage,
+  parallel,
+  reasonsOf,
+  removeContainer,
+  removeNetwork,
+  run,
+  runContainer,
+  startDaemon,
+  tagPrefix,
+  testPrefix,
+  twineRoutes,
+  txLines,
+  waitTx,
+  waitUntil,
+  type LogLine,
+  type TestContainer,
+  type TestDaemon,
+} from '../bed/index.js';
+
+const P = testPrefix('ec');
+const NET = `${P}net`;
+const GW = `${P}gw`;
+const N = 49;
+const name = (i: number): string => `${P}c${i}`;
+const isDependent = (i: number): boolean => i % 2 === 0;
+
+let daemon: TestDaemon;
+let others: TestContainer[] = [];
+const dependents = new Set<string>();
+
+/** Waits until the daemon logged no transaction for `quietMs`. */
+async function settle(d: TestDaemon, quietMs = 400): Promise<void> {
+  let n = -1;
+  await waitUntil('a quiet log', async () => {
+    const now = txLines(d).length;
+    const quiet = now === n;
+    n = now;
+    return quiet;
+  }, 20_000, quietMs);
+}
+
+function mine(l: LogLine): boolean {
+  return String(l.container).startsWith(P);
+}
+
+before(async () => {
+  await cleanupLeftovers(tagPrefix('ec'));
+  await ensureImage();
+  await createNetwork(NET);
+  await runContainer({ name: GW, networks: [NET], labels: { 'twine.nat.interfaces': 'eth+' } });
+  others = await parallel(Array.from({ length: N }, (_, k) => k + 1), 8, (i) => {
+    if (isDependent(i)) dependents.add(name(i));
+    const labels: Record<string, string> = isDependent(i) ? { 'twine.route.10.250.0.0/16': GW } : { 'twine.nat.interfaces': 'eth+' };
+    return runContainer({ name: name(i), networks: [NET], labels });
+  });
+  // Started after the containers: the start-up reconcile applies all 50.
+  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'info' });
+  await daemon.waitForLog((l) => l.msg === 'reconciled', 60_000);
+  await settle(daemon);
+});
+
+after(async () => {
+  if (daemon?.running) await daemon.stop('SIGKILL');
+  await parallel([GW, ...Array.from({ length: N }, (_, k) => name(k + 1))], 8, removeContainer);
+  await removeNetwork(NET);
+  await cleanupLeftovers(P);
+});
+
+test('the start-up reconcile applied all 50 labelled containers once', () => {
+  const byName = new Map<string, number>();
+  for (const l of txLines(daemon).filter(mine)) byName.set(String(l.container), (byName.get(String(l.container)) ?? 0) + 1);
+  assert.equal(byName.size, N + 1, `applied: ${[...byName.keys()].length}`);
+  for (const [c, n] of byName) assert.equal(n, 1, `${c}: ${n} transactions at start-up`);
+});
+
+test('docker restart of one labelled container (no dependents): exactly one transaction, for it alone', async (t) => {
+  const target = name(1);
+  const mark = daemon.lines.length;
+  await run('docker', ['restart', '-t', '5', target]);
+  const tx = await waitTx(daemon, target, mark);
+  await settle(daemon);
+  const after = txLines(daemon, { from: mark });
+  const mineAfter = after.filter(mine);
+  assert.deepEqual(mineAfter.map((l) => [l.container, reasonsOf(l)]), [[target, ['start']]]);
+  assert.equal(tx.msg, 'applied');
+  t.diagnostic(`restart → applied in ${Number(tx.latencyMs).toFixed(1)} ms (Docker's start event → committed); transactions meanwhile for containers of other tests on this host: ${after.length - mineAfter.length}`);
+});
+
+test("docker restart of the gateway: one transaction for it, its dependents' only because of it, no one else", async (t) => {
+  const mark = daemon.lines.length;
+  await run('docker', ['restart', '-t', '5', GW]);
+  await waitTx(daemon, GW, mark);
+  const gwIp = await containerIp(GW, NET);
+  const pointed = async (): Promise<boolean> => {
+    for (const c of others.filter((x) => dependents.has(x.name))) {
+      const r = await twineRoutes({ pid: c.pid });
+      if (r.length !== 1 || r[0]!.gateway !== gwIp) return false;
+    }
+    return true;
+  };
+  await waitUntil('dependents re-pointed', pointed, 20_000);
+  await settle(daemon);
+  const after = txLines(daemon, { from: mark }).filter(mine);
+  const count = new Map<string, LogLine[]>();
+  for (const l of after) count.set(String(l.container), [...(count.get(String(l.container)) ?? []), l]);
+  assert.deepEqual(count.get(GW)?.map(reasonsOf), [['start']], 'the gateway');
+  for (const [c, ls] of count) {
+    if (c === GW) continue;
+    assert.ok(dependents.has(c), `${c} is not a dependent but got ${ls.length} transaction(s): ${JSON.stringify(ls.map(reasonsOf))}`);
+    // Stop → unreachable (fail closed), start → re-pointed: one transaction per gateway event at most.
+    assert.ok(ls.length <= 2, `${c}: ${ls.length} transactions`);
+    for (const l of ls) for (const r of reasonsOf(l)) assert.ok(r.startsWith(`dependency ${GW}`), `${c}: reason ${r}`);
+  }
+  assert.equal([...count.keys()].filter((c) => dependents.has(c)).length, dependents.size, 'every dependent re-planned');
+  const per = [...dependents].map((c) => count.get(c)?.length ?? 0);
+  t.diagnostic(`gateway 1 transaction; ${dependents.size} dependents: ${per.filter((n) => n === 1).length} with 1, ${per.filter((n) => n === 2).length} with 2 (die → unreachable, start → re-pointed); non-dependents 0`);
+});
