@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism, release, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanup, createGateway, createNetwork, docker, BENCH_PREFIX } from './fleet.js';
+import { cleanup, createGateway, createNetwork, docker, fixedIp, BENCH_PREFIX } from './fleet.js';
 import { parseOptions } from './options.js';
 import { killDaemons } from './daemon.js';
 import { StartEvents } from './events.js';
@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   await events.open(d);
   try {
     await createNetwork(d);
-    const gws = [await createGateway(d, `${BENCH_PREFIX}gwa`, '10.88.0.2'), await createGateway(d, `${BENCH_PREFIX}gwb`, '10.88.0.3')] as Ctx['gws'];
+    const gws = [await createGateway(d, `${BENCH_PREFIX}gwa`, fixedIp(2)), await createGateway(d, `${BENCH_PREFIX}gwb`, fixedIp(3))] as Ctx['gws'];
     const c: Ctx = { d, o, events, gws, fleet: [], samples: results.samples, log };
 
     // d (idle): no labelled container yet

@@ -4,13 +4,15 @@
 
 import type Docker from 'dockerode';
 import { createDockerClient, resolveDockerEndpoint } from '../src/docker/client.js';
-import { cleanupLeftovers, ensureImage, OWNER_LABEL, TEST_IMAGE, TEST_LABEL } from '../test/bed/index.js';
+import { cleanupLeftovers, ensureImage, inUse, OWNER_LABEL, TEST_IMAGE, TEST_LABEL } from '../test/bed/index.js';
 
 export const BENCH_PREFIX = 'twt-bench-';
-export const NETWORK = `${BENCH_PREFIX}net`;
-const SUBNET = '10.88.0.0/16';
-/** Docker hands out addresses from here; fixed ones (gateways) live below it. */
-const IP_RANGE = '10.88.128.0/17';
+/** Per run: a network whose removal failed (stale endpoints in dockerd) must not block the next run. */
+export const NETWORK = `${BENCH_PREFIX}net-${process.pid.toString(36)}`;
+/** The /16 this run got (10.88 unless an earlier network still holds it). */
+let base = '10.88';
+/** A fixed address below Docker's dynamic range (gateways). */
+export const fixedIp = (host: number): string => `${base}.0.${host}`;
 /** Routed via the gateways (never sent to: the network is internal and no traffic is sent). */
 export const ROUTE_CIDR = '10.200.0.0/16';
 
@@ -37,19 +39,42 @@ export function fleetLabels(gw: string): Record<string, string> {
   };
 }
 
-export async function cleanup(): Promise<void> {
+/**
+ * Removes twt-bench-* leftovers (this run's, or a killed run's). Containers go
+ * first, several at a time through the API: the bed's one `docker rm -f` of
+ * every name times out with ~1000 of them.
+ */
+export async function cleanup(d: Docker = docker()): Promise<void> {
+  const list = await d.listContainers({ all: true, filters: { name: [BENCH_PREFIX] } });
+  const mine = list.filter((c) => {
+    if (!c.Names.some((n) => n.replace(/^\//, '').startsWith(BENCH_PREFIX))) return false;
+    const owner = Number(c.Labels[OWNER_LABEL]);
+    return owner === process.pid || !inUse('', owner);
+  });
+  await pool(mine, 8, (c) => d.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined));
   await cleanupLeftovers(BENCH_PREFIX);
 }
 
 export async function createNetwork(d: Docker): Promise<void> {
   await ensureImage();
-  await d.createNetwork({
-    Name: NETWORK,
-    Internal: true,
-    CheckDuplicate: true,
-    Labels: ownerLabels(),
-    IPAM: { Config: [{ Subnet: SUBNET, IPRange: IP_RANGE }] },
-  });
+  let last: unknown;
+  for (let k = 88; k < 100; k++) {
+    try {
+      await d.createNetwork({
+        Name: NETWORK,
+        Internal: true,
+        CheckDuplicate: true,
+        Labels: ownerLabels(),
+        // Docker hands out addresses from the upper half; fixed ones (gateways) live below it.
+        IPAM: { Config: [{ Subnet: `10.${k}.0.0/16`, IPRange: `10.${k}.128.0/17` }] },
+      });
+      base = `10.${k}`;
+      return;
+    } catch (err) {
+      last = err; // the subnet overlaps another network: try the next
+    }
+  }
+  throw last;
 }
 
 export interface CreateOptions {

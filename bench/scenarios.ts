@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import { nativeBackend } from '../src/netns/backend.js';
 import { TWINE_RT_PROTO } from '../src/netns/types.js';
 import { selectTransport } from '../src/firewall/select.js';
-import { BENCH_PREFIX, createContainer, fleetLabels, pool, readdressGateway, removeContainers, restartContainer, startContainer, type Gateway } from './fleet.js';
+import { BENCH_PREFIX, createContainer, fixedIp, fleetLabels, pool, readdressGateway, removeContainers, restartContainer, startContainer, type Gateway } from './fleet.js';
 import { containerPids, namespacePid, watchAllApplied, watchApplied, watchRoutes } from './observer.js';
 import { rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
 import type { BenchOptions, Transport } from './options.js';
@@ -168,7 +168,7 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
   const gw = c.gws[1];
   const deps = c.fleet.filter((m) => m.gw === gw).slice(0, c.o.dependents);
   for (let r = 0; r < c.o.gatewayRounds; r++) {
-    const ip = gw.ip === '10.88.0.3' ? '10.88.0.4' : '10.88.0.3';
+    const ip = gw.ip === fixedIp(3) ? fixedIp(4) : fixedIp(3);
     await readdressGateway(c.d, gw, ip);
     // The stop, disconnect and connect each re-plan every dependent (the kill
     // switch turns their routes unreachable): let that work drain first, so the
