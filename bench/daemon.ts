@@ -27,7 +27,8 @@ export function startTwine(transport: Transport): BenchDaemon {
   const d = startDaemon({
     args: [`--nft-transport=${transport}`, '--resync-interval=0', '--listen=none'],
     env: { TWINE_SOCKET: `/tmp/twt-bench-${process.pid}.sock` },
-    logLevel: 'debug',
+    // What a deployment runs: debug would add a line per Docker event and per change.
+    logLevel: 'info',
   });
   const b = { d, transport, spawnedMs };
   live.add(b);
