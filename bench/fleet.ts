@@ -2,8 +2,8 @@
 // fixed addresses and labelled "fleet" containers, all named twt-bench-* and
 // carrying the test bed's owner labels (so a cleanup after a killed run finds them).
 
-import type Docker from 'dockerode';
-import { createDockerClient, resolveDockerEndpoint } from '../src/docker/client.js';
+import Docker from 'dockerode';
+import { dockerodeOptions, resolveDockerEndpoint } from '../src/docker/client.js';
 import { cleanupLeftovers, ensureImage, inUse, OWNER_LABEL, TEST_IMAGE, TEST_LABEL } from '../test/bed/index.js';
 
 export const BENCH_PREFIX = 'twt-bench-';
@@ -23,7 +23,7 @@ export interface Gateway {
 }
 
 export function docker(): Docker {
-  return createDockerClient(resolveDockerEndpoint(undefined, process.env));
+  return new Docker(dockerodeOptions(resolveDockerEndpoint(undefined, process.env)));
 }
 
 function ownerLabels(): Record<string, string> {

@@ -1,8 +1,10 @@
-// Where the Docker engine is and how to talk to it. One dockerode client per
-// daemon; every failure leaves this layer as a DockerError.
+// Where the Docker engine is and how to talk to it. One Engine API client
+// (./api.ts) per daemon; every failure leaves this layer as a DockerError.
 
-import Docker from 'dockerode';
 import { DockerError } from '../errors.js';
+import { createApiClient, type DockerClient } from './api.js';
+
+export type { DockerClient } from './api.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -51,13 +53,21 @@ export function describeEndpoint(e: DockerEndpoint): string {
   return e.kind === 'unix' ? `unix://${e.socketPath}` : `tcp://${e.host}:${e.port}`;
 }
 
-export function createDockerClient(endpoint: DockerEndpoint): Docker {
-  return endpoint.kind === 'unix'
-    ? new Docker({ socketPath: endpoint.socketPath })
-    : new Docker({ host: endpoint.host, port: endpoint.port, protocol: 'http' });
+export function createDockerClient(endpoint: DockerEndpoint): DockerClient {
+  return createApiClient(endpoint);
 }
 
-/** Wraps anything thrown by dockerode into a DockerError that says what was attempted. */
+/**
+ * The same endpoint as options for a dockerode client, for the dev tools
+ * (bench/, tests) that still use dockerode; the daemon does not load it.
+ */
+export function dockerodeOptions(endpoint: DockerEndpoint): { socketPath: string } | { host: string; port: number; protocol: 'http' } {
+  return endpoint.kind === 'unix'
+    ? { socketPath: endpoint.socketPath }
+    : { host: endpoint.host, port: endpoint.port, protocol: 'http' };
+}
+
+/** Wraps anything thrown by the API client into a DockerError that says what was attempted. */
 export function dockerError(what: string, err: unknown): DockerError {
   if (err instanceof DockerError) return err;
   const e = err as { message?: string; statusCode?: number; code?: string } | undefined;
@@ -74,7 +84,7 @@ export function isNotFound(err: unknown): boolean {
 }
 
 /** GET /_ping and /version: proves the engine answers. */
-export async function pingDocker(docker: Docker): Promise<{ version: string; apiVersion: string }> {
+export async function pingDocker(docker: DockerClient): Promise<{ version: string; apiVersion: string }> {
   try {
     await docker.ping();
     const v = await docker.version();

@@ -3,8 +3,8 @@
 // calls `onConnect` after every (re)connect, so the owner can re-sync what it
 // may have missed. Events carry Docker's own timestamp in nanoseconds.
 
-import type Docker from 'dockerode';
-import { dockerError } from './client.js';
+import type { Readable } from 'node:stream';
+import { dockerError, type DockerClient } from './client.js';
 import type { DockerError } from '../errors.js';
 
 export type DockerEventType = 'container' | 'network';
@@ -24,7 +24,7 @@ export interface DockerEvent {
 }
 
 export interface EventStreamOptions {
-  docker: Docker;
+  docker: DockerClient;
   onEvent: (e: DockerEvent) => void;
   /** Called after every (re)connect, before the backoff resets. A throw reconnects. */
   onConnect?: (info: { attempt: number; reconnect: boolean }) => void | Promise<void>;
@@ -63,7 +63,9 @@ export function parseDockerEvent(line: string): DockerEvent | undefined {
 
 export class DockerEventStream {
   private stopped = false;
-  private stream: NodeJS.ReadableStream | undefined;
+  private stream: Readable | undefined;
+  /** Aborts a connect the engine has not answered yet (stop() must not wait for it). */
+  private connecting: AbortController | undefined;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private connectedNow = false;
@@ -84,15 +86,16 @@ export class DockerEventStream {
   /** Ends the stream and any pending retry; resolves once the loop has exited. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.connecting?.abort();
     this.wake?.();
     this.destroy();
     await this.loop;
   }
 
   private destroy(): void {
-    const s = this.stream as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+    const s = this.stream;
     this.stream = undefined;
-    s?.destroy?.();
+    s?.destroy();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -116,9 +119,11 @@ export class DockerEventStream {
       attempt++;
       let failure: DockerError | undefined;
       try {
-        const stream = await this.opts.docker.getEvents({ filters: { type: types } });
+        this.connecting = new AbortController();
+        const stream = await this.opts.docker.events({ type: types }, { signal: this.connecting.signal });
+        this.connecting = undefined;
         if (this.stopped) {
-          (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+          stream.destroy();
           break;
         }
         this.stream = stream;
@@ -136,6 +141,7 @@ export class DockerEventStream {
         const endErr = await ended;
         failure ??= endErr;
       } catch (err) {
+        this.connecting = undefined;
         failure = dockerError('events', err);
       }
       this.connectedNow = false;
@@ -148,7 +154,7 @@ export class DockerEventStream {
   }
 
   /** Reads JSON lines until the stream ends; resolves with the error, if any. */
-  private consume(stream: NodeJS.ReadableStream): Promise<DockerError | undefined> {
+  private consume(stream: Readable): Promise<DockerError | undefined> {
     return new Promise((resolve) => {
       let buf = '';
       let settled = false;

@@ -12,10 +12,9 @@
 // or no match) come after those, in Docker's serialized order (by name), so
 // the result is always deterministic.
 
-import type Docker from 'dockerode';
 import type { ContainerInfo, NetworkAttachment } from '../resolve/inventory.js';
 import type { Link } from '../netns/types.js';
-import { dockerError } from './client.js';
+import { dockerError, type DockerClient } from './client.js';
 
 /** The part of `GET /containers/<id>/json` that Twine reads. */
 export interface InspectNetwork {
@@ -129,10 +128,10 @@ export type LinkLister = (pid: number) => Promise<readonly NsInterface[]>;
  * container's networks are ordered by its interfaces; if reading them fails
  * (the container just died) the Docker order is used.
  */
-export async function inspectContainer(docker: Docker, idOrName: string, listLinks?: LinkLister): Promise<ContainerInfo> {
+export async function inspectContainer(docker: DockerClient, idOrName: string, listLinks?: LinkLister): Promise<ContainerInfo> {
   let raw: ContainerInspect;
   try {
-    raw = (await docker.getContainer(idOrName).inspect()) as unknown as ContainerInspect;
+    raw = (await docker.inspectContainer(idOrName)) as ContainerInspect;
   } catch (err) {
     throw dockerError(`inspect container ${idOrName}`, err);
   }
@@ -149,9 +148,9 @@ export async function inspectContainer(docker: Docker, idOrName: string, listLin
 }
 
 /** IDs of running containers (`docker ps -q --no-trunc`). */
-export async function listRunningContainerIds(docker: Docker): Promise<string[]> {
+export async function listRunningContainerIds(docker: DockerClient): Promise<string[]> {
   try {
-    const list = await docker.listContainers({ all: false });
+    const list = await docker.listContainers();
     return list.map((c) => c.Id);
   } catch (err) {
     throw dockerError('list containers', err);
@@ -159,7 +158,7 @@ export async function listRunningContainerIds(docker: Docker): Promise<string[]>
 }
 
 /** Every running container, inspected (in parallel, bounded). */
-export async function listRunningContainers(docker: Docker, listLinks?: LinkLister, concurrency = 8): Promise<ContainerInfo[]> {
+export async function listRunningContainers(docker: DockerClient, listLinks?: LinkLister, concurrency = 8): Promise<ContainerInfo[]> {
   const ids = await listRunningContainerIds(docker);
   const out: ContainerInfo[] = [];
   let next = 0;

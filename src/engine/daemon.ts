@@ -1,7 +1,7 @@
 // Wires the engine to Docker: the event stream feeds it, every (re)connect
 // triggers a full re-sync, and a timer re-checks everything for drift.
 
-import type Docker from 'dockerode';
+import type { DockerClient } from '../docker/client.js';
 import type { Logger } from '../log.js';
 import type { NetnsBackend } from '../netns/types.js';
 import type { NftTransport } from '../firewall/transport.js';
@@ -25,7 +25,7 @@ export class Daemon {
   reconnects = 0;
 
   constructor(
-    docker: Docker,
+    docker: DockerClient,
     netns: NetnsBackend,
     nft: NftTransport,
     private readonly log: Logger,

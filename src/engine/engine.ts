@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type Docker from 'dockerode';
+import type { DockerClient } from '../docker/client.js';
 import type { Logger } from '../log.js';
 import type { NetnsBackend, NsTarget } from '../netns/types.js';
 import { TWINE_RT_PROTO } from '../netns/types.js';
@@ -31,7 +31,7 @@ export interface EngineOptions {
 }
 
 export interface EngineDeps {
-  docker: Docker;
+  docker: DockerClient;
   netns: NetnsBackend;
   nft: NftTransport;
   log: Logger;

@@ -102,6 +102,36 @@ test('the stream reconnects with backoff, re-syncs after every connect, and stop
   }
 });
 
+test('stop() is prompt while the engine has not answered the events request yet', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'twt-ev-'));
+  const sock = path.join(dir, 'docker.sock');
+  let asked = 0;
+  const server = http.createServer(() => {
+    asked++; // never answers
+  });
+  await new Promise<void>((r) => server.listen(sock, r));
+  const disconnects: string[] = [];
+  const stream = new DockerEventStream({
+    docker: createDockerClient({ kind: 'unix', socketPath: sock }),
+    onEvent: () => assert.fail('no events expected'),
+    onDisconnect: (err) => disconnects.push(err.message),
+  });
+  try {
+    stream.start();
+    await waitFor(() => asked === 1);
+    const t0 = performance.now();
+    await stream.stop();
+    assert.ok(performance.now() - t0 < 200, 'stop() does not wait for the answer');
+    assert.equal(stream.connected, false);
+    assert.equal(stream.connects, 0);
+    assert.deepEqual(disconnects, [], 'a stop is not reported as a disconnect');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
