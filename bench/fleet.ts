@@ -5,6 +5,7 @@
 import Docker from 'dockerode';
 import { dockerodeOptions, resolveDockerEndpoint } from '../src/docker/client.js';
 import { cleanupLeftovers, ensureImage, inUse, OWNER_LABEL, TEST_IMAGE, TEST_LABEL } from '../test/bed/index.js';
+import { mapLimit } from '../src/util/map-limit.js';
 
 export const BENCH_PREFIX = 'twt-bench-';
 /** Per run: a network whose removal failed (stale endpoints in dockerd) must not block the next run. */
@@ -108,19 +109,8 @@ export async function removeContainers(d: Docker, ids: readonly string[]): Promi
   await pool(ids, 4, (id) => d.getContainer(id).remove({ force: true, v: true }).catch(() => undefined));
 }
 
-/** Runs fn over items with at most `limit` at a time. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+/** Runs several async jobs at once, at most `limit` in flight. */
+export const pool = mapLimit;
 
 export async function createGateway(d: Docker, name: string, ip: string): Promise<Gateway> {
   const id = await createContainer(d, { name, ip });

@@ -15,6 +15,7 @@
 import type { ContainerInfo, NetworkAttachment } from '../resolve/inventory.js';
 import type { Link } from '../netns/types.js';
 import { dockerError, type DockerClient } from './client.js';
+import { mapLimit } from '../util/map-limit.js';
 
 /** The part of `GET /containers/<id>/json` that Twine reads. */
 export interface InspectNetwork {
@@ -160,19 +161,15 @@ export async function listRunningContainerIds(docker: DockerClient): Promise<str
 /** Every running container, inspected (in parallel, bounded). */
 export async function listRunningContainers(docker: DockerClient, listLinks?: LinkLister, concurrency = 8): Promise<ContainerInfo[]> {
   const ids = await listRunningContainerIds(docker);
-  const out: ContainerInfo[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      try {
-        out.push(await inspectContainer(docker, id, listLinks));
-      } catch (err) {
-        // Gone between list and inspect: not running any more, nothing to report.
-        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      }
+  const found = await mapLimit(ids, concurrency, async (id) => {
+    try {
+      return await inspectContainer(docker, id, listLinks);
+    } catch (err) {
+      // Gone between list and inspect: not running any more, nothing to report.
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      return undefined;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+  });
+  const out = found.filter((c): c is ContainerInfo => c !== undefined);
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }

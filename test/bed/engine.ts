@@ -6,6 +6,7 @@ import { runAllowFail, parseJson } from './exec.js';
 import { execInAllowFail, routes, type IpRoute, type TestNs } from './netns.js';
 import { createNetwork, type NetworkOptions } from './docker.js';
 import { TWINE_BIN, type LogLine, type TestDaemon } from './daemon.js';
+import { mapLimit } from '../../src/util/map-limit.js';
 
 /** Twine's routing protocol number as `ip -j` prints it. */
 export const TWINE_PROTO = '74';
@@ -173,18 +174,7 @@ export function dockerExec(container: string, args: readonly string[], timeoutMs
 }
 
 /** Runs several async jobs at once, at most `limit` in flight. */
-export async function parallel<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+export const parallel = mapLimit;
 
 /** `twine <args>` of this checkout (e.g. cleanup), run to completion. */
 export function twineCli(args: readonly string[]) {
