@@ -1,5 +1,5 @@
 // The daemon under test: `twine start` as a child process (the test bed's
-// runner) with a private socket, no TCP listener and JSON logs at debug level,
+// runner) with a private socket, no TCP listener and JSON logs at info level,
 // plus what the bench reads from it: transaction lines and resident memory.
 
 import { readFileSync } from 'node:fs';

@@ -87,7 +87,7 @@ npm run bench -- --quick --nft-transport=lib
 
 ## How it is measured
 
-- The daemon under test is \`twine start --nft-transport=<lib|exec> --resync-interval=0 --listen=none\` (JSON logs, debug level) on a private socket; both transports run in the same invocation, one daemon after the other against the same containers.
+- The daemon under test is \`twine start --nft-transport=<lib|exec> --resync-interval=0 --listen=none\` (JSON logs, info level, as deployed) on a private socket; both transports run in the same invocation, one daemon after the other against the same containers.
 - Containers: \`twine-test/busybox:latest\` running \`sleep\`, on one \`--internal\` network, named \`twt-bench-*\`; no traffic is sent. Every labelled container has \`twine.route.10.200.0.0/16=<gw>\`, \`twine.nat.forward.8080=<gw>:80\` and \`twine.iptables.rule.a=TWINE_INPUT -p tcp --dport 22 -j ACCEPT\`; half use gateway A, half gateway B. N is the number of labelled containers already running.
 - Scenario a, per N and transport: ${r.options.starts} new containers started one at a time (removed afterwards), ${r.options.restarts} restarts of running ones, ${r.options.bursts} burst(s) of ${r.options.burst} started at once.
 - **Observer** (the headline figure): the bench process subscribes to Docker's events itself and polls the container's namespace (pid from its cgroup) every ${r.options.pollMs} ms through the addon: route list (protocol 74, via the expected gateway), then \`list table inet twine\` through libnftables. The latency is Docker's start-event timestamp → the return of the first check that saw both — an upper bound (resolution ≈ poll interval + one check, ~1–2 ms).
