@@ -7,6 +7,10 @@ import type { NetnsBackend } from '../netns/types.js';
 import type { NftTransport } from '../firewall/transport.js';
 import { DockerEventStream } from '../docker/events.js';
 import { Engine } from './engine.js';
+import { trimMalloc } from '../netns/memory.js';
+
+/** After transactions, give freed native memory back this often (ms). */
+const TRIM_INTERVAL_MS = 5000;
 
 export interface DaemonOptions {
   allowHostRoutes: boolean;
@@ -20,6 +24,8 @@ export class Daemon {
   readonly engine: Engine;
   readonly events: DockerEventStream;
   private timer: NodeJS.Timeout | undefined;
+  private trimTimer: NodeJS.Timeout | undefined;
+  private txSinceTrim = 0;
   private stopping = false;
   /** Docker reconnects after the first connect. */
   reconnects = 0;
@@ -58,6 +64,13 @@ export class Daemon {
 
   start(): void {
     this.events.start();
+    this.engine.on('transaction', () => this.txSinceTrim++);
+    this.trimTimer = setInterval(() => {
+      if (this.txSinceTrim === 0) return;
+      this.txSinceTrim = 0;
+      trimMalloc();
+    }, TRIM_INTERVAL_MS);
+    this.trimTimer.unref();
     if (this.opts.resyncIntervalMs > 0) {
       this.timer = setInterval(() => {
         if (!this.events.connected) return;
@@ -71,6 +84,7 @@ export class Daemon {
   async stop(graceMs: number): Promise<boolean> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.trimTimer) clearInterval(this.trimTimer);
     await this.events.stop();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));

@@ -36,6 +36,8 @@ export interface NativeStats {
 export interface NativeBinding {
   version(): string;
   stats(): NativeStats;
+  /** malloc_trim(0): true when memory was released to the kernel. */
+  mallocTrim(): boolean;
   /** Table 0 lists every table; absent means main (254). Only unicast/unreachable/blackhole/prohibit routes. */
   routeList(target: NativeTarget, filter?: RouteFilter): Promise<Route[]>;
   routeAdd(target: NativeTarget, route: Route): Promise<void>;

@@ -3,6 +3,7 @@
 // process ended and how long it took.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OWNER_ENV } from './owner.js';
 
@@ -115,11 +116,18 @@ export class TestDaemon {
 
 let daemons = 0;
 
+/** The node flags of bin/twine.js's shebang, so the test daemon runs as a deployed one does. */
+export const TWINE_NODE_FLAGS: string[] = (readFileSync(TWINE_BIN, 'utf8').split('\n')[0] ?? '')
+  .replace(/^#!.*?\bnode\b/, '')
+  .trim()
+  .split(/\s+/)
+  .filter((f) => f.startsWith('--'));
+
 /** Starts `twine start` with JSON logs; the process is tagged so a later cleanup can find it if this test dies. */
 export function startDaemon(opts: DaemonOptions = {}): TestDaemon {
   // Each test daemon gets a socket of its own (the socket is also the one-per-host guard) and no TCP port.
   const socket = `/tmp/twt-sock-${process.pid}-${++daemons}.sock`;
-  const child = spawn(process.execPath, [TWINE_BIN, 'start', ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...TWINE_NODE_FLAGS, TWINE_BIN, 'start', ...(opts.args ?? [])], {
     env: {
       ...process.env,
       TWINE_SOCKET: socket,
