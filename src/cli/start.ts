@@ -21,10 +21,6 @@ import { readVersion } from './version.js';
 /** In-flight transactions get this long to finish after SIGINT/SIGTERM. */
 const SHUTDOWN_GRACE_MS = 1500;
 
-function twineLabels(labels: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith('twine.')));
-}
-
 export async function runStart(values: OptionValues, io: CliIO): Promise<number> {
   const format = values['log-format'] as string;
   const log = createLogger({
@@ -62,15 +58,6 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
     log.error({ err }, 'cannot start the status server');
     return EXIT_FAILURE;
   }
-
-  // Log every labelled container once it is first reconciled (what `twine start` used to print).
-  const reported = new Set<string>();
-  daemon.engine.on('transaction', (e) => {
-    if (reported.has(e.id)) return;
-    reported.add(e.id);
-    const s = daemon.engine.container(e.id);
-    if (s) log.info({ container: s.name, id: s.id.slice(0, 12), labels: twineLabels(s.labels) }, `labelled container: ${s.name}`);
-  });
 
   const done = new Promise<string>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {

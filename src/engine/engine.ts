@@ -352,6 +352,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!s) {
       s = { id: info.id, name: info.name, running: true, labels: info.labels, labelErrors: [], warnings: [] };
       this.states.set(info.id, s);
+      const labels = Object.fromEntries(Object.entries(info.labels).filter(([k]) => k.startsWith('twine.')));
+      this.deps.log.info({ container: info.name, id: info.id.slice(0, 12), labels }, `labelled container: ${info.name}`);
     }
     s.name = info.name;
     s.running = info.running;
