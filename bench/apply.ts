@@ -97,7 +97,7 @@ async function main(): Promise<number> {
         const b = startTwine(t);
         const rec = await waitReconciled(b, 300_000);
         results.notes.push(`start-up reconcile of ${c.fleet.length} containers already configured (all in sync), ${t}: ${String(rec.ms)} ms`);
-        await memoryAt(c, b, results.memory, `after start-up with ${c.fleet.length}`);
+        await memoryAt(c, b, results.memory, `after start-up with ${c.fleet.length}`, true);
         await stopTwine(b);
       }
     }

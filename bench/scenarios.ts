@@ -261,11 +261,17 @@ export interface MemoryPoint {
   containers: number;
   rssMb: number;
   when: string;
+  /** Measured once the daemon was idle for 10 s (steady state), not 1 s after a burst of work. */
+  settled?: boolean;
 }
 
-export async function memoryAt(c: Ctx, b: BenchDaemon, out: MemoryPoint[], when: string): Promise<void> {
+export async function memoryAt(c: Ctx, b: BenchDaemon, out: MemoryPoint[], when: string, settle = false): Promise<void> {
   await sleep(1000);
   out.push({ transport: b.transport, containers: c.fleet.length, rssMb: rssMb(b), when });
+  if (!settle) return;
+  // Steady state: the daemon hands freed native memory back 5 s after its last transactions.
+  await sleep(9000);
+  out.push({ transport: b.transport, containers: c.fleet.length, rssMb: rssMb(b), when: `${when}, settled (10 s)`, settled: true });
 }
 
 export { startTwine, stopTwine, waitReconciled };
