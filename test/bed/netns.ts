@@ -2,6 +2,7 @@
 // (nsenter -t <pid> -n) or a test namespace (ip netns), create test namespaces
 // and veth pairs, and read state back with `ip -j`.
 
+import { readdirSync, readlinkSync } from 'node:fs';
 import { run, runAllowFail, parseJson } from './exec.js';
 import { forgetOwner, PREFIX, recordOwner } from './owner.js';
 
@@ -146,4 +147,15 @@ export async function vethPair(tmpPrefix: string, a: VethEnd, b: VethEnd): Promi
 export async function linkDel(ns: TestNs, name: string): Promise<void> {
   const [c, a] = nsCommand(ns, 'ip', ['link', 'del', name]);
   await runAllowFail(c, a);
+}
+
+/** The network namespace of every thread of this process (threads that exit while listed are left out). */
+export function threadNamespaces(): string[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      return [readlinkSync(`/proc/self/task/${tid}/ns/net`)];
+    } catch {
+      return [];
+    }
+  });
 }

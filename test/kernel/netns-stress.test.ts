@@ -6,11 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { NetlinkError } from '../../src/errors.js';
 import { nativeBackend as nb } from '../../src/netns/backend.js';
 import { loadAddon } from '../../src/netns/addon.js';
 import { TWINE_RT_PROTO, type NsTarget } from '../../src/netns/types.js';
+import { threadNamespaces } from '../bed/netns.js';
 
 const PREFIX = 'twt-nls-';
 const COUNT = 50;
@@ -29,15 +30,6 @@ function cleanup(): void {
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(PREFIX));
   if (names.length) ipBatch(names.map((n) => `netns del ${n}`));
-}
-function threadNamespaces(): string[] {
-  return readdirSync('/proc/self/task').flatMap((tid) => {
-    try {
-      return [readlinkSync(`/proc/self/task/${tid}/ns/net`)];
-    } catch {
-      return [];
-    }
-  });
 }
 
 const ownNs = readlinkSync('/proc/self/ns/net');

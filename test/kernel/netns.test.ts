@@ -4,13 +4,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync, rmSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { NetlinkError } from '../../src/errors.js';
 import { nativeBackend as nb } from '../../src/netns/backend.js';
 import { loadAddon } from '../../src/netns/addon.js';
 import { TWINE_RT_PROTO, type NsTarget } from '../../src/netns/types.js';
+import { threadNamespaces } from '../bed/netns.js';
 
 const PREFIX = 'twt-nl-';
 const NS = `${PREFIX}a`;
@@ -45,15 +46,6 @@ function rootSnapshot(): string {
   return JSON.stringify([routes, ROOT_SYSCTLS.map((k) => readFileSync(`/proc/sys/${k}`, 'utf8'))]);
 }
 /** Every thread's network namespace, as /proc/self/task/<tid>/ns/net links. */
-export function threadNamespaces(): string[] {
-  return readdirSync('/proc/self/task').map((tid) => {
-    try {
-      return readlinkSync(`/proc/self/task/${tid}/ns/net`);
-    } catch {
-      return 'gone'; // the thread exited while we listed
-    }
-  });
-}
 async function rejects(p: Promise<unknown>, code: string | string[]): Promise<NetlinkError> {
   try {
     await p;
@@ -88,7 +80,7 @@ describe('native netns backend', () => {
   after(() => {
     cleanup();
     assert.equal(rootSnapshot(), rootBefore, "the machine's own routes and sysctls changed");
-    assert.deepEqual(new Set(threadNamespaces().filter((n) => n !== 'gone')), new Set([ownNs]));
+    assert.deepEqual(new Set(threadNamespaces()), new Set([ownNs]));
   });
 
   it('linkList matches ip link', async () => {
@@ -261,7 +253,7 @@ describe('native netns backend', () => {
   });
 
   it('leaves every thread of the process in its own namespace', () => {
-    const seen = threadNamespaces().filter((n) => n !== 'gone');
+    const seen = threadNamespaces();
     assert.ok(seen.length > 1);
     assert.deepEqual(new Set(seen), new Set([ownNs]));
     assert.equal(loadAddon().stats().retired, 0);

@@ -5,13 +5,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { NftError, NetlinkError } from '../../src/errors.js';
 import { loadAddon } from '../../src/netns/addon.js';
 import { createLibTransport, libTransportAvailable } from '../../src/firewall/transport-lib.js';
 import { createExecTransport } from '../../src/firewall/transport-exec.js';
 import type { NftBatch } from '../../src/firewall/nft.js';
 import type { NsTarget } from '../../src/netns/types.js';
+import { threadNamespaces } from '../bed/netns.js';
 
 const PREFIX = 'twt-nftl-';
 const A = `${PREFIX}a`;
@@ -40,15 +41,6 @@ function shape(b: NftBatch | null): unknown[] {
   return (b?.nftables ?? [])
     .filter((o) => !('metainfo' in o))
     .map((o) => JSON.parse(JSON.stringify(o, (k, v: unknown) => (k === 'handle' ? undefined : v))) as unknown);
-}
-function threadNamespaces(): string[] {
-  return readdirSync('/proc/self/task').flatMap((tid) => {
-    try {
-      return [readlinkSync(`/proc/self/task/${tid}/ns/net`)];
-    } catch {
-      return [];
-    }
-  });
 }
 
 const batch: NftBatch = {
