@@ -3,7 +3,7 @@
 // from the kernel (ip -j, nft -j).
 
 import { runAllowFail, parseJson } from './exec.js';
-import { execInAllowFail, routes, type IpRoute, type TestNs } from './netns.js';
+import { execInAllowFail, netnsAdd, routes, vethPair, type IpRoute, type TestNs } from './netns.js';
 import { createNetwork, type NetworkOptions } from './docker.js';
 import { TWINE_BIN, type LogLine, type TestDaemon } from './daemon.js';
 import { mapLimit } from '../../src/util/map-limit.js';
@@ -166,6 +166,18 @@ export async function createNetworkWithSubnet(name: string, opts: Omit<NetworkOp
     }
   }
   throw new Error(`no free /24 for ${name}: ${String(lastErr)}`);
+}
+
+/**
+ * An `ip netns` namespace playing the Docker host for host-route tests: a veth
+ * pair inside it holds <net>.250, so container addresses on `net` are on-link
+ * there, as they are on the real host's bridge. Never the real host.
+ */
+export async function fakeHost(name: string, vethPrefix: string, net: AutoNetwork): Promise<TestNs> {
+  await netnsAdd(name);
+  const ns = { netns: name };
+  await vethPair(vethPrefix, { ns, name: 'h0', addresses: [`${net.base}.250/24`] }, { ns, name: 'h1' });
+  return ns;
 }
 
 /** `docker exec <container> <cmd...>` (the container's own tools, e.g. busybox ping/nslookup). */

@@ -14,8 +14,8 @@ import {
   createNetworkWithSubnet,
   duplicateRules,
   ensureImage,
+  fakeHost,
   isTx,
-  netnsAdd,
   netnsDel,
   parallel,
   removeContainer,
@@ -27,7 +27,6 @@ import {
   testPrefix,
   twineRoutes,
   twineTable,
-  vethPair,
   waitUntil,
   type AutoNetwork,
   type LogLine,
@@ -79,8 +78,7 @@ before(async () => {
   await cleanupLeftovers(tagPrefix('ek'));
   await ensureImage();
   net = await createNetworkWithSubnet(NET);
-  await netnsAdd(HOST);
-  await vethPair(`${P}v`, { ns: HOST_NS, name: 'h0', addresses: [`${net.base}.250/24`] }, { ns: HOST_NS, name: 'h1' });
+  await fakeHost(HOST, `${P}v`, net);
   await runContainer({ name: GW, networks: [NET] });
 });
 

@@ -12,9 +12,9 @@ import {
   cleanupLeftovers,
   createNetworkWithSubnet,
   ensureImage,
+  fakeHost,
   ip,
   LABEL_ERROR_MSG,
-  netnsAdd,
   netnsDel,
   removeContainer,
   removeNetwork,
@@ -26,7 +26,6 @@ import {
   testPrefix,
   twineRoutes,
   twineTable,
-  vethPair,
   waitForLogFrom,
   waitUntil,
   type AutoNetwork,
@@ -59,8 +58,7 @@ before(async () => {
   await cleanupLeftovers(tagPrefix('eh'));
   await ensureImage();
   net = await createNetworkWithSubnet(NET);
-  await netnsAdd(HOST);
-  await vethPair(`${P}v`, { ns: HOST_NS, name: 'h0', addresses: [`${net.base}.250/24`] }, { ns: HOST_NS, name: 'h1' });
+  await fakeHost(HOST, `${P}v`, net);
 });
 
 after(async () => {
