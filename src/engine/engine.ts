@@ -68,7 +68,6 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly touched = new Map<string, number>();
   private touchSeq = 0;
   private readonly listLinks: LinkLister;
-  private hostRoutesApplied = 0;
   /** A host-route change arrived before the first full reconcile finished. */
   private hostDeferred = false;
   /** True once the first full reconcile finished. */
@@ -374,14 +373,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     const errors: unknown[] = [];
     for (const r of changes.replace) await this.deps.netns.routeReplace(ns, r).catch((e: unknown) => errors.push(e));
     for (const r of changes.del) await this.deps.netns.routeDel(ns, r).catch((e: unknown) => errors.push(e));
-    this.hostRoutesApplied = want.length;
     if (changes.replace.length + changes.del.length > 0 || errors.length > 0) {
       log.info({ replaced: changes.replace, deleted: changes.del, errors: errors.map(describeError) }, 'host routes');
     }
-  }
-
-  get hostRouteCount(): number {
-    return this.hostRoutesApplied;
   }
 
   private emitTx(e: TxEvent): void {

@@ -116,11 +116,6 @@ export class Metrics {
     }
   }
 
-  /** For daemons whose view has no dockerConnects(): count one reconnect. */
-  onDockerReconnect(): void {
-    this.dockerReconnects.inc();
-  }
-
   /** For drift repairs the engine reports outside transactions (host routes). */
   onDriftRepair(n = 1): void {
     this.driftRepairs.inc(n);
