@@ -43,6 +43,7 @@ const STAGE_NAMES: Record<string, string> = {
   eventDelayMs: 'Docker event delivery to the daemon',
   queueMs: 'queue wait',
   inspectMs: 'docker inspect',
+  startInfoMs: 'start path: cgroup + namespace read (instead of inspect)',
   planMs: 'plan',
   observeMs: 'observe (route list, sysctl reads, table list)',
   netlinkMs: 'netlink writes',

@@ -67,7 +67,7 @@ export function latencyTable(r: Results): string {
   return lines.join('\n');
 }
 
-const STAGES = ['eventDelayMs', 'queueMs', 'inspectMs', 'planMs', 'observeMs', 'netlinkMs', 'verifyMs', 'nftMs'];
+const STAGES = ['eventDelayMs', 'queueMs', 'inspectMs', 'startInfoMs', 'planMs', 'observeMs', 'netlinkMs', 'verifyMs', 'nftMs'];
 
 /** Mean (additive: the stages sum to the total), median and p99 per stage of the applying transactions, per transport and N. */
 export function stageTable(r: Results): string {

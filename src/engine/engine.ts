@@ -3,7 +3,6 @@
 // and those whose labels reference it), coalesced and with bounded concurrency.
 
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { DockerClient } from '../docker/client.js';
 import type { Logger } from '../log.js';
@@ -14,6 +13,10 @@ import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
 import type { Plan } from '../plan/types.js';
 import type { DockerEvent } from '../docker/events.js';
 import { hasTwineLabels, inspectContainer, listRunningContainers, type LinkLister } from '../docker/inventory.js';
+import { NetworkIndex } from '../docker/networks.js';
+import { containerNsPid, netnsInode } from '../docker/cgroup.js';
+import { startedInfo } from '../docker/start-info.js';
+import { sameNetworks } from '../resolve/inventory.js';
 import { isNotFound } from '../docker/client.js';
 import { LabelError } from '../errors.js';
 import { KeyedQueue } from './queue.js';
@@ -48,6 +51,10 @@ interface Reason {
   started?: boolean;
   /** When Twine received the event (ms since epoch), to split Docker's delay from Twine's. */
   receivedMs?: number;
+  /** The container's name in the start event. */
+  name?: string;
+  /** Re-read after a start applied without inspect: no transaction if the plan is the same. */
+  confirm?: boolean;
 }
 
 const HOST_KEY = '@host';
@@ -68,6 +75,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly touched = new Map<string, number>();
   private touchSeq = 0;
   private readonly listLinks: LinkLister;
+  private readonly networks: NetworkIndex;
+  /** Namespaces a container's process is not in once it runs: the host's and Twine's own. */
+  private readonly hostNs = new Set<number>();
   /** A host-route change arrived before the first full reconcile finished. */
   private hostDeferred = false;
   /** True once the first full reconcile finished. */
@@ -84,6 +94,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       (key, err) => deps.log.error({ err, key }, 'job failed'),
     );
     this.listLinks = (pid) => deps.netns.linkList({ pid });
+    this.networks = new NetworkIndex(deps.docker);
+    for (const pid of ['self', 1] as const) {
+      const ino = netnsInode(pid);
+      if (ino !== undefined) this.hostNs.add(ino);
+    }
   }
 
   /** Per-container status, for the API and `twine status`. */
@@ -107,7 +122,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     // newer than the listing: a container that started meanwhile is missing from it
     // and must not be marked stopped, one that died meanwhile must not come back.
     const mark = this.touchSeq;
-    const running = await listRunningContainers(this.deps.docker, this.listLinks);
+    const [running] = await Promise.all([
+      listRunningContainers(this.deps.docker, this.listLinks),
+      this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
+    ]);
     const newer = (id: string): boolean => (this.touched.get(id) ?? 0) > mark;
     const seen = new Set<string>();
     for (const c of running) {
@@ -144,7 +162,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   onEvent(ev: DockerEvent): void {
     try {
       if (ev.type === 'container') this.onContainerEvent(ev);
-      else if (ev.type === 'network' && (ev.action === 'connect' || ev.action === 'disconnect')) {
+      else if (ev.type === 'network' && (ev.action === 'create' || ev.action === 'destroy')) {
+        this.networks.invalidate();
+        this.networks.refresh().catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed'));
+      } else if (ev.type === 'network' && (ev.action === 'connect' || ev.action === 'disconnect')) {
         // Only a running container's networks matter now. Docker connects networks while
         // starting a container, before its start event, and inspecting it then waits for
         // Docker to finish starting it: the start event's job reads it promptly instead.
@@ -164,7 +185,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       // `docker restart` sends die, start, restart: start alone carries the new namespace,
       // so restart (and unpause, which keeps the namespace) would only cost a no-op check.
       case 'start':
-        void this.queue.request(ev.id, { ...base, inspect: true, started: true });
+        void this.queue.request(ev.id, { ...base, inspect: true, started: true, name: ev.attributes.name });
+        break;
+      case 'create':
+        // Read it now, while Docker is not busy starting it: its start then needs no inspect.
+        void this.queue.request(ev.id, { ...base, inspect: true });
         break;
       case 'die':
       case 'destroy':
@@ -231,8 +256,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     return { info, names };
   }
 
-  private async containerJob(id: string, reasons: Reason[]): Promise<void> {
+  private async containerJob(id: string, jobReasons: Reason[]): Promise<void> {
     const jobStart = Date.now();
+    let reasons = jobReasons;
+    if (reasons.some((r) => r.started) && (await this.startWithoutInspect(id, reasons, jobStart))) {
+      // Applied from what Twine could read itself; Docker's view follows, off the latency path.
+      void this.queue.request(id, { why: 'start confirmed by inspect', inspect: true, confirm: true });
+      return;
+    }
     const started = reasons.some((r) => r.started);
     let info = this.inventory.get(id);
     let inspectMs = 0;
@@ -242,14 +273,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const r = await this.refresh(id);
       inspectMs = performance.now() - t;
       info = r.info;
-      // Anything that references this container may resolve differently now.
-      const moved = !before || !info || before.running !== info.running || JSON.stringify(before.networks) !== JSON.stringify(info.networks) || before.name !== info.name;
-      if (moved) {
-        const eventMs = minEventMs(reasons);
-        for (const dep of this.graph.dependentsOf({ id, names: r.names })) {
-          void this.queue.request(dep, { why: `dependency ${info?.name ?? id} changed`, eventMs, receivedMs: minReceived(reasons) });
-        }
-      }
+      this.requestDependentsIfMoved(id, before, info, r.names, reasons);
     }
     const state = this.states.get(id);
     if (!info || !info.running) {
@@ -269,22 +293,83 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.graph.remove(id);
       return;
     }
+    // A confirmation that arrived together with real work is real work.
+    if (reasons.some((r) => !r.confirm)) reasons = reasons.filter((r) => !r.confirm);
+    await this.transact(info, reasons, started, this.front(reasons, jobStart, { inspectMs }));
+  }
+
+  /** Docker's event timestamp → Twine has the event; → its job starts; the job's read of the container. */
+  private front(reasons: Reason[], jobStart: number, read: { inspectMs: number; startInfoMs?: number }): Front {
     const received = minReceived(reasons);
     const eventMs = minEventMs(reasons);
-    const front = {
-      // Docker's event timestamp → Twine has the event; → its job starts; the job's docker inspect.
+    return {
       eventDelayMs: received !== undefined && eventMs !== undefined ? received - eventMs : undefined,
       queueMs: received !== undefined ? jobStart - received : undefined,
-      inspectMs,
+      ...read,
     };
-    await this.transact(info, reasons, started, front);
+  }
+
+  /**
+   * Anything that references this container may resolve differently when it started,
+   * stopped, was renamed or moved on its networks. Only running containers resolve.
+   */
+  private requestDependentsIfMoved(id: string, before: ContainerInfo | undefined, after: ContainerInfo | undefined, names: Set<string>, reasons: Reason[]): void {
+    const wasUp = before?.running === true;
+    const isUp = after?.running === true;
+    if (!wasUp && !isUp) return;
+    if (wasUp && isUp && before.name === after.name && sameNetworks(before.networks, after.networks)) return;
+    const eventMs = minEventMs(reasons);
+    for (const dep of this.graph.dependentsOf({ id, names })) {
+      void this.queue.request(dep, { why: `dependency ${after?.name ?? before?.name ?? id} changed`, eventMs, receivedMs: minReceived(reasons) });
+    }
+  }
+
+  /**
+   * The start path without `docker inspect` (../docker/start-info.ts): the container's
+   * process from its cgroup, its interfaces and addresses from its namespace, the rest
+   * from the last inspect. False (nothing done) when that picture is incomplete.
+   */
+  private async startWithoutInspect(id: string, reasons: Reason[], jobStart: number): Promise<boolean> {
+    const template = this.inventory.get(id);
+    if (!template) return false;
+    const t = performance.now();
+    const found = containerNsPid(id, this.hostNs);
+    const skip = (why: string): false => {
+      this.deps.log.debug({ container: template.name, why }, 'start: inspecting');
+      return false;
+    };
+    if (!found) return skip('no process in a namespace of its own in its cgroup');
+    const ns = { pid: found.pid };
+    let addrs;
+    try {
+      await this.networks.refresh();
+      addrs = await this.deps.netns.addrList(ns);
+    } catch (err) {
+      return skip(describeError(err));
+    }
+    const name = reasons.find((r) => r.name !== undefined)?.name ?? template.name;
+    const r = startedInfo(template, { name, pid: found.pid, addrs }, (n) => this.networks.get(n));
+    if ('fallback' in r) return skip(r.fallback);
+    const info = r.info;
+    const startInfoMs = performance.now() - t;
+    const names = namesOf(template);
+    for (const n of namesOf(info)) names.add(n);
+    this.touched.set(id, ++this.touchSeq);
+    this.setInfo(info);
+    this.requestDependentsIfMoved(id, template, info, names, reasons);
+    if (hasTwineLabels(info.labels)) {
+      await this.transact(info, reasons, true, this.front(reasons, jobStart, { inspectMs: 0, startInfoMs }), found.ino);
+    }
+    return true;
   }
 
   private async transact(
     info: ContainerInfo,
     reasons: Reason[],
     started: boolean,
-    front: { eventDelayMs?: number; queueMs?: number; inspectMs: number },
+    front: Front,
+    /** The namespace's inode, when the caller already read it. */
+    knownIno?: number,
   ): Promise<void> {
     const txId = randomBytes(4).toString('hex');
     const log = this.deps.log.child({ container: info.name, tx: txId });
@@ -296,6 +381,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       outcome = planContainer(info, this.snapshot(), { allowHostRoutes: this.opts.allowHostRoutes });
     } catch (err) {
+      // The start path already reported these labels; the inspect after it finds them as bad.
+      if (reasons.every((r) => r.confirm) && state.lastError === describeError(err)) return;
       state.lastError = describeError(err);
       state.labelErrors = err instanceof LabelError ? err.issues : [];
       log.error({ err: state.lastError, labels: info.labels }, 'labels invalid: nothing applied, last good state kept');
@@ -309,8 +396,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     const plan = outcome.plan;
     const planMs = performance.now() - t0;
 
-    const ino = nsInode(info.pid);
+    const ino = knownIno ?? netnsInode(info.pid);
     const fresh = started && ino !== undefined && this.knownNs.get(info.id) !== ino;
+    // Docker's view agrees with what the start path applied: nothing to do, nothing to report.
+    if (reasons.every((r) => r.confirm) && ino !== undefined && this.knownNs.get(info.id) === ino && state.applied && samePlan(state.applied, plan)) {
+      log.debug('start confirmed by inspect');
+      return;
+    }
     let result: TxResult;
     try {
       result = await applyPlan(this.deps, plan, { fresh });
@@ -398,12 +490,16 @@ function minEventMs(reasons: Reason[]): number | undefined {
   return m;
 }
 
-function nsInode(pid: number): number | undefined {
-  try {
-    return statSync(`/proc/${pid}/ns/net`).ino;
-  } catch {
-    return undefined;
-  }
+/** The same plan, whichever of the namespace's processes names it. */
+function samePlan(a: Plan, b: Plan): boolean {
+  return JSON.stringify({ ...a, ns: undefined }) === JSON.stringify({ ...b, ns: undefined });
+}
+
+interface Front {
+  eventDelayMs?: number;
+  queueMs?: number;
+  inspectMs: number;
+  startInfoMs?: number;
 }
 
 export function describeError(err: unknown): string {

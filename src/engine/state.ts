@@ -43,6 +43,9 @@ export interface TxEvent {
   eventMs: number | undefined;
   /** Why it ran: Docker actions, "dependency … changed", "start-up", "reconnect" or "resync" (drift check). */
   reasons: string[];
-  /** Where the time went: Docker's event delay, queueing, inspect, plan, then the transaction's own stages. */
-  stages?: TxStages & { planMs: number; inspectMs: number; eventDelayMs?: number; queueMs?: number };
+  /**
+   * Where the time went: Docker's event delay, queueing, reading the container (docker inspect,
+   * or on the start path its cgroup and namespace: startInfoMs), plan, then the transaction's own stages.
+   */
+  stages?: TxStages & { planMs: number; inspectMs: number; startInfoMs?: number; eventDelayMs?: number; queueMs?: number };
 }

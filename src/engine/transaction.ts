@@ -88,6 +88,7 @@ function tableExists(err: unknown): boolean {
 
 /** Apply `plan` to its namespace. Throws TransactionError after rolling back. */
 export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
+  if (opts.fresh) return applyFresh(a, plan);
   const ns = plan.ns;
   const t0 = performance.now();
 
@@ -95,7 +96,7 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   const [before, sysBefore, liveTable] = await Promise.all([
     a.netns.routeList(ns, { protocol: TWINE_RT_PROTO }),
     observeSysctls(a.netns, ns, plan.sysctls.map((s) => s.key)),
-    opts.fresh ? null : a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME),
+    a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME),
   ]);
   const t1 = performance.now();
 
@@ -181,5 +182,111 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   result.stages.netlinkMs = t3 - t2;
   result.stages.verifyMs = t4 - t3;
   result.stages.nftMs = t5 - t4;
+  return result;
+}
+
+/** A promise's outcome and when (performance.now()) it settled. */
+type Timed<T> = { ok: true; value: T; at: number } | { ok: false; error: unknown; at: number };
+
+function timed<T>(p: Promise<T>): Promise<Timed<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value, at: performance.now() }),
+    (error: unknown) => ({ ok: false as const, error, at: performance.now() }),
+  );
+}
+
+/**
+ * A namespace Twine has never written to (a start event): nothing of Twine's is
+ * there to observe, so every operation is submitted at once instead of one round
+ * trip per step. The backend runs one namespace's operations in submission order,
+ * so the kernel sees what the observed path does, in the same order: each sysctl
+ * read right before it is written, the routes, their read-back, and (with an
+ * ordered transport) the nft batch last. Any failure rolls everything back,
+ * the table included.
+ */
+async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
+  const ns = plan.ns;
+  const t0 = performance.now();
+  const routes = diffRoutes([], plan.routes, plan.defaultRoutes);
+  const batch = plan.table.chains.length > 0 ? exclusive(addTableBatch(plan.table)) : { nftables: [] };
+  const result: TxResult = {
+    routesReplaced: routes.replace,
+    routesDeleted: [],
+    sysctlsSet: [],
+    nftCommands: batch.nftables.length,
+    noop: isEmpty(routes) && plan.sysctls.length === 0 && batch.nftables.length === 0,
+    stages: { observeMs: 0, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
+  };
+  if (result.noop) return result;
+
+  const olds = plan.sysctls.map((s) => {
+    const old = timed(a.netns.sysctlGet(ns, s.key));
+    return { s, old, set: timed(a.netns.sysctlSet(ns, s.key, s.value)) };
+  });
+  const replaced = routes.replace.map((r) => timed(a.netns.routeReplace(ns, r)));
+  const readBack = timed(a.netns.routeList(ns, { protocol: TWINE_RT_PROTO }));
+  const runNft = (): Promise<Timed<void>> => timed(batch.nftables.length > 0 ? a.nft.apply(ns, batch) : Promise.resolve());
+  const nftEarly = a.nft.ordered ? runNft() : undefined;
+
+  const netlink = await Promise.all([...olds.flatMap((o) => [o.old, o.set]), ...replaced]);
+  const verify = await readBack;
+  const firstFailure = netlink.find((x) => !x.ok);
+  let step = firstFailure ? 'netlink' : undefined;
+  let error: unknown = firstFailure && !firstFailure.ok ? firstFailure.error : undefined;
+  if (!step) {
+    if (!verify.ok) [step, error] = ['verify', verify.error];
+    else {
+      const missing = diffRoutes(verify.value, plan.routes).replace.filter((r) => r.protocol === TWINE_RT_PROTO);
+      if (missing.length > 0) [step, error] = ['verify', new TwineError(`routes not in the kernel after apply: ${missing.map(routeKey).join(', ')}`)];
+    }
+  }
+  // Unordered (exec): the batch only once routes are verified, as on the observed path.
+  const nft = nftEarly ? await nftEarly : step ? undefined : await runNft();
+  if (!step && nft && !nft.ok) {
+    if (tableExists(nft.error)) {
+      // Another writer got there first (e.g. a second Twine): diff against its table.
+      try {
+        const live = await a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME);
+        const again = live === null ? addTableBatch(plan.table) : diffTable(plan.table, live);
+        if (again.nftables.length > 0) await a.nft.apply(ns, again);
+        result.nftCommands = again.nftables.length;
+      } catch (err) {
+        [step, error] = ['nft', err];
+      }
+    } else [step, error] = ['nft', nft.error];
+  }
+
+  const oldValues = new Map<string, string>();
+  for (const o of olds) {
+    const v = await o.old;
+    if (v.ok) oldValues.set(o.s.key, v.value.trim());
+  }
+  if (step) {
+    const rollbackErrors: unknown[] = [];
+    // Committed by this transaction (not by another writer): the batch created the table.
+    if (nft?.ok && batch.nftables.length > 0) {
+      await a.nft.apply(ns, { nftables: [{ delete: { table: { family: TABLE_FAMILY, name: TABLE_NAME } } }] }).catch((e: unknown) => rollbackErrors.push(e));
+    }
+    try {
+      const now = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
+      const back = diffRoutes(now, [], plan.defaultRoutes);
+      for (const r of back.replace) await a.netns.routeReplace(ns, r).catch((e: unknown) => rollbackErrors.push(e));
+      for (const r of back.del) await a.netns.routeDel(ns, r).catch((e: unknown) => rollbackErrors.push(e));
+    } catch (e) {
+      rollbackErrors.push(e);
+    }
+    for (const [key, old] of oldValues) {
+      const want = plan.sysctls.find((s) => s.key === key)?.value;
+      if (old !== want) await a.netns.sysctlSet(ns, key, old).catch((e: unknown) => rollbackErrors.push(e));
+    }
+    const msg = error instanceof Error ? error.message : String(error);
+    throw new TransactionError(`${step} failed: ${msg}`, step, error, rollbackErrors);
+  }
+
+  result.sysctlsSet = plan.sysctls.filter((s) => oldValues.get(s.key) !== s.value);
+  const netlinkAt = Math.max(t0, ...netlink.map((x) => x.at));
+  result.stages.netlinkMs = netlinkAt - t0;
+  result.stages.verifyMs = Math.max(0, verify.at - netlinkAt);
+  result.stages.nftMs = Math.max(0, (nft?.at ?? verify.at) - Math.max(verify.at, netlinkAt));
   return result;
 }

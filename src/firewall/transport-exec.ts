@@ -41,6 +41,7 @@ export function createExecTransport(opts: ExecTransportOptions = {}): NftTranspo
 
   return {
     name: 'exec',
+    ordered: false,
 
     async apply(ns: NsTarget, batch: NftBatch): Promise<void> {
       if (batch.nftables.length === 0) return;

@@ -55,6 +55,7 @@ export function createLibTransport(): NftTransport {
 
   return {
     name: 'lib',
+    ordered: true,
 
     async apply(ns: NsTarget, batch: NftBatch): Promise<void> {
       if (batch.nftables.length === 0) return;

@@ -6,6 +6,11 @@ import type { NftBatch } from './nft.js';
 
 export interface NftTransport {
   readonly name: 'exec' | 'lib';
+  /**
+   * Batches run in the native backend's queue for their namespace, after every
+   * route and sysctl operation submitted before them (lib); exec spawns nft at once.
+   */
+  readonly ordered: boolean;
   /** nft -j -f <batch>, inside the namespace; atomic. Throws NftError. */
   apply(ns: NsTarget, batch: NftBatch): Promise<void>;
   /**

@@ -45,3 +45,23 @@ export interface Inventory {
 export function addressOf(n: NetworkAttachment, family: Family): string | undefined {
   return family === 4 ? n.ipv4 : n.ipv6;
 }
+
+/** Whether two network lists resolve alike (same networks, addresses, names, interfaces; alias order and MACs aside). */
+export function sameNetworks(a: readonly NetworkAttachment[], b: readonly NetworkAttachment[]): boolean {
+  if (a.length !== b.length) return false;
+  const key = (n: NetworkAttachment): string =>
+    JSON.stringify([
+      n.networkId,
+      n.networkName,
+      [...n.aliases].sort(),
+      [...n.dnsNames].sort(),
+      n.ipv4 ?? '',
+      n.ipv4PrefixLen ?? 0,
+      n.ipv6 ?? '',
+      n.ipv6PrefixLen ?? 0,
+      n.gatewayV4 ?? '',
+      n.gatewayV6 ?? '',
+      n.iface ?? '',
+    ]);
+  return a.every((n, i) => key(n) === key(b[i]!));
+}

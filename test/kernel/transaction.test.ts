@@ -177,6 +177,48 @@ for (const [name, make] of transports) {
       assert.equal(await sysctl('net.ipv4.ip_forward'), '0');
     });
 
+    test('fresh namespace, a route the kernel refuses: nothing stays, no table, sysctls as they were', async () => {
+      await resetNs();
+      await execa('ip', ['netns', 'exec', nsName, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+      // No interface reaches 10.99.0.1: the kernel refuses the route (ENETUNREACH).
+      const bad = plan([route('10.50.0.0/16', '10.40.0.2'), { ...route('10.70.0.0/16', '10.99.0.1'), dev: undefined }]);
+      await assert.rejects(applyPlan(a, bad, { fresh: true }), (err: unknown) => {
+        assert.ok(err instanceof TransactionError, String(err));
+        assert.equal(err.step, 'netlink');
+        assert.deepEqual(err.rollbackErrors, []);
+        return true;
+      });
+      assert.deepEqual((await jroutes()).filter((x) => x.protocol === String(TWINE_RT_PROTO)), []);
+      assert.deepEqual((await jroutes()).filter((x) => x.dst === 'default').map((x) => x.gateway), ['10.40.0.254']);
+      assert.deepEqual(await tableRules(), []);
+      assert.equal(await sysctl('net.ipv4.ip_forward'), '0');
+    });
+
+    test('fresh namespace, a refused nft batch: routes and sysctls rolled back', async () => {
+      await resetNs();
+      await execa('ip', ['netns', 'exec', nsName, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+      const bad = plan([route('0.0.0.0/0', '10.40.0.2'), route('10.70.0.0/16', '10.40.0.2')], table(['NO_SUCH_CHAIN']));
+      await assert.rejects(applyPlan(a, bad, { fresh: true }), (err: unknown) => {
+        assert.ok(err instanceof TransactionError, String(err));
+        assert.equal(err.step, 'nft');
+        assert.deepEqual(err.rollbackErrors, []);
+        return true;
+      });
+      assert.deepEqual((await jroutes()).filter((x) => x.protocol === String(TWINE_RT_PROTO)), []);
+      assert.deepEqual((await jroutes()).filter((x) => x.dst === 'default').map((x) => x.gateway), ['10.40.0.254'], "Docker's default route is back");
+      assert.equal(await sysctl('net.ipv4.ip_forward'), '0');
+    });
+
+    test('fresh namespace where another writer already created the table: one copy of each rule', async () => {
+      await resetNs();
+      const p = plan([route('10.50.0.0/16', '10.40.0.2')]);
+      await applyPlan(a, p, { fresh: true });
+      const r = await applyPlan(a, p, { fresh: true });
+      assert.equal(r.nftCommands, 0, 'the add-only batch met the table and nothing was missing');
+      assert.equal((await tableRules()).length, 7);
+      assert.equal((await applyPlan(a, p, { fresh: false })).noop, true);
+    });
+
     test('a namespace that is gone is a typed error, not a crash', async () => {
       const p = { ...plan([route('10.50.0.0/16', '10.40.0.2')]), ns: { path: '/var/run/netns/twt-tx-nonexistent' } };
       await assert.rejects(applyPlan(a, p, { fresh: false }), (err: unknown) => {

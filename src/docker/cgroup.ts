@@ -1,0 +1,60 @@
+// A running container's processes from its cgroup, without asking Docker.
+// Docker puts each container in a cgroup named after its id; where that is
+// depends on the cgroup version and driver. A Twine in a container sees these
+// only when it shares the host's cgroup namespace (always on cgroup v1; on v2
+// with --cgroupns=host); otherwise nothing is found and callers fall back to
+// `docker inspect`.
+
+import { readFileSync, statSync } from 'node:fs';
+
+/** cgroup.procs of container `id` under each layout Docker uses, most common first. */
+export function cgroupProcsFiles(id: string): string[] {
+  return [
+    `/sys/fs/cgroup/system.slice/docker-${id}.scope/cgroup.procs`, // v2, systemd driver
+    `/sys/fs/cgroup/docker/${id}/cgroup.procs`, // v2, cgroupfs driver
+    `/sys/fs/cgroup/pids/docker/${id}/cgroup.procs`, // v1, cgroupfs driver
+    `/sys/fs/cgroup/pids/system.slice/docker-${id}.scope/cgroup.procs`, // v1, systemd driver
+    `/sys/fs/cgroup/memory/docker/${id}/cgroup.procs`, // v1 without the pids controller
+  ];
+}
+
+let lastLayout = 0;
+
+/** The container's processes now; empty when it is not running or its cgroup is not visible. */
+export function containerPids(id: string): number[] {
+  const files = cgroupProcsFiles(id);
+  // The layout that worked last time is tried first: one read in the common case.
+  for (let k = 0; k < files.length; k++) {
+    const i = (lastLayout + k) % files.length;
+    let text: string;
+    try {
+      text = readFileSync(files[i]!, 'utf8');
+    } catch {
+      continue;
+    }
+    lastLayout = i;
+    return text.split('\n').filter((l) => l !== '').map(Number);
+  }
+  return [];
+}
+
+export function netnsInode(pid: number | 'self'): number | undefined {
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A process of container `id` that lives in a network namespace other than
+ * `notIn` (an inode: the host's, where runc's set-up processes still are right
+ * after a start), with that namespace's inode.
+ */
+export function containerNsPid(id: string, notIn: ReadonlySet<number>): { pid: number; ino: number } | undefined {
+  for (const pid of containerPids(id)) {
+    const ino = netnsInode(pid);
+    if (ino !== undefined && !notIn.has(ino)) return { pid, ino };
+  }
+  return undefined;
+}

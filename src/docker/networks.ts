@@ -1,0 +1,85 @@
+// Docker's networks by name: id and IPAM subnets. The start path uses them to
+// tell which of a container's interfaces belongs to which network without
+// asking Docker about the container (see ./start-info.ts).
+
+import type { Family } from '../netns/types.js';
+import { ipFamily } from '../labels/ip.js';
+import { dockerError, type DockerClient } from './client.js';
+
+export interface Subnet {
+  family: Family;
+  /** Network address, as Docker wrote it. */
+  addr: string;
+  prefixLen: number;
+  /** Docker's gateway on it (the bridge's address), when it has one. */
+  gateway?: string;
+}
+
+export interface NetworkEntry {
+  id: string;
+  name: string;
+  driver: string;
+  subnets: Subnet[];
+}
+
+/** The part of `GET /networks` that Twine reads. */
+export interface NetworkSummary {
+  Id: string;
+  Name: string;
+  Driver?: string;
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null } | null;
+}
+
+export function parseSubnet(cidr: string | undefined, gateway: string | undefined): Subnet | undefined {
+  if (!cidr) return undefined;
+  const [addr, len] = cidr.split('/');
+  const family = addr === undefined ? undefined : ipFamily(addr);
+  const prefixLen = Number(len);
+  if (addr === undefined || family === undefined || !Number.isInteger(prefixLen)) return undefined;
+  const s: Subnet = { family, addr, prefixLen };
+  if (gateway && ipFamily(gateway) === family) s.gateway = gateway;
+  return s;
+}
+
+export function toNetworkEntry(n: NetworkSummary): NetworkEntry {
+  const subnets = (n.IPAM?.Config ?? []).map((c) => parseSubnet(c.Subnet, c.Gateway)).filter((s): s is Subnet => s !== undefined);
+  return { id: n.Id, name: n.Name, driver: n.Driver ?? '', subnets };
+}
+
+/** Name → network, re-read as a whole (one request) whenever networks change. */
+export class NetworkIndex {
+  private byName = new Map<string, NetworkEntry>();
+  private loading: Promise<void> | undefined;
+  private stale = true;
+
+  constructor(private readonly docker: DockerClient) {}
+
+  get(name: string): NetworkEntry | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Networks were created or removed: the next `refresh` reads them again. */
+  invalidate(): void {
+    this.stale = true;
+  }
+
+  /** Reads the list when it is stale; concurrent callers share one request. */
+  async refresh(force = false): Promise<void> {
+    if (force) this.stale = true;
+    if (!this.stale) return;
+    this.loading ??= this.load().finally(() => (this.loading = undefined));
+    await this.loading;
+  }
+
+  private async load(): Promise<void> {
+    this.stale = false;
+    let list: NetworkSummary[];
+    try {
+      list = await this.docker.getJson<NetworkSummary[]>('/networks');
+    } catch (err) {
+      this.stale = true;
+      throw dockerError('list networks', err);
+    }
+    this.byName = new Map(list.map((n) => [n.Name, toNetworkEntry(n)]));
+  }
+}

@@ -1,0 +1,120 @@
+// The start path without `docker inspect` (src/docker/start-info.ts): a
+// container that starts under a running Twine is applied from its cgroup, its
+// namespace and what Twine read of it earlier; Docker's own view is read after
+// the commit and agrees (no second transaction). When the namespace shows
+// something the earlier read cannot explain, Twine inspects first.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  cleanupLeftovers,
+  containerIp,
+  containerPid,
+  createNetwork,
+  ensureImage,
+  removeContainer,
+  removeNetwork,
+  run,
+  runContainer,
+  startDaemon,
+  tagPrefix,
+  testPrefix,
+  twineRoutes,
+  txLines,
+  waitForLogFrom,
+  waitTx,
+  waitUntil,
+  type LogLine,
+  type TestDaemon,
+} from '../bed/index.js';
+
+const P = testPrefix('es');
+const NET_A = `${P}a`;
+const NET_B = `${P}b`;
+const GW = `${P}gw`;
+const DST = '10.251.0.0/16';
+const labels = { [`twine.route.${DST}`]: GW };
+let daemon: TestDaemon;
+let gwIp: string;
+
+function stages(l: LogLine): Record<string, number> {
+  return (l.stages ?? {}) as Record<string, number>;
+}
+
+/** The transaction, then Docker's view read after it: confirmed without a second transaction. */
+async function appliedOnce(name: string, mark: number): Promise<LogLine> {
+  const tx = await waitTx(daemon, name, mark);
+  // Docker's view, read after the commit: it agrees, or a second transaction follows.
+  const later = (l: LogLine): boolean => l !== tx && txLines(daemon, { from: mark, container: name }).includes(l);
+  await waitForLogFrom(daemon, mark, (l) => l.container === name && (l.msg === 'start confirmed by inspect' || later(l)));
+  assert.deepEqual(txLines(daemon, { from: mark, container: name }).map((l) => l.msg), ['applied'], 'one transaction, nothing after the inspect');
+  return tx;
+}
+
+async function routedViaGateway(name: string): Promise<void> {
+  const pid = await containerPid(name);
+  const r = await waitUntil(`${name}'s route`, async () => {
+    const rs = await twineRoutes({ pid });
+    return rs.length === 1 ? rs : undefined;
+  });
+  assert.equal(r[0]!.dst, DST);
+  assert.equal(r[0]!.gateway, gwIp);
+}
+
+before(async () => {
+  await cleanupLeftovers(tagPrefix('es'));
+  await ensureImage();
+  await createNetwork(NET_A);
+  await createNetwork(NET_B);
+  await runContainer({ name: GW, networks: [NET_A] });
+  gwIp = await containerIp(GW, NET_A);
+  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'debug' });
+  await daemon.waitForLog((l) => l.msg === 'reconciled', 30_000);
+});
+
+after(async () => {
+  if (daemon?.running) await daemon.stop('SIGKILL');
+  for (const c of [`${P}c1`, `${P}c2`, GW]) await removeContainer(c);
+  await removeNetwork(NET_A);
+  await removeNetwork(NET_B);
+  await cleanupLeftovers(P);
+});
+
+test('a container started under a running Twine is applied without docker inspect; the inspect after it agrees', async () => {
+  const name = `${P}c1`;
+  const mark = daemon.lines.length;
+  await runContainer({ name, networks: [{ name: NET_A, aliases: ['one'] }], labels });
+  const tx = await appliedOnce(name, mark);
+  assert.equal(typeof stages(tx).startInfoMs, 'number', JSON.stringify(tx.stages));
+  assert.equal(stages(tx).inspectMs, 0);
+  assert.equal(tx.fresh, true);
+  await routedViaGateway(name);
+});
+
+test('docker restart: the previous run is what the start path builds on', async () => {
+  const name = `${P}c1`;
+  const mark = daemon.lines.length;
+  await run('docker', ['restart', '-t', '1', name]);
+  const tx = await appliedOnce(name, mark);
+  assert.equal(typeof stages(tx).startInfoMs, 'number');
+  await routedViaGateway(name);
+});
+
+test('connected to another network after create: the namespace shows an interface Twine cannot place, so it inspects', async () => {
+  const name = `${P}c2`;
+  const mark = daemon.lines.length;
+  // Created on B, connected to A before its start (the bed connects every network after the first).
+  await runContainer({ name, networks: [NET_B, NET_A], labels });
+  const why = await waitForLogFrom(daemon, mark, (l) => l.container === name && l.msg === 'start: inspecting');
+  assert.match(String(why.why), /is on no network it was created with/);
+  const tx = await waitTx(daemon, name, mark);
+  assert.equal(tx.msg, 'applied');
+  assert.ok(stages(tx).inspectMs! > 0, JSON.stringify(tx.stages));
+  assert.equal(stages(tx).startInfoMs, undefined);
+  await routedViaGateway(name);
+  // Its next start needs no inspect: the one above knows both networks.
+  const mark2 = daemon.lines.length;
+  await run('docker', ['restart', '-t', '1', name]);
+  const again = await appliedOnce(name, mark2);
+  assert.equal(typeof stages(again).startInfoMs, 'number');
+});
