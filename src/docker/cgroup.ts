@@ -1,9 +1,9 @@
 // A running container's processes from its cgroup, without asking Docker.
 // Docker puts each container in a cgroup named after its id; where that is
 // depends on the cgroup version and driver. A Twine in a container sees these
-// only when it shares the host's cgroup namespace (always on cgroup v1; on v2
-// with --cgroupns=host); otherwise nothing is found and callers fall back to
-// `docker inspect`.
+// only when its /sys/fs/cgroup shows the host's hierarchy (on cgroup v2: the
+// host's cgroup namespace, --cgroupns=host); otherwise nothing is found and
+// callers fall back to `docker inspect`.
 
 import { readFileSync, statSync } from 'node:fs';
 
