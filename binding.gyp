@@ -11,7 +11,8 @@
         "native/nsguard.cc",
         "native/pool.cc",
         "native/rtnl.cc",
-        "native/sysctl.cc"
+        "native/sysctl.cc",
+        "native/watch.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -1,32 +1,32 @@
-// The external observer: polls a container's namespace from the bench process
-// until Twine's work is visible there — its route (protocol 74, via the
-// expected gateway) and `table inet twine`. The time recorded is when the
-// successful check returned, an upper bound of the real commit (resolution:
-// the poll interval plus one check), so the figure cannot flatter Twine.
+// The external observer: watches a container's namespace from the bench
+// process until Twine's work is visible there — its route (protocol 74 to
+// ROUTE_CIDR via the expected gateway) and `table inet twine`. The container's
+// new process is found by polling its cgroup; its namespace is then handed to
+// the addon's watchNs (bench/watch.ts), which subscribes to the namespace's
+// route and nftables notifications, checks the current state, and stamps each
+// part when its notification is received (or at the check's return when
+// Twine committed before the subscription). Every time is an upper bound of
+// the kernel's commit, so the figure cannot flatter Twine.
 
 import { readFileSync, statSync } from 'node:fs';
-import { nativeBackend } from '../src/netns/backend.js';
-import { TWINE_RT_PROTO } from '../src/netns/types.js';
-import { selectTransport } from '../src/firewall/select.js';
-import type { NftTransport } from '../src/firewall/transport.js';
 import { cgroupProcs, ROUTE_CIDR } from './fleet.js';
 import { nowMs, sleep } from './stats.js';
+import { twineSpec, watchPid, type WatchSeenBy } from './watch.js';
 
 export interface Observed {
-  /** Wall-clock ms when the check saw everything (NaN on timeout). */
+  /** Wall-clock ms when both route and table had been seen: the later of the two (NaN on timeout). */
   doneMs: number;
   /** When the container's process was first seen. */
   pidMs: number;
-  /** When the route was first seen. */
+  /** When the watch of its namespace was subscribed (before its first check). */
+  subscribedMs: number;
+  /** When the route and the table were first seen. */
   routeMs: number;
+  tableMs: number;
+  /** How the later of the two was seen: "check" means Twine had committed it before the watch subscribed. */
+  doneBy?: WatchSeenBy;
   pid: number;
   timedOut: boolean;
-}
-
-let nft: NftTransport | undefined;
-function transport(): NftTransport {
-  nft ??= selectTransport('auto');
-  return nft;
 }
 
 /** The container's processes now (empty when it is not running). */
@@ -41,27 +41,11 @@ export function containerPids(id: string): number[] {
   return [];
 }
 
-export async function routeVia(pid: number, gatewayIp: string): Promise<boolean> {
-  try {
-    const routes = await nativeBackend.routeList({ pid }, { protocol: TWINE_RT_PROTO });
-    return routes.some((r) => r.dst === ROUTE_CIDR && r.gateway === gatewayIp);
-  } catch {
-    return false; // namespace not there (yet/any more)
-  }
-}
-
-export async function hasTable(pid: number): Promise<boolean> {
-  try {
-    return (await transport().listTable({ pid }, 'inet', 'twine')) !== null;
-  } catch {
-    return false;
-  }
-}
-
 export interface WatchOptions {
   gatewayIp: string;
   /** Pids of the container's previous run (a restart): wait for a new process. */
   oldPids?: readonly number[];
+  /** How often the cgroup is read while no new process is there. */
   pollMs: number;
   timeoutMs?: number;
 }
@@ -95,52 +79,51 @@ export function namespacePid(id: string, old: ReadonlySet<number> = new Set()): 
 export async function watchApplied(id: string, o: WatchOptions): Promise<Observed> {
   const deadline = nowMs() + (o.timeoutMs ?? 15_000);
   const old = new Set(o.oldPids ?? []);
-  const r: Observed = { doneMs: NaN, pidMs: NaN, routeMs: NaN, pid: 0, timedOut: false };
+  const r: Observed = { doneMs: NaN, pidMs: NaN, subscribedMs: NaN, routeMs: NaN, tableMs: NaN, pid: 0, timedOut: false };
   while (nowMs() < deadline) {
     const pid = namespacePid(id, old);
-    if (pid !== undefined) {
-      if (Number.isNaN(r.pidMs)) r.pidMs = nowMs();
-      r.pid = pid;
-      if (Number.isNaN(r.routeMs) && (await routeVia(pid, o.gatewayIp))) r.routeMs = nowMs();
-      if (!Number.isNaN(r.routeMs) && (await hasTable(pid))) {
-        r.doneMs = nowMs();
-        return r;
-      }
+    if (pid === undefined) {
+      await sleep(o.pollMs);
+      continue;
     }
-    await sleep(o.pollMs);
+    if (Number.isNaN(r.pidMs)) r.pidMs = nowMs();
+    r.pid = pid;
+    const w = await watchPid(pid, twineSpec(ROUTE_CIDR, o.gatewayIp, true), deadline - nowMs());
+    if (w.error) {
+      old.add(pid); // gone before its namespace could be entered: look for the next one
+      continue;
+    }
+    r.subscribedMs = w.subscribedMs;
+    r.routeMs = w.routeMs;
+    r.tableMs = w.tableMs;
+    r.doneMs = Math.max(w.routeMs, w.tableMs); // NaN when either was not seen
+    r.doneBy = w.routeMs > w.tableMs ? w.routeBy : w.tableBy;
+    r.timedOut = Number.isNaN(r.doneMs);
+    return r;
   }
   r.timedOut = true;
   return r;
 }
 
-/** Scenario b: waits until every pid's route points at gatewayIp; per-pid first-seen times. */
-export async function watchRoutes(pids: readonly number[], gatewayIp: string, pollMs: number, timeoutMs = 15_000): Promise<number[]> {
-  const seen = pids.map(() => NaN);
-  const deadline = nowMs() + timeoutMs;
-  while (nowMs() < deadline) {
-    const pending = pids.map((p, i) => ({ p, i })).filter(({ i }) => Number.isNaN(seen[i]!));
-    if (pending.length === 0) break;
-    await Promise.all(
-      pending.map(async ({ p, i }) => {
-        if (await routeVia(p, gatewayIp)) seen[i] = nowMs();
-      }),
-    );
-    await sleep(pollMs);
-  }
-  return seen;
+/** Per watched pid: when it was seen (NaN: not before the timeout) and whether the check at subscription saw it. */
+export interface SeenAt {
+  ms: number;
+  byCheck: boolean;
 }
 
-/** Scenario c: waits until every pid shows route and table; per-pid first-seen times. */
-export async function watchAllApplied(pids: readonly number[], gatewayIps: readonly string[], pollMs: number, timeoutMs = 60_000): Promise<number[]> {
-  const seen = pids.map(() => NaN);
-  const deadline = nowMs() + timeoutMs;
-  while (nowMs() < deadline) {
-    const pending = pids.map((p, i) => ({ p, i })).filter(({ i }) => Number.isNaN(seen[i]!));
-    if (pending.length === 0) break;
-    for (const { p, i } of pending) {
-      if ((await routeVia(p, gatewayIps[i]!)) && (await hasTable(p))) seen[i] = nowMs();
-    }
-    await sleep(pollMs);
-  }
-  return seen;
+/**
+ * Scenario b: waits until every pid's route points at gatewayIp. One watch
+ * (one thread) per pid, started together: 200 of them are all subscribed
+ * within ~70 ms and then sleep in poll() (bench/watch-resolution.ts --many).
+ */
+export async function watchRoutes(pids: readonly number[], gatewayIp: string, timeoutMs = 15_000): Promise<SeenAt[]> {
+  const spec = twineSpec(ROUTE_CIDR, gatewayIp, false);
+  const seen = await Promise.all(pids.map((p) => watchPid(p, spec, timeoutMs)));
+  return seen.map((w) => ({ ms: w.routeMs, byCheck: w.routeBy === 'check' }));
+}
+
+/** Scenario c: waits until every pid shows route and table: the later of the two per pid. */
+export async function watchAllApplied(pids: readonly number[], gatewayIps: readonly string[], timeoutMs = 60_000): Promise<SeenAt[]> {
+  const seen = await Promise.all(pids.map((p, i) => watchPid(p, twineSpec(ROUTE_CIDR, gatewayIps[i]!, true), timeoutMs)));
+  return seen.map((w) => ({ ms: Math.max(w.routeMs, w.tableMs), byCheck: (w.routeMs > w.tableMs ? w.routeBy : w.tableBy) === 'check' }));
 }

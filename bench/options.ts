@@ -24,7 +24,7 @@ export interface BenchOptions {
   reconcileN: number;
   /** Scenario d: containers for the memory figure (0 skips). */
   memoryN: number;
-  /** Observer poll interval. */
+  /** How often the observer reads a started container's cgroup for its process (the namespace itself is watched, not polled). */
   pollMs: number;
 }
 

@@ -1,6 +1,7 @@
 // Entry point of the twine_native addon: argument checks on the main thread,
 // jobs for the worker pool, and the conversion of results to JS values.
 #include <arpa/inet.h>
+#include <linux/netfilter.h>
 #include <malloc.h>
 #include <napi.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "pool.h"
 #include "rtnl.h"
 #include "sysctl.h"
+#include "watch.h"
 #ifdef TWINE_HAVE_NFT
 #include "nft.h"
 #endif
@@ -21,12 +23,15 @@ namespace {
 
 constexpr int kDefaultThreads = 4;
 constexpr int kMaxThreads = 64;
+constexpr uint32_t kMaxWatchMs = 10 * 60 * 1000;
 
 struct Addon {
   Pool* pool = nullptr;
+  Watches* watches = nullptr;
 };
 
 Pool& PoolOf(Napi::Env env) { return *env.GetInstanceData<Addon>()->pool; }
+Watches& WatchesOf(Napi::Env env) { return *env.GetInstanceData<Addon>()->watches; }
 
 // ---- argument parsing (main thread) ----
 
@@ -329,6 +334,55 @@ Napi::Value SysctlSetFn(const Napi::CallbackInfo& info) {
   return Submit(env, new SysctlSetJob(env, std::move(t), std::move(key), std::move(value)));
 }
 
+// nft's family names → NFPROTO_*.
+int ParseNftFamily(Napi::Env env, const std::string& op, Napi::Value v) {
+  static const std::pair<const char*, int> kFamilies[] = {{"inet", NFPROTO_INET}, {"ip", NFPROTO_IPV4},
+                                                          {"ip6", NFPROTO_IPV6},  {"arp", NFPROTO_ARP},
+                                                          {"bridge", NFPROTO_BRIDGE}, {"netdev", NFPROTO_NETDEV}};
+  if (v.IsString()) {
+    std::string s = v.As<Napi::String>().Utf8Value();
+    for (auto& [name, family] : kFamilies)
+      if (s == name) return family;
+  }
+  ThrowInvalid(env, op, "table.family must be inet, ip, ip6, arp, bridge or netdev");
+}
+
+WatchSpec ParseWatchSpec(Napi::Env env, const std::string& op, Napi::Value v) {
+  if (!v.IsObject()) ThrowInvalid(env, op, "spec must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  WatchSpec w;
+  Napi::Value route = o.Get("route");
+  if (!route.IsUndefined()) {
+    w.route = ParseRoute(env, op, route);
+    for (const char* key : {"dev", "metric", "scope"})
+      if (!route.As<Napi::Object>().Get(key).IsUndefined())
+        ThrowInvalid(env, op, std::string("route.") + key + " is not matched by a watch");
+    w.wantRoute = true;
+  }
+  Napi::Value table = o.Get("table");
+  if (!table.IsUndefined()) {
+    if (!table.IsObject()) ThrowInvalid(env, op, "table must be {family, name}");
+    Napi::Object t = table.As<Napi::Object>();
+    w.tableFamily = ParseNftFamily(env, op, t.Get("family"));
+    Napi::Value name = t.Get("name");
+    if (!name.IsString()) ThrowInvalid(env, op, "table.name must be a string");
+    w.tableName = name.As<Napi::String>().Utf8Value();
+    if (w.tableName.empty() || w.tableName.size() > 255 || w.tableName.find('\0') != std::string::npos)
+      ThrowInvalid(env, op, "table.name must be 1..255 characters");
+    w.wantTable = true;
+  }
+  if (!w.wantRoute && !w.wantTable) ThrowInvalid(env, op, "spec must name a route, a table or both");
+  return w;
+}
+
+Napi::Value WatchNs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Target t = ParseTarget(env, "watchNs", info[0]);
+  WatchSpec w = ParseWatchSpec(env, "watchNs", info[1]);
+  w.timeoutMs = ParseU32(env, "watchNs", "timeoutMs", info[2], kMaxWatchMs);
+  return WatchesOf(env).Start(env, std::move(t), std::move(w));
+}
+
 #ifdef TWINE_HAVE_NFT
 Napi::Value NftRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -369,8 +423,14 @@ int ThreadCount() {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* addon = new Addon();
   addon->pool = new Pool(env, ThreadCount());
+  addon->watches = new Watches(env);
   env.SetInstanceData(addon);
-  env.AddCleanupHook([addon] { addon->pool->Stop(); });
+  // After both thread-safe functions exist: hooks run in reverse order, so
+  // the threads are stopped before Node tears those functions down.
+  env.AddCleanupHook([addon] {
+    addon->watches->Stop();
+    addon->pool->Stop();
+  });
 
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("stats", Napi::Function::New(env, Stats));
@@ -383,6 +443,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addrList", Napi::Function::New(env, AddrList));
   exports.Set("sysctlGet", Napi::Function::New(env, SysctlGetFn));
   exports.Set("sysctlSet", Napi::Function::New(env, SysctlSetFn));
+  exports.Set("watchNs", Napi::Function::New(env, WatchNs));
 #ifdef TWINE_HAVE_NFT
   NftInit();
   exports.Set("nftAvailable", Napi::Boolean::New(env, true));

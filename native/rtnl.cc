@@ -17,16 +17,6 @@ namespace {
 constexpr size_t kRecvSize = 64 * 1024;
 constexpr int kDumpAttempts = 5;
 
-uint8_t RouteTypeToKernel(RouteType t) {
-  switch (t) {
-    case RouteType::kUnicast: return RTN_UNICAST;
-    case RouteType::kUnreachable: return RTN_UNREACHABLE;
-    case RouteType::kBlackhole: return RTN_BLACKHOLE;
-    case RouteType::kProhibit: return RTN_PROHIBIT;
-  }
-  return RTN_UNICAST;
-}
-
 bool RouteTypeFromKernel(uint8_t k, RouteType* out) {
   switch (k) {
     case RTN_UNICAST: *out = RouteType::kUnicast; return true;
@@ -65,6 +55,16 @@ std::string ExtAckMessage(const nlmsghdr* h) {
 }
 
 }  // namespace
+
+uint8_t RouteTypeToKernel(RouteType t) {
+  switch (t) {
+    case RouteType::kUnicast: return RTN_UNICAST;
+    case RouteType::kUnreachable: return RTN_UNREACHABLE;
+    case RouteType::kBlackhole: return RTN_BLACKHOLE;
+    case RouteType::kProhibit: return RTN_PROHIBIT;
+  }
+  return RTN_UNICAST;
+}
 
 const char* RouteTypeName(RouteType t) {
   switch (t) {
@@ -300,6 +300,17 @@ bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out
         if (filter.protocol >= 0 && e.protocol != filter.protocol) return;
         e.dst = AddrToString(r->rtm_family, dst) + "/" + std::to_string(r->rtm_dst_len);
         out->push_back(std::move(e));
+      },
+      f);
+}
+
+bool Rtnl::RouteDumpRaw(int family, const std::function<void(const nlmsghdr*)>& each, Failure& f) {
+  rtmsg req{};
+  req.rtm_family = static_cast<uint8_t>(family);
+  return Dump(
+      RTM_GETROUTE, &req, sizeof req,
+      [&](const nlmsghdr* h) {
+        if (h->nlmsg_type == RTM_NEWROUTE) each(h);
       },
       f);
 }

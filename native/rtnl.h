@@ -3,8 +3,10 @@
 // the socket asks for extended acks, so refusals come with the kernel's text.
 #pragma once
 
+#include <linux/netlink.h>
 #include <stdint.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,6 +19,8 @@ enum class RouteType : uint8_t { kUnicast, kUnreachable, kBlackhole, kProhibit }
 
 const char* RouteTypeName(RouteType t);
 bool ParseRouteType(const std::string& s, RouteType* out);
+// RTN_UNICAST etc.
+uint8_t RouteTypeToKernel(RouteType t);
 
 // A route as the JS layer describes it (see Route in src/netns/types.ts).
 struct RouteSpec {
@@ -86,6 +90,10 @@ class Rtnl {
 
   bool RouteModify(RouteCmd cmd, const RouteSpec& r, Failure& f);
   bool RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out, Failure& f);
+  // The routes of one family (0: both) as the kernel sends them: each() gets
+  // every RTM_NEWROUTE message, unfiltered (the namespace watch matches them
+  // the same way it matches route notifications).
+  bool RouteDumpRaw(int family, const std::function<void(const nlmsghdr*)>& each, Failure& f);
   bool LinkDump(std::vector<LinkEntry>* out, Failure& f);
   bool AddrDump(std::vector<AddrEntry>* out, Failure& f);
 

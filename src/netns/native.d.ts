@@ -3,7 +3,7 @@
 // code EINVAL, stage "arguments") and then runs on a dedicated worker thread
 // inside the target namespace; the promise rejects with a NativeError.
 
-import type { Addr, Link, Route, RouteFilter } from './types.js';
+import type { Addr, Family, Link, Route, RouteFilter, RouteType } from './types.js';
 
 /** { pid } → /proc/<pid>/ns/net; { path } → a namespace file such as /var/run/netns/x. */
 export type NativeTarget = { pid: number } | { path: string };
@@ -33,6 +33,31 @@ export interface NativeStats {
   homeInode: number;
 }
 
+/** What a namespace watch waits for: a route, an nftables table, or both. */
+export interface WatchSpec {
+  /** A single-path route matching family, dst, table (main when absent) and type (unicast when absent), and gateway and protocol when given. */
+  route?: { family: Family; dst: string; gateway?: string; protocol?: number; table?: number; type?: RouteType };
+  table?: { family: 'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev'; name: string };
+}
+
+/** How a part was first seen: the check right after subscribing, a notification, or a check after an overrun (ENOBUFS). */
+export type WatchSeenBy = 'check' | 'notification' | 'recheck';
+
+/** Wall-clock times (CLOCK_REALTIME, ms since the epoch, µs precision); NaN for what was not seen or not asked for. */
+export interface WatchResult {
+  routeMs: number;
+  /** For a table made by a batch: when the generation announcement closing that batch was received. */
+  tableMs: number;
+  /** When both sockets were subscribed (before the first check). */
+  subscribedMs: number;
+  /** When the first check returned. */
+  checkedMs: number;
+  routeBy?: WatchSeenBy;
+  tableBy?: WatchSeenBy;
+  /** Notification overruns (ENOBUFS), each followed by a fresh check. */
+  overruns: number;
+}
+
 export interface NativeBinding {
   version(): string;
   stats(): NativeStats;
@@ -47,6 +72,12 @@ export interface NativeBinding {
   addrList(target: NativeTarget): Promise<Addr[]>;
   sysctlGet(target: NativeTarget, key: string): Promise<string>;
   sysctlSet(target: NativeTarget, key: string, value: string): Promise<void>;
+  /**
+   * Bench tooling: waits on a thread of its own (not a pool worker) until the
+   * spec's route and table exist in the namespace or timeoutMs (≤ 600000)
+   * passes. Every time is an upper bound of the kernel's commit.
+   */
+  watchNs(target: NativeTarget, spec: WatchSpec, timeoutMs: number): Promise<WatchResult>;
   /** True when the addon was built with libnftables (then nftRun exists). */
   readonly nftAvailable: boolean;
   /** Runs nft input (JSON or a command) in the namespace; resolves with nft's (JSON) output. */
