@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <napi.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include <limits>
@@ -398,6 +399,14 @@ Napi::Value NftRun(const Napi::CallbackInfo& info) {
 // libnftables contexts and netlink buffers are allocated and freed on the worker
 // threads; glibc keeps what they freed in per-thread arenas until told otherwise,
 // which after a few thousand transactions is tens of MB of resident memory.
+// CLOCK_REALTIME in ms with the fraction: Docker stamps events with it, and
+// V8's Date.now() is whole (and unevenly ticking) milliseconds.
+Napi::Value RealtimeMs(const Napi::CallbackInfo& info) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return Napi::Number::New(info.Env(), static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6);
+}
+
 Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
 }
@@ -435,6 +444,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("stats", Napi::Function::New(env, Stats));
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim));
+  exports.Set("realtimeMs", Napi::Function::New(env, RealtimeMs));
   exports.Set("routeList", Napi::Function::New(env, RouteList));
   exports.Set("routeAdd", Napi::Function::New(env, RouteModify<RouteCmd::kAdd>));
   exports.Set("routeReplace", Napi::Function::New(env, RouteModify<RouteCmd::kReplace>));

@@ -17,6 +17,7 @@ import { NetworkIndex } from '../docker/networks.js';
 import { containerNsPid, netnsInode } from '../docker/cgroup.js';
 import { startedInfo } from '../docker/start-info.js';
 import { sameNetworks } from '../resolve/inventory.js';
+import { wallMs } from '../util/clock.js';
 import { isNotFound } from '../docker/client.js';
 import { LabelError } from '../errors.js';
 import { KeyedQueue } from './queue.js';
@@ -171,7 +172,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         // Docker to finish starting it: the start event's job reads it promptly instead.
         const id = ev.attributes.container;
         if (id && this.inventory.get(id)?.running === true) {
-          void this.queue.request(id, { why: `network ${ev.action}`, inspect: true, eventMs: ev.timeMs, receivedMs: Date.now() });
+          void this.queue.request(id, { why: `network ${ev.action}`, inspect: true, eventMs: ev.timeMs, receivedMs: wallMs() });
         }
       }
     } catch (err) {
@@ -180,7 +181,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private onContainerEvent(ev: DockerEvent): void {
-    const base = { eventMs: ev.timeMs, why: ev.action, receivedMs: Date.now() };
+    const base = { eventMs: ev.timeMs, why: ev.action, receivedMs: wallMs() };
     switch (ev.action) {
       // `docker restart` sends die, start, restart: start alone carries the new namespace,
       // so restart (and unpause, which keeps the namespace) would only cost a no-op check.
@@ -257,7 +258,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private async containerJob(id: string, jobReasons: Reason[]): Promise<void> {
-    const jobStart = Date.now();
+    const jobStart = wallMs();
     let reasons = jobReasons;
     if (reasons.some((r) => r.started) && (await this.startWithoutInspect(id, reasons, jobStart))) {
       // Applied from what Twine could read itself; Docker's view follows, off the latency path.
@@ -413,7 +414,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return;
     }
     if (ino !== undefined) this.knownNs.set(info.id, ino);
-    const committedAt = Date.now();
+    const committedAt = wallMs();
     const latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
     // Against what is applied now: a stopped container has none applied (its plan is kept for
     // the status), so its host routes must be put back when it starts again.

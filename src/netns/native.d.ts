@@ -63,6 +63,8 @@ export interface NativeBinding {
   stats(): NativeStats;
   /** malloc_trim(0): true when memory was released to the kernel. */
   mallocTrim(): boolean;
+  /** clock_gettime(CLOCK_REALTIME) in ms since the epoch, with the fraction. */
+  realtimeMs(): number;
   /** Table 0 lists every table; absent means main (254). Only unicast/unreachable/blackhole/prohibit routes. */
   routeList(target: NativeTarget, filter?: RouteFilter): Promise<Route[]>;
   routeAdd(target: NativeTarget, route: Route): Promise<void>;
