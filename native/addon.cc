@@ -151,6 +151,29 @@ std::string ParseSysctlKey(Napi::Env env, const std::string& op, Napi::Value v) 
   return key;
 }
 
+RouteFilterSpec ParseRouteFilter(Napi::Env env, const std::string& op, Napi::Value v) {
+  RouteFilterSpec f;
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    f.family = ParseFamily(env, op, o.Get("family"), true);
+    if (!o.Get("table").IsUndefined())
+      f.table = ParseU32(env, op, "table", o.Get("table"), std::numeric_limits<uint32_t>::max());
+    if (!o.Get("protocol").IsUndefined())
+      f.protocol = static_cast<int>(ParseU32(env, op, "protocol", o.Get("protocol"), 255));
+  } else if (!v.IsUndefined()) {
+    ThrowInvalid(env, op, "filter must be an object");
+  }
+  return f;
+}
+
+std::string ParseSysctlValue(Napi::Env env, const std::string& op, Napi::Value v) {
+  if (!v.IsString()) ThrowInvalid(env, op, "value must be a string");
+  std::string value = v.As<Napi::String>().Utf8Value();
+  if (value.empty() || value.size() > 1024 || value.find_first_of(std::string("\n\0", 2)) != std::string::npos)
+    ThrowInvalid(env, op, "value must be one non-empty line");
+  return value;
+}
+
 // ---- jobs ----
 
 class RouteModifyJob : public Job {
@@ -169,6 +192,25 @@ class RouteModifyJob : public Job {
 
 Napi::Number Family(Napi::Env env, int af) { return Napi::Number::New(env, af == AF_INET ? 4 : 6); }
 
+Napi::Array RoutesToJs(Napi::Env env, const std::vector<RouteEntry>& routes) {
+  Napi::Array arr = Napi::Array::New(env, routes.size());
+  for (size_t i = 0; i < routes.size(); i++) {
+    const RouteEntry& r = routes[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("family", Family(env, r.family));
+    o.Set("dst", r.dst);
+    o.Set("type", RouteTypeName(r.type));
+    if (!r.gateway.empty()) o.Set("gateway", r.gateway);
+    if (!r.dev.empty()) o.Set("dev", r.dev);
+    if (r.hasMetric) o.Set("metric", Napi::Number::New(env, r.metric));
+    o.Set("table", Napi::Number::New(env, r.table));
+    o.Set("protocol", Napi::Number::New(env, r.protocol));
+    o.Set("scope", Napi::Number::New(env, r.scope));
+    arr.Set(i, o);
+  }
+  return arr;
+}
+
 class RouteListJob : public Job {
  public:
   RouteListJob(Napi::Env env, Target t, RouteFilterSpec f) : Job(env, "routeList", std::move(t)), filter_(f) {}
@@ -176,24 +218,7 @@ class RouteListJob : public Job {
     Rtnl nl;
     if (nl.Open(failure())) nl.RouteDump(filter_, &routes_, failure());
   }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Array arr = Napi::Array::New(env, routes_.size());
-    for (size_t i = 0; i < routes_.size(); i++) {
-      const RouteEntry& r = routes_[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("family", Family(env, r.family));
-      o.Set("dst", r.dst);
-      o.Set("type", RouteTypeName(r.type));
-      if (!r.gateway.empty()) o.Set("gateway", r.gateway);
-      if (!r.dev.empty()) o.Set("dev", r.dev);
-      if (r.hasMetric) o.Set("metric", Napi::Number::New(env, r.metric));
-      o.Set("table", Napi::Number::New(env, r.table));
-      o.Set("protocol", Napi::Number::New(env, r.protocol));
-      o.Set("scope", Napi::Number::New(env, r.scope));
-      arr.Set(i, o);
-    }
-    return arr;
-  }
+  Napi::Value Result(Napi::Env env) override { return RoutesToJs(env, routes_); }
 
  private:
   RouteFilterSpec filter_;
@@ -273,6 +298,76 @@ class SysctlSetJob : public Job {
   std::string key_, value_;
 };
 
+// Route and sysctl operations run in order in one entry into the namespace,
+// over one netlink socket, stopping at the first failure; the main thread
+// wakes once for all of them. What ran is reported even when a step failed
+// (the caller needs the sysctl values read before it to roll back).
+struct BatchStep {
+  enum Kind { kSysctlGet, kSysctlSet, kRouteReplace, kRouteDel, kRouteList } kind;
+  std::string key, value;
+  RouteSpec route;
+  RouteFilterSpec filter;
+};
+
+class BatchJob : public Job {
+ public:
+  BatchJob(Napi::Env env, Target t, std::vector<BatchStep> steps)
+      : Job(env, "batch", std::move(t)), steps_(std::move(steps)), values_(steps_.size()), routes_(steps_.size()) {}
+
+  void Execute() override {
+    Rtnl nl;
+    bool open = false;
+    for (size_t i = 0; i < steps_.size(); i++) {
+      const BatchStep& st = steps_[i];
+      Failure& f = stepFailure_;
+      bool netlink = st.kind == BatchStep::kRouteReplace || st.kind == BatchStep::kRouteDel || st.kind == BatchStep::kRouteList;
+      if (netlink && !open) open = nl.Open(f);
+      if (f.failed()) {
+        failedAt_ = static_cast<int>(i);
+        return;
+      }
+      switch (st.kind) {
+        case BatchStep::kSysctlGet: SysctlGet(st.key, &values_[i], f); break;
+        case BatchStep::kSysctlSet: SysctlSet(st.key, st.value, f); break;
+        case BatchStep::kRouteReplace: nl.RouteModify(RouteCmd::kReplace, st.route, f); break;
+        case BatchStep::kRouteDel: nl.RouteModify(RouteCmd::kDel, st.route, f); break;
+        case BatchStep::kRouteList: nl.RouteDump(st.filter, &routes_[i], f); break;
+      }
+      if (f.failed()) {
+        failedAt_ = static_cast<int>(i);
+        return;
+      }
+    }
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    size_t done = failedAt_ < 0 ? steps_.size() : static_cast<size_t>(failedAt_);
+    Napi::Array results = Napi::Array::New(env, done);
+    for (size_t i = 0; i < done; i++) {
+      switch (steps_[i].kind) {
+        case BatchStep::kSysctlGet: results.Set(i, Napi::String::New(env, values_[i])); break;
+        case BatchStep::kRouteList: results.Set(i, RoutesToJs(env, routes_[i])); break;
+        default: results.Set(i, env.Undefined()); break;
+      }
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("results", results);
+    if (failedAt_ >= 0) {
+      static const char* kOps[] = {"sysctlGet", "sysctlSet", "routeReplace", "routeDel", "routeList"};
+      o.Set("failedAt", Napi::Number::New(env, failedAt_));
+      o.Set("error", MakeError(env, kOps[steps_[failedAt_].kind], target().Describe(), stepFailure_).Value());
+    }
+    return o;
+  }
+
+ private:
+  std::vector<BatchStep> steps_;
+  std::vector<std::string> values_;
+  std::vector<std::vector<RouteEntry>> routes_;
+  Failure stepFailure_;
+  int failedAt_ = -1;
+};
+
 // ---- exported functions ----
 
 Napi::Value Submit(Napi::Env env, Job* job) {
@@ -293,17 +388,7 @@ Napi::Value RouteModify(const Napi::CallbackInfo& info) {
 Napi::Value RouteList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Target t = ParseTarget(env, "routeList", info[0]);
-  RouteFilterSpec f;
-  if (info[1].IsObject()) {
-    Napi::Object o = info[1].As<Napi::Object>();
-    f.family = ParseFamily(env, "routeList", o.Get("family"), true);
-    if (!o.Get("table").IsUndefined())
-      f.table = ParseU32(env, "routeList", "table", o.Get("table"), std::numeric_limits<uint32_t>::max());
-    if (!o.Get("protocol").IsUndefined())
-      f.protocol = static_cast<int>(ParseU32(env, "routeList", "protocol", o.Get("protocol"), 255));
-  } else if (!info[1].IsUndefined()) {
-    ThrowInvalid(env, "routeList", "filter must be an object");
-  }
+  RouteFilterSpec f = ParseRouteFilter(env, "routeList", info[1]);
   return Submit(env, new RouteListJob(env, std::move(t), f));
 }
 
@@ -328,11 +413,43 @@ Napi::Value SysctlSetFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Target t = ParseTarget(env, "sysctlSet", info[0]);
   std::string key = ParseSysctlKey(env, "sysctlSet", info[1]);
-  if (!info[2].IsString()) ThrowInvalid(env, "sysctlSet", "value must be a string");
-  std::string value = info[2].As<Napi::String>().Utf8Value();
-  if (value.empty() || value.size() > 1024 || value.find_first_of(std::string("\n\0", 2)) != std::string::npos)
-    ThrowInvalid(env, "sysctlSet", "value must be one non-empty line");
+  std::string value = ParseSysctlValue(env, "sysctlSet", info[2]);
   return Submit(env, new SysctlSetJob(env, std::move(t), std::move(key), std::move(value)));
+}
+
+// batch(target, [{op: 'sysctlGet', key} | {op: 'sysctlSet', key, value} |
+//   {op: 'routeReplace'|'routeDel', route} | {op: 'routeList', filter?}])
+Napi::Value Batch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Target t = ParseTarget(env, "batch", info[0]);
+  if (!info[1].IsArray()) ThrowInvalid(env, "batch", "steps must be an array");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  std::vector<BatchStep> steps;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsObject() || !v.As<Napi::Object>().Get("op").IsString()) ThrowInvalid(env, "batch", "each step needs an op");
+    Napi::Object o = v.As<Napi::Object>();
+    std::string op = o.Get("op").As<Napi::String>().Utf8Value();
+    BatchStep st;
+    if (op == "sysctlGet") {
+      st.kind = BatchStep::kSysctlGet;
+      st.key = ParseSysctlKey(env, op, o.Get("key"));
+    } else if (op == "sysctlSet") {
+      st.kind = BatchStep::kSysctlSet;
+      st.key = ParseSysctlKey(env, op, o.Get("key"));
+      st.value = ParseSysctlValue(env, op, o.Get("value"));
+    } else if (op == "routeReplace" || op == "routeDel") {
+      st.kind = op == "routeReplace" ? BatchStep::kRouteReplace : BatchStep::kRouteDel;
+      st.route = ParseRoute(env, op, o.Get("route"));
+    } else if (op == "routeList") {
+      st.kind = BatchStep::kRouteList;
+      st.filter = ParseRouteFilter(env, op, o.Get("filter"));
+    } else {
+      ThrowInvalid(env, "batch", "unknown op \"" + op + "\"");
+    }
+    steps.push_back(std::move(st));
+  }
+  return Submit(env, new BatchJob(env, std::move(t), std::move(steps)));
 }
 
 // nft's family names → NFPROTO_*.
@@ -453,6 +570,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addrList", Napi::Function::New(env, AddrList));
   exports.Set("sysctlGet", Napi::Function::New(env, SysctlGetFn));
   exports.Set("sysctlSet", Napi::Function::New(env, SysctlSetFn));
+  exports.Set("batch", Napi::Function::New(env, Batch));
   exports.Set("watchNs", Napi::Function::New(env, WatchNs));
 #ifdef TWINE_HAVE_NFT
   NftInit();

@@ -8,7 +8,7 @@
 import { addTableBatch, diffTable } from '../firewall/batch.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../firewall/nft.js';
 import type { NftTransport } from '../firewall/transport.js';
-import { TWINE_RT_PROTO, type NetnsBackend, type NsTarget, type Route } from '../netns/types.js';
+import { TWINE_RT_PROTO, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
 import { TwineError } from '../errors.js';
 import { diffRoutes, isEmpty, routeKey, type RouteChanges } from './route-diff.js';
@@ -197,12 +197,12 @@ function timed<T>(p: Promise<T>): Promise<Timed<T>> {
 
 /**
  * A namespace Twine has never written to (a start event): nothing of Twine's is
- * there to observe, so every operation is submitted at once instead of one round
- * trip per step. The backend runs one namespace's operations in submission order,
- * so the kernel sees what the observed path does, in the same order: each sysctl
- * read right before it is written, the routes, their read-back, and (with an
- * ordered transport) the nft batch last. Any failure rolls everything back,
- * the table included.
+ * there to observe, so there is no observe round trip. One backend batch reads
+ * each sysctl right before writing it, replaces the routes and reads them back,
+ * in one entry into the namespace; with an ordered transport the nft batch is
+ * submitted with it and runs right after it (the backend keeps one namespace's
+ * operations in submission order). The kernel sees what the observed path does,
+ * in the same order. Any failure rolls everything back, the table included.
  */
 async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
   const ns = plan.ns;
@@ -219,26 +219,33 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
   };
   if (result.noop) return result;
 
-  const olds = plan.sysctls.map((s) => {
-    const old = timed(a.netns.sysctlGet(ns, s.key));
-    return { s, old, set: timed(a.netns.sysctlSet(ns, s.key, s.value)) };
-  });
-  const replaced = routes.replace.map((r) => timed(a.netns.routeReplace(ns, r)));
-  const readBack = timed(a.netns.routeList(ns, { protocol: TWINE_RT_PROTO }));
+  const steps: NsStep[] = [
+    ...plan.sysctls.flatMap((s): NsStep[] => [
+      { op: 'sysctlGet', key: s.key },
+      { op: 'sysctlSet', key: s.key, value: s.value },
+    ]),
+    ...routes.replace.map((route): NsStep => ({ op: 'routeReplace', route })),
+    { op: 'routeList', filter: { protocol: TWINE_RT_PROTO } },
+  ];
+  const netlink = timed(a.netns.batch(ns, steps));
   const runNft = (): Promise<Timed<void>> => timed(batch.nftables.length > 0 ? a.nft.apply(ns, batch) : Promise.resolve());
   const nftEarly = a.nft.ordered ? runNft() : undefined;
 
-  const netlink = await Promise.all([...olds.flatMap((o) => [o.old, o.set]), ...replaced]);
-  const verify = await readBack;
-  const firstFailure = netlink.find((x) => !x.ok);
-  let step = firstFailure ? 'netlink' : undefined;
-  let error: unknown = firstFailure && !firstFailure.ok ? firstFailure.error : undefined;
-  if (!step) {
-    if (!verify.ok) [step, error] = ['verify', verify.error];
-    else {
-      const missing = diffRoutes(verify.value, plan.routes).replace.filter((r) => r.protocol === TWINE_RT_PROTO);
-      if (missing.length > 0) [step, error] = ['verify', new TwineError(`routes not in the kernel after apply: ${missing.map(routeKey).join(', ')}`)];
-    }
+  const done = await netlink;
+  const outcome = done.ok ? done.value : { results: [], failedAt: 0, error: done.error };
+  // The values read before each write: what a rollback puts back.
+  const oldValues = new Map<string, string>();
+  plan.sysctls.forEach((s, i) => {
+    const v = outcome.results[2 * i];
+    if (typeof v === 'string') oldValues.set(s.key, v.trim());
+  });
+  let step: string | undefined;
+  let error: unknown;
+  if (outcome.failedAt !== undefined) [step, error] = ['netlink', outcome.error];
+  else {
+    const after = outcome.results[steps.length - 1] as Route[];
+    const missing = diffRoutes(after, plan.routes).replace.filter((r) => r.protocol === TWINE_RT_PROTO);
+    if (missing.length > 0) [step, error] = ['verify', new TwineError(`routes not in the kernel after apply: ${missing.map(routeKey).join(', ')}`)];
   }
   // Unordered (exec): the batch only once routes are verified, as on the observed path.
   const nft = nftEarly ? await nftEarly : step ? undefined : await runNft();
@@ -256,11 +263,6 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
     } else [step, error] = ['nft', nft.error];
   }
 
-  const oldValues = new Map<string, string>();
-  for (const o of olds) {
-    const v = await o.old;
-    if (v.ok) oldValues.set(o.s.key, v.value.trim());
-  }
   if (step) {
     const rollbackErrors: unknown[] = [];
     // Committed by this transaction (not by another writer): the batch created the table.
@@ -284,9 +286,8 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
   }
 
   result.sysctlsSet = plan.sysctls.filter((s) => oldValues.get(s.key) !== s.value);
-  const netlinkAt = Math.max(t0, ...netlink.map((x) => x.at));
-  result.stages.netlinkMs = netlinkAt - t0;
-  result.stages.verifyMs = Math.max(0, verify.at - netlinkAt);
-  result.stages.nftMs = Math.max(0, (nft?.at ?? verify.at) - Math.max(verify.at, netlinkAt));
+  // Routes and their read-back are one step here: verify is part of netlinkMs.
+  result.stages.netlinkMs = done.at - t0;
+  result.stages.nftMs = Math.max(0, (nft?.at ?? done.at) - done.at);
   return result;
 }

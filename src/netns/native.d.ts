@@ -3,7 +3,7 @@
 // code EINVAL, stage "arguments") and then runs on a dedicated worker thread
 // inside the target namespace; the promise rejects with a NativeError.
 
-import type { Addr, Family, Link, Route, RouteFilter, RouteType } from './types.js';
+import type { Addr, Family, Link, NsStep, Route, RouteFilter, RouteType } from './types.js';
 
 /** { pid } → /proc/<pid>/ns/net; { path } → a namespace file such as /var/run/netns/x. */
 export type NativeTarget = { pid: number } | { path: string };
@@ -74,6 +74,7 @@ export interface NativeBinding {
   addrList(target: NativeTarget): Promise<Addr[]>;
   sysctlGet(target: NativeTarget, key: string): Promise<string>;
   sysctlSet(target: NativeTarget, key: string, value: string): Promise<void>;
+  batch(target: NativeTarget, steps: NsStep[]): Promise<{ results: unknown[]; failedAt?: number; error?: NativeError }>;
   /**
    * Bench tooling: waits on a thread of its own (not a pool worker) until the
    * spec's route and table exist in the namespace or timeoutMs (≤ 600000)

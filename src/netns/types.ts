@@ -64,6 +64,25 @@ export interface NetnsBackend {
   sysctlGet(ns: NsTarget, key: string): Promise<string>;
   /** sysctl -w net.x.y=v */
   sysctlSet(ns: NsTarget, key: string, value: string): Promise<void>;
+  /**
+   * Several of the above in one entry into the namespace, in order, stopping at
+   * the first failure. Resolves (also when a step failed) with what ran.
+   */
+  batch(ns: NsTarget, steps: NsStep[]): Promise<BatchOutcome>;
+}
+
+export type NsStep =
+  | { op: 'sysctlGet'; key: string }
+  | { op: 'sysctlSet'; key: string; value: string }
+  | { op: 'routeReplace' | 'routeDel'; route: Route }
+  | { op: 'routeList'; filter?: RouteFilter };
+
+export interface BatchOutcome {
+  /** One entry per step that ran: the value read (sysctlGet: string, routeList: Route[]), else undefined. */
+  results: unknown[];
+  /** The step that failed (those after it did not run), and why. */
+  failedAt?: number;
+  error?: unknown;
 }
 
 /**

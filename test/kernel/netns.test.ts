@@ -194,6 +194,41 @@ describe('native netns backend', () => {
     await rejects(nb.sysctlSet(T, 'net.ipv4.ip_forward', 'banana'), 'EINVAL');
   });
 
+  it('batch: steps run in order in one entry, stop at the first failure, and report what ran', async () => {
+    const key = 'net.ipv4.conf.all.route_localnet';
+    sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', `${key}=0`]);
+    const route = { family: 4 as const, dst: '10.9.0.0/24', type: 'unicast' as const, gateway: '10.77.0.9', dev: 'd0', protocol: TWINE_RT_PROTO };
+    const ok = await nb.batch(T, [
+      { op: 'sysctlGet', key },
+      { op: 'sysctlSet', key, value: '1' },
+      { op: 'sysctlGet', key },
+      { op: 'routeReplace', route },
+      { op: 'routeList', filter: { protocol: TWINE_RT_PROTO } },
+    ]);
+    assert.equal(ok.failedAt, undefined);
+    assert.deepEqual(ok.results.slice(0, 4), ['0', undefined, '1', undefined], 'the read before the write sees the old value');
+    assert.deepEqual((ok.results[4] as { dst: string }[]).map((r) => r.dst), ['10.9.0.0/24']);
+    assert.equal(nsCat(NS, 'net/ipv4/conf/all/route_localnet'), '1');
+
+    // The second route's gateway is on no interface: the kernel refuses it, the rest does not run.
+    const bad = await nb.batch(T, [
+      { op: 'routeDel', route },
+      { op: 'routeReplace', route: { ...route, dst: '10.6.2.0/24', gateway: '10.99.0.1', dev: undefined } },
+      { op: 'sysctlSet', key, value: '0' },
+    ]);
+    assert.equal(bad.failedAt, 1);
+    assert.equal(bad.results.length, 1);
+    assert.ok(bad.error instanceof NetlinkError, String(bad.error));
+    assert.equal(bad.error.op, 'routeReplace');
+    assert.equal(bad.error.code, 'ENETUNREACH');
+    assert.deepEqual(ipj(NS, ['route', 'show', 'proto', String(TWINE_RT_PROTO)]), [], 'the step before the failure ran');
+    assert.equal(nsCat(NS, 'net/ipv4/conf/all/route_localnet'), '1', 'the step after the failure did not');
+    sh('ip', ['netns', 'exec', NS, 'sysctl', '-qw', `${key}=0`]);
+
+    await assert.rejects(nb.batch(T, [{ op: 'sysctlGet', key: 'kernel.hostname' }]), /sysctl/);
+    await rejects(nb.batch({ path: '/var/run/netns/twt-nl-missing' }, [{ op: 'sysctlGet', key }]), 'ENOENT');
+  });
+
   it('targets a namespace by pid', async () => {
     const child: ChildProcess = spawn('ip', ['netns', 'exec', NS, 'sleep', '60'], { stdio: 'ignore' });
     try {
