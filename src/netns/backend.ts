@@ -5,7 +5,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { NetlinkError } from '../errors.js';
 import { loadAddon } from './addon.js';
 import type { NativeBinding, NativeError } from './native.js';
-import type { Addr, Family, Link, NetnsBackend, NsTarget, Route, RouteFilter } from './types.js';
+import type { Addr, BatchOutcome, Family, Link, NetnsBackend, NsStep, NsTarget, Route, RouteFilter } from './types.js';
 
 const EINVAL = 22;
 
@@ -112,5 +112,16 @@ export const nativeBackend: NetnsBackend = {
     checkTarget('sysctlSet', ns);
     checkSysctlKey('sysctlSet', ns, key);
     return call('sysctlSet', ns, (b) => b.sysctlSet(ns, key, value));
+  },
+  async batch(ns: NsTarget, steps: NsStep[]): Promise<BatchOutcome> {
+    checkTarget('batch', ns);
+    for (const st of steps) {
+      if (st.op === 'sysctlGet' || st.op === 'sysctlSet') checkSysctlKey(st.op, ns, st.key);
+      else if (st.op !== 'routeList') checkRoute(st.op, ns, st.route);
+    }
+    const out = await call('batch', ns, (b) => b.batch(ns, steps));
+    if (out.failedAt === undefined) return { results: out.results };
+    const op = steps[out.failedAt]?.op ?? 'batch';
+    return { results: out.results, failedAt: out.failedAt, error: toNetlinkError(out.error, op, ns) };
   },
 };
