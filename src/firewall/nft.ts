@@ -64,13 +64,24 @@ export interface TableDef {
 export const MAX_COMMENT = 128;
 const IDENTITY_PREFIX = 'twine:';
 
+// A container's rules come back on every restart and across containers with the same
+// labels: their hashes are remembered (a plan is on the start path).
+const identities = new Map<string, string>();
+const MAX_IDENTITIES = 4096;
+
 /**
  * A rule whose comment carries its identity: "twine:<hash of chain+expr>" and,
  * after a space, the user's own comment. The diff matches live rules by it, so
  * it never has to compare nft's re-serialised expressions with ours.
  */
 export function makeRule(chain: string, expr: NftExpr[], note?: string): RuleDef {
-  const id = `${IDENTITY_PREFIX}${createHash('sha256').update(chain).update('\0').update(JSON.stringify(expr)).digest('hex').slice(0, 16)}`;
+  const key = `${chain}\0${JSON.stringify(expr)}`;
+  let id = identities.get(key);
+  if (id === undefined) {
+    id = `${IDENTITY_PREFIX}${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+    if (identities.size >= MAX_IDENTITIES) identities.clear();
+    identities.set(key, id);
+  }
   const comment = note ? `${id} ${note}` : id;
   return { expr, comment: comment.slice(0, MAX_COMMENT) };
 }
