@@ -1,0 +1,63 @@
+#include "nft_reaper.h"
+
+#include <thread>
+
+namespace twine {
+
+bool MayDeleteSomething(const std::string& input) {
+  for (const char* word : {"delete", "flush", "replace", "destroy"})
+    if (input.find(word) != std::string::npos) return true;
+  return false;
+}
+
+NftReaper::NftReaper() { std::thread([this] { Loop(); }).detach(); }
+
+void NftReaper::Hand(nft_ctx* ctx, ino_t ns, bool deleted) {
+  Clock::time_point now = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (deleted) lastDelete_[ns] = now;
+    queue_.push_back({ctx, ns, now});
+  }
+  cv_.notify_one();
+}
+
+size_t NftReaper::held() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size() + freeing_;
+}
+
+std::deque<NftReaper::Held>::iterator NftReaper::NextDueLocked(Clock::time_point now, Clock::time_point* next) {
+  *next = Clock::time_point::max();
+  for (auto it = lastDelete_.begin(); it != lastDelete_.end();)
+    it = it->second + kSettle <= now ? lastDelete_.erase(it) : std::next(it);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    auto mark = lastDelete_.find(it->ns);
+    if (mark == lastDelete_.end()) return it;
+    *next = std::min(*next, mark->second + kSettle);
+  }
+  return queue_.size() > kMaxHeld ? queue_.begin() : queue_.end();
+}
+
+void NftReaper::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return !queue_.empty(); });
+    Clock::time_point next;
+    auto due = NextDueLocked(Clock::now(), &next);
+    if (due == queue_.end()) {
+      // Woken early by a new context; the loop looks again.
+      cv_.wait_until(lock, next);
+      continue;
+    }
+    nft_ctx* ctx = due->ctx;
+    queue_.erase(due);
+    freeing_++;
+    lock.unlock();
+    nft_ctx_free(ctx);
+    lock.lock();
+    freeing_--;
+  }
+}
+
+}  // namespace twine
