@@ -29,6 +29,10 @@ class NftJob : public Job {
       failure().Set(ENOMEM, "nft", "nft_ctx_new failed");
       return;
     }
+    // Contexts are freed off the hot path, and not while that would stall this namespace (nft_reaper.h).
+    const ino_t ns = NsGuard::CurrentInode();
+    const bool deleting = MayDeleteSomething(text_);
+    if (deleting) g_reaper->Deleting(ns);
     // In nft 1.0.6 JSON input is only recognised with JSON output on.
     nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
     nft_ctx_buffer_output(ctx);
@@ -41,8 +45,7 @@ class NftJob : public Job {
       failure().stage = "nft";
       failure().message = err.empty() ? "nft refused the command" : err;
     }
-    // Freed off the hot path, and not while that would stall this namespace (nft_reaper.h).
-    g_reaper->Hand(ctx, NsGuard::CurrentInode(), MayDeleteSomething(text_));
+    g_reaper->Hand(ctx, ns, deleting);
   }
 
   Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, output_); }

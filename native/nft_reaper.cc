@@ -12,12 +12,20 @@ bool MayDeleteSomething(const std::string& input) {
 
 NftReaper::NftReaper() { std::thread([this] { Loop(); }).detach(); }
 
-void NftReaper::Hand(nft_ctx* ctx, ino_t ns, bool deleted) {
-  Clock::time_point now = Clock::now();
+void NftReaper::Deleting(ino_t ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  unsettled_[ns].running++;
+}
+
+void NftReaper::Hand(nft_ctx* ctx, ino_t ns, bool deleting) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (deleted) lastDelete_[ns] = now;
-    queue_.push_back({ctx, ns, now});
+    if (deleting) {
+      Unsettled& u = unsettled_[ns];
+      u.running--;
+      u.lastEnd = Clock::now();
+    }
+    queue_.push_back({ctx, ns});
   }
   cv_.notify_one();
 }
@@ -29,12 +37,13 @@ size_t NftReaper::held() {
 
 std::deque<NftReaper::Held>::iterator NftReaper::NextDueLocked(Clock::time_point now, Clock::time_point* next) {
   *next = Clock::time_point::max();
-  for (auto it = lastDelete_.begin(); it != lastDelete_.end();)
-    it = it->second + kSettle <= now ? lastDelete_.erase(it) : std::next(it);
+  for (auto it = unsettled_.begin(); it != unsettled_.end();)
+    it = it->second.running == 0 && it->second.lastEnd + kSettle <= now ? unsettled_.erase(it) : std::next(it);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    auto mark = lastDelete_.find(it->ns);
-    if (mark == lastDelete_.end()) return it;
-    *next = std::min(*next, mark->second + kSettle);
+    auto u = unsettled_.find(it->ns);
+    if (u == unsettled_.end()) return it;
+    // While a deleting batch runs there is no deadline: its Hand wakes the loop.
+    if (u->second.running == 0) *next = std::min(*next, u->second.lastEnd + kSettle);
   }
   return queue_.size() > kMaxHeld ? queue_.begin() : queue_.end();
 }
@@ -47,7 +56,8 @@ void NftReaper::Loop() {
     auto due = NextDueLocked(Clock::now(), &next);
     if (due == queue_.end()) {
       // Woken early by a new context; the loop looks again.
-      cv_.wait_until(lock, next);
+      if (next == Clock::time_point::max()) cv_.wait(lock);
+      else cv_.wait_until(lock, next);
       continue;
     }
     nft_ctx* ctx = due->ctx;

@@ -8,9 +8,9 @@
 // commit in the namespace meanwhile waits too (bench/nft-stages: the second of
 // two diff transactions in a row took 9.6 ms instead of 0.7 ms; libnftables
 // 1.0.6 cannot keep the socket without the context). Hence: contexts of a
-// namespace that had a deleting batch are held until it has had none for
-// kSettle (by then the work is done and closing is instant); the others are
-// freed at once. kMaxHeld bounds the memory (~0.7 MB a context, mostly its
+// namespace with a deleting batch running, or one that ended less than
+// kSettle ago, are held (after kSettle the work is done and closing is
+// instant); the others are freed at once. kMaxHeld bounds the memory (~0.7 MB a context, mostly its
 // cache, so ~11 MB): beyond it the oldest is freed anyway, as before this
 // existed. A namespace re-applied back to back for longer than that still
 // stalls; only keeping one context per namespace open would avoid it.
@@ -42,9 +42,15 @@ class NftReaper {
   // Starts the thread. Create it from the main thread (home namespace).
   NftReaper();
 
+  // Any thread, before running input that may delete something in the
+  // namespace with inode ns: none of its contexts is freed from now until
+  // kSettle after the matching Hand. (Marking only at Hand would let a
+  // context picked just before the commit be closed right after it.)
+  void Deleting(ino_t ns);
+
   // Any thread. Takes ctx, which ran in the namespace with inode ns;
-  // deleted says whether its input may have deleted something there.
-  void Hand(nft_ctx* ctx, ino_t ns, bool deleted);
+  // deleting must be what was passed to Deleting for this run, if called.
+  void Hand(nft_ctx* ctx, ino_t ns, bool deleting);
 
   // Contexts handed and not yet freed.
   size_t held();
@@ -53,7 +59,11 @@ class NftReaper {
   struct Held {
     nft_ctx* ctx;
     ino_t ns;
-    Clock::time_point handed;
+  };
+  // A namespace that has (had) deleting batches.
+  struct Unsettled {
+    int running = 0;
+    Clock::time_point lastEnd;
   };
   void Loop();
   // With mu_ held: the next context that may be freed now, or queue_.end();
@@ -63,9 +73,9 @@ class NftReaper {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Held> queue_;
-  // Namespace inode → when its last deleting batch's context was handed.
-  // A held context keeps its namespace (and so its inode) alive.
-  std::unordered_map<ino_t, Clock::time_point> lastDelete_;
+  // By namespace inode; dropped once settled. A held context keeps its
+  // namespace (and so its inode) alive.
+  std::unordered_map<ino_t, Unsettled> unsettled_;
   size_t freeing_ = 0;
 };
 
