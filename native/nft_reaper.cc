@@ -45,7 +45,15 @@ std::deque<NftReaper::Held>::iterator NftReaper::NextDueLocked(Clock::time_point
     // While a deleting batch runs there is no deadline: its Hand wakes the loop.
     if (u->second.running == 0) *next = std::min(*next, u->second.lastEnd + kSettle);
   }
-  return queue_.size() > kMaxHeld ? queue_.begin() : queue_.end();
+  if (queue_.size() <= kMaxHeld) return queue_.end();
+  // Over the cap: the context of the namespace quiet for longest, never one
+  // whose deleting batch is running (closing then would stall its commit).
+  auto pick = queue_.end();
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    const Unsettled& u = unsettled_.at(it->ns);
+    if (u.running == 0 && (pick == queue_.end() || u.lastEnd < unsettled_.at(pick->ns).lastEnd)) pick = it;
+  }
+  return pick;
 }
 
 void NftReaper::Loop() {

@@ -7,13 +7,16 @@
 // period (10-50 ms here), so a close right after it takes that long and every
 // commit in the namespace meanwhile waits too (bench/nft-stages: the second of
 // two diff transactions in a row took 9.6 ms instead of 0.7 ms; libnftables
-// 1.0.6 cannot keep the socket without the context). Hence: contexts of a
-// namespace with a deleting batch running, or one that ended less than
-// kSettle ago, are held (after kSettle the work is done and closing is
-// instant); the others are freed at once. kMaxHeld bounds the memory (~0.7 MB a context, mostly its
-// cache, so ~11 MB): beyond it the oldest is freed anyway, as before this
-// existed. A namespace re-applied back to back for longer than that still
-// stalls; only keeping one context per namespace open would avoid it.
+// 1.0.6 cannot keep the socket without the context).
+//
+// Hence: contexts of a namespace with a deleting batch running, or one that
+// ended less than kSettle ago, are held (after kSettle the work is done and
+// closing is instant); the others are freed at once. kMaxHeld bounds the
+// memory (~0.7 MB a context, mostly its cache, so ~11 MB): beyond it the
+// context of the namespace quiet for longest is freed anyway (that close may
+// wait, as every close did before). A namespace re-applied back to back for
+// longer than that still stalls; only keeping one context per namespace open
+// would avoid it.
 #pragma once
 
 #include <nftables/libnftables.h>
