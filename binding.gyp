@@ -21,7 +21,7 @@
       "libraries": ["-lpthread"],
       "conditions": [
         ["have_nft==1", {
-          "sources": ["native/nft.cc"],
+          "sources": ["native/nft.cc", "native/nft_reaper.cc"],
           "defines": ["TWINE_HAVE_NFT=1"],
           "libraries": ["-lnftables"]
         }]

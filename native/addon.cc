@@ -535,6 +535,9 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   o.Set("threads", Napi::Number::New(env, pool.size()));
   o.Set("retired", Napi::Number::New(env, pool.retired()));
   o.Set("homeInode", Napi::Number::New(env, static_cast<double>(pool.home_inode())));
+#ifdef TWINE_HAVE_NFT
+  o.Set("nftContextsHeld", Napi::Number::New(env, static_cast<double>(NftContextsHeld())));
+#endif
   return o;
 }
 

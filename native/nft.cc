@@ -2,49 +2,15 @@
 
 #include <nftables/libnftables.h>
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
+#include "nft_reaper.h"
+#include "nsguard.h"
 
 namespace twine {
 
 namespace {
 
-// Closing a context after a batch that deleted something waits ~12 ms for an
-// RCU grace period (DESIGN.md §3). Contexts are handed here to be freed, so
-// no operation waits for it. Created from the main thread (home namespace).
-class Reaper {
- public:
-  Reaper() { std::thread([this] { Loop(); }).detach(); }
-  void Hand(nft_ctx* ctx) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(ctx);
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void Loop() {
-    for (;;) {
-      nft_ctx* ctx;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return !queue_.empty(); });
-        ctx = queue_.front();
-        queue_.pop_front();
-      }
-      nft_ctx_free(ctx);
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<nft_ctx*> queue_;
-};
-
-// Never destroyed: the reaper thread may outlive static destruction at exit.
-Reaper* g_reaper = nullptr;
+// Never destroyed: its thread may outlive static destruction at exit.
+NftReaper* g_reaper = nullptr;
 
 std::string Trim(const char* s) {
   std::string out = s ? s : "";
@@ -63,6 +29,10 @@ class NftJob : public Job {
       failure().Set(ENOMEM, "nft", "nft_ctx_new failed");
       return;
     }
+    // Contexts are freed off the hot path, and not while that would stall this namespace (nft_reaper.h).
+    const ino_t ns = NsGuard::CurrentInode();
+    const bool deleting = MayDeleteSomething(text_);
+    if (deleting) g_reaper->Deleting(ns);
     // In nft 1.0.6 JSON input is only recognised with JSON output on.
     nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
     nft_ctx_buffer_output(ctx);
@@ -75,7 +45,7 @@ class NftJob : public Job {
       failure().stage = "nft";
       failure().message = err.empty() ? "nft refused the command" : err;
     }
-    g_reaper->Hand(ctx);
+    g_reaper->Hand(ctx, ns, deleting);
   }
 
   Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, output_); }
@@ -91,8 +61,10 @@ void NftInit() {
   if (g_reaper) return;
   nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
   if (ctx) nft_ctx_free(ctx);
-  g_reaper = new Reaper();
+  g_reaper = new NftReaper();
 }
+
+size_t NftContextsHeld() { return g_reaper ? g_reaper->held() : 0; }
 
 Job* NewNftJob(Napi::Env env, Target target, std::string text) {
   return new NftJob(env, std::move(target), std::move(text));

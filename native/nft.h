@@ -15,6 +15,9 @@ namespace twine {
 // starts the reaper thread that frees contexts off the hot path.
 void NftInit();
 
+// libnftables contexts handed to the reaper and not yet freed.
+size_t NftContextsHeld();
+
 // A job that runs `text` (nft JSON, or a list command) and resolves with
 // nft's output (JSON for list commands); rejects with code ENFT and nft's text.
 Job* NewNftJob(Napi::Env env, Target target, std::string text);

@@ -74,7 +74,7 @@ async function settleAll<T>(ops: Promise<T>[]): Promise<T[]> {
  * The add-only batch with `create table` instead of `add table`: the batch (atomic)
  * then fails instead of appending a second copy of every rule when the table exists.
  */
-function exclusive(batch: NftBatch): NftBatch {
+export function exclusive(batch: NftBatch): NftBatch {
   const [first, ...rest] = batch.nftables;
   const table = (first as { add?: { table?: unknown } } | undefined)?.add?.table;
   if (table === undefined) return batch;

@@ -1,7 +1,9 @@
 // NftTransport in-process: the addon runs the JSON through libnftables on a
 // worker thread that entered the namespace (no process spawn), and frees the
-// nft context off the hot path (closing it after a deleting batch waits for
-// an RCU grace period, DESIGN.md §3). Same JSON in, same JSON out as exec.
+// nft context off the hot path, late enough not to stall the namespace
+// (closing it after a deleting batch waits for an RCU grace period and holds
+// the namespace's commits meanwhile, native/nft_reaper.h). Same JSON in, same
+// JSON out as exec.
 
 import { NftError } from '../errors.js';
 import { loadAddon } from '../netns/addon.js';

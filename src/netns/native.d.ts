@@ -31,6 +31,12 @@ export interface NativeStats {
   retired: number;
   /** Inode of the namespace the workers must return to. */
   homeInode: number;
+  /**
+   * libnftables contexts waiting to be freed (built with libnftables only):
+   * those of a namespace that just had a deleting batch are held ~100 ms,
+   * because closing them sooner stalls that namespace's commits (native/nft_reaper.h).
+   */
+  nftContextsHeld?: number;
 }
 
 /** What a namespace watch waits for: a route, an nftables table, or both. */
