@@ -93,11 +93,15 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   const t0 = performance.now();
 
   // observe
-  const [before, sysBefore, liveTable] = await Promise.all([
+  const reads = [
     a.netns.routeList(ns, { protocol: TWINE_RT_PROTO }),
     observeSysctls(a.netns, ns, plan.sysctls.map((s) => s.key)),
     a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME),
-  ]);
+  ] as const;
+  // Completions may arrive in any order: when several fail (the namespace is gone),
+  // report the first in this order, the backend's typed error, every time.
+  await Promise.allSettled(reads);
+  const [before, sysBefore, liveTable] = await Promise.all(reads);
   const t1 = performance.now();
 
   // diff
