@@ -16,6 +16,7 @@ import { hasTwineLabels, inspectContainer, listRunningContainers, type LinkListe
 import { NetworkIndex } from '../docker/networks.js';
 import { containerNsPid, netnsInode } from '../docker/cgroup.js';
 import { startedInfo } from '../docker/start-info.js';
+import { procAddrs } from '../netns/procfs.js';
 import { sameNetworks } from '../resolve/inventory.js';
 import { wallMs } from '../util/clock.js';
 import { isNotFound } from '../docker/client.js';
@@ -344,7 +345,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     let addrs;
     try {
       await this.networks.refresh();
-      addrs = await this.deps.netns.addrList(ns);
+      addrs = procAddrs(found.pid) ?? (await this.deps.netns.addrList(ns));
     } catch (err) {
       return skip(describeError(err));
     }

@@ -1,0 +1,143 @@
+// A process's interface addresses from /proc/<pid>/net, which shows the
+// network namespace of that process: read from the calling thread, with no
+// setns and no worker round trip. On the start path this replaces an address
+// dump through the addon (measured at a start event: 0.10-0.22 ms instead of
+// 0.36-3.8 ms, the worker and main-thread wake-ups being what a busy host
+// delays). IPv4 has no one file with everything, so three are joined:
+//   fib_trie  the local addresses ("/32 host LOCAL" leaves),
+//   route     the prefix route each address brings (interface and length),
+//   igmp      interface index by name (every up IPv4 interface is listed);
+// IPv6 comes from if_inet6. Anything that does not add up gives undefined and
+// the caller asks the kernel over netlink instead.
+
+import { readFileSync } from 'node:fs';
+import type { Addr } from './types.js';
+
+export interface ProcNetFiles {
+  fibTrie: string;
+  route: string;
+  igmp: string;
+  ifInet6: string;
+}
+
+/** IPv6 disabled in the namespace: no if_inet6, no IPv6 addresses. */
+function readIfExists(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/** The files, or undefined when the process is gone. */
+export function readProcNet(pid: number): ProcNetFiles | undefined {
+  const dir = `/proc/${pid}/net`;
+  try {
+    return {
+      fibTrie: readFileSync(`${dir}/fib_trie`, 'utf8'),
+      route: readFileSync(`${dir}/route`, 'utf8'),
+      igmp: readFileSync(`${dir}/igmp`, 'utf8'),
+      ifInet6: readIfExists(`${dir}/if_inet6`),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** An IPv4 address in /proc/net/route's form: host-order hex of a little-endian u32. */
+function hexIp4(hex: string): number | undefined {
+  if (!/^[0-9A-Fa-f]{8}$/.test(hex)) return undefined;
+  const n = parseInt(hex, 16);
+  // The bytes are in memory order: the first octet is the lowest byte.
+  return (((n & 0xff) << 24) | (((n >>> 8) & 0xff) << 16) | (((n >>> 16) & 0xff) << 8) | (n >>> 24)) >>> 0;
+}
+
+function ip4ToNum(s: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  const o = m.slice(1).map(Number);
+  if (o.some((x) => x > 255)) return undefined;
+  return ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
+}
+
+function prefixOf(mask: number): number | undefined {
+  let len = 0;
+  while (len < 32 && mask & (0x80000000 >>> len)) len++;
+  return ((mask << len) >>> 0) === 0 || len === 32 ? len : undefined;
+}
+
+function ip6Text(hex: string): string {
+  const groups = hex.match(/.{4}/g)!.map((g) => parseInt(g, 16).toString(16));
+  // Longest run of zero groups (length ≥ 2) becomes "::".
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i >= 2) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+/** The addresses as the kernel's address dump would give them, or undefined when the files do not add up. */
+export function parseProcNet(f: ProcNetFiles): Addr[] | undefined {
+  const index = new Map<string, number>();
+  for (const line of f.igmp.split('\n')) {
+    const m = /^(\d+)\s+(\S+)\s*:/.exec(line);
+    if (m) index.set(m[2]!, Number(m[1]));
+  }
+
+  const local = new Set<string>();
+  let last: string | undefined;
+  for (const line of f.fibTrie.split('\n')) {
+    const leaf = /\|-- (\d+\.\d+\.\d+\.\d+)\s*$/.exec(line);
+    if (leaf) last = leaf[1];
+    else if (last !== undefined && /^\s*\/32 host LOCAL\s*$/.test(line)) local.add(last);
+  }
+
+  const connected: { iface: string; dst: number; mask: number; len: number }[] = [];
+  for (const line of f.route.split('\n').slice(1)) {
+    const c = line.trim().split(/\s+/);
+    if (c.length < 8) continue;
+    const [iface, dstHex, gwHex, flagsHex, , , , maskHex] = c;
+    const flags = parseInt(flagsHex!, 16);
+    const dst = hexIp4(dstHex!);
+    const mask = hexIp4(maskHex!);
+    if (flags & 0x2 || gwHex !== '00000000' || dst === undefined || mask === undefined) continue;
+    const len = prefixOf(mask);
+    if (len !== undefined) connected.push({ iface: iface!, dst, mask, len });
+  }
+
+  const out: Addr[] = [];
+  for (const address of local) {
+    if (address.startsWith('127.')) continue;
+    const n = ip4ToNum(address)!;
+    let best: (typeof connected)[number] | undefined;
+    for (const r of connected) if (((n & r.mask) >>> 0) === r.dst && (!best || r.len > best.len)) best = r;
+    const ifindex = best ? index.get(best.iface) : undefined;
+    if (!best || ifindex === undefined) return undefined;
+    out.push({ ifindex, ifname: best.iface, family: 4, address, prefixlen: best.len });
+  }
+
+  for (const line of f.ifInet6.split('\n')) {
+    const c = line.trim().split(/\s+/);
+    if (c.length < 6) continue;
+    const [hex, idx, plen, , , name] = c;
+    if (!/^[0-9a-f]{32}$/.test(hex!)) return undefined;
+    out.push({ ifindex: parseInt(idx!, 16), ifname: name!, family: 6, address: ip6Text(hex!), prefixlen: parseInt(plen!, 16) });
+  }
+  return out;
+}
+
+/** /proc/<pid>/net's addresses, or undefined (gone, or not understood). */
+export function procAddrs(pid: number): Addr[] | undefined {
+  const f = readProcNet(pid);
+  return f && parseProcNet(f);
+}
