@@ -44,10 +44,10 @@ const STAGE_NAMES: Record<string, string> = {
   eventDelayMs: 'Docker event delivery to the daemon',
   queueMs: 'queue wait',
   inspectMs: 'docker inspect',
-  startInfoMs: 'start path: cgroup + namespace read (instead of inspect)',
+  startInfoMs: 'start path: cgroup + /proc/<pid>/net read (instead of docker inspect)',
   planMs: 'plan',
   observeMs: 'observe (route list, sysctl reads, table list)',
-  netlinkMs: 'netlink writes',
+  netlinkMs: 'netlink (on the start path: one batch of sysctls, routes and their read-back)',
   verifyMs: 'verify (route re-read)',
   nftMs: 'nft batch',
 };
@@ -137,6 +137,7 @@ ${latencyTable(r)}
 
 "bench: event delivery" is how long Docker took to deliver the start event to the bench's own subscription (the daemon pays about the same).
 Twine's stages come from the applying transaction's \`stages\`; "unaccounted" is its latencyMs minus the listed stages (event delivery, queueing and inspect when the daemon does not report them separately).
+On the start path (a namespace Twine has not written to) there is no observe step and no inspect: "startInfo" reads the container's cgroup and /proc/<pid>/net, "netlink" is one native batch (each sysctl read then written, the routes, their read-back; verify is inside it), and with lib the nft batch is queued right behind it, so the netlink figure also holds the main thread's wait for a CPU while nft runs (measured inside the addon at start events: the batch itself runs in 0.15–0.26 ms, the nft batch in 0.8–1.9 ms).
 "observer − twine" is what the observer adds (${usesWatch(r) ? 'notification delivery to the watch, and where Twine committed before the watch subscribed, the wait for the check' : 'poll resolution, the check itself, and for the exec transport nothing else'}).
 
 ${stageTable(r)}
