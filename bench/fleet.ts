@@ -127,13 +127,3 @@ export async function readdressGateway(d: Docker, gw: Gateway, ip: string): Prom
   await net.connect({ Container: gw.id, EndpointConfig: { IPAMConfig: { IPv4Address: ip } } });
   gw.ip = ip;
 }
-
-/** The pids of a running container's processes (cgroup v1, cgroupfs driver; v2 and systemd paths tried too). */
-export function cgroupProcs(id: string): string[] {
-  return [
-    `/sys/fs/cgroup/pids/docker/${id}/cgroup.procs`,
-    `/sys/fs/cgroup/memory/docker/${id}/cgroup.procs`,
-    `/sys/fs/cgroup/docker/${id}/cgroup.procs`,
-    `/sys/fs/cgroup/system.slice/docker-${id}.scope/cgroup.procs`,
-  ];
-}

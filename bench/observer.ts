@@ -8,8 +8,8 @@
 // Twine committed before the subscription). Every time is an upper bound of
 // the kernel's commit, so the figure cannot flatter Twine.
 
-import { readFileSync, statSync } from 'node:fs';
-import { cgroupProcs, ROUTE_CIDR } from './fleet.js';
+import { containerNsPid, netnsInode } from '../src/docker/cgroup.js';
+import { ROUTE_CIDR } from './fleet.js';
 import { nowMs, sleep } from './stats.js';
 import { twineSpec, watchPid, type WatchSeenBy } from './watch.js';
 
@@ -29,18 +29,6 @@ export interface Observed {
   timedOut: boolean;
 }
 
-/** The container's processes now (empty when it is not running). */
-export function containerPids(id: string): number[] {
-  for (const f of cgroupProcs(id)) {
-    try {
-      return readFileSync(f, 'utf8').split('\n').filter((l) => l !== '').map(Number);
-    } catch {
-      // not this layout, or not running
-    }
-  }
-  return [];
-}
-
 export interface WatchOptions {
   gatewayIp: string;
   /** Pids of the container's previous run (a restart): wait for a new process. */
@@ -50,15 +38,7 @@ export interface WatchOptions {
   timeoutMs?: number;
 }
 
-const HOST_NS = statSync('/proc/self/ns/net').ino;
-
-function netnsInode(pid: number): number | undefined {
-  try {
-    return statSync(`/proc/${pid}/ns/net`).ino;
-  } catch {
-    return undefined;
-  }
-}
+const HOST_NS = new Set([netnsInode('self') ?? 0]);
 
 /**
  * A process of the container that lives in the container's namespace. Right
@@ -67,12 +47,7 @@ function netnsInode(pid: number): number | undefined {
  * is dropped at the next poll).
  */
 export function namespacePid(id: string, old: ReadonlySet<number> = new Set()): number | undefined {
-  for (const p of containerPids(id)) {
-    if (old.has(p)) continue;
-    const ino = netnsInode(p);
-    if (ino !== undefined && ino !== HOST_NS) return p;
-  }
-  return undefined;
+  return containerNsPid(id, HOST_NS, old)?.pid;
 }
 
 /** Waits until container `id` runs a new process whose namespace holds Twine's route and table. */

@@ -49,10 +49,12 @@ export function netnsInode(pid: number | 'self'): number | undefined {
 /**
  * A process of container `id` that lives in a network namespace other than
  * `notIn` (an inode: the host's, where runc's set-up processes still are right
- * after a start), with that namespace's inode.
+ * after a start), with that namespace's inode. Pids in `skip` (a previous run's)
+ * are passed over.
  */
-export function containerNsPid(id: string, notIn: ReadonlySet<number>): { pid: number; ino: number } | undefined {
+export function containerNsPid(id: string, notIn: ReadonlySet<number>, skip: ReadonlySet<number> = new Set()): { pid: number; ino: number } | undefined {
   for (const pid of containerPids(id)) {
+    if (skip.has(pid)) continue;
     const ino = netnsInode(pid);
     if (ino !== undefined && !notIn.has(ino)) return { pid, ino };
   }
