@@ -11,6 +11,7 @@
 // the caller asks the kernel over netlink instead.
 
 import { readFileSync } from 'node:fs';
+import { bigToIp, ipToBig, maskOf } from '../labels/ip.js';
 import type { Addr } from './types.js';
 
 export interface ProcNetFiles {
@@ -45,45 +46,17 @@ export function readProcNet(pid: number): ProcNetFiles | undefined {
   }
 }
 
-/** An IPv4 address in /proc/net/route's form: host-order hex of a little-endian u32. */
-function hexIp4(hex: string): number | undefined {
+/** An IPv4 address in /proc/net/route's form: the hex of a u32 in memory (network) order, read little-endian. */
+function hexIp4(hex: string): bigint | undefined {
   if (!/^[0-9A-Fa-f]{8}$/.test(hex)) return undefined;
-  const n = parseInt(hex, 16);
-  // The bytes are in memory order: the first octet is the lowest byte.
-  return (((n & 0xff) << 24) | (((n >>> 8) & 0xff) << 16) | (((n >>> 16) & 0xff) << 8) | (n >>> 24)) >>> 0;
+  const bytes = hex.match(/../g)!.reverse().join('');
+  return BigInt(`0x${bytes}`);
 }
 
-function ip4ToNum(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const o = m.slice(1).map(Number);
-  if (o.some((x) => x > 255)) return undefined;
-  return ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
-}
-
-function prefixOf(mask: number): number | undefined {
-  let len = 0;
-  while (len < 32 && mask & (0x80000000 >>> len)) len++;
-  return ((mask << len) >>> 0) === 0 || len === 32 ? len : undefined;
-}
-
-function ip6Text(hex: string): string {
-  const groups = hex.match(/.{4}/g)!.map((g) => parseInt(g, 16).toString(16));
-  // Longest run of zero groups (length ≥ 2) becomes "::".
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i >= 2) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+/** The prefix length of a netmask, or undefined when its bits are not contiguous. */
+function prefixOf(mask: bigint): number | undefined {
+  for (let len = 0; len <= 32; len++) if (maskOf(len, 4) === mask) return len;
+  return undefined;
 }
 
 /** The addresses as the kernel's address dump would give them, or undefined when the files do not add up. */
@@ -102,7 +75,7 @@ export function parseProcNet(f: ProcNetFiles): Addr[] | undefined {
     else if (last !== undefined && /^\s*\/32 host LOCAL\s*$/.test(line)) local.add(last);
   }
 
-  const connected: { iface: string; dst: number; mask: number; len: number }[] = [];
+  const connected: { iface: string; dst: bigint; mask: bigint; len: number }[] = [];
   for (const line of f.route.split('\n').slice(1)) {
     const c = line.trim().split(/\s+/);
     if (c.length < 8) continue;
@@ -118,9 +91,9 @@ export function parseProcNet(f: ProcNetFiles): Addr[] | undefined {
   const out: Addr[] = [];
   for (const address of local) {
     if (address.startsWith('127.')) continue;
-    const n = ip4ToNum(address)!;
+    const n = ipToBig(address, 4);
     let best: (typeof connected)[number] | undefined;
-    for (const r of connected) if (((n & r.mask) >>> 0) === r.dst && (!best || r.len > best.len)) best = r;
+    for (const r of connected) if ((n & r.mask) === r.dst && (!best || r.len > best.len)) best = r;
     const ifindex = best ? index.get(best.iface) : undefined;
     if (!best || ifindex === undefined) return undefined;
     out.push({ ifindex, ifname: best.iface, family: 4, address, prefixlen: best.len });
@@ -131,7 +104,7 @@ export function parseProcNet(f: ProcNetFiles): Addr[] | undefined {
     if (c.length < 6) continue;
     const [hex, idx, plen, , , name] = c;
     if (!/^[0-9a-f]{32}$/.test(hex!)) return undefined;
-    out.push({ ifindex: parseInt(idx!, 16), ifname: name!, family: 6, address: ip6Text(hex!), prefixlen: parseInt(plen!, 16) });
+    out.push({ ifindex: parseInt(idx!, 16), ifname: name!, family: 6, address: bigToIp(BigInt(`0x${hex!}`), 6), prefixlen: parseInt(plen!, 16) });
   }
   return out;
 }
