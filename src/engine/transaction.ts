@@ -86,6 +86,52 @@ function tableExists(err: unknown): boolean {
   return e.code === 'EEXIST' || /File exists/i.test(`${String(e.stderr ?? '')} ${String(e.message ?? '')}`);
 }
 
+/** Twine's routes in the kernel that the plan wants and are not there, as an error; undefined when none. */
+function missingRoutes(after: Route[], plan: Plan): TwineError | undefined {
+  const missing = diffRoutes(after, plan.routes).replace.filter((r) => r.protocol === TWINE_RT_PROTO);
+  return missing.length > 0 ? new TwineError(`routes not in the kernel after apply: ${missing.map(routeKey).join(', ')}`) : undefined;
+}
+
+/**
+ * The add-only batch found the table already there (another writer got there
+ * first, e.g. a second Twine): diff against it instead of adding a second copy.
+ * Returns the number of commands sent.
+ */
+async function applyOverExisting(a: Applier, ns: NsTarget, plan: Plan): Promise<number> {
+  const live = await a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME);
+  const again = live === null ? addTableBatch(plan.table) : diffTable(plan.table, live);
+  if (again.nftables.length > 0) await a.nft.apply(ns, again);
+  return again.nftables.length;
+}
+
+/**
+ * Puts Twine's routes back as they were (`before`; Docker's default route where
+ * Twine had replaced it) and every sysctl the plan changed back to the value read
+ * before. Returns what failed on the way; it never throws.
+ */
+async function restore(a: Applier, plan: Plan, before: Route[], oldValues: Map<string, string>): Promise<unknown[]> {
+  const ns = plan.ns;
+  const errors: unknown[] = [];
+  try {
+    const now = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
+    const back = diffRoutes(now, before, plan.defaultRoutes);
+    for (const r of back.replace) await a.netns.routeReplace(ns, r).catch((e: unknown) => errors.push(e));
+    for (const r of back.del) await a.netns.routeDel(ns, r).catch((e: unknown) => errors.push(e));
+  } catch (e) {
+    errors.push(e);
+  }
+  for (const s of plan.sysctls) {
+    const old = oldValues.get(s.key);
+    if (old !== undefined && old !== s.value) await a.netns.sysctlSet(ns, s.key, old).catch((e: unknown) => errors.push(e));
+  }
+  return errors;
+}
+
+function txError(step: string, err: unknown, rollbackErrors: unknown[]): TransactionError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new TransactionError(`${step} failed: ${msg}`, step, err, rollbackErrors);
+}
+
 /** Apply `plan` to its namespace. Throws TransactionError after rolling back. */
 export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
   if (opts.fresh) return applyFresh(a, plan);
@@ -121,27 +167,8 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   };
   if (result.noop) return result;
 
-  const rollback = async (): Promise<unknown[]> => {
-    const errors: unknown[] = [];
-    try {
-      const now = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
-      const back = diffRoutes(now, before, plan.defaultRoutes);
-      for (const r of back.replace) await a.netns.routeReplace(ns, r).catch((e: unknown) => errors.push(e));
-      for (const r of back.del) await a.netns.routeDel(ns, r).catch((e: unknown) => errors.push(e));
-    } catch (e) {
-      errors.push(e);
-    }
-    for (const s of sysctls) {
-      const old = sysBefore.get(s.key);
-      if (old !== undefined) await a.netns.sysctlSet(ns, s.key, old).catch((e: unknown) => errors.push(e));
-    }
-    return errors;
-  };
-
   const fail = async (step: string, err: unknown): Promise<never> => {
-    const rollbackErrors = await rollback();
-    const msg = err instanceof Error ? err.message : String(err);
-    throw new TransactionError(`${step} failed: ${msg}`, step, err, rollbackErrors);
+    throw txError(step, err, await restore(a, plan, before, sysBefore));
   };
 
   // apply: netlink first
@@ -155,11 +182,8 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
 
   // verify the routes read back as planned before committing the firewall
   try {
-    const after = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
-    const missing = diffRoutes(after, plan.routes).replace.filter((r) => r.protocol === TWINE_RT_PROTO);
-    if (missing.length > 0) {
-      throw new TwineError(`routes not in the kernel after apply: ${missing.map(routeKey).join(', ')}`);
-    }
+    const missing = missingRoutes(await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO }), plan);
+    if (missing) throw missing;
   } catch (err) {
     return fail('verify', err);
   }
@@ -171,12 +195,7 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
         await a.nft.apply(ns, batch);
       } catch (err) {
         if (liveTable !== null || !tableExists(err)) throw err;
-        // The add-only batch found the table already there (another writer got there
-        // first, e.g. a second Twine): diff against it instead of adding a second copy.
-        const live = await a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME);
-        const again = live === null ? addTableBatch(plan.table) : diffTable(plan.table, live);
-        if (again.nftables.length > 0) await a.nft.apply(ns, again);
-        result.nftCommands = again.nftables.length;
+        result.nftCommands = await applyOverExisting(a, ns, plan);
       }
     } catch (err) {
       return fail('nft', err);
@@ -247,20 +266,15 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
   let error: unknown;
   if (outcome.failedAt !== undefined) [step, error] = ['netlink', outcome.error];
   else {
-    const after = outcome.results[steps.length - 1] as Route[];
-    const missing = diffRoutes(after, plan.routes).replace.filter((r) => r.protocol === TWINE_RT_PROTO);
-    if (missing.length > 0) [step, error] = ['verify', new TwineError(`routes not in the kernel after apply: ${missing.map(routeKey).join(', ')}`)];
+    const missing = missingRoutes(outcome.results[steps.length - 1] as Route[], plan);
+    if (missing) [step, error] = ['verify', missing];
   }
   // Unordered (exec): the batch only once routes are verified, as on the observed path.
   const nft = nftEarly ? await nftEarly : step ? undefined : await runNft();
   if (!step && nft && !nft.ok) {
     if (tableExists(nft.error)) {
-      // Another writer got there first (e.g. a second Twine): diff against its table.
       try {
-        const live = await a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME);
-        const again = live === null ? addTableBatch(plan.table) : diffTable(plan.table, live);
-        if (again.nftables.length > 0) await a.nft.apply(ns, again);
-        result.nftCommands = again.nftables.length;
+        result.nftCommands = await applyOverExisting(a, ns, plan);
       } catch (err) {
         [step, error] = ['nft', err];
       }
@@ -273,20 +287,8 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
     if (nft?.ok && batch.nftables.length > 0) {
       await a.nft.apply(ns, { nftables: [{ delete: { table: { family: TABLE_FAMILY, name: TABLE_NAME } } }] }).catch((e: unknown) => rollbackErrors.push(e));
     }
-    try {
-      const now = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
-      const back = diffRoutes(now, [], plan.defaultRoutes);
-      for (const r of back.replace) await a.netns.routeReplace(ns, r).catch((e: unknown) => rollbackErrors.push(e));
-      for (const r of back.del) await a.netns.routeDel(ns, r).catch((e: unknown) => rollbackErrors.push(e));
-    } catch (e) {
-      rollbackErrors.push(e);
-    }
-    for (const [key, old] of oldValues) {
-      const want = plan.sysctls.find((s) => s.key === key)?.value;
-      if (old !== want) await a.netns.sysctlSet(ns, key, old).catch((e: unknown) => rollbackErrors.push(e));
-    }
-    const msg = error instanceof Error ? error.message : String(error);
-    throw new TransactionError(`${step} failed: ${msg}`, step, error, rollbackErrors);
+    rollbackErrors.push(...(await restore(a, plan, [], oldValues)));
+    throw txError(step, error, rollbackErrors);
   }
 
   result.sysctlsSet = plan.sysctls.filter((s) => oldValues.get(s.key) !== s.value);
