@@ -26,7 +26,7 @@ import { DependencyGraph, namesOf } from './graph.js';
 import { applyPlan, type TxResult } from './transaction.js';
 import { diffRoutes } from './route-diff.js';
 import { planContainer, type PlanOutcome } from './planner.js';
-import type { ContainerState, TxEvent } from './state.js';
+import type { ContainerState, FrontStages, TxEvent } from './state.js';
 
 export interface EngineOptions {
   allowHostRoutes: boolean;
@@ -301,7 +301,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Docker's event timestamp → Twine has the event; → its job starts; the job's read of the container. */
-  private front(reasons: Reason[], jobStart: number, read: { inspectMs: number; startInfoMs?: number }): Front {
+  private front(reasons: Reason[], jobStart: number, read: Pick<FrontStages, 'inspectMs' | 'startInfoMs'>): FrontStages {
     const received = minReceived(reasons);
     const eventMs = minEventMs(reasons);
     return {
@@ -369,7 +369,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     info: ContainerInfo,
     reasons: Reason[],
     started: boolean,
-    front: Front,
+    front: FrontStages,
     /** The namespace's inode, when the caller already read it. */
     knownIno?: number,
   ): Promise<void> {
@@ -495,13 +495,6 @@ function minEventMs(reasons: Reason[]): number | undefined {
 /** The same plan, whichever of the namespace's processes names it. */
 function samePlan(a: Plan, b: Plan): boolean {
   return JSON.stringify({ ...a, ns: undefined }) === JSON.stringify({ ...b, ns: undefined });
-}
-
-interface Front {
-  eventDelayMs?: number;
-  queueMs?: number;
-  inspectMs: number;
-  startInfoMs?: number;
 }
 
 export function describeError(err: unknown): string {

@@ -4,6 +4,17 @@ import type { LabelIssue } from '../errors.js';
 import type { LabelWarning } from '../labels/spec.js';
 import type { Plan } from '../plan/types.js';
 import type { Dependencies } from './graph.js';
+
+/** What a transaction's job did before planning: Docker's event delay, queueing, reading the container. */
+export interface FrontStages {
+  eventDelayMs?: number;
+  queueMs?: number;
+  /** docker inspect (0 on the start path). */
+  inspectMs: number;
+  /** The start path's read of the container's cgroup and /proc/<pid>/net instead. */
+  startInfoMs?: number;
+}
+
 export interface TxStages {
   observeMs: number;
   netlinkMs: number;
@@ -47,5 +58,5 @@ export interface TxEvent {
    * Where the time went: Docker's event delay, queueing, reading the container (docker inspect,
    * or on the start path its cgroup and namespace: startInfoMs), plan, then the transaction's own stages.
    */
-  stages?: TxStages & { planMs: number; inspectMs: number; startInfoMs?: number; eventDelayMs?: number; queueMs?: number };
+  stages?: TxStages & FrontStages & { planMs: number };
 }
