@@ -1,53 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasTwineLabels, toContainerInfo, type ContainerInspect } from '../../src/docker/inventory.js';
-
-// Trimmed from `docker inspect` of a real container (dockerd 20.10): created on
-// twt-fx-b with alias svc, then connected to twt-fx-a with alias other, then
-// started. Its namespace showed eth0 (ifindex 15) on twt-fx-a and eth1 (17) on twt-fx-b.
-function fixture(): ContainerInspect {
-  return {
-    Id: '8febf29dc98ce44f4a465e33ea004a6820145d6de79a7516a9e31b5a615a96c5',
-    Name: '/twt-fx-c',
-    State: { Status: 'running', Running: true, Pid: 7254 },
-    Config: {
-      Labels: {
-        'twine-test': '1',
-        'twine.route.10.0.0.0/8': 'gw',
-        'com.docker.compose.service': 'app',
-        'com.docker.compose.project': 'demo',
-      },
-    },
-    NetworkSettings: {
-      Networks: {
-        'twt-fx-a': {
-          Aliases: ['other', '8febf29dc98c'],
-          NetworkID: '23f1d5701dbc8ad243d44bf1d7760d8792a9d5eec2f90ffaad0030ea3f9282c1',
-          EndpointID: 'cf7a5ab050147ca9b2e0583a972e1617bd445710778b13366620284861930a8a',
-          Gateway: '172.19.0.1',
-          IPAddress: '172.19.0.2',
-          IPPrefixLen: 16,
-          IPv6Gateway: '',
-          GlobalIPv6Address: '',
-          GlobalIPv6PrefixLen: 0,
-          MacAddress: '02:42:ac:13:00:02',
-        },
-        'twt-fx-b': {
-          Aliases: ['svc', '8febf29dc98c'],
-          NetworkID: '868e640d3a738247e2e584a2376d2d164f12f81fcd93870ecf0e493c8da06578',
-          EndpointID: '6120c8ae0328a223b29caf8754f744d3e5cd0f7e66751618a10995af6101ae85',
-          Gateway: '172.20.0.1',
-          IPAddress: '172.20.0.2',
-          IPPrefixLen: 16,
-          IPv6Gateway: 'fd00:20::1',
-          GlobalIPv6Address: 'fd00:20::2',
-          GlobalIPv6PrefixLen: 64,
-          MacAddress: '02:42:AC:14:00:02',
-        },
-      },
-    },
-  };
-}
+import { hasTwineLabels, toContainerInfo } from '../../src/docker/inventory.js';
+import { startedContainer as fixture } from '../fixtures/inspect.js';
 
 test('inspect JSON → ContainerInfo: name without slash, pid, labels, compose labels, addresses', () => {
   const c = toContainerInfo(fixture());

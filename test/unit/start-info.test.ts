@@ -1,51 +1,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toContainerInfo, type ContainerInspect } from '../../src/docker/inventory.js';
+import { toContainerInfo, type ContainerInspect, type InspectNetwork } from '../../src/docker/inventory.js';
+import { startedContainer as running } from '../fixtures/inspect.js';
 import { startedInfo, type StartFacts } from '../../src/docker/start-info.js';
 import { parseSubnet, toNetworkEntry, type NetworkEntry } from '../../src/docker/networks.js';
 import { sameNetworks } from '../../src/resolve/inventory.js';
 import type { Addr, Link } from '../../src/netns/types.js';
 
-const ID = '8febf29dc98ce44f4a465e33ea004a6820145d6de79a7516a9e31b5a615a96c5';
 const NET_A = '23f1d5701dbc8ad243d44bf1d7760d8792a9d5eec2f90ffaad0030ea3f9282c1';
 const NET_B = '868e640d3a738247e2e584a2376d2d164f12f81fcd93870ecf0e493c8da06578';
 
-// The same container as in docker-inventory.test.ts: `docker inspect` after create
-// (no addresses yet, no ids, only the aliases given) and after start.
-function created(): ContainerInspect {
-  return {
-    Id: ID,
-    Name: '/twt-fx-c',
-    State: { Status: 'created', Running: false, Pid: 0 },
-    Config: { Labels: { 'twine.route.10.0.0.0/8': 'gw', 'com.docker.compose.service': 'app', 'com.docker.compose.project': 'demo' } },
-    NetworkSettings: {
-      Networks: {
-        'twt-fx-a': { Aliases: ['other'], NetworkID: '', IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' },
-        'twt-fx-b': { Aliases: ['svc'], NetworkID: '', IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' },
-      },
-    },
-  };
-}
+const SHORT_ID = '8febf29dc98c';
 
-function running(): ContainerInspect {
-  const c = created();
-  c.State = { Status: 'running', Running: true, Pid: 7254 };
-  c.NetworkSettings = {
-    Networks: {
-      'twt-fx-a': { Aliases: ['other', '8febf29dc98c'], NetworkID: NET_A, Gateway: '172.19.0.1', IPAddress: '172.19.0.2', IPPrefixLen: 16, MacAddress: '02:42:ac:13:00:02' },
-      'twt-fx-b': {
-        Aliases: ['svc', '8febf29dc98c'],
-        NetworkID: NET_B,
-        Gateway: '172.20.0.1',
-        IPAddress: '172.20.0.2',
-        IPPrefixLen: 16,
-        IPv6Gateway: 'fd00:20::1',
-        GlobalIPv6Address: 'fd00:20::2',
-        GlobalIPv6PrefixLen: 64,
-        MacAddress: '02:42:AC:14:00:02',
-      },
-    },
-  };
+// The fixture container as `docker inspect` shows it after create: no addresses
+// or ids yet, only the aliases it was given (Docker adds the short id at start).
+function created(): ContainerInspect {
+  const c = running();
+  c.State = { Status: 'created', Running: false, Pid: 0 };
+  const nets = Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, n]) => [
+    name,
+    { Aliases: (n.Aliases ?? []).filter((a) => a !== SHORT_ID), NetworkID: '', IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' },
+  ]);
+  c.NetworkSettings = { Networks: Object.fromEntries(nets) as Record<string, InspectNetwork> };
   return c;
 }
 
@@ -94,7 +70,7 @@ test('start without inspect: the created container + its namespace give what ins
     'in interface order',
   );
   // Docker adds the short id as an alias only when it starts the container.
-  const withoutShortId = real.networks.map((n) => ({ ...n, aliases: n.aliases.filter((a) => a !== '8febf29dc98c') }));
+  const withoutShortId = real.networks.map((n) => ({ ...n, aliases: n.aliases.filter((a) => a !== SHORT_ID) }));
   assert.ok(sameNetworks(r.info.networks, withoutShortId), JSON.stringify({ got: r.info.networks, want: withoutShortId }));
   assert.ok(!sameNetworks(r.info.networks, real.networks), 'the alias difference is seen (the engine re-plans after its inspect)');
   assert.equal(r.info.networks[0]!.mac, undefined, 'MACs are not read on this path');
@@ -107,7 +83,7 @@ test('start without inspect: a previous run as the template keeps its aliases an
   assert.equal(r.info.name, 'renamed', 'the name comes from the start event');
   assert.equal(r.info.pid, 900);
   assert.equal(r.info.networks[0]!.ipv4, '172.19.0.9');
-  assert.deepEqual(r.info.networks[0]!.aliases, ['other', '8febf29dc98c']);
+  assert.deepEqual(r.info.networks[0]!.aliases, ['other', SHORT_ID]);
   assert.equal(r.info.networks[1]!.mac, '02:42:ac:14:00:02', "the previous run's MAC is kept");
 });
 
