@@ -2,6 +2,7 @@
 // (nsenter -t <pid> -n) or a test namespace (ip netns), create test namespaces
 // and veth pairs, and read state back with `ip -j`.
 
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { run, runAllowFail, parseJson } from './exec.js';
 import { forgetOwner, PREFIX, recordOwner } from './owner.js';
@@ -86,6 +87,23 @@ export async function netnsAdd(name: string): Promise<TestNs> {
 export async function netnsDel(name: string): Promise<void> {
   await runAllowFail('ip', ['netns', 'del', name]);
   forgetOwner('netns', name);
+}
+
+/**
+ * Deletes every `ip netns` whose name starts with `prefix`: a kernel test's own
+ * namespaces, or those an earlier, killed run of it left. Synchronous, for
+ * before/after hooks; a namespace that cannot be deleted throws, unless `ignoreFailures`.
+ */
+export function deleteNetnsWithPrefix(prefix: string, opts: { ignoreFailures?: boolean } = {}): void {
+  const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '');
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    try {
+      execFileSync('ip', ['netns', 'del', n], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      if (!opts.ignoreFailures) throw err;
+    }
+  }
 }
 
 export async function netnsList(): Promise<string[]> {

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { deleteNetnsWithPrefix } from '../bed/netns.js';
 import { addTableBatch, deleteTableBatch, diffTable } from '../../src/firewall/batch.js';
 import { createExecTransport } from '../../src/firewall/transport-exec.js';
 import { createLibTransport, libTransportAvailable } from '../../src/firewall/transport-lib.js';
@@ -49,16 +50,10 @@ function rulesOf(live: NftBatch | null, chain: string): { handle: number; commen
     .map((r) => ({ handle: r.handle as number, comment: r.comment as string }));
 }
 
-async function cleanup(): Promise<void> {
-  const { stdout } = await execa('ip', ['netns', 'list']);
-  for (const line of stdout.split('\n')) {
-    const name = line.split(' ')[0];
-    if (name?.startsWith(PREFIX)) await execa('ip', ['netns', 'del', name], { reject: false });
-  }
-}
+const cleanup = (): void => deleteNetnsWithPrefix(PREFIX, { ignoreFailures: true });
 
 before(async () => {
-  await cleanup();
+  cleanup();
   await execa('ip', ['netns', 'add', nsName]);
   });
 after(cleanup);

@@ -11,7 +11,7 @@ import { NetlinkError } from '../../src/errors.js';
 import { nativeBackend as nb } from '../../src/netns/backend.js';
 import { loadAddon } from '../../src/netns/addon.js';
 import { TWINE_RT_PROTO, type NsTarget } from '../../src/netns/types.js';
-import { threadNamespaces } from '../bed/netns.js';
+import { deleteNetnsWithPrefix, threadNamespaces } from '../bed/netns.js';
 
 const PREFIX = 'twt-nl-';
 const NS = `${PREFIX}a`;
@@ -27,11 +27,7 @@ function ipj(ns: string, args: string[]): Record<string, unknown>[] {
 function nsCat(ns: string, key: string): string {
   return sh('ip', ['netns', 'exec', ns, 'cat', `/proc/sys/${key}`]).trim();
 }
-function cleanup(): void {
-  for (const name of sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '')) {
-    if (name.startsWith(PREFIX)) execFileSync('ip', ['netns', 'del', name]);
-  }
-}
+const cleanup = (): void => deleteNetnsWithPrefix(PREFIX);
 // Other test files run in parallel (Docker networks come and go), so the
 // root namespace is compared on what this file could have touched: every
 // destination it writes, Twine's protocol, the default route and the sysctls.

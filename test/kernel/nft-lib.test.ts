@@ -12,19 +12,14 @@ import { createLibTransport, libTransportAvailable } from '../../src/firewall/tr
 import { createExecTransport } from '../../src/firewall/transport-exec.js';
 import type { NftBatch } from '../../src/firewall/nft.js';
 import type { NsTarget } from '../../src/netns/types.js';
-import { threadNamespaces } from '../bed/netns.js';
+import { deleteNetnsWithPrefix, threadNamespaces } from '../bed/netns.js';
 
 const PREFIX = 'twt-nftl-';
 const A = `${PREFIX}a`;
 const B = `${PREFIX}b`;
 const at = (ns: string): NsTarget => ({ path: `/var/run/netns/${ns}` });
 
-function netnsList(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '');
-}
-function cleanup(): void {
-  for (const n of netnsList()) if (n.startsWith(PREFIX)) execFileSync('ip', ['netns', 'del', n]);
-}
+const cleanup = (): void => deleteNetnsWithPrefix(PREFIX);
 /** `nft -j list table inet t` in ns, or null when it fails (no such table). */
 function nftList(ns: string, table = 't'): NftBatch | null {
   try {

@@ -12,7 +12,7 @@ import { loadAddon } from '../../src/netns/addon.js';
 import { createLibTransport, libTransportAvailable } from '../../src/firewall/transport-lib.js';
 import type { NftBatch } from '../../src/firewall/nft.js';
 import type { NsTarget } from '../../src/netns/types.js';
-import { threadNamespaces } from '../bed/netns.js';
+import { deleteNetnsWithPrefix, threadNamespaces } from '../bed/netns.js';
 
 const PREFIX = 'twt-nftr-';
 const A = `${PREFIX}a`;
@@ -21,12 +21,7 @@ const at = (ns: string): NsTarget => ({ path: `/var/run/netns/${ns}` });
 /** How long a held context may wait (native/nft_reaper.h kSettle is 100 ms), with room for a loaded machine. */
 const DRAIN_MS = 3000;
 
-function cleanup(): void {
-  for (const line of execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n')) {
-    const n = line.split(' ')[0] ?? '';
-    if (n.startsWith(PREFIX)) execFileSync('ip', ['netns', 'del', n]);
-  }
-}
+const cleanup = (): void => deleteNetnsWithPrefix(PREFIX);
 
 /** The comments of the rules of chain c in table inet t, in order, as nft lists them. */
 function comments(ns: string): string[] {

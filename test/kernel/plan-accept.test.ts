@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type TableDef } from '../../src/firewall/nft.js';
 import { loadInput, runScenario, scenarioNames } from '../fixtures/scenarios.js';
+import { deleteNetnsWithPrefix } from '../bed/netns.js';
 
 const PREFIX = 'twt-pa-';
 const tmp = mkdtempSync(join(tmpdir(), 'twt-pa-'));
@@ -20,13 +21,7 @@ function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function cleanup(): void {
-  const list = run('ip', ['netns', 'list']);
-  for (const line of list.split('\n')) {
-    const name = line.split(' ')[0];
-    if (name?.startsWith(PREFIX)) run('ip', ['netns', 'del', name]);
-  }
-}
+const cleanup = (): void => deleteNetnsWithPrefix(PREFIX);
 
 /** The first apply of a table: add table, chains, then rules (no deletes, no flushes). */
 function addOnlyBatch(t: TableDef): NftBatch {

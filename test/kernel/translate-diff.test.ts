@@ -21,6 +21,7 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { deleteNetnsWithPrefix } from '../bed/netns.js';
 import { parseRule, tokenize, translateRule } from '../../src/firewall/iptables/translate.js';
 import { BASE_CHAINS, makeRule, TABLE_FAMILY, TABLE_NAME, type NftExpr, type TableDef } from '../../src/firewall/nft.js';
 import { addTableBatch } from '../../src/firewall/batch.js';
@@ -87,13 +88,7 @@ function layoutDef(rules: Map<TwineChain, { expr: NftExpr[]; comment?: string }[
   };
 }
 
-async function netnsCleanup(): Promise<void> {
-  const { stdout } = await execa('ip', ['netns', 'list']);
-  for (const line of stdout.split('\n')) {
-    const name = line.split(' ')[0];
-    if (name?.startsWith(PREFIX)) await execa('ip', ['netns', 'del', name], { reject: false });
-  }
-}
+const netnsCleanup = (): void => deleteNetnsWithPrefix(PREFIX, { ignoreFailures: true });
 
 /** Rules of a listed table, grouped by chain, in order. */
 function rulesByChain(json: { nftables: NftExpr[] }): Map<string, NftExpr[][]> {
@@ -125,7 +120,7 @@ function normalise(expr: NftExpr[], twine: boolean): NftExpr[] {
 let tmp: string;
 
 before(async () => {
-  await netnsCleanup();
+  netnsCleanup();
   tmp = await mkdtemp(join(tmpdir(), 'twt-fw-diff-'));
   await execa('ip', ['netns', 'add', nsA]);
   await execa('ip', ['netns', 'add', nsB]);
@@ -244,7 +239,7 @@ before(async () => {
 });
 
 after(async () => {
-  await netnsCleanup();
+  netnsCleanup();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
