@@ -110,6 +110,46 @@ struct Rtnl::Msg {
   void U32(uint16_t type, uint32_t v) { Attr(type, &v, sizeof v); }
 };
 
+bool ParseRouteMsg(const nlmsghdr* h, RawRoute* out) {
+  if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return false;
+  const auto* r = static_cast<const rtmsg*>(NLMSG_DATA(h));
+  if (r->rtm_family != AF_INET && r->rtm_family != AF_INET6) return false;
+  out->family = r->rtm_family;
+  out->dstLen = r->rtm_dst_len;
+  out->type = r->rtm_type;
+  out->protocol = r->rtm_protocol;
+  out->scope = r->rtm_scope;
+  out->flags = r->rtm_flags;
+  out->table = r->rtm_table;
+  const size_t alen = AddrLen(r->rtm_family);
+  int len = static_cast<int>(RTM_PAYLOAD(h));
+  for (auto* a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    const size_t n = RTA_PAYLOAD(a);
+    switch (a->rta_type) {
+      case RTA_TABLE:
+        if (n >= 4) memcpy(&out->table, RTA_DATA(a), 4);
+        break;
+      case RTA_DST:
+        out->hasDst = n >= alen;
+        if (out->hasDst) memcpy(out->dst, RTA_DATA(a), alen);
+        break;
+      case RTA_GATEWAY:
+        out->hasGateway = n >= alen;
+        if (out->hasGateway) memcpy(out->gateway, RTA_DATA(a), alen);
+        break;
+      case RTA_OIF:
+        if (n >= 4) memcpy(&out->oif, RTA_DATA(a), 4);
+        break;
+      case RTA_PRIORITY:
+        out->hasMetric = n >= 4;
+        if (out->hasMetric) memcpy(&out->metric, RTA_DATA(a), 4);
+        break;
+      default: break;
+    }
+  }
+  return true;
+}
+
 Rtnl::~Rtnl() {
   if (fd_ >= 0) close(fd_);
 }
@@ -264,41 +304,26 @@ bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out
   return Dump(
       RTM_GETROUTE, &req, sizeof req,
       [&](const nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWROUTE) return;
-        const auto* r = static_cast<const rtmsg*>(NLMSG_DATA(h));
-        if (r->rtm_family != AF_INET && r->rtm_family != AF_INET6) return;
-        if (filter.family && r->rtm_family != filter.family) return;
-        if (r->rtm_flags & RTM_F_CLONED) return;
+        RawRoute raw;
+        if (!ParseRouteMsg(h, &raw)) return;
+        if (filter.family && raw.family != filter.family) return;
+        if (raw.flags & RTM_F_CLONED) return;
         RouteEntry e;
-        if (!RouteTypeFromKernel(r->rtm_type, &e.type)) return;
-        e.family = r->rtm_family;
-        e.table = r->rtm_table;
-        e.protocol = r->rtm_protocol;
-        e.scope = r->rtm_scope;
-        uint8_t dst[16] = {};
-        int len = static_cast<int>(RTM_PAYLOAD(h));
-        for (auto* a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-          switch (a->rta_type) {
-            case RTA_TABLE: memcpy(&e.table, RTA_DATA(a), 4); break;
-            case RTA_DST: memcpy(dst, RTA_DATA(a), AddrLen(r->rtm_family)); break;
-            case RTA_GATEWAY: e.gateway = AddrToString(r->rtm_family, RTA_DATA(a)); break;
-            case RTA_OIF: {
-              int idx;
-              memcpy(&idx, RTA_DATA(a), 4);
-              auto it = names.find(idx);
-              e.dev = it != names.end() ? it->second : "if" + std::to_string(idx);
-              break;
-            }
-            case RTA_PRIORITY:
-              e.hasMetric = true;
-              memcpy(&e.metric, RTA_DATA(a), 4);
-              break;
-            default: break;
-          }
+        if (!RouteTypeFromKernel(raw.type, &e.type)) return;
+        e.family = raw.family;
+        e.table = raw.table;
+        e.protocol = raw.protocol;
+        e.scope = raw.scope;
+        if (raw.hasGateway) e.gateway = AddrToString(raw.family, raw.gateway);
+        if (raw.oif) {
+          auto it = names.find(raw.oif);
+          e.dev = it != names.end() ? it->second : "if" + std::to_string(raw.oif);
         }
+        e.hasMetric = raw.hasMetric;
+        e.metric = raw.metric;
         if (filter.table && e.table != filter.table) return;
         if (filter.protocol >= 0 && e.protocol != filter.protocol) return;
-        e.dst = AddrToString(r->rtm_family, dst) + "/" + std::to_string(r->rtm_dst_len);
+        e.dst = AddrToString(raw.family, raw.dst) + "/" + std::to_string(raw.dstLen);
         out->push_back(std::move(e));
       },
       f);

@@ -59,6 +59,27 @@ struct RouteEntry {
   uint8_t scope;
 };
 
+// The fields of one RTM_NEWROUTE message (dump reply or notification), as the kernel sent them.
+struct RawRoute {
+  uint8_t family = 0;
+  uint8_t dstLen = 0;
+  uint8_t type = 0;  // RTN_*
+  uint8_t protocol = 0;
+  uint8_t scope = 0;
+  uint32_t flags = 0;
+  uint32_t table = 0;
+  bool hasDst = false;
+  uint8_t dst[16] = {};
+  bool hasGateway = false;
+  uint8_t gateway[16] = {};
+  int oif = 0;  // 0: none
+  bool hasMetric = false;
+  uint32_t metric = 0;
+};
+
+// False when h is not an RTM_NEWROUTE of AF_INET or AF_INET6.
+bool ParseRouteMsg(const nlmsghdr* h, RawRoute* out);
+
 struct LinkEntry {
   int index;
   std::string name;

@@ -92,23 +92,14 @@ bool PrefixEqual(const uint8_t* a, const uint8_t* b, int bits) {
 
 // An RTM_NEWROUTE (notification or dump reply) for the route the spec describes.
 bool RouteMatches(const nlmsghdr* h, const RouteSpec& s) {
-  if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return false;
-  const auto* r = static_cast<const rtmsg*>(NLMSG_DATA(h));
-  if (r->rtm_family != s.family || r->rtm_dst_len != s.dstLen || (r->rtm_flags & RTM_F_CLONED)) return false;
-  if (r->rtm_type != RouteTypeToKernel(s.type)) return false;
-  if (s.hasProtocol && r->rtm_protocol != s.protocol) return false;
-  const size_t alen = s.family == AF_INET ? 4 : 16;
-  uint32_t table = r->rtm_table;
-  const uint8_t *dst = nullptr, *gw = nullptr;
-  int len = static_cast<int>(RTM_PAYLOAD(h));
-  for (auto* a = RTM_RTA(r); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-    if (a->rta_type == RTA_TABLE && RTA_PAYLOAD(a) >= 4) memcpy(&table, RTA_DATA(a), 4);
-    if (a->rta_type == RTA_DST && RTA_PAYLOAD(a) >= alen) dst = static_cast<const uint8_t*>(RTA_DATA(a));
-    if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) >= alen) gw = static_cast<const uint8_t*>(RTA_DATA(a));
-  }
-  if (table != s.table) return false;
-  if (s.dstLen > 0 && (!dst || !PrefixEqual(dst, s.dst, s.dstLen))) return false;
-  if (s.hasGateway && (!gw || memcmp(gw, s.gateway, alen) != 0)) return false;
+  RawRoute r;
+  if (!ParseRouteMsg(h, &r)) return false;
+  if (r.family != s.family || r.dstLen != s.dstLen || (r.flags & RTM_F_CLONED)) return false;
+  if (r.type != RouteTypeToKernel(s.type)) return false;
+  if (s.hasProtocol && r.protocol != s.protocol) return false;
+  if (r.table != s.table) return false;
+  if (s.dstLen > 0 && (!r.hasDst || !PrefixEqual(r.dst, s.dst, s.dstLen))) return false;
+  if (s.hasGateway && (!r.hasGateway || memcmp(r.gateway, s.gateway, r.family == AF_INET ? 4 : 16) != 0)) return false;
   return true;
 }
 
