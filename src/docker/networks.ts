@@ -58,12 +58,7 @@ export class NetworkIndex {
     return this.byName.get(name);
   }
 
-  /** Networks were created or removed: the next `refresh` reads them again. */
-  invalidate(): void {
-    this.stale = true;
-  }
-
-  /** Reads the list when it is stale; concurrent callers share one request. */
+  /** Reads the list when it is stale (or `force`: networks were created or removed); concurrent callers share one request. */
   async refresh(force = false): Promise<void> {
     if (force) this.stale = true;
     if (!this.stale) return;

@@ -165,8 +165,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       if (ev.type === 'container') this.onContainerEvent(ev);
       else if (ev.type === 'network' && (ev.action === 'create' || ev.action === 'destroy')) {
-        this.networks.invalidate();
-        this.networks.refresh().catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed'));
+        this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed'));
       } else if (ev.type === 'network' && (ev.action === 'connect' || ev.action === 'disconnect')) {
         // Only a running container's networks matter now. Docker connects networks while
         // starting a container, before its start event, and inspecting it then waits for
