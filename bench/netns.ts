@@ -3,9 +3,10 @@
 // Usage: node dist/bench/netns.js [--n 200]. The last line is `ratio: <x>`
 // (spawn median / addon median).
 
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { cliNum, deleteNetns, vethNetns } from './scratch.js';
 import { nativeBackend as nb } from '../src/netns/backend.js';
 import { TWINE_RT_PROTO, type NsTarget } from '../src/netns/types.js';
 
@@ -13,11 +14,6 @@ const run = promisify(execFile);
 const NS = 'twt-bench-nl';
 const PATH = `/var/run/netns/${NS}`;
 const target: NsTarget = { path: PATH };
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
 
 function stats(ms: number[]): { median: number; p99: number } {
   const s = [...ms].sort((a, b) => a - b);
@@ -37,21 +33,10 @@ async function measure(n: number, once: (i: number) => Promise<void>): Promise<n
 }
 
 async function main(): Promise<void> {
-  const n = arg('--n', 200);
+  const n = cliNum('--n', 200);
+  deleteNetns(NS); // a leftover of a killed run
+  vethNetns(NS);
   try {
-    execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' }); // a leftover of a killed run
-  } catch {
-    // none: fine
-  }
-  execFileSync('ip', ['netns', 'add', NS]);
-  try {
-    for (const c of [
-      ['link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1'],
-      ['link', 'set', 'd0', 'up'],
-      ['link', 'set', 'd1', 'up'],
-      ['addr', 'add', '10.77.0.1/24', 'dev', 'd0'],
-    ]) execFileSync('ip', ['-n', NS, ...c]);
-
     const gw = (i: number) => `10.77.0.${2 + (i % 200)}`;
     const addon = await measure(n, async (i) => {
       await nb.routeReplace(target, { family: 4, dst: '10.50.0.0/16', type: 'unicast', gateway: gw(i), dev: 'd0', protocol: TWINE_RT_PROTO });
@@ -68,7 +53,7 @@ async function main(): Promise<void> {
     console.log(`spawn: median ${s.median.toFixed(3)} ms, p99 ${s.p99.toFixed(3)} ms`);
     console.log(`ratio: ${(s.median / a.median).toFixed(1)}`);
   } finally {
-    execFileSync('ip', ['netns', 'del', NS]);
+    deleteNetns(NS);
   }
 }
 

@@ -32,13 +32,9 @@ import { nativeBackend } from '../src/netns/backend.js';
 import type { NsTarget } from '../src/netns/types.js';
 import { fleetLabels } from './fleet.js';
 import { fmt, percentile, sleep } from './stats.js';
+import { cliArg } from './scratch.js';
 
 const PREFIX = `twt-nfts-${process.pid}-`;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 function attachment(ip: string): ContainerInfo['networks'][number] {
   return { networkId: 'n'.repeat(64), networkName: 'twt-bench-net', ipv4: ip, ipv4PrefixLen: 16, gatewayV4: '10.88.0.1', aliases: [], dnsNames: [], iface: 'eth0' };
@@ -152,20 +148,20 @@ async function repoint(nft: NftTransport, plans: [Plan, Plan], k: number, rounds
 }
 
 async function main(): Promise<void> {
-  const n = Number(arg('--n') ?? 200);
-  const transport = arg('--transport') ?? 'lib';
+  const n = Number(cliArg('--n') ?? 200);
+  const transport = cliArg('--transport') ?? 'lib';
   const nft = transport === 'exec' ? createExecTransport() : createLibTransport();
   const plans: [Plan, Plan] = [fleetPlan('10.88.0.2'), fleetPlan('10.88.0.3')];
   const first = exclusive(addTableBatch(plans[0].table));
   const cols: Columns = {};
 
-  const only = new Set((arg('--only') ?? 'fresh,diff,repoint').split(','));
+  const only = new Set((cliArg('--only') ?? 'fresh,diff,repoint').split(','));
 
   // Warm-up: the first batches pay for lazy loading in Node and in libnftables.
   await fresh(nft, first, 10, {});
   if (only.has('fresh')) await fresh(nft, first, n, cols);
-  if (only.has('diff')) await diff(nft, plans, n, Number(arg('--gap') ?? 150), cols);
-  const k = Number(arg('--k') ?? 50);
+  if (only.has('diff')) await diff(nft, plans, n, Number(cliArg('--gap') ?? 150), cols);
+  const k = Number(cliArg('--k') ?? 50);
   if (only.has('repoint')) await repoint(nft, plans, k, Math.max(2, Math.ceil(n / k)), cols);
 
   console.log(`nft transport ${transport}, ${first.nftables.length}-command first batch (${JSON.stringify(first).length} bytes JSON), n=${n}`);
@@ -176,7 +172,7 @@ async function main(): Promise<void> {
     summary[k] = { n: s.length, p50: percentile(s, 0.5), p90: percentile(s, 0.9), p99: percentile(s, 0.99) };
     console.log(`${k.padEnd(44)} ${fmt(summary[k].p50).padStart(8)} ${fmt(summary[k].p90).padStart(8)} ${fmt(summary[k].p99).padStart(8)}`);
   }
-  const out = arg('--json');
+  const out = cliArg('--json');
   if (out) writeFileSync(out, `${JSON.stringify({ transport, n, summary }, null, 2)}\n`);
 }
 

@@ -6,7 +6,7 @@
 // watched at once (one thread each), as scenario c does with 200.
 // Usage (root): node dist/bench/watch-resolution.js [--n 200] [--many 200]
 
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../src/netns/addon.js';
@@ -14,6 +14,7 @@ import { nativeBackend as nb } from '../src/netns/backend.js';
 import { TWINE_RT_PROTO } from '../src/netns/types.js';
 import { fmt, nowMs, percentile, sleep, summarize } from './stats.js';
 import { twineSpec } from './watch.js';
+import { cliNum, deleteNetns, vethNetns } from './scratch.js';
 
 const PREFIX = 'twt-bw-';
 const CIDR = '10.200.0.0/16';
@@ -59,31 +60,11 @@ async function adder(): Promise<void> {
 
 // ---- the observer side ----
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-
 function request<T>(child: ChildProcess, msg: object): Promise<T> {
   return new Promise((resolve) => {
     child.once('message', (m) => resolve(m as T));
     child.send(msg);
   });
-}
-
-function makeNs(ns: string): void {
-  execFileSync('ip', ['netns', 'add', ns]);
-  for (const c of [
-    ['link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1'],
-    ['link', 'set', 'd0', 'up'],
-    ['link', 'set', 'd1', 'up'],
-    ['addr', 'add', '10.77.0.1/24', 'dev', 'd0'],
-  ]) execFileSync('ip', ['-n', ns, ...c]);
-}
-
-function removeAll(): void {
-  const names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '');
-  for (const n of names) if (n.startsWith(PREFIX)) execFileSync('ip', ['netns', 'del', n]);
 }
 
 /** The former observer: route list, then `list table`, every 1 ms; the stamp is the return of the check that saw each. */
@@ -162,7 +143,7 @@ function status(key: string): string {
 
 async function many(child: ChildProcess, count: number): Promise<void> {
   const names = Array.from({ length: count }, (_, i) => `${PREFIX}m${i}`);
-  for (const ns of names) makeNs(ns);
+  for (const ns of names) vethNetns(ns);
   const rssBefore = status('VmRSS');
   const t0 = nowMs();
   const watches = names.map((ns) => loadAddon().watchNs({ path: nsPath(ns) }, twineSpec(CIDR, gw(0), true), 60_000));
@@ -184,10 +165,10 @@ async function many(child: ChildProcess, count: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const n = arg('--n', 200);
-  const count = arg('--many', 0);
-  removeAll();
-  makeNs(`${PREFIX}0`);
+  const n = cliNum('--n', 200);
+  const count = cliNum('--many', 0);
+  deleteNetns(PREFIX);
+  vethNetns(`${PREFIX}0`);
   const child = fork(fileURLToPath(import.meta.url), ['--adder'], { stdio: 'inherit' });
   try {
     report(`watch (watchNs), ${n} changes:`, await single(child, n, 'watch'));
@@ -195,7 +176,7 @@ async function main(): Promise<void> {
     if (count > 0) await many(child, count);
   } finally {
     child.kill();
-    removeAll();
+    deleteNetns(PREFIX);
   }
 }
 
@@ -204,7 +185,7 @@ if (process.argv.includes('--adder')) {
 } else {
   main().catch((err: unknown) => {
     console.error(err);
-    removeAll();
+    deleteNetns(PREFIX);
     process.exit(1);
   });
 }
