@@ -304,6 +304,7 @@ class SysctlSetJob : public Job {
 // (the caller needs the sysctl values read before it to roll back).
 struct BatchStep {
   enum Kind { kSysctlGet, kSysctlSet, kRouteReplace, kRouteDel, kRouteList } kind;
+  std::string op;  // as JS named it, for the error
   std::string key, value;
   RouteSpec route;
   RouteFilterSpec filter;
@@ -353,9 +354,8 @@ class BatchJob : public Job {
     Napi::Object o = Napi::Object::New(env);
     o.Set("results", results);
     if (failedAt_ >= 0) {
-      static const char* kOps[] = {"sysctlGet", "sysctlSet", "routeReplace", "routeDel", "routeList"};
       o.Set("failedAt", Napi::Number::New(env, failedAt_));
-      o.Set("error", MakeError(env, kOps[steps_[failedAt_].kind], target().Describe(), stepFailure_).Value());
+      o.Set("error", MakeError(env, steps_[failedAt_].op, target().Describe(), stepFailure_).Value());
     }
     return o;
   }
@@ -431,6 +431,7 @@ Napi::Value Batch(const Napi::CallbackInfo& info) {
     Napi::Object o = v.As<Napi::Object>();
     std::string op = o.Get("op").As<Napi::String>().Utf8Value();
     BatchStep st;
+    st.op = op;
     if (op == "sysctlGet") {
       st.kind = BatchStep::kSysctlGet;
       st.key = ParseSysctlKey(env, op, o.Get("key"));
