@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "job.h"
+#include "notify.h"
 #include "pool.h"
 #include "rtnl.h"
 #include "sysctl.h"
@@ -502,6 +503,30 @@ Napi::Value WatchNs(const Napi::CallbackInfo& info) {
   return WatchesOf(env).Start(env, std::move(t), std::move(w));
 }
 
+// notifyOpen(target, groups: number[]) → Promise<fd>: rtnetlink groups (RTNLGRP_*).
+Napi::Value NotifyOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Target t = ParseTarget(env, "notifyOpen", info[0]);
+  if (!info[1].IsArray()) ThrowInvalid(env, "notifyOpen", "groups must be an array");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  std::vector<unsigned> groups;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    uint32_t g = ParseU32(env, "notifyOpen", "group", arr.Get(i), 31);
+    if (g == 0) ThrowInvalid(env, "notifyOpen", "group must be 1..31");
+    groups.push_back(g);
+  }
+  if (groups.empty()) ThrowInvalid(env, "notifyOpen", "groups must not be empty");
+  return Submit(env, NewNotifyOpenJob(env, std::move(t), std::move(groups)));
+}
+
+// notifyStart(fd, cb) → {close()}.
+Napi::Value NotifyStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t fd = ParseU32(env, "notifyStart", "fd", info[0], 1u << 30);
+  if (!info[1].IsFunction()) ThrowInvalid(env, "notifyStart", "callback must be a function");
+  return StartNotifier(env, static_cast<int>(fd), info[1].As<Napi::Function>());
+}
+
 #ifdef TWINE_HAVE_NFT
 Napi::Value NftRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -576,6 +601,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sysctlSet", Napi::Function::New(env, SysctlSetFn));
   exports.Set("batch", Napi::Function::New(env, Batch));
   exports.Set("watchNs", Napi::Function::New(env, WatchNs));
+  exports.Set("notifyOpen", Napi::Function::New(env, NotifyOpen));
+  exports.Set("notifyStart", Napi::Function::New(env, NotifyStart));
 #ifdef TWINE_HAVE_NFT
   NftInit();
   exports.Set("nftAvailable", Napi::Boolean::New(env, true));

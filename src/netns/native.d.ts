@@ -87,6 +87,10 @@ export interface NativeBinding {
    * passes. Every time is an upper bound of the kernel's commit.
    */
   watchNs(target: NativeTarget, spec: WatchSpec, timeoutMs: number): Promise<WatchResult>;
+  /** A non-blocking netlink socket opened in the namespace, subscribed to rtnetlink groups (RTNLGRP_*, 1..31); resolves to its fd. */
+  notifyOpen(target: NativeTarget, groups: number[]): Promise<number>;
+  /** Watches fd (now owned by the watch) from the event loop: cb after each drain, overrun when messages were lost. Never keeps the process alive. */
+  notifyStart(fd: number, cb: (overrun: boolean) => void): { close(): void };
   /** True when the addon was built with libnftables (then nftRun exists). */
   readonly nftAvailable: boolean;
   /** Runs nft input (JSON or a command) in the namespace; resolves with nft's (JSON) output. */

@@ -1,0 +1,139 @@
+#include "notify.h"
+
+#include <errno.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <string>
+
+namespace twine {
+
+namespace {
+
+// Docker's set-up of one interface is a few dozen messages; this leaves room
+// for far more before the kernel reports an overrun (which only means "check").
+constexpr int kRcvBuf = 256 * 1024;
+
+class NotifyOpenJob : public Job {
+ public:
+  NotifyOpenJob(Napi::Env env, Target target, std::vector<unsigned> groups)
+      : Job(env, "notify", std::move(target)), groups_(std::move(groups)) {}
+  ~NotifyOpenJob() override {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  void Execute() override {
+    Failure& f = failure();
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0) {
+      f.Set(errno, "netlink", "socket");
+      return;
+    }
+    int size = kRcvBuf;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      f.Set(errno, "netlink", "bind");
+      close(fd);
+      return;
+    }
+    for (unsigned g : groups_) {
+      if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) != 0) {
+        f.Set(errno, "netlink", "subscribe to group " + std::to_string(g));
+        close(fd);
+        return;
+      }
+    }
+    fd_ = fd;
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    int fd = fd_;
+    fd_ = -1;  // handed over
+    return Napi::Number::New(env, fd);
+  }
+
+ private:
+  std::vector<unsigned> groups_;
+  int fd_ = -1;
+};
+
+struct Notifier {
+  uv_poll_t poll{};
+  int fd = -1;
+  Napi::FunctionReference cb;
+  napi_env env = nullptr;
+  bool closed = false;
+};
+
+void CloseNotifier(Notifier* n) {
+  if (n->closed) return;
+  n->closed = true;
+  uv_poll_stop(&n->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&n->poll), [](uv_handle_t* h) {
+    auto* n = static_cast<Notifier*>(h->data);
+    close(n->fd);
+    n->cb.Reset();
+    delete n;
+  });
+}
+
+void OnReadable(uv_poll_t* h, int status, int /*events*/) {
+  auto* n = static_cast<Notifier*>(h->data);
+  if (n->closed) return;
+  bool overrun = status < 0;
+  char buf[16 * 1024];
+  for (;;) {
+    ssize_t r = recv(n->fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (r > 0) continue;
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == ENOBUFS) {
+      overrun = true;  // messages were lost: the caller checks the state anyway
+      continue;
+    }
+    break;  // EAGAIN: drained
+  }
+  Napi::Env env(n->env);
+  Napi::HandleScope scope(env);
+  try {
+    n->cb.MakeCallback(env.Global(), {Napi::Boolean::New(env, overrun)});
+  } catch (const Napi::Error&) {
+    // The JS side catches its own errors; nothing can be thrown to from here.
+  }
+}
+
+}  // namespace
+
+Job* NewNotifyOpenJob(Napi::Env env, Target target, std::vector<unsigned> groups) {
+  return new NotifyOpenJob(env, std::move(target), std::move(groups));
+}
+
+Napi::Value StartNotifier(Napi::Env env, int fd, Napi::Function cb) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    close(fd);
+    throw Napi::Error::New(env, "notify: no event loop");
+  }
+  auto* n = new Notifier();
+  n->fd = fd;
+  n->env = env;
+  n->cb = Napi::Persistent(cb);
+  n->poll.data = n;
+  if (uv_poll_init(loop, &n->poll, fd) != 0) {
+    close(fd);
+    n->cb.Reset();
+    delete n;
+    throw Napi::Error::New(env, "notify: uv_poll_init failed");
+  }
+  uv_poll_start(&n->poll, UV_READABLE, OnReadable);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&n->poll));
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("close", Napi::Function::New(env, [n](const Napi::CallbackInfo&) { CloseNotifier(n); }, "close"));
+  return handle;
+}
+
+}  // namespace twine
