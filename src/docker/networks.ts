@@ -20,6 +20,10 @@ export interface NetworkEntry {
   name: string;
   driver: string;
   subnets: Subnet[];
+  /** --internal: Docker gives its containers no default route. */
+  internal: boolean;
+  /** --ipv6: Docker adds an IPv6 default route too. */
+  ipv6: boolean;
 }
 
 /** The part of `GET /networks` that Twine reads. */
@@ -27,6 +31,8 @@ export interface NetworkSummary {
   Id: string;
   Name: string;
   Driver?: string;
+  Internal?: boolean;
+  EnableIPv6?: boolean;
   IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null } | null;
 }
 
@@ -43,7 +49,7 @@ export function parseSubnet(cidr: string | undefined, gateway: string | undefine
 
 export function toNetworkEntry(n: NetworkSummary): NetworkEntry {
   const subnets = (n.IPAM?.Config ?? []).map((c) => parseSubnet(c.Subnet, c.Gateway)).filter((s): s is Subnet => s !== undefined);
-  return { id: n.Id, name: n.Name, driver: n.Driver ?? '', subnets };
+  return { id: n.Id, name: n.Name, driver: n.Driver ?? '', subnets, internal: n.Internal === true, ipv6: n.EnableIPv6 === true };
 }
 
 /** Name → network, re-read as a whole (one request) whenever networks change. */

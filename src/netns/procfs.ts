@@ -114,3 +114,41 @@ export function procAddrs(pid: number): Addr[] | undefined {
   const f = readProcNet(pid);
   return f && parseProcNet(f);
 }
+
+/** Gateways of the default routes in the main table (IPv4) and in any table (IPv6), not counting the kernel's unreachable ones. */
+export interface DefaultGateways {
+  v4: string[];
+  v6: string[];
+}
+
+const RTF_GATEWAY = 0x2;
+
+export function parseDefaultGateways(route: string, ipv6Route: string): DefaultGateways {
+  const v4: string[] = [];
+  for (const line of route.split('\n').slice(1)) {
+    const [iface, dst, gw, flags, , , , mask] = line.trim().split(/\s+/);
+    if (iface === undefined || iface === 'lo' || dst !== '00000000' || mask !== '00000000') continue;
+    if (!(parseInt(flags ?? '0', 16) & RTF_GATEWAY)) continue;
+    const g = hexIp4(gw ?? '');
+    if (g !== undefined) v4.push(bigToIp(g, 4));
+  }
+  const v6: string[] = [];
+  for (const line of ipv6Route.split('\n')) {
+    const c = line.trim().split(/\s+/);
+    if (c.length < 10) continue;
+    const [dst, plen, , , gw, , , , flags, iface] = c;
+    if (iface === 'lo' || plen !== '00' || !/^0{32}$/.test(dst!) || !/^[0-9a-f]{32}$/.test(gw!)) continue;
+    if (!(parseInt(flags!, 16) & RTF_GATEWAY)) continue;
+    v6.push(bigToIp(BigInt(`0x${gw!}`), 6));
+  }
+  return { v4, v6 };
+}
+
+/** The default routes' gateways in /proc/<pid>/net, or undefined when the process is gone. */
+export function procDefaultGateways(pid: number): DefaultGateways | undefined {
+  try {
+    return parseDefaultGateways(readFileSync(`/proc/${pid}/net/route`, 'utf8'), readIfExists(`/proc/${pid}/net/ipv6_route`));
+  } catch {
+    return undefined;
+  }
+}
