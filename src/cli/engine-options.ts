@@ -50,6 +50,15 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
     description: 'Containers whose transactions may run at the same time',
   },
   NFT_TRANSPORT_OPTION,
+  {
+    name: 'apply-before-start',
+    type: 'string',
+    env: 'TWINE_APPLY_BEFORE_START',
+    valueName: 'on|off',
+    default: 'on',
+    choices: ['on', 'off'],
+    description: "Apply as soon as Docker has set up a starting container's network, before its process runs (off: at the start event)",
+  },
 ];
 
 function number(values: OptionValues, name: string, min: number, max: number): number {
@@ -65,6 +74,7 @@ export interface EngineSettings {
   resyncIntervalMs: number;
   concurrency: number;
   nftTransport: TransportChoice;
+  applyBeforeStart: boolean;
 }
 
 export function engineSettings(values: OptionValues): EngineSettings {
@@ -74,5 +84,6 @@ export function engineSettings(values: OptionValues): EngineSettings {
     resyncIntervalMs: Math.round(number(values, 'resync-interval', 0, 86400) * 1000),
     concurrency: Math.floor(number(values, 'concurrency', 1, 256)),
     nftTransport: values['nft-transport'] as TransportChoice,
+    applyBeforeStart: values['apply-before-start'] !== 'off',
   };
 }

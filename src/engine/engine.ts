@@ -22,6 +22,7 @@ import { wallMs } from '../util/clock.js';
 import { isNotFound } from '../docker/client.js';
 import { LabelError } from '../errors.js';
 import { KeyedQueue } from './queue.js';
+import { PrestartWatch } from './prestart.js';
 import { DependencyGraph, namesOf } from './graph.js';
 import { applyPlan, type TxResult } from './transaction.js';
 import { diffRoutes } from './route-diff.js';
@@ -33,6 +34,8 @@ export interface EngineOptions {
   /** The host's network namespace (a path); tests point it at one of their own. */
   hostNetns: string;
   concurrency: number;
+  /** Apply when Docker has set up a starting container's network, before its start event (default on). */
+  applyBeforeStart?: boolean;
 }
 
 export interface EngineDeps {
@@ -57,7 +60,20 @@ interface Reason {
   name?: string;
   /** Re-read after a start applied without inspect: no transaction if the plan is the same. */
   confirm?: boolean;
+  /** Docker finished setting up the namespace of a container it is starting (./prestart.ts). */
+  prestart?: { info: ContainerInfo; ino: number };
 }
+
+/** What was applied before a container's start event, until that event arrives. */
+interface AppliedEarly {
+  ino: number;
+  committedAt: number;
+  /** Inspects the container if no start event comes (its start failed). */
+  timer: NodeJS.Timeout;
+}
+
+/** How long a container applied before its start may go without a start event before it is inspected. */
+const START_EXPECTED_MS = 10_000;
 
 const HOST_KEY = '@host';
 
@@ -84,6 +100,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private hostDeferred = false;
   /** True once the first full reconcile finished. */
   reconciled = false;
+  private readonly prestart: PrestartWatch;
+  private readonly early = new Map<string, AppliedEarly>();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -101,6 +119,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       const ino = netnsInode(pid);
       if (ino !== undefined) this.hostNs.add(ino);
     }
+    this.prestart = new PrestartWatch({
+      hostNs: this.hostNs,
+      template: (id) => this.inventory.get(id),
+      wanted: (c) => hasTwineLabels(c.labels) || this.graph.dependentsOf({ id: c.id, names: namesOf(c) }).size > 0,
+      network: (n) => this.networks.get(n),
+      onReady: (id, info, ino) => void this.queue.request(id, { why: 'network ready', prestart: { info, ino } }),
+      log: deps.log,
+    });
   }
 
   /** Per-container status, for the API and `twine status`. */
@@ -173,6 +199,9 @@ export class Engine extends EventEmitter<EngineEvents> {
         const id = ev.attributes.container;
         if (id && this.inventory.get(id)?.running === true) {
           void this.queue.request(id, { why: `network ${ev.action}`, inspect: true, eventMs: ev.timeMs, receivedMs: wallMs() });
+        } else if (id && ev.action === 'connect' && ev.attributes.name && this.opts.applyBeforeStart !== false) {
+          // The first sign of a start: apply as soon as Docker's set-up is done, before the process runs.
+          this.prestart.watch(id, ev.attributes.name);
         }
       }
     } catch (err) {
@@ -186,6 +215,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       // `docker restart` sends die, start, restart: start alone carries the new namespace,
       // so restart (and unpause, which keeps the namespace) would only cost a no-op check.
       case 'start':
+        this.prestart.cancel(ev.id);
         void this.queue.request(ev.id, { ...base, inspect: true, started: true, name: ev.attributes.name });
         break;
       case 'create':
@@ -196,6 +226,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       case 'destroy':
         // The event says all there is to know: no inspect (during a restart it would
         // wait for Docker to start the container again). Dependents fail closed now.
+        this.prestart.cancel(ev.id);
+        this.forgetEarly(ev.id);
         this.markGone(ev.id, ev.action === 'destroy', base);
         void this.queue.request(ev.id, base);
         break;
@@ -223,7 +255,18 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Wait for every queued transaction to finish (graceful shutdown). */
   async drain(): Promise<void> {
+    this.prestart.close();
     await this.queue.idle();
+    for (const id of [...this.early.keys()]) this.forgetEarly(id);
+  }
+
+  private forgetEarly(id: string): AppliedEarly | undefined {
+    const e = this.early.get(id);
+    if (e) {
+      clearTimeout(e.timer);
+      this.early.delete(id);
+    }
+    return e;
   }
 
   private setInfo(c: ContainerInfo): void {
@@ -260,6 +303,12 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async containerJob(id: string, jobReasons: Reason[]): Promise<void> {
     const jobStart = wallMs();
     let reasons = jobReasons;
+    if (reasons.some((r) => r.prestart)) {
+      if (!reasons.some((r) => r.started) && (await this.applyBeforeStart(id, reasons, jobStart))) return;
+      // Not applicable any more (the start event came first, or the namespace is gone): only the rest counts.
+      reasons = reasons.filter((r) => !r.prestart);
+      if (reasons.length === 0) return;
+    }
     if (reasons.some((r) => r.started) && (await this.startWithoutInspect(id, reasons, jobStart))) {
       // Applied from what Twine could read itself; Docker's view follows, off the latency path.
       void this.queue.request(id, { why: 'start confirmed by inspect', inspect: true, confirm: true });
@@ -364,6 +413,40 @@ export class Engine extends EventEmitter<EngineEvents> {
     return true;
   }
 
+  /**
+   * Docker finished the namespace of a container it is starting: apply now, before
+   * its process runs. The start event's transaction then finds everything in place
+   * (or repairs what Docker changed since). False (nothing done) when the
+   * container's process in that namespace is gone or it started meanwhile.
+   */
+  private async applyBeforeStart(id: string, reasons: Reason[], jobStart: number): Promise<boolean> {
+    const pre = reasons.find((r) => r.prestart)!.prestart!;
+    const template = this.inventory.get(id);
+    if (!template || template.running) return false;
+    const found = containerNsPid(id, this.hostNs);
+    if (!found || found.ino !== pre.ino) return false;
+    const info: ContainerInfo = { ...pre.info, pid: found.pid };
+    const names = namesOf(template);
+    for (const n of namesOf(info)) names.add(n);
+    this.touched.set(id, ++this.touchSeq);
+    this.setInfo(info);
+    this.requestDependentsIfMoved(id, template, info, names, reasons);
+    if (!hasTwineLabels(info.labels)) return true;
+    const committedAt = await this.transact(info, reasons, true, this.front(reasons, jobStart, { inspectMs: 0 }), found.ino);
+    if (committedAt !== undefined) {
+      this.forgetEarly(id);
+      const timer = setTimeout(() => {
+        if (this.early.get(id)?.committedAt !== committedAt) return;
+        this.early.delete(id);
+        void this.queue.request(id, { why: 'no start event after its network was ready', inspect: true });
+      }, START_EXPECTED_MS);
+      timer.unref();
+      this.early.set(id, { ino: found.ino, committedAt, timer });
+    }
+    return true;
+  }
+
+  /** Returns when it committed (undefined: nothing committed). */
   private async transact(
     info: ContainerInfo,
     reasons: Reason[],
@@ -371,7 +454,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     front: FrontStages,
     /** The namespace's inode, when the caller already read it. */
     knownIno?: number,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const txId = randomBytes(4).toString('hex');
     const log = this.deps.log.child({ container: info.name, tx: txId });
     const state = this.stateOf(info);
@@ -388,7 +471,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       state.labelErrors = err instanceof LabelError ? err.issues : [];
       log.error({ err: state.lastError, labels: info.labels }, 'labels invalid: nothing applied, last good state kept');
       this.emitTx({ container: info.name, id: info.id, txId, result: 'invalid', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
-      return;
+      return undefined;
     }
     this.graph.set(info.id, outcome.deps);
     state.desired = outcome.desired;
@@ -402,7 +485,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Docker's view agrees with what the start path applied: nothing to do, nothing to report.
     if (reasons.every((r) => r.confirm) && ino !== undefined && this.knownNs.get(info.id) === ino && state.applied && samePlan(state.applied, plan)) {
       log.debug('start confirmed by inspect');
-      return;
+      return undefined;
     }
     let result: TxResult;
     try {
@@ -411,11 +494,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       state.lastError = describeError(err);
       log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, 'transaction failed, rolled back');
       this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
-      return;
+      return undefined;
     }
     if (ino !== undefined) this.knownNs.set(info.id, ino);
     const committedAt = wallMs();
-    const latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
+    let latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
+    // Applied before the start event and still in place: the network was ready that much earlier.
+    let beforeStartMs: number | undefined;
+    const early = started && !reasons.some((r) => r.prestart) ? this.forgetEarly(info.id) : undefined;
+    if (early && early.ino === ino && result.noop && eventMs !== undefined) {
+      latencyMs = Math.max(0, early.committedAt - eventMs);
+      beforeStartMs = eventMs - early.committedAt;
+    }
     // Against what is applied now: a stopped container has none applied (its plan is kept for
     // the status), so its host routes must be put back when it starts again.
     const hostChanged = JSON.stringify(state.applied?.hostRoutes ?? []) !== JSON.stringify(plan.hostRoutes);
@@ -431,12 +521,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       nft: result.nftCommands,
     };
     log.info(
-      { reasons: reasons.map((r) => r.why), changed, latencyMs, stages: { ...front, planMs, ...result.stages }, fresh },
-      result.noop ? 'in sync, nothing sent' : 'applied',
+      { reasons: reasons.map((r) => r.why), changed, latencyMs, ...(beforeStartMs !== undefined ? { beforeStartMs } : {}), stages: { ...front, planMs, ...result.stages }, fresh },
+      // Not a transaction of its own: the check that the one before the start event still holds.
+      beforeStartMs !== undefined ? 'start: already in place' : result.noop ? 'in sync, nothing sent' : 'applied',
     );
     log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
     this.emitTx({ container: info.name, id: info.id, txId, result: result.noop ? 'noop' : 'applied', latencyMs, eventMs, reasons: reasons.map((r) => r.why), stages: { ...front, planMs, ...result.stages } });
     if (hostChanged) this.requestHost(`${info.name} host routes`);
+    return committedAt;
   }
 
   private stateOf(info: ContainerInfo): ContainerState {

@@ -93,9 +93,13 @@ test('docker restart of one labelled container (no dependents): exactly one tran
   await settle(daemon);
   const after = txLines(daemon, { from: mark });
   const mineAfter = after.filter(mine);
-  assert.deepEqual(mineAfter.map((l) => [l.container, reasonsOf(l)]), [[target, ['start']]]);
+  // Applied once Docker had set up its network (before the start event), or else at the start event.
+  assert.equal(mineAfter.length, 1, JSON.stringify(mineAfter.map((l) => [l.container, reasonsOf(l)])));
+  assert.equal(mineAfter[0]!.container, target);
+  assert.ok([['network ready'], ['start']].some((r) => JSON.stringify(r) === JSON.stringify(reasonsOf(tx))), JSON.stringify(reasonsOf(tx)));
   assert.equal(tx.msg, 'applied');
-  t.diagnostic(`restart → applied in ${Number(tx.latencyMs).toFixed(1)} ms (Docker's start event → committed); transactions meanwhile for containers of other tests on this host: ${after.length - mineAfter.length}`);
+  const early = reasonsOf(tx)[0] === 'network ready';
+  t.diagnostic(`restart → applied ${early ? 'before the start event' : `${Number(tx.latencyMs).toFixed(1)} ms after the start event`}; transactions meanwhile for containers of other tests on this host: ${after.length - mineAfter.length}`);
 });
 
 test("docker restart of the gateway: one transaction for it, its dependents' only because of it, no one else", async (t) => {
@@ -115,7 +119,8 @@ test("docker restart of the gateway: one transaction for it, its dependents' onl
   const after = txLines(daemon, { from: mark }).filter(mine);
   const count = new Map<string, LogLine[]>();
   for (const l of after) count.set(String(l.container), [...(count.get(String(l.container)) ?? []), l]);
-  assert.deepEqual(count.get(GW)?.map(reasonsOf), [['start']], 'the gateway');
+  const gwTx = count.get(GW)?.map(reasonsOf) ?? [];
+  assert.ok([[['network ready']], [['start']]].some((r) => JSON.stringify(r) === JSON.stringify(gwTx)), `the gateway: ${JSON.stringify(gwTx)}`);
   for (const [c, ls] of count) {
     if (c === GW) continue;
     assert.ok(dependents.has(c), `${c} is not a dependent but got ${ls.length} transaction(s): ${JSON.stringify(ls.map(reasonsOf))}`);

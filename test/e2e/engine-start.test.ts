@@ -74,30 +74,57 @@ before(async () => {
 
 after(async () => {
   if (daemon?.running) await daemon.stop('SIGKILL');
-  for (const c of [`${P}c1`, `${P}c2`, GW]) await removeContainer(c);
+  for (const c of [`${P}c1`, `${P}c2`, `${P}c3`, GW]) await removeContainer(c);
   await removeNetwork(NET_A);
   await removeNetwork(NET_B);
   await cleanupLeftovers(P);
 });
 
-test('a container started under a running Twine is applied without docker inspect; the inspect after it agrees', async () => {
+/** The early transaction, then the start event's check that finds it in place. */
+async function appliedBeforeStart(name: string, mark: number): Promise<{ tx: LogLine; check: LogLine }> {
+  const tx = await appliedOnce(name, mark);
+  assert.deepEqual(tx.reasons, ['network ready']);
+  assert.equal(tx.fresh, true);
+  assert.equal(stages(tx).inspectMs, 0);
+  const check = await waitForLogFrom(daemon, mark, (l) => l.container === name && l.msg === 'start: already in place');
+  assert.equal(check.latencyMs, 0);
+  assert.ok((check.beforeStartMs as number) > 0, JSON.stringify(check));
+  return { tx, check };
+}
+
+/** What the container's first command printed of its routing table. */
+async function firstRoutes(name: string): Promise<string[]> {
+  const out = await run('docker', ['logs', name]);
+  return out.split('\n').filter((l) => l.startsWith(DST));
+}
+
+test('a container started under a running Twine is applied before its process runs, without docker inspect; start event and inspect agree', async (t) => {
   const name = `${P}c1`;
   const mark = daemon.lines.length;
-  await runContainer({ name, networks: [{ name: NET_A, aliases: ['one'] }], labels });
-  const tx = await appliedOnce(name, mark);
-  assert.equal(typeof stages(tx).startInfoMs, 'number', JSON.stringify(tx.stages));
-  assert.equal(stages(tx).inspectMs, 0);
-  assert.equal(tx.fresh, true);
+  // Its first command prints the routing table: Twine's route must already be in it.
+  await runContainer({ name, networks: [{ name: NET_A, aliases: ['one'] }], labels, cmd: ['sh', '-c', 'ip route; exec sleep 3600'] });
+  const { check } = await appliedBeforeStart(name, mark);
   await routedViaGateway(name);
+  const seen = await waitUntil(`${name}'s first output`, async () => {
+    const r = await firstRoutes(name);
+    return r.length > 0 ? r : undefined;
+  });
+  assert.match(seen[0]!, new RegExp(`^${DST.replace(/\./g, '\\.')} via ${gwIp.replace(/\./g, '\\.')} dev eth0 `));
+  t.diagnostic(`applied ${Number(check.beforeStartMs).toFixed(1)} ms before Docker's start event`);
 });
 
-test('docker restart: the previous run is what the start path builds on', async () => {
+test('docker restart: applied before the new process runs, built on the previous run', async () => {
   const name = `${P}c1`;
   const mark = daemon.lines.length;
   await run('docker', ['restart', '-t', '1', name]);
-  const tx = await appliedOnce(name, mark);
-  assert.equal(typeof stages(tx).startInfoMs, 'number');
+  await appliedBeforeStart(name, mark);
   await routedViaGateway(name);
+  // Both runs' first commands saw the route.
+  const seen = await waitUntil(`${name}'s second output`, async () => {
+    const r = await firstRoutes(name);
+    return r.length === 2 ? r : undefined;
+  });
+  assert.ok(seen.every((l) => l.includes(`via ${gwIp} `)), JSON.stringify(seen));
 });
 
 test('connected to another network after create: the namespace shows an interface Twine cannot place, so it inspects', async () => {
@@ -117,4 +144,24 @@ test('connected to another network after create: the namespace shows an interfac
   await run('docker', ['restart', '-t', '1', name]);
   const again = await appliedOnce(name, mark2);
   assert.equal(typeof stages(again).startInfoMs, 'number');
+});
+
+test('with --apply-before-start=off the start event applies, without docker inspect', async () => {
+  // Alone: the daemon above would otherwise apply before the start event.
+  await daemon.stop('SIGTERM');
+  const off = startDaemon({ args: ['--resync-interval', '0', '--apply-before-start', 'off'], logLevel: 'debug', env: { TWINE_SOCKET: `/tmp/${P}off.sock` } });
+  try {
+    await off.waitForLog((l) => l.msg === 'reconciled', 30_000);
+    const name = `${P}c3`;
+    const mark = off.lines.length;
+    await runContainer({ name, networks: [NET_A], labels });
+    const tx = await waitTx(off, name, mark);
+    assert.deepEqual(tx.reasons, ['start']);
+    assert.equal(typeof stages(tx).startInfoMs, 'number', JSON.stringify(tx.stages));
+    assert.equal(stages(tx).inspectMs, 0);
+    assert.equal(tx.fresh, true);
+    assert.ok((tx.latencyMs as number) > 0);
+  } finally {
+    await off.stop('SIGKILL');
+  }
 });

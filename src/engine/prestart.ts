@@ -1,0 +1,168 @@
+// Watches containers that Docker is starting, so that Twine can apply before
+// the container's process runs (../docker/sandbox.ts says when that is
+// allowed). Docker's network connect event is the first sign of a start;
+// from there the container's cgroup is read every millisecond until a process
+// in a namespace of its own shows up (~50 ms), then that namespace's link,
+// address and route notifications drive a check of /proc/<pid>/net until
+// the sandbox is ready (~250 ms more). Whatever is not ready by the start
+// event is left to the start event's own transaction.
+
+import type { Logger } from '../log.js';
+import type { NetworkEntry } from '../docker/networks.js';
+import type { ContainerInfo } from '../resolve/inventory.js';
+import { containerNsPid } from '../docker/cgroup.js';
+import { sandboxReadiness } from '../docker/sandbox.js';
+import { procAddrs, procDefaultGateways } from '../netns/procfs.js';
+import { nsNotify, type NsNotifier } from '../netns/notify.js';
+
+export interface PrestartDeps {
+  /** Namespaces a container's own process is not in (the host's, Twine's). */
+  hostNs: ReadonlySet<number>;
+  /** The container as last inspected (undefined until the create event's inspect is done). */
+  template(id: string): ContainerInfo | undefined;
+  /** False when Twine has nothing to do for it (no labels, nothing depends on it). */
+  wanted(c: ContainerInfo): boolean;
+  network(name: string): NetworkEntry | undefined;
+  /** Ready: called once, with the container as it will run. */
+  onReady(id: string, info: ContainerInfo, ino: number): void;
+  log: Logger;
+  /** Tests replace the namespace subscription. */
+  notify?: typeof nsNotify;
+}
+
+interface Pending {
+  id: string;
+  /** Networks named by this start's connect events: Docker sends them all before the process exists. */
+  networks: Set<string>;
+  deadline: number;
+  ino?: number;
+  notifier?: NsNotifier;
+  subscribing?: boolean;
+  /** Pids that were gone before their namespace could be subscribed to. */
+  gone: Set<number>;
+}
+
+const POLL_MS = 1;
+/** Longest Docker is given from connect to a ready sandbox (a busy host takes a second or so). */
+const GIVE_UP_MS = 10_000;
+
+export class PrestartWatch {
+  private readonly pending = new Map<string, Pending>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+
+  constructor(private readonly deps: PrestartDeps) {}
+
+  /** Containers being watched, for tests and status. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Docker connected `network` to container `id`, which is not running: it is being started. */
+  watch(id: string, network: string): void {
+    const known = this.pending.get(id);
+    if (known) {
+      known.networks.add(network);
+      return;
+    }
+    const t = this.deps.template(id);
+    if (t && !this.deps.wanted(t)) return;
+    this.pending.set(id, { id, networks: new Set([network]), deadline: Date.now() + GIVE_UP_MS, gone: new Set() });
+    this.schedule();
+  }
+
+  /** The start event (or die/destroy) arrived: stop watching. */
+  cancel(id: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.notifier?.close();
+  }
+
+  close(): void {
+    for (const id of [...this.pending.keys()]) this.cancel(id);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Polls every millisecond while a process is awaited, else only checks the deadlines. */
+  private schedule(): void {
+    if (this.pending.size === 0) return;
+    const waiting = [...this.pending.values()].some((p) => p.ino === undefined && !p.subscribing);
+    const ms = waiting ? POLL_MS : 500;
+    if (this.timer && this.timerMs <= ms) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerMs = ms;
+    this.timer = setTimeout(() => this.tick(), ms);
+    this.timer.unref();
+  }
+
+  /** Looks for the process of every container whose namespace is not subscribed yet; drops expired ones. */
+  private tick(): void {
+    this.timer = undefined;
+    const now = Date.now();
+    for (const p of [...this.pending.values()]) {
+      if (now > p.deadline) {
+        this.deps.log.debug({ container: this.nameOf(p.id) }, 'before start: gave up waiting for Docker\'s network set-up');
+        this.cancel(p.id);
+        continue;
+      }
+      if (p.ino !== undefined || p.subscribing) continue;
+      const found = containerNsPid(p.id, this.deps.hostNs, p.gone);
+      if (found) void this.subscribe(p, found.pid, found.ino);
+    }
+    this.schedule();
+  }
+
+  private async subscribe(p: Pending, pid: number, ino: number): Promise<void> {
+    p.subscribing = true;
+    try {
+      const notifier = await (this.deps.notify ?? nsNotify)({ pid }, ['link', 'ipv4-addr', 'ipv4-route', 'ipv6-addr', 'ipv6-route'], () => this.check(p));
+      if (this.pending.get(p.id) !== p) {
+        notifier.close();
+        return;
+      }
+      p.notifier = notifier;
+      p.ino = ino;
+    } catch {
+      p.gone.add(pid); // runc's set-up process exited first: the next one holds the namespace
+      return;
+    } finally {
+      p.subscribing = false;
+      this.schedule();
+    }
+    this.check(p);
+  }
+
+  /** Reads the namespace (through any of the container's processes in it) and applies once it is ready. */
+  private check(p: Pending): void {
+    if (this.pending.get(p.id) !== p || p.ino === undefined) return;
+    const template = this.deps.template(p.id);
+    if (!template) return; // the create event's inspect is still under way
+    if (!this.deps.wanted(template)) return this.cancel(p.id);
+    const found = containerNsPid(p.id, this.deps.hostNs, p.gone);
+    if (!found || found.ino !== p.ino) return;
+    const addrs = procAddrs(found.pid);
+    const gateways = procDefaultGateways(found.pid);
+    if (!addrs || !gateways) return;
+    // Connected to a network while stopped (Docker sends no event for that): the template is stale.
+    const r = sameSet(p.networks, template.networks.map((n) => n.networkName))
+      ? sandboxReadiness(template, { name: template.name, pid: found.pid, addrs, gateways }, (n) => this.deps.network(n))
+      : { skip: `started on ${[...p.networks].join(', ')}, not the networks it was created with` };
+    if ('wait' in r) return;
+    this.cancel(p.id);
+    if ('skip' in r) {
+      this.deps.log.debug({ container: template.name, why: r.skip }, 'before start: left to the start event');
+      return;
+    }
+    this.deps.onReady(p.id, r.ready, p.ino);
+  }
+
+  private nameOf(id: string): string {
+    return this.deps.template(id)?.name ?? id.slice(0, 12);
+  }
+}
+
+function sameSet(a: ReadonlySet<string>, b: readonly string[]): boolean {
+  return a.size === new Set(b).size && b.every((x) => a.has(x));
+}
