@@ -118,7 +118,9 @@ async function main(): Promise<number> {
     writeResults(results, o.outDir, resultsPage(results));
     log(`wrote ${path.join(o.outDir, 'RESULTS.md')}, results.json and plots/`);
   }
-  const sel = summarize(results.samples.filter((s) => s.transport === o.transports[0]).map((s) => s.externalMs));
+  const first = results.samples.filter((s) => s.transport === o.transports[0]);
+  const sel = summarize(first.map((s) => s.externalMs));
+  console.log(`${o.transports[0]}: in place before Docker's start event ${first.filter((s) => (s.rawExternalMs ?? 0) < 0).length} of ${first.length}; before the container's process ran ${first.filter((s) => s.beforeExec).length} of ${first.length}`);
   console.log(`apply p50_ms=${sel.p50.toFixed(2)} p99_ms=${sel.p99.toFixed(2)} n=${sel.n}`);
   return 0;
 }

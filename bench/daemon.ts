@@ -11,6 +11,8 @@ export interface TxLine extends LogLine {
   container: string;
   reasons: string[];
   latencyMs?: number;
+  /** Set when the start event found everything applied earlier: by how much. */
+  beforeStartMs?: number;
   changed?: { routes: number; sysctls: number; nft: number };
   stages?: Record<string, number>;
 }
@@ -63,10 +65,13 @@ export function txLines(b: BenchDaemon, container: string, sinceMs: number): TxL
   return b.d.lines.filter((l): l is TxLine => isTx(l) && l.container === container && l.time >= Math.floor(sinceMs));
 }
 
-/** Waits for the first "applied" line of `container` at or after sinceMs. */
+/**
+ * Waits for the transaction of `container`'s start event at or after sinceMs:
+ * "applied", or "in sync" when Twine had applied before the start event.
+ */
 export function waitApplied(b: BenchDaemon, container: string, sinceMs: number, timeoutMs = 15_000): Promise<TxLine | undefined> {
   return b.d
-    .waitForLog((l) => isTx(l) && l.msg === 'applied' && l.container === container && l.time >= Math.floor(sinceMs), timeoutMs)
+    .waitForLog((l) => isTx(l) && l.container === container && l.reasons.includes('start') && l.time >= Math.floor(sinceMs), timeoutMs)
     .then((l) => l as TxLine)
     .catch(() => undefined);
 }

@@ -8,6 +8,7 @@
 // Twine committed before the subscription). Every time is an upper bound of
 // the kernel's commit, so the figure cannot flatter Twine.
 
+import { readFileSync } from 'node:fs';
 import { containerNsPid, netnsInode } from '../src/docker/cgroup.js';
 import { ROUTE_CIDR } from './fleet.js';
 import { nowMs, sleep } from './stats.js';
@@ -26,6 +27,13 @@ export interface Observed {
   /** How the later of the two was seen: "check" means Twine had committed it before the watch subscribed. */
   doneBy?: WatchSeenBy;
   pid: number;
+  /**
+   * True when, right after route and table were seen, the container's process
+   * was still runc's init, waiting to run the entrypoint: Twine's work was in
+   * place before the container's own code ran. False when it had already run
+   * (or could not be told).
+   */
+  beforeExec?: boolean;
   timedOut: boolean;
 }
 
@@ -48,6 +56,17 @@ const HOST_NS = new Set([netnsInode('self') ?? 0]);
  */
 export function namespacePid(id: string, old: ReadonlySet<number> = new Set()): number | undefined {
   return containerNsPid(id, HOST_NS, old)?.pid;
+}
+
+/** Whether container `id`'s process in its namespace is still runc's init (it has not run the entrypoint yet). */
+function stillInit(id: string, old: ReadonlySet<number>): boolean {
+  const pid = namespacePid(id, old);
+  if (pid === undefined) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'runc:[2:INIT]';
+  } catch {
+    return false;
+  }
 }
 
 /** Waits until container `id` runs a new process whose namespace holds Twine's route and table. */
@@ -74,6 +93,7 @@ export async function watchApplied(id: string, o: WatchOptions): Promise<Observe
     r.doneMs = Math.max(w.routeMs, w.tableMs); // NaN when either was not seen
     r.doneBy = w.routeMs > w.tableMs ? w.routeBy : w.tableBy;
     r.timedOut = Number.isNaN(r.doneMs);
+    if (!r.timedOut) r.beforeExec = stillInit(id, old);
     return r;
   }
   r.timedOut = true;

@@ -23,8 +23,12 @@ export interface Sample {
   n: number;
   transport: Transport;
   container: string;
-  /** Start event → the observer saw route and table. */
+  /** Start event → the observer saw route and table; 0 when they were there before the start event. */
   externalMs: number;
+  /** The same, signed: negative when route and table were seen that long before Docker's start event. */
+  rawExternalMs?: number;
+  /** Route and table were in place while the container's process was still runc's init, before its entrypoint ran. */
+  beforeExec?: boolean;
   /** Twine's own: latencyMs of the transaction that applied it (or its log time − the start event). */
   twineMs: number;
   /** Docker's start event stamp → the bench received it. */
@@ -91,7 +95,7 @@ export async function growFleet(c: Ctx, n: number): Promise<void> {
 
 function twineFigure(line: TxLine | undefined, eventMs: number): number {
   if (!line) return NaN;
-  if (line.latencyMs !== undefined && line.reasons.some((r) => r === 'start' || r === 'restart')) return line.latencyMs;
+  if (line.latencyMs !== undefined && line.reasons.includes('start')) return line.latencyMs;
   return line.time - eventMs;
 }
 
@@ -105,21 +109,26 @@ async function measure(c: Ctx, b: BenchDaemon, m: FleetMember, kind: Kind, n: nu
   const obs = await watching;
   const ev = await c.events.startOf(m.id, t0);
   const line = await waitApplied(b, m.name, t0, 5000);
+  // Applied before the start event: the stages are those of that transaction.
+  const early = line?.beforeStartMs !== undefined ? txLines(b, m.name, t0).find((l) => l.reasons.includes('network ready')) : undefined;
   const evMs = ev?.timeMs ?? NaN;
+  const raw = obs.timedOut ? Infinity : obs.doneMs - evMs;
   const s: Sample = {
     kind,
     n,
     transport: b.transport,
     container: m.name,
-    externalMs: obs.timedOut ? Infinity : obs.doneMs - evMs,
+    externalMs: Math.max(0, raw),
+    rawExternalMs: raw,
+    ...(obs.beforeExec !== undefined ? { beforeExec: obs.beforeExec } : {}),
     twineMs: twineFigure(line, evMs),
     eventDelayMs: (ev?.receivedMs ?? NaN) - evMs,
     pidMs: obs.pidMs - evMs,
     routeMs: obs.routeMs - evMs,
     subscribeMs: obs.subscribedMs - obs.pidMs,
     ...(obs.doneBy ? { seenBy: obs.doneBy } : {}),
-    reasons: line?.reasons ?? [],
-    stages: line?.stages ?? {},
+    reasons: early ? [...early.reasons, ...(line?.reasons ?? [])] : (line?.reasons ?? []),
+    stages: (early ?? line)?.stages ?? {},
     timedOut: obs.timedOut,
   };
   c.samples.push(s);
