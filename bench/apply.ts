@@ -12,7 +12,7 @@ import { parseOptions } from './options.js';
 import { killDaemons } from './daemon.js';
 import { StartEvents } from './events.js';
 import { churn, gatewayMove, growFleet, memoryAt, startupReconcile, startTwine, stopTwine, waitReconciled, type Ctx } from './scenarios.js';
-import { latencyTable, gatewayTable, reconcileTable, memoryTable, stageTable, writeResults, type Machine, type Results } from './report.js';
+import { latencyTable, earlyTable, gatewayTable, reconcileTable, memoryTable, stageTable, writeResults, type Machine, type Results } from './report.js';
 import { resultsPage } from './page.js';
 import { nowMs, summarize } from './stats.js';
 
@@ -110,7 +110,7 @@ async function main(): Promise<number> {
   results.durationS = (nowMs() - t0) / 1000;
   const bad = results.samples.filter((s) => !Number.isFinite(s.externalMs) || s.timedOut);
   if (bad.length) results.notes.push(`${bad.length} sample(s) timed out or had no matching start event (counted as infinite when timed out): ${bad.slice(0, 5).map((s) => s.container).join(', ')}`);
-  console.log(`\n${latencyTable(results)}\n\n${stageTable(results)}\n`);
+  console.log(`\n${latencyTable(results)}\n\n${stageTable(results)}\n\n${earlyTable(results)}\n`);
   if (results.gateway.length) console.log(`${gatewayTable(results)}\n`);
   if (results.reconcile.length) console.log(`${reconcileTable(results)}\n`);
   console.log(`${memoryTable(results)}\n`);

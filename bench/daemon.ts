@@ -57,7 +57,8 @@ export function waitReconciled(b: BenchDaemon, timeoutMs = 120_000): Promise<Log
 }
 
 export function isTx(l: LogLine): l is TxLine {
-  return (l.msg === 'applied' || l.msg === 'in sync, nothing sent') && typeof l.container === 'string';
+  // The last: the start event's check of a transaction applied before it (it carries the latency).
+  return (l.msg === 'applied' || l.msg === 'in sync, nothing sent' || l.msg === 'start: already in place') && typeof l.container === 'string';
 }
 
 /** Transaction lines of one container logged at or after `sinceMs` (pino's time, ms). */

@@ -55,21 +55,52 @@ export function rows(r: Results): Row[] {
 
 const q = (s: Summary): string => `${fmt(s.p50)} / ${fmt(s.p95)} / ${fmt(s.p99)} / ${fmt(s.max)}`;
 
+/** Applied before the start event: the observer saw Twine's route and table before Docker's start event. */
+export const appliedEarly = (x: Sample): boolean => (x.rawExternalMs ?? 0) < 0;
+
 export function latencyTable(r: Results): string {
   const lines = [
-    '| N | transport | scenario | samples | observer p50 / p95 / p99 / max (ms) | Twine\'s own p50 / p95 / p99 / max (ms) |',
-    '|---:|---|---|---:|---|---|',
+    '| N | transport | scenario | samples | observer p50 / p95 / p99 / max (ms) | Twine\'s own p50 / p95 / p99 / max (ms) | in place before the start event | before the process ran |',
+    '|---:|---|---|---:|---|---|---:|---:|',
   ];
   for (const x of rows(r)) {
     const b = x.kind === 'all' ? '**' : '';
-    lines.push(`| ${x.n} | ${x.transport} | ${b}${x.kind}${b} | ${x.external.n} | ${b}${q(x.external)}${b} | ${q(x.twine)} |`);
+    const s = samplesOf(r, x);
+    lines.push(`| ${x.n} | ${x.transport} | ${b}${x.kind}${b} | ${x.external.n} | ${b}${q(x.external)}${b} | ${q(x.twine)} | ${s.filter(appliedEarly).length} | ${s.filter((y) => y.beforeExec).length} |`);
+  }
+  return lines.join('\n');
+}
+
+function samplesOf(r: Results, x: Row): Sample[] {
+  return r.samples.filter((y) => y.transport === x.transport && y.n === x.n && (x.kind === 'all' || y.kind === x.kind));
+}
+
+/** Samples applied before the start event: how much earlier, and the stages of that transaction. */
+export function earlyTable(r: Results): string {
+  const keys = STAGES.filter((k) => r.samples.some((s) => appliedEarly(s) && typeof s.stages[k] === 'number'));
+  const lines = [
+    `| N | transport | samples | before the start event, p50 / min (ms) | ${keys.map((k) => `twine: ${k.replace(/Ms$/, '')}`).join(' | ')} |`,
+    `|---:|---|---:|---|${keys.map(() => '---:').join('|')}|`,
+  ];
+  const sizes = [...new Set(r.samples.map((s) => s.n))].sort((a, b) => a - b);
+  for (const t of r.options.transports) {
+    for (const n of sizes) {
+      const s = r.samples.filter((x) => x.transport === t && x.n === n && appliedEarly(x));
+      if (s.length === 0) continue;
+      const lead = summarize(s.map((x) => -(x.rawExternalMs ?? 0)));
+      const cols = keys.map((k) => {
+        const m = summarize(s.map((x) => x.stages[k] ?? NaN));
+        return `${fmt(m.mean)} · ${fmt(m.p50)}`;
+      });
+      lines.push(`| ${n} | ${t} | ${s.length} | ${fmt(lead.p50)} / ${fmt(lead.min)} | ${cols.join(' | ')} |`);
+    }
   }
   return lines.join('\n');
 }
 
 const STAGES = ['eventDelayMs', 'queueMs', 'inspectMs', 'startInfoMs', 'planMs', 'observeMs', 'netlinkMs', 'verifyMs', 'nftMs'];
 
-/** Mean (additive: the stages sum to the total), median and p99 per stage of the applying transactions, per transport and N. */
+/** Mean (additive: the stages sum to the total), median and p99 per stage of the transactions applied after the start event, per transport and N. */
 export function stageTable(r: Results): string {
   const present = STAGES.filter((k) => r.samples.some((s) => typeof s.stages[k] === 'number'));
   const head = ['bench: event delivery', ...present.map((k) => `twine: ${k.replace(/Ms$/, '')}`), 'twine: unaccounted', 'twine total', 'observer − twine', 'observer total'];
@@ -77,7 +108,7 @@ export function stageTable(r: Results): string {
   const sizes = [...new Set(r.samples.map((s) => s.n))].sort((a, b) => a - b);
   for (const t of r.options.transports) {
     for (const n of sizes) {
-      const s = r.samples.filter((x) => x.transport === t && x.n === n && Number.isFinite(x.twineMs));
+      const s = r.samples.filter((x) => x.transport === t && x.n === n && Number.isFinite(x.twineMs) && !appliedEarly(x));
       if (s.length === 0) continue;
       const cell = (v: number[]): string => {
         const m = summarize(v);

@@ -6,6 +6,7 @@ export interface Summary {
   p95: number;
   p99: number;
   max: number;
+  min: number;
   mean: number;
 }
 
@@ -19,7 +20,7 @@ export function percentile(sorted: readonly number[], q: number): number {
 export function summarize(samples: readonly number[]): Summary {
   const s = [...samples].filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   const mean = s.length === 0 ? NaN : s.reduce((a, b) => a + b, 0) / s.length;
-  return { n: s.length, p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99), max: s.length ? s[s.length - 1]! : NaN, mean };
+  return { n: s.length, p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99), max: s.length ? s[s.length - 1]! : NaN, min: s.length ? s[0]! : NaN, mean };
 }
 
 /** Rounds for output: 2 decimals below 10, 1 below 100, else integers. */
