@@ -51,6 +51,14 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   },
   NFT_TRANSPORT_OPTION,
   {
+    name: 'nice',
+    type: 'string',
+    env: 'TWINE_NICE',
+    valueName: 'n',
+    default: '-10',
+    description: "The daemon's nice value, -20 (first) to 19; below 0 it wins the CPU while Docker starts many containers at once",
+  },
+  {
     name: 'apply-before-start',
     type: 'string',
     env: 'TWINE_APPLY_BEFORE_START',
@@ -68,6 +76,13 @@ function number(values: OptionValues, name: string, min: number, max: number): n
   return n;
 }
 
+function niceValue(values: OptionValues): number {
+  const raw = String(values.nice).trim();
+  const n = Number(raw);
+  if (!/^-?\d+$/.test(raw) || n < -20 || n > 19) throw new UsageError(`--nice=${JSON.stringify(raw)}: expected an integer from -20 to 19`);
+  return n;
+}
+
 export interface EngineSettings {
   allowHostRoutes: boolean;
   hostNetns: string;
@@ -75,6 +90,7 @@ export interface EngineSettings {
   concurrency: number;
   nftTransport: TransportChoice;
   applyBeforeStart: boolean;
+  nice: number;
 }
 
 export function engineSettings(values: OptionValues): EngineSettings {
@@ -85,5 +101,6 @@ export function engineSettings(values: OptionValues): EngineSettings {
     concurrency: Math.floor(number(values, 'concurrency', 1, 256)),
     nftTransport: values['nft-transport'] as TransportChoice,
     applyBeforeStart: values['apply-before-start'] !== 'off',
+    nice: niceValue(values),
   };
 }

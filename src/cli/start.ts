@@ -17,6 +17,7 @@ import { ENGINE_OPTIONS, engineSettings } from './engine-options.js';
 import { DOCKER_OPTIONS, LOG_OPTIONS, UsageError, type OptionValues } from './options.js';
 import { EXIT_FAILURE, EXIT_OK, type CliIO, type Command } from './command.js';
 import { readVersion } from './version.js';
+import { setProcessNice } from '../util/priority.js';
 
 /** In-flight transactions get this long to finish after SIGINT/SIGTERM. */
 const SHUTDOWN_GRACE_MS = 1500;
@@ -34,11 +35,15 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
     throw new UsageError((err as Error).message);
   }
   const settings = engineSettings(values);
+  if (settings.nice !== 0) {
+    const r = setProcessNice(settings.nice);
+    if (r.failed > 0) log.warn({ nice: settings.nice, threads: r.threads, failed: r.failed, err: r.error }, 'could not set the CPU priority of every thread');
+  }
   const serverOpts = serverOptionsFrom(values);
   const nft = selectTransport(settings.nftTransport);
   const docker = createDockerClient(endpoint);
   log.info(
-    { version: readVersion(), docker: describeEndpoint(endpoint), nftTransport: nft.name, allowHostRoutes: settings.allowHostRoutes, applyBeforeStart: settings.applyBeforeStart, hostNetns: settings.allowHostRoutes ? settings.hostNetns : undefined },
+    { version: readVersion(), docker: describeEndpoint(endpoint), nftTransport: nft.name, allowHostRoutes: settings.allowHostRoutes, applyBeforeStart: settings.applyBeforeStart, nice: settings.nice, hostNetns: settings.allowHostRoutes ? settings.hostNetns : undefined },
     'twine starting',
   );
 

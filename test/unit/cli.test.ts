@@ -52,6 +52,17 @@ test('unknown option and unknown command exit 2 with a clear message', async () 
   assert.equal(d.code, 2);
 });
 
+test('--nice and --apply-before-start refuse values out of their range', async () => {
+  for (const v of ['25', '-21', '1.5', 'high']) {
+    const r = await runMain(['start', `--nice=${v}`]);
+    assert.equal(r.code, 2, v);
+    assert.match(r.err, /--nice=".*": expected an integer from -20 to 19/);
+  }
+  const a = await runMain(['start', '--apply-before-start', 'maybe']);
+  assert.equal(a.code, 2);
+  assert.match(a.err, /on, off/);
+});
+
 test('an invalid value from the environment is a usage error naming the variable', async () => {
   const r = await runMain(['start'], { TWINE_LOG_LEVEL: 'loud' });
   assert.equal(r.code, 2);
