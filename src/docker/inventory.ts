@@ -173,3 +173,27 @@ export async function listRunningContainers(docker: DockerClient, listLinks?: Li
   const out = found.filter((c): c is ContainerInfo => c !== undefined);
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/**
+ * A container as its create event describes it (Docker puts its name, image
+ * and labels in the event's attributes) on the networks its connect events
+ * named: what the start path needs when the create event's inspect has not
+ * come back yet (with `docker run`, that inspect waits for the start to end).
+ * Aliases and MACs are unknown; the inspect after the start fills them in.
+ */
+export function createdInfo(id: string, attributes: Record<string, string>, networks: readonly { name: string; id: string }[]): ContainerInfo {
+  const labels = Object.fromEntries(Object.entries(attributes).filter(([k]) => k !== 'name' && k !== 'image'));
+  const info: ContainerInfo = {
+    id,
+    name: attributes.name ?? id.slice(0, 12),
+    pid: 0,
+    running: false,
+    labels,
+    networks: networks.map((n) => ({ networkId: n.id, networkName: n.name, aliases: [], dnsNames: [] })),
+  };
+  const svc = labels[COMPOSE_SERVICE];
+  if (svc !== undefined) info.composeService = svc;
+  const proj = labels[COMPOSE_PROJECT];
+  if (proj !== undefined) info.composeProject = proj;
+  return info;
+}

@@ -11,7 +11,8 @@
 // It must not apply earlier: Docker adds its default route (it does not
 // replace it), and a route Twine put there first makes Docker fail the
 // start. So "ready" means every address Docker assigns is there and so is
-// each default route Docker will add. A container on more than one network
+// each default route Docker will add (on an --internal network, only those
+// Twine replaces). A container on more than one network
 // is not handled here: Docker joins them one by one and may move the
 // default route from one gateway to another while it does, so nothing short
 // of the start event says it is done.
@@ -28,6 +29,8 @@ export interface SandboxFacts {
   pid: number;
   addrs: readonly Addr[];
   gateways: DefaultGateways;
+  /** Families whose default route (0.0.0.0/0, ::/0) Twine's plan for it replaces. */
+  replacesDefault: { v4: boolean; v6: boolean };
 }
 
 export type Readiness =
@@ -46,14 +49,21 @@ export function sandboxReadiness(template: ContainerInfo, facts: SandboxFacts, n
   if (!net) return { skip: `network ${template.networks[0]!.networkName} is not known` };
   if (net.driver !== 'bridge') return { skip: `network ${net.name} uses the ${net.driver || 'unknown'} driver` };
 
-  const r = startedInfo(template, { name: facts.name, pid: facts.pid, addrs: facts.addrs }, network);
+  const r = startedInfo(template, { name: facts.name, pid: facts.pid, addrs: facts.addrs, gateways: facts.gateways }, network);
   if ('fallback' in r) return { wait: r.fallback };
   const a = r.info.networks[0]!;
   if (a.ipv4 === undefined) return { wait: 'no IPv4 address yet' };
   if (net.ipv6 && net.subnets.some((s) => s.family === 6) && a.ipv6 === undefined) return { wait: 'no IPv6 address yet' };
-  if (!net.internal) {
-    if (a.gatewayV4 !== undefined && !facts.gateways.v4.includes(a.gatewayV4)) return { wait: `no default route via ${a.gatewayV4} yet` };
-    if (net.ipv6 && a.gatewayV6 !== undefined && !facts.gateways.v6.includes(a.gatewayV6)) return { wait: `no IPv6 default route via ${a.gatewayV6} yet` };
-  }
+  // Docker 20.10 adds a default route on --internal networks too; whether every version does
+  // is not known here, so there it is only waited for when Twine would replace it.
+  const need4 = !net.internal || facts.replacesDefault.v4;
+  const need6 = net.ipv6 && a.ipv6 !== undefined && (!net.internal || facts.replacesDefault.v6);
+  // A network created with --subnet and no --gateway does not say which address Docker gave its gateway.
+  if (need4 && !hasDefault(facts.gateways.v4, a.gatewayV4)) return { wait: `no default route via ${a.gatewayV4 ?? 'a gateway'} yet` };
+  if (need6 && !hasDefault(facts.gateways.v6, a.gatewayV6)) return { wait: `no IPv6 default route via ${a.gatewayV6 ?? 'a gateway'} yet` };
   return { ready: r.info };
+}
+
+function hasDefault(gateways: readonly string[], want: string | undefined): boolean {
+  return want === undefined ? gateways.length > 0 : gateways.includes(want);
 }

@@ -14,6 +14,7 @@
 // engine inspects after the transaction anyway and corrects any difference.
 
 import type { Addr } from '../netns/types.js';
+import type { DefaultGateways } from '../netns/procfs.js';
 import { ipInNet } from '../labels/ip.js';
 import type { ContainerInfo, NetworkAttachment } from '../resolve/inventory.js';
 import type { NetworkEntry, Subnet } from './networks.js';
@@ -23,6 +24,12 @@ export interface StartFacts {
   name: string;
   pid: number;
   addrs: readonly Addr[];
+  /**
+   * The namespace's default routes, while Docker's are the only ones: they
+   * name the gateway of a network created with --subnet and no --gateway,
+   * which Docker's network list leaves out (its inspect of the container has it).
+   */
+  gateways?: DefaultGateways;
 }
 
 export type StartInfo = { info: ContainerInfo } | { fallback: string };
@@ -78,9 +85,12 @@ export function startedInfo(
       a.ipv6 = six.address;
       a.ipv6PrefixLen = six.prefixlen;
     }
-    const gw4 = four ? net.subnets.find((s) => inSubnet(four, s))?.gateway : undefined;
+    // The network's list may not name its gateway; the last inspect did, or else Docker's
+    // default route does (read before Twine may have replaced it: only a template without one).
+    const only = template.networks.length === 1;
+    const gw4 = four ? (net.subnets.find((s) => inSubnet(four, s))?.gateway ?? t.gatewayV4 ?? (only ? sole(facts.gateways?.v4) : undefined)) : undefined;
     if (gw4 !== undefined) a.gatewayV4 = gw4;
-    const gw6 = six ? net.subnets.find((s) => inSubnet(six, s))?.gateway : undefined;
+    const gw6 = six ? (net.subnets.find((s) => inSubnet(six, s))?.gateway ?? t.gatewayV6 ?? (only ? sole(facts.gateways?.v6) : undefined)) : undefined;
     if (gw6 !== undefined) a.gatewayV6 = gw6;
     if (t.mac !== undefined) a.mac = t.mac;
     a.iface = [...v4, ...v6][0]!.ifname;
@@ -93,4 +103,8 @@ export function startedInfo(
 
   attached.sort((x, y) => x.index - y.index);
   return { info: { ...template, name: facts.name, pid: facts.pid, running: true, networks: attached.map((x) => x.a) } };
+}
+
+function sole(xs: readonly string[] | undefined): string | undefined {
+  return xs?.length === 1 ? xs[0] : undefined;
 }

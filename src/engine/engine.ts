@@ -12,15 +12,16 @@ import type { NftTransport } from '../firewall/transport.js';
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
 import type { Plan } from '../plan/types.js';
 import type { DockerEvent } from '../docker/events.js';
-import { hasTwineLabels, inspectContainer, listRunningContainers, type LinkLister } from '../docker/inventory.js';
+import { createdInfo, hasTwineLabels, inspectContainer, listRunningContainers, type LinkLister } from '../docker/inventory.js';
 import { NetworkIndex } from '../docker/networks.js';
 import { containerNsPid, netnsInode } from '../docker/cgroup.js';
 import { startedInfo } from '../docker/start-info.js';
-import { procAddrs } from '../netns/procfs.js';
+import { procAddrs, procDefaultGateways } from '../netns/procfs.js';
 import { sameNetworks } from '../resolve/inventory.js';
 import { wallMs } from '../util/clock.js';
 import { isNotFound } from '../docker/client.js';
 import { LabelError } from '../errors.js';
+import { parseLabels } from '../labels/parse.js';
 import { KeyedQueue } from './queue.js';
 import { PrestartWatch } from './prestart.js';
 import { DependencyGraph, namesOf } from './graph.js';
@@ -102,6 +103,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   reconciled = false;
   private readonly prestart: PrestartWatch;
   private readonly early = new Map<string, AppliedEarly>();
+  /** Create events' attributes (name, image, labels) until the container is inspected. */
+  private readonly created = new Map<string, Record<string, string>>();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -121,9 +124,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     this.prestart = new PrestartWatch({
       hostNs: this.hostNs,
-      template: (id) => this.inventory.get(id),
+      template: (id, networks) => {
+        const known = this.inventory.get(id);
+        if (known) return known;
+        const attrs = this.created.get(id);
+        return attrs && createdInfo(id, attrs, [...networks].map((name) => ({ name, id: this.networks.get(name)?.id ?? '' })));
+      },
       wanted: (c) => hasTwineLabels(c.labels) || this.graph.dependentsOf({ id: c.id, names: namesOf(c) }).size > 0,
       network: (n) => this.networks.get(n),
+      replacesDefault,
       onReady: (id, info, ino) => void this.queue.request(id, { why: 'network ready', prestart: { info, ino } }),
       log: deps.log,
     });
@@ -220,7 +229,11 @@ export class Engine extends EventEmitter<EngineEvents> {
         break;
       case 'create':
         // Read it now, while Docker is not busy starting it: its start then needs no inspect.
-        void this.queue.request(ev.id, { ...base, inspect: true });
+        // With `docker run` the start is already under way and this inspect waits for it to
+        // end; meanwhile the event's own attributes stand in, and if the container was
+        // applied before its start with them, the inspect only confirms.
+        this.created.set(ev.id, { ...ev.attributes });
+        void this.queue.request(ev.id, { ...base, inspect: true, confirm: true });
         break;
       case 'die':
       case 'destroy':
@@ -228,6 +241,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         // wait for Docker to start the container again). Dependents fail closed now.
         this.prestart.cancel(ev.id);
         this.forgetEarly(ev.id);
+        if (ev.action === 'destroy') this.created.delete(ev.id);
         this.markGone(ev.id, ev.action === 'destroy', base);
         void this.queue.request(ev.id, base);
         break;
@@ -290,6 +304,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (!isNotFound(err)) throw err;
     }
     this.touched.set(id, ++this.touchSeq);
+    this.created.delete(id);
     if (info) {
       this.setInfo(info);
       for (const n of namesOf(info)) names.add(n);
@@ -398,7 +413,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return skip(describeError(err));
     }
     const name = reasons.find((r) => r.name !== undefined)?.name ?? template.name;
-    const r = startedInfo(template, { name, pid: found.pid, addrs }, (n) => this.networks.get(n));
+    const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: procDefaultGateways(found.pid) }, (n) => this.networks.get(n));
     if ('fallback' in r) return skip(r.fallback);
     const info = r.info;
     const startInfoMs = performance.now() - t;
@@ -421,8 +436,9 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private async applyBeforeStart(id: string, reasons: Reason[], jobStart: number): Promise<boolean> {
     const pre = reasons.find((r) => r.prestart)!.prestart!;
-    const template = this.inventory.get(id);
-    if (!template || template.running) return false;
+    // Not inspected yet: what its create event said (pre.info was built from it).
+    const template = this.inventory.get(id) ?? { ...pre.info, running: false, pid: 0 };
+    if (template.running) return false;
     const found = containerNsPid(id, this.hostNs);
     if (!found || found.ino !== pre.ino) return false;
     const info: ContainerInfo = { ...pre.info, pid: found.pid };
@@ -486,6 +502,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (reasons.every((r) => r.confirm) && ino !== undefined && this.knownNs.get(info.id) === ino && state.applied && samePlan(state.applied, plan)) {
       log.debug('start confirmed by inspect');
       return undefined;
+    }
+    if (reasons.every((r) => r.confirm) && state.applied) {
+      const differs = planDiffKeys(state.applied, plan);
+      log.debug({ differs, before: differs.map((k) => state.applied![k]), after: differs.map((k) => plan[k]) }, "Docker's view gives a different plan");
     }
     let result: TxResult;
     try {
@@ -572,6 +592,16 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 }
 
+/** Families whose default route a container's labels replace (both when they do not parse: the cautious answer). */
+function replacesDefault(c: ContainerInfo): { v4: boolean; v6: boolean } {
+  try {
+    const routes = parseLabels(c.name, c.labels).routes.filter((r) => r.cidr.prefixLen === 0);
+    return { v4: routes.some((r) => r.cidr.family === 4), v6: routes.some((r) => r.cidr.family === 6) };
+  } catch {
+    return { v4: true, v6: true };
+  }
+}
+
 function minReceived(reasons: Reason[]): number | undefined {
   const r = reasons.map((x) => x.receivedMs).filter((x): x is number => x !== undefined);
   return r.length ? Math.min(...r) : undefined;
@@ -581,6 +611,11 @@ function minEventMs(reasons: Reason[]): number | undefined {
   let m: number | undefined;
   for (const r of reasons) if (r.eventMs !== undefined && (m === undefined || r.eventMs < m)) m = r.eventMs;
   return m;
+}
+
+/** Top-level parts of two plans that differ (for the debug log). */
+function planDiffKeys(a: Plan, b: Plan): (keyof Plan)[] {
+  return (Object.keys(a) as (keyof Plan)[]).filter((k) => k !== 'ns' && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
 /** The same plan, whichever of the namespace's processes names it. */

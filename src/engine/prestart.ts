@@ -18,11 +18,13 @@ import { nsNotify, type NsNotifier } from '../netns/notify.js';
 export interface PrestartDeps {
   /** Namespaces a container's own process is not in (the host's, Twine's). */
   hostNs: ReadonlySet<number>;
-  /** The container as last inspected (undefined until the create event's inspect is done). */
-  template(id: string): ContainerInfo | undefined;
+  /** The container as last inspected, else as its create event described it on `networks`; undefined when neither is known. */
+  template(id: string, networks: ReadonlySet<string>): ContainerInfo | undefined;
   /** False when Twine has nothing to do for it (no labels, nothing depends on it). */
   wanted(c: ContainerInfo): boolean;
   network(name: string): NetworkEntry | undefined;
+  /** Families whose default route the container's labels replace. */
+  replacesDefault(c: ContainerInfo): { v4: boolean; v6: boolean };
   /** Ready: called once, with the container as it will run. */
   onReady(id: string, info: ContainerInfo, ino: number): void;
   log: Logger;
@@ -65,7 +67,7 @@ export class PrestartWatch {
       known.networks.add(network);
       return;
     }
-    const t = this.deps.template(id);
+    const t = this.deps.template(id, new Set([network]));
     if (t && !this.deps.wanted(t)) return;
     this.pending.set(id, { id, networks: new Set([network]), deadline: Date.now() + GIVE_UP_MS, gone: new Set() });
     this.schedule();
@@ -137,8 +139,8 @@ export class PrestartWatch {
   /** Reads the namespace (through any of the container's processes in it) and applies once it is ready. */
   private check(p: Pending): void {
     if (this.pending.get(p.id) !== p || p.ino === undefined) return;
-    const template = this.deps.template(p.id);
-    if (!template) return; // the create event's inspect is still under way
+    const template = this.deps.template(p.id, p.networks);
+    if (!template) return; // created before Twine started, and not running since: the start event inspects it
     if (!this.deps.wanted(template)) return this.cancel(p.id);
     const found = containerNsPid(p.id, this.deps.hostNs, p.gone);
     if (!found || found.ino !== p.ino) return;
@@ -147,7 +149,7 @@ export class PrestartWatch {
     if (!addrs || !gateways) return;
     // Connected to a network while stopped (Docker sends no event for that): the template is stale.
     const r = sameSet(p.networks, template.networks.map((n) => n.networkName))
-      ? sandboxReadiness(template, { name: template.name, pid: found.pid, addrs, gateways }, (n) => this.deps.network(n))
+      ? sandboxReadiness(template, { name: template.name, pid: found.pid, addrs, gateways, replacesDefault: this.deps.replacesDefault(template) }, (n) => this.deps.network(n))
       : { skip: `started on ${[...p.networks].join(', ')}, not the networks it was created with` };
     if ('wait' in r) return;
     this.cancel(p.id);
@@ -159,7 +161,7 @@ export class PrestartWatch {
   }
 
   private nameOf(id: string): string {
-    return this.deps.template(id)?.name ?? id.slice(0, 12);
+    return this.deps.template(id, new Set())?.name ?? id.slice(0, 12);
   }
 }
 

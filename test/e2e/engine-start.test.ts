@@ -10,6 +10,7 @@ import {
   cleanupLeftovers,
   containerIp,
   containerPid,
+  createNetworkWithSubnet,
   createNetwork,
   ensureImage,
   removeContainer,
@@ -125,6 +126,31 @@ test('docker restart: applied before the new process runs, built on the previous
     return r.length === 2 ? r : undefined;
   });
   assert.ok(seen.every((l) => l.includes(`via ${gwIp} `)), JSON.stringify(seen));
+});
+
+test('on a network with default routes (IPv4 and IPv6): applied after Docker added them, so the start succeeds, and before the process ran', async () => {
+  const net = `${P}d`;
+  const gw = `${P}gwd`;
+  const name = `${P}c4`;
+  await createNetworkWithSubnet(net, { internal: false, ipv6Subnet: `fd00:${(process.pid % 0xfff).toString(16)}:d::/64` });
+  try {
+    await runContainer({ name: gw, networks: [net] });
+    const ip = await containerIp(gw, net);
+    const mark = daemon.lines.length;
+    // Twine's route replaces Docker's IPv4 default route: had it been there first, Docker's own would fail the start.
+    await runContainer({ name, networks: [net], labels: { 'twine.route.0.0.0.0/0': gw }, cmd: ['sh', '-c', 'ip route; exec sleep 3600'] });
+    await appliedBeforeStart(name, mark);
+    assert.equal((await run('docker', ['inspect', '-f', '{{.State.Running}}', name])).trim(), 'true');
+    const first = await waitUntil(`${name}'s first output`, async () => {
+      const out = (await run('docker', ['logs', name])).split('\n').filter((l) => l.startsWith('default'));
+      return out.length > 0 ? out : undefined;
+    });
+    assert.deepEqual(first, [`default via ${ip} dev eth0 `]);
+  } finally {
+    await removeContainer(name);
+    await removeContainer(gw);
+    await removeNetwork(net);
+  }
 });
 
 test('connected to another network after create: the namespace shows an interface Twine cannot place, so it inspects', async () => {

@@ -28,8 +28,8 @@ const V4: Addr = { ifindex: 17, ifname: 'eth0', family: 4, address: '172.20.0.2'
 const V6: Addr = { ifindex: 17, ifname: 'eth0', family: 6, address: 'fd00:20::2', prefixlen: 64 };
 const LO: Addr = { ifindex: 1, ifname: 'lo', family: 4, address: '127.0.0.1', prefixlen: 8 };
 
-function facts(addrs: Addr[], v4: string[] = [], v6: string[] = []): SandboxFacts {
-  return { name: 'twt-fx-c', pid: 7254, addrs: [LO, ...addrs], gateways: { v4, v6 } };
+function facts(addrs: Addr[], v4: string[] = [], v6: string[] = [], replacesDefault = { v4: false, v6: false }): SandboxFacts {
+  return { name: 'twt-fx-c', pid: 7254, addrs: [LO, ...addrs], gateways: { v4, v6 }, replacesDefault };
 }
 
 test('sandbox: ready only once every address and default route Docker adds is there, in the order Docker adds them', () => {
@@ -57,6 +57,19 @@ test('sandbox: ready only once every address and default route Docker adds is th
   }
 });
 
+test('sandbox: a network created with --subnet alone does not name its gateway: any default route through a gateway counts', () => {
+  const bare = toNetworkEntry({ Id: NET_B, Name: 'twt-fx-b', Driver: 'bridge', EnableIPv6: true, IPAM: { Config: [{ Subnet: '172.20.0.0/16' }, { Subnet: 'fd00:20::/64' }] } });
+  const look = (): NetworkEntry => bare;
+  const r1 = sandboxReadiness(created(), facts([V4, V6]), look);
+  assert.ok('wait' in r1 && /no default route via a gateway yet/.test(r1.wait), JSON.stringify(r1));
+  const r2 = sandboxReadiness(created(), facts([V4, V6], ['172.20.0.1']), look);
+  assert.ok('wait' in r2 && /no IPv6 default route via a gateway yet/.test(r2.wait), JSON.stringify(r2));
+  const r3 = sandboxReadiness(created(), facts([V4, V6], ['172.20.0.1'], ['fd00:20::1']), look);
+  assert.ok('ready' in r3, JSON.stringify(r3));
+  // The gateways come from the default routes, as Docker's inspect would give them.
+  assert.deepEqual([r3.ready.networks[0]!.gatewayV4, r3.ready.networks[0]!.gatewayV6], ['172.20.0.1', 'fd00:20::1']);
+});
+
 test('sandbox: a default route through another gateway is not Docker\'s', () => {
   const r = sandboxReadiness(created(), facts([V4, V6], ['172.20.0.9'], ['fd00:20::1']), () => netB());
   assert.ok('wait' in r && /172\.20\.0\.1/.test(r.wait), JSON.stringify(r));
@@ -67,6 +80,11 @@ test('sandbox: without --ipv6 only IPv4 counts; on an --internal network no defa
   assert.ok('ready' in v4only, JSON.stringify(v4only));
   const internal = sandboxReadiness(created(), facts([V4, V6]), () => netB({ Internal: true }));
   assert.ok('ready' in internal, JSON.stringify(internal));
+  // Docker 20.10 adds a default route there too: waited for when Twine replaces it.
+  const replaced = sandboxReadiness(created(), facts([V4, V6], [], [], { v4: true, v6: false }), () => netB({ Internal: true }));
+  assert.ok('wait' in replaced && /no default route via 172\.20\.0\.1 yet/.test(replaced.wait), JSON.stringify(replaced));
+  const replaced6 = sandboxReadiness(created(), facts([V4, V6], ['172.20.0.1'], [], { v4: true, v6: true }), () => netB({ Internal: true }));
+  assert.ok('wait' in replaced6 && /IPv6/.test(replaced6.wait), JSON.stringify(replaced6));
 });
 
 test('sandbox: more than one network, another driver or an unknown network is left to the start event', () => {

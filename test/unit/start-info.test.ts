@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toContainerInfo, type ContainerInspect, type InspectNetwork } from '../../src/docker/inventory.js';
+import { createdInfo, toContainerInfo, type ContainerInspect, type InspectNetwork } from '../../src/docker/inventory.js';
 import { startedContainer as running } from '../fixtures/inspect.js';
 import { startedInfo, type StartFacts } from '../../src/docker/start-info.js';
 import { parseSubnet, toNetworkEntry, type NetworkEntry } from '../../src/docker/networks.js';
@@ -114,4 +114,41 @@ test('network subnets: CIDR and gateway parsed per family, junk ignored', () => 
   assert.equal(parseSubnet('', undefined), undefined);
   assert.equal(parseSubnet('nonsense/8', undefined), undefined);
   assert.deepEqual(toNetworkEntry({ Id: 'x', Name: 'none', Driver: 'null', IPAM: null }).subnets, []);
+});
+
+test('a network whose list names no gateway: the last inspect\'s gateway, else the one default route in the namespace', () => {
+  const bare = new Map<string, NetworkEntry>([
+    ['twt-fx-b', toNetworkEntry({ Id: NET_B, Name: 'twt-fx-b', Driver: 'bridge', IPAM: { Config: [{ Subnet: '172.20.0.0/16' }] } })],
+  ]);
+  const only = (c: ReturnType<typeof created>): ContainerInspect => {
+    const nets = c.NetworkSettings!.Networks!;
+    c.NetworkSettings = { Networks: { 'twt-fx-b': nets['twt-fx-b']! } };
+    return c;
+  };
+  const v4 = addrs.filter((a) => a.ifindex === 17 && a.family === 4);
+  const fromRoute = startedInfo(toContainerInfo(only(created())), facts({ addrs: v4, gateways: { v4: ['172.20.0.1'], v6: [] } }), (n) => bare.get(n));
+  assert.ok('info' in fromRoute, JSON.stringify(fromRoute));
+  assert.equal(fromRoute.info.networks[0]!.gatewayV4, '172.20.0.1');
+  // After Twine replaced the default route, the namespace's says nothing about Docker's gateway: the template's wins.
+  const ran = toContainerInfo(only(running()));
+  const fromTemplate = startedInfo(ran, facts({ addrs: v4, gateways: { v4: ['172.20.0.9'], v6: [] } }), (n) => bare.get(n));
+  assert.ok('info' in fromTemplate, JSON.stringify(fromTemplate));
+  assert.equal(fromTemplate.info.networks[0]!.gatewayV4, '172.20.0.1');
+  // Two default routes: no guess.
+  const two = startedInfo(toContainerInfo(only(created())), facts({ addrs: v4, gateways: { v4: ['172.20.0.1', '172.20.0.9'], v6: [] } }), (n) => bare.get(n));
+  assert.ok('info' in two && two.info.networks[0]!.gatewayV4 === undefined, JSON.stringify(two));
+});
+
+test('createdInfo: a create event\'s attributes and the networks its connect events named', () => {
+  const c = createdInfo('f'.repeat(64), { name: 'web', image: 'nginx', 'twine.route.0.0.0.0/0': 'vpn', 'com.docker.compose.service': 'web', 'com.docker.compose.project': 'demo' }, [{ name: 'demo_default', id: NET_A }]);
+  assert.deepEqual(c, {
+    id: 'f'.repeat(64),
+    name: 'web',
+    pid: 0,
+    running: false,
+    labels: { 'twine.route.0.0.0.0/0': 'vpn', 'com.docker.compose.service': 'web', 'com.docker.compose.project': 'demo' },
+    networks: [{ networkId: NET_A, networkName: 'demo_default', aliases: [], dnsNames: [] }],
+    composeService: 'web',
+    composeProject: 'demo',
+  });
 });
