@@ -55,6 +55,8 @@ export interface ContainerOptions {
   cmd?: string[];
   capAdd?: string[];
   sysctls?: Record<string, string>;
+  /** `docker run -d` instead of create then start (one network at most). */
+  oneShot?: boolean;
   /** Do not start it (docker create only). */
   createOnly?: boolean;
   /** Extra `docker create` arguments (e.g. ['--network', 'container:x']). */
@@ -77,7 +79,9 @@ export async function runContainer(opts: ContainerOptions): Promise<TestContaine
   checkName(opts.name);
   await ensureImage();
   const nets = (opts.networks ?? []).map(attach);
-  const args = ['create', '--name', opts.name, ...testLabels()];
+  // `docker run -d`: created and started in one go, as `docker run` and compose's up do.
+  const oneShot = opts.oneShot === true && nets.length <= 1 && !opts.createOnly;
+  const args = [...(oneShot ? ['run', '-d'] : ['create']), '--name', opts.name, ...testLabels()];
   for (const [k, v] of Object.entries(opts.labels ?? {})) args.push('--label', `${k}=${v}`);
   const first = nets[0];
   if (first) {
@@ -91,7 +95,7 @@ export async function runContainer(opts: ContainerOptions): Promise<TestContaine
   const id = (await run('docker', args)).trim();
   for (const n of nets.slice(1)) await connectNetwork(opts.name, n);
   if (opts.createOnly) return { id, name: opts.name, pid: 0 };
-  await run('docker', ['start', opts.name]);
+  if (!oneShot) await run('docker', ['start', opts.name]);
   return { id, name: opts.name, pid: await containerPid(opts.name) };
 }
 

@@ -75,7 +75,7 @@ before(async () => {
 
 after(async () => {
   if (daemon?.running) await daemon.stop('SIGKILL');
-  for (const c of [`${P}c1`, `${P}c2`, `${P}c3`, GW]) await removeContainer(c);
+  for (const c of [`${P}c1`, `${P}c2`, `${P}c3`, `${P}c5`, GW]) await removeContainer(c);
   await removeNetwork(NET_A);
   await removeNetwork(NET_B);
   await cleanupLeftovers(P);
@@ -112,6 +112,19 @@ test('a container started under a running Twine is applied before its process ru
   });
   assert.match(seen[0]!, new RegExp(`^${DST.replace(/\./g, '\\.')} via ${gwIp.replace(/\./g, '\\.')} dev eth0 `));
   t.diagnostic(`applied ${Number(check.beforeStartMs).toFixed(1)} ms before Docker's start event`);
+});
+
+test('docker run: applied before the process ran, from the create event\'s labels (its inspect waits for the start)', async () => {
+  const name = `${P}c5`;
+  const mark = daemon.lines.length;
+  await runContainer({ name, networks: [NET_A], labels, cmd: ['sh', '-c', 'ip route; exec sleep 3600'], oneShot: true });
+  await appliedBeforeStart(name, mark);
+  await routedViaGateway(name);
+  const seen = await waitUntil(`${name}'s first output`, async () => {
+    const r = await firstRoutes(name);
+    return r.length > 0 ? r : undefined;
+  });
+  assert.ok(seen[0]!.includes(`via ${gwIp} `), JSON.stringify(seen));
 });
 
 test('docker restart: applied before the new process runs, built on the previous run', async () => {
