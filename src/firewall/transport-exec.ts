@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { NftError } from '../errors.js';
 import type { NsTarget } from '../netns/types.js';
 import type { NftBatch } from './nft.js';
@@ -36,8 +35,12 @@ export function createExecTransport(opts: ExecTransportOptions = {}): NftTranspo
   const nft = opts.nft ?? 'nft';
   const maxArg = opts.maxArgBytes ?? 100_000;
 
-  const run = (ns: NsTarget, args: string[]) =>
-    execa(nsenter, [`--net=${nsPath(ns)}`, nft, ...args], { reject: false, stdin: 'ignore', stripFinalNewline: true });
+  // execa is loaded on first use: importing it costs ~100 ms of start-up, which the
+  // lib transport (the default) never needs.
+  const run = async (ns: NsTarget, args: string[]) => {
+    const { execa } = await import('execa');
+    return execa(nsenter, [`--net=${nsPath(ns)}`, nft, ...args], { reject: false, stdin: 'ignore', stripFinalNewline: true });
+  };
 
   return {
     name: 'exec',
