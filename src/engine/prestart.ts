@@ -67,8 +67,9 @@ export class PrestartWatch {
       known.networks.add(network);
       return;
     }
+    // Neither inspected nor seen being created (it predates this Twine): only the start event can tell.
     const t = this.deps.template(id, new Set([network]));
-    if (t && !this.deps.wanted(t)) return;
+    if (!t || !this.deps.wanted(t)) return;
     this.pending.set(id, { id, networks: new Set([network]), deadline: Date.now() + GIVE_UP_MS, gone: new Set() });
     this.schedule();
   }
@@ -140,7 +141,7 @@ export class PrestartWatch {
   private check(p: Pending): void {
     if (this.pending.get(p.id) !== p || p.ino === undefined) return;
     const template = this.deps.template(p.id, p.networks);
-    if (!template) return; // created before Twine started, and not running since: the start event inspects it
+    if (!template) return;
     if (!this.deps.wanted(template)) return this.cancel(p.id);
     const found = containerNsPid(p.id, this.deps.hostNs, p.gone);
     if (!found || found.ino !== p.ino) return;
