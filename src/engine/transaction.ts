@@ -8,10 +8,10 @@
 import { addTableBatch, diffTable } from '../firewall/batch.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../firewall/nft.js';
 import type { NftTransport } from '../firewall/transport.js';
-import { TWINE_RT_PROTO, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../netns/types.js';
+import { TWINE_RT_PROTO, type BatchOutcome, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
 import { TwineError } from '../errors.js';
-import { diffRoutes, isEmpty, routeKey, type RouteChanges } from './route-diff.js';
+import { diffRoutes, isEmpty, routeKey } from './route-diff.js';
 import type { TxStages } from './state.js';
 
 export interface TxOptions {
@@ -49,25 +49,14 @@ export interface Applier {
   nft: NftTransport;
 }
 
-// The backend runs one namespace's operations one at a time, in the order they were
-// submitted; submitting them all at once saves a round trip through the (busy) main
-// thread per operation without changing their order.
+// Reads and writes over netlink go to the backend as one batch each: one entry into the
+// namespace and one round trip through the (busy) main thread instead of one per operation.
 
-async function applyRoutes(netns: NetnsBackend, ns: NsTarget, changes: RouteChanges): Promise<void> {
-  await settleAll([...changes.replace.map((r) => netns.routeReplace(ns, r)), ...changes.del.map((r) => netns.routeDel(ns, r))]);
-}
-
-async function observeSysctls(netns: NetnsBackend, ns: NsTarget, keys: string[]): Promise<Map<string, string>> {
-  const values = await settleAll(keys.map((k) => netns.sysctlGet(ns, k)));
-  return new Map(keys.map((k, i) => [k, values[i]!.trim()]));
-}
-
-/** Like Promise.all, but waits for every operation before rejecting with the first error. */
-async function settleAll<T>(ops: Promise<T>[]): Promise<T[]> {
-  const r = await Promise.allSettled(ops);
-  const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-  if (failed) throw failed.reason;
-  return r.map((x) => (x as PromiseFulfilledResult<T>).value);
+/** Twine's routes and the sysctls' values, read in one batch. */
+async function observeNetlink(netns: NetnsBackend, ns: NsTarget, keys: string[]): Promise<[Route[], Map<string, string>]> {
+  const out = await netns.batch(ns, [{ op: 'routeList', filter: { protocol: TWINE_RT_PROTO } }, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))]);
+  if (out.failedAt !== undefined) throw out.error;
+  return [out.results[0] as Route[], new Map(keys.map((k, i) => [k, String(out.results[i + 1]).trim()]))];
 }
 
 /**
@@ -138,16 +127,12 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   const ns = plan.ns;
   const t0 = performance.now();
 
-  // observe
-  const reads = [
-    a.netns.routeList(ns, { protocol: TWINE_RT_PROTO }),
-    observeSysctls(a.netns, ns, plan.sysctls.map((s) => s.key)),
-    a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME),
-  ] as const;
+  // observe: Twine's routes and the sysctls in one entry into the namespace, the table beside it
+  const reads = [observeNetlink(a.netns, ns, plan.sysctls.map((s) => s.key)), a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME)] as const;
   // Completions may arrive in any order: when several fail (the namespace is gone),
   // report the first in this order, the backend's typed error, every time.
   await Promise.allSettled(reads);
-  const [before, sysBefore, liveTable] = await Promise.all(reads);
+  const [[before, sysBefore], liveTable] = await Promise.all(reads);
   const t1 = performance.now();
 
   // diff
@@ -171,22 +156,25 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
     throw txError(step, err, await restore(a, plan, before, sysBefore));
   };
 
-  // apply: netlink first
+  // apply: netlink first, and the routes read back as planned (verify) in the same
+  // entry into the namespace, before the firewall is committed
   const t2 = performance.now();
+  const steps: NsStep[] = [
+    ...sysctls.map((s): NsStep => ({ op: 'sysctlSet', key: s.key, value: s.value })),
+    ...routes.replace.map((route): NsStep => ({ op: 'routeReplace', route })),
+    ...routes.del.map((route): NsStep => ({ op: 'routeDel', route })),
+    { op: 'routeList', filter: { protocol: TWINE_RT_PROTO } },
+  ];
+  let applied: BatchOutcome;
   try {
-    await Promise.all([applyRoutes(a.netns, ns, routes), settleAll(sysctls.map((s) => a.netns.sysctlSet(ns, s.key, s.value)))]);
+    applied = await a.netns.batch(ns, steps);
   } catch (err) {
     return fail('netlink', err);
   }
+  if (applied.failedAt !== undefined) return fail('netlink', applied.error);
   const t3 = performance.now();
-
-  // verify the routes read back as planned before committing the firewall
-  try {
-    const missing = missingRoutes(await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO }), plan);
-    if (missing) throw missing;
-  } catch (err) {
-    return fail('verify', err);
-  }
+  const missing = missingRoutes(applied.results[steps.length - 1] as Route[], plan);
+  if (missing) return fail('verify', missing);
   const t4 = performance.now();
 
   if (batch.nftables.length > 0) {
