@@ -13,7 +13,7 @@
 // the result is always deterministic.
 
 import type { ContainerInfo, NetworkAttachment } from '../resolve/inventory.js';
-import type { Link } from '../netns/types.js';
+import type { Addr, Link } from '../netns/types.js';
 import { dockerError, type DockerClient } from './client.js';
 import { mapLimit } from '../util/map-limit.js';
 
@@ -41,7 +41,8 @@ export interface ContainerInspect {
 }
 
 /** An interface seen inside the container's namespace (a subset of netns Link). */
-export type NsInterface = Pick<Link, 'index' | 'name' | 'mac'>;
+/** An interface in a container's namespace, known by its MAC (a link dump) or by its addresses (/proc). */
+export type NsInterface = Pick<Link, 'index' | 'name' | 'mac'> & { addresses?: readonly string[] };
 
 const COMPOSE_SERVICE = 'com.docker.compose.service';
 const COMPOSE_PROJECT = 'com.docker.compose.project';
@@ -85,12 +86,16 @@ export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsI
   const running = inspect.State?.Running === true;
   const labels = { ...(inspect.Config?.Labels ?? {}) };
   const byMac = new Map<string, NsInterface>();
-  for (const i of ifaces ?? []) if (i.mac) byMac.set(i.mac.toLowerCase(), i);
+  const byAddr = new Map<string, NsInterface>();
+  for (const i of ifaces ?? []) {
+    if (i.mac) byMac.set(i.mac.toLowerCase(), i);
+    for (const a of i.addresses ?? []) byAddr.set(a, i);
+  }
 
   const entries = Object.entries(inspect.NetworkSettings?.Networks ?? {});
   const nets = entries.map(([name, n], serial) => {
     const a = attachment(name, n);
-    const iface = a.mac === undefined ? undefined : byMac.get(a.mac);
+    const iface = (a.mac === undefined ? undefined : byMac.get(a.mac)) ?? byAddr.get(a.ipv4 ?? '') ?? byAddr.get(a.ipv6 ?? '');
     if (iface) a.iface = iface.name;
     return { a, index: iface?.index, serial };
   });
@@ -196,4 +201,16 @@ export function createdInfo(id: string, attributes: Record<string, string>, netw
   const proj = labels[COMPOSE_PROJECT];
   if (proj !== undefined) info.composeProject = proj;
   return info;
+}
+
+/** A container's interfaces and their addresses from /proc/<pid>/net; undefined when that cannot be read. */
+export function procInterfaces(addrs: readonly Addr[] | undefined): NsInterface[] | undefined {
+  if (!addrs) return undefined;
+  const byIndex = new Map<number, { index: number; name: string; addresses: string[] }>();
+  for (const a of addrs) {
+    const i = byIndex.get(a.ifindex) ?? { index: a.ifindex, name: a.ifname, addresses: [] };
+    i.addresses.push(a.address);
+    byIndex.set(a.ifindex, i);
+  }
+  return [...byIndex.values()];
 }

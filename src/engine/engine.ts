@@ -12,7 +12,7 @@ import type { NftTransport } from '../firewall/transport.js';
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
 import type { Plan } from '../plan/types.js';
 import type { DockerEvent } from '../docker/events.js';
-import { createdInfo, hasTwineLabels, inspectContainer, listRunningContainers, type LinkLister } from '../docker/inventory.js';
+import { createdInfo, hasTwineLabels, inspectContainer, procInterfaces, listRunningContainers, type LinkLister } from '../docker/inventory.js';
 import { NetworkIndex } from '../docker/networks.js';
 import { containerNsPid, netnsInode } from '../docker/cgroup.js';
 import { startedInfo } from '../docker/start-info.js';
@@ -116,7 +116,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       opts.concurrency,
       (key, err) => deps.log.error({ err, key }, 'job failed'),
     );
-    this.listLinks = (pid) => deps.netns.linkList({ pid });
+    // /proc/<pid>/net (read here, no worker round trip), else a link dump through the backend.
+    this.listLinks = async (pid) => procInterfaces(procAddrs(pid)) ?? deps.netns.linkList({ pid });
     this.networks = new NetworkIndex(deps.docker);
     for (const pid of ['self', 1] as const) {
       const ino = netnsInode(pid);

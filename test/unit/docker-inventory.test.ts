@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasTwineLabels, toContainerInfo } from '../../src/docker/inventory.js';
+import { hasTwineLabels, procInterfaces, toContainerInfo } from '../../src/docker/inventory.js';
 import { startedContainer as fixture } from '../fixtures/inspect.js';
 
 test('inspect JSON → ContainerInfo: name without slash, pid, labels, compose labels, addresses', () => {
@@ -44,6 +44,19 @@ test('networks follow the interface order in the namespace, matched by MAC', () 
   // Unknown interfaces go last, in Docker's order.
   const partial = toContainerInfo(fixture(), [{ index: 30, name: 'eth3', mac: '02:42:ac:14:00:02' }]);
   assert.deepEqual(partial.networks.map((n) => [n.networkName, n.iface]), [['twt-fx-b', 'eth3'], ['twt-fx-a', undefined]]);
+});
+
+test('interfaces from /proc/<pid>/net (no MACs) are matched by address', () => {
+  const ifaces = procInterfaces([
+    { ifindex: 1, ifname: 'lo', family: 4, address: '127.0.0.1', prefixlen: 8 },
+    { ifindex: 9, ifname: 'eth0', family: 4, address: '172.20.0.2', prefixlen: 16 },
+    { ifindex: 12, ifname: 'eth1', family: 4, address: '172.19.0.2', prefixlen: 16 },
+    { ifindex: 9, ifname: 'eth0', family: 6, address: 'fd00:20::2', prefixlen: 64 },
+  ]);
+  assert.deepEqual(ifaces?.find((i) => i.index === 9), { index: 9, name: 'eth0', addresses: ['172.20.0.2', 'fd00:20::2'] });
+  const c = toContainerInfo(fixture(), ifaces);
+  assert.deepEqual(c.networks.map((n) => [n.networkName, n.iface]), [['twt-fx-b', 'eth0'], ['twt-fx-a', 'eth1']]);
+  assert.equal(procInterfaces(undefined), undefined);
 });
 
 test('a stopped container has pid 0 and no addresses', () => {
