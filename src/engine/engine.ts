@@ -63,6 +63,8 @@ interface Reason {
   confirm?: boolean;
   /** Docker finished setting up the namespace of a container it is starting (./prestart.ts). */
   prestart?: { info: ContainerInfo; ino: number };
+  /** Read from Docker before the job was queued (undefined info: gone); `mark` is touchSeq when the read began. */
+  inspected?: { info: ContainerInfo | undefined; mark: number };
 }
 
 /** What was applied before a container's start event, until that event arrives. */
@@ -93,6 +95,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** When (a sequence number) the inventory last learnt about a container from an event. */
   private readonly touched = new Map<string, number>();
   private touchSeq = 0;
+  /** touchSeq when the last full re-sync began listing: a read begun before it is older than the listing. */
+  private syncMark = 0;
   private readonly listLinks: LinkLister;
   private readonly networks: NetworkIndex;
   /** Namespaces a container's process is not in once it runs: the host's and Twine's own. */
@@ -165,6 +169,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     const newer = (id: string): boolean => (this.touched.get(id) ?? 0) > mark;
+    this.syncMark = mark;
     const seen = new Set<string>();
     for (const c of running) {
       seen.add(c.id);
@@ -234,7 +239,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         // end; meanwhile the event's own attributes stand in, and if the container was
         // applied before its start with them, the inspect only confirms.
         this.created.set(ev.id, { ...ev.attributes });
-        void this.queue.request(ev.id, { ...base, inspect: true, confirm: true });
+        this.inspectThenRequest(ev.id, { ...base, confirm: true });
         break;
       case 'die':
       case 'destroy':
@@ -296,14 +301,42 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Re-read a container from Docker; returns its names before and after, for the dependents. */
   private async refresh(id: string): Promise<{ info?: ContainerInfo; names: Set<string> }> {
-    const old = this.inventory.get(id);
-    const names = old ? namesOf(old) : new Set<string>();
-    let info: ContainerInfo | undefined;
+    return this.adopt(id, await this.inspect(id));
+  }
+
+  /** The container as Docker shows it; undefined when it is gone. */
+  private async inspect(id: string): Promise<ContainerInfo | undefined> {
     try {
-      info = await inspectContainer(this.deps.docker, id, this.listLinks);
+      return await inspectContainer(this.deps.docker, id, this.listLinks);
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      return undefined;
     }
+  }
+
+  /**
+   * Inspects outside the transaction queue, then queues `reason` with what was read.
+   * For confirmations: Docker answers late while it starts containers (with `docker run`
+   * only once the start is over), and a job waiting for it would hold a slot that a
+   * transaction needs.
+   */
+  private inspectThenRequest(id: string, reason: Reason): void {
+    const mark = this.touchSeq;
+    this.inspect(id).then(
+      (info) => void this.queue.request(id, { ...reason, inspected: { info, mark } }),
+      (err: unknown) => this.deps.log.warn({ id: id.slice(0, 12), err: describeError(err), why: reason.why }, 'inspect failed; the next re-sync reads it'),
+    );
+  }
+
+  /** A read begun at `mark` is older than what an event or a re-sync told since. */
+  private staleRead(id: string, mark: number): boolean {
+    return (this.touched.get(id) ?? 0) > mark || this.syncMark > mark;
+  }
+
+  /** Takes what Docker said of a container into the inventory; returns its names before and after. */
+  private adopt(id: string, info: ContainerInfo | undefined): { info?: ContainerInfo; names: Set<string> } {
+    const old = this.inventory.get(id);
+    const names = old ? namesOf(old) : new Set<string>();
     this.touched.set(id, ++this.touchSeq);
     this.created.delete(id);
     if (info) {
@@ -327,12 +360,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     if (reasons.some((r) => r.started) && (await this.startWithoutInspect(id, reasons, jobStart))) {
       // Applied from what Twine could read itself; Docker's view follows, off the latency path.
-      void this.queue.request(id, { why: 'start confirmed by inspect', inspect: true, confirm: true });
+      this.inspectThenRequest(id, { why: 'start confirmed by inspect', confirm: true });
       return;
     }
     const started = reasons.some((r) => r.started);
     let info = this.inventory.get(id);
     let inspectMs = 0;
+    const fetched = reasons.reduce<Reason['inspected']>((m, r) => (r.inspected && (!m || r.inspected.mark > m.mark) ? r.inspected : m), undefined);
     if (reasons.some((r) => r.inspect)) {
       const before = info;
       const t = performance.now();
@@ -340,6 +374,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       inspectMs = performance.now() - t;
       info = r.info;
       this.requestDependentsIfMoved(id, before, info, r.names, reasons);
+    } else if (fetched && !this.staleRead(id, fetched.mark)) {
+      const before = info;
+      const r = this.adopt(id, fetched.info);
+      info = r.info;
+      this.requestDependentsIfMoved(id, before, info, r.names, reasons);
+    } else if (fetched && reasons.every((r) => r.inspected)) {
+      return; // events since the read began are newer, and their own jobs follow
     }
     const state = this.states.get(id);
     if (!info || !info.running) {
