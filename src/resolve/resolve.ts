@@ -67,32 +67,84 @@ function rank(source: ContainerInfo, c: ContainerInfo, a: NetworkAttachment | un
   return undefined;
 }
 
+/** What answers to a name: a container on one attachment (none: it has no networks), and how well. */
+interface Entry {
+  c: ContainerInfo;
+  a: NetworkAttachment | undefined;
+  /** 0 name, 1 alias/DNS name, 2 compose service (see rank). */
+  r: number;
+  /** Position in the inventory, to keep its order. */
+  at: number;
+}
+
+interface NameIndex {
+  /** Lower-cased name, alias, DNS name or service → who answers to it (any state). */
+  byKey: Map<string, Entry[]>;
+  /** Network id → running containers' attachments to it. */
+  byNetwork: Map<string, { c: ContainerInfo; a: NetworkAttachment }[]>;
+}
+
+/**
+ * One index per inventory snapshot (the engine keeps the array until something
+ * changes): every container planned against the same snapshot looks names up in
+ * it instead of scanning every container once per reference.
+ */
+const indexes = new WeakMap<readonly ContainerInfo[], NameIndex>();
+
+function indexOf(inv: Inventory): NameIndex {
+  let ix = indexes.get(inv.containers);
+  if (ix) return ix;
+  ix = { byKey: new Map(), byNetwork: new Map() };
+  const add = (key: string, e: Entry): void => {
+    const k = lc(key);
+    const list = ix!.byKey.get(k);
+    if (list) list.push(e);
+    else ix!.byKey.set(k, [e]);
+  };
+  inv.containers.forEach((c, at) => {
+    const atts: (NetworkAttachment | undefined)[] = c.networks.length > 0 ? c.networks : [undefined];
+    for (const a of atts) {
+      add(c.name, { c, a, r: 0, at });
+      for (const x of [...(a?.aliases ?? []), ...(a?.dnsNames ?? [])]) add(x, { c, a, r: 1, at });
+      if (c.composeService !== undefined) add(c.composeService, { c, a, r: 2, at });
+      if (a && c.running) {
+        const list = ix!.byNetwork.get(a.networkId);
+        if (list) list.push({ c, a });
+        else ix!.byNetwork.set(a.networkId, [{ c, a }]);
+      }
+    }
+  });
+  indexes.set(inv.containers, ix);
+  return ix;
+}
+
 export class Resolver {
-  private readonly byNetwork = new Map<string, { c: ContainerInfo; a: NetworkAttachment }[]>();
+  private readonly index: NameIndex;
 
   constructor(
     readonly source: ContainerInfo,
     readonly inv: Inventory,
   ) {
-    for (const c of inv.containers) {
-      if (!c.running || c.id === source.id) continue;
-      for (const a of c.networks) {
-        const list = this.byNetwork.get(a.networkId) ?? [];
-        list.push({ c, a });
-        this.byNetwork.set(a.networkId, list);
-      }
-    }
+    this.index = indexOf(inv);
+  }
+
+  /** Entries for `ref` that answer to it from the source's point of view (a service only within its compose project). */
+  private answering(ref: string): Entry[] {
+    const src = this.source;
+    return (this.index.byKey.get(lc(ref)) ?? []).filter(
+      (e) => e.c.id !== src.id && (e.r !== 2 || src.composeProject === undefined || e.c.composeProject === src.composeProject),
+    );
   }
 
   /** Resolve `ref` for one address family. */
   lookup(ref: string, family: Family): Match | undefined {
+    const entries = this.answering(ref);
     for (const src of this.source.networks) {
       let best: { m: Match; r: number } | undefined;
-      for (const { c, a } of this.byNetwork.get(src.networkId) ?? []) {
+      for (const { c, a, r } of entries) {
+        if (!c.running || !a || a.networkId !== src.networkId) continue;
         const ip = addressOf(a, family);
         if (!ip) continue;
-        const r = rank(this.source, c, a, ref);
-        if (r === undefined) continue;
         const better =
           !best || r < best.r || (r === best.r && (c.name < best.m.c.name || (c.name === best.m.c.name && c.id < best.m.c.id)));
         if (better) best = { m: { c, src, dst: a, ip }, r };
@@ -104,9 +156,9 @@ export class Resolver {
 
   /** Every container (any state, any network) that carries the name: the dependency edges. */
   namedBy(ref: string): ContainerInfo[] {
-    return this.inv.containers.filter(
-      (c) => c.id !== this.source.id && (c.networks.some((a) => rank(this.source, c, a, ref) !== undefined) || rank(this.source, c, undefined, ref) !== undefined),
-    );
+    const seen = new Map<string, Entry>();
+    for (const e of this.answering(ref)) if (!seen.has(e.c.id)) seen.set(e.c.id, e);
+    return [...seen.values()].sort((x, y) => x.at - y.at).map((e) => e.c);
   }
 
   /** Why `ref` does not resolve for `family` (only meaningful after lookup failed). */
@@ -135,8 +187,8 @@ export class Resolver {
   /** A running container holding `ip` on one of the source's networks. */
   holderOf(ip: string, family: Family): ContainerInfo | undefined {
     for (const src of this.source.networks) {
-      for (const { c, a } of this.byNetwork.get(src.networkId) ?? []) {
-        if (addressOf(a, family) === ip) return c;
+      for (const { c, a } of this.index.byNetwork.get(src.networkId) ?? []) {
+        if (c.id !== this.source.id && addressOf(a, family) === ip) return c;
       }
     }
     return undefined;

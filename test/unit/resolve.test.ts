@@ -189,3 +189,16 @@ test('rules referring to containers resolve them and record dependencies', () =>
   assert.deepEqual(r.refs, ['db', 'nope']);
   assert.deepEqual(r.deps, ['id-db']);
 });
+
+test('names are looked up per inventory snapshot: a new list is read afresh, the same list is not re-read', () => {
+  const src = ctr('src', { 'twine.route.10.9.0.0/16': 'gw' }, [net('a', '10.0.1.2', { iface: 'eth0' })]);
+  const gw1 = ctr('gw', {}, [net('a', '10.0.1.3')]);
+  const first = { containers: [src, gw1] };
+  assert.equal(run(src, first).desired.routes[0]!.gateway, '10.0.1.3');
+  // The gateway moved: the engine builds a new list.
+  const gw2 = { ...gw1, networks: [net('a', '10.0.1.7')] };
+  assert.equal(run(src, { containers: [src, gw2] }).desired.routes[0]!.gateway, '10.0.1.7');
+  // Another source against the first list still sees that list's gateway.
+  const other = ctr('other', { 'twine.route.10.8.0.0/16': 'gw' }, [net('a', '10.0.1.4', { iface: 'eth0' })]);
+  assert.equal(run(other, { containers: first.containers }).desired.routes[0]!.gateway, '10.0.1.3');
+});
