@@ -1,5 +1,7 @@
 #include "nft_reaper.h"
 
+#include <sched.h>
+
 #include <thread>
 
 namespace twine {
@@ -57,6 +59,9 @@ std::deque<NftReaper::Held>::iterator NftReaper::NextDueLocked(Clock::time_point
 }
 
 void NftReaper::Loop() {
+  // Background work (freeing contexts): never preempt the threads that apply.
+  sched_param sp{};
+  sched_setscheduler(0, SCHED_BATCH, &sp);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return !queue_.empty(); });

@@ -1,5 +1,6 @@
 #include "pool.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +38,14 @@ void Pool::Submit(Napi::Env env, Job* job) {
 }
 
 void Pool::Loop() {
+  // SCHED_BATCH (same nice value): a worker woken by Submit does not preempt the
+  // main thread that woke it. As SCHED_OTHER it can, on a busy 2-CPU host: a CPU
+  // profile showed the main thread inside Submit for ~0.6 ms per transaction while
+  // re-pointing 100 dependents. Alternating runs of that scenario (5 rounds each):
+  // median 71 and 86 ms against 178 and 150, then 103 and 111 against 106 and 121.
+  // Nothing else changes: the worker runs as soon as a CPU is free. Best effort.
+  sched_param sp{};
+  sched_setscheduler(0, SCHED_BATCH, &sp);
   NsGuard guard;
   // A thread that does not start at home (or cannot hold its home) never works.
   bool healthy = guard.ok() && guard.home_inode() == home_ino_;
