@@ -8,6 +8,7 @@
       "sources": [
         "native/addon.cc",
         "native/job.cc",
+        "native/netlink_socket.cc",
         "native/notify.cc",
         "native/nsguard.cc",
         "native/pool.cc",

@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include <string>
+#include "netlink_socket.h"
 
 namespace twine {
 
@@ -25,30 +25,8 @@ class NotifyOpenJob : public Job {
   }
 
   void Execute() override {
-    Failure& f = failure();
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-    if (fd < 0) {
-      f.Set(errno, "netlink", "socket");
-      return;
-    }
-    int size = kRcvBuf;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    sockaddr_nl sa{};
-    sa.nl_family = AF_NETLINK;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      f.Set(errno, "netlink", "bind");
-      close(fd);
-      return;
-    }
-    for (unsigned g : groups_) {
-      if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) != 0) {
-        f.Set(errno, "netlink", "subscribe to group " + std::to_string(g));
-        close(fd);
-        return;
-      }
-    }
-    fd_ = fd;
+    int fd = OpenNetlink(NETLINK_ROUTE, groups_, kRcvBuf, failure(), SOCK_NONBLOCK);
+    if (fd >= 0) fd_ = fd;
   }
 
   Napi::Value Result(Napi::Env env) override {

@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <initializer_list>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "netlink_socket.h"
 #include "nsguard.h"
 
 namespace twine {
@@ -50,37 +50,6 @@ int64_t MonotonicMs() {
 }
 
 uint16_t NftType(int msg) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg); }
-
-// A netlink socket of `protocol` bound to the calling thread's namespace;
-// subscribed to `groups` (with a receive buffer of rcvbuf bytes) when given.
-int OpenNetlink(int protocol, std::initializer_list<unsigned> groups, int rcvbuf, Failure& f) {
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
-  if (fd < 0) {
-    f.Set(errno, "netlink", "socket");
-    return -1;
-  }
-  if (groups.size() > 0) {
-    int size = rcvbuf;
-    // FORCE passes rmem_max (we run as root); plain SO_RCVBUF is the fallback.
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  }
-  sockaddr_nl sa{};
-  sa.nl_family = AF_NETLINK;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    f.Set(errno, "netlink", "bind");
-    close(fd);
-    return -1;
-  }
-  for (unsigned g : groups) {
-    if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) != 0) {
-      f.Set(errno, "netlink", "subscribe to group " + std::to_string(g));
-      close(fd);
-      return -1;
-    }
-  }
-  return fd;
-}
 
 bool PrefixEqual(const uint8_t* a, const uint8_t* b, int bits) {
   int bytes = bits / 8, rest = bits % 8;
