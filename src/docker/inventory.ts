@@ -114,9 +114,14 @@ export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsI
     labels,
     networks: nets.map((n) => n.a),
   };
-  const svc = labels[COMPOSE_SERVICE];
+  return withCompose(info);
+}
+
+/** Sets composeService / composeProject from the container's compose labels. */
+function withCompose(info: ContainerInfo): ContainerInfo {
+  const svc = info.labels[COMPOSE_SERVICE];
   if (svc !== undefined) info.composeService = svc;
-  const proj = labels[COMPOSE_PROJECT];
+  const proj = info.labels[COMPOSE_PROJECT];
   if (proj !== undefined) info.composeProject = proj;
   return info;
 }
@@ -196,11 +201,7 @@ export function createdInfo(id: string, attributes: Record<string, string>, netw
     labels,
     networks: networks.map((n) => ({ networkId: n.id, networkName: n.name, aliases: [], dnsNames: [] })),
   };
-  const svc = labels[COMPOSE_SERVICE];
-  if (svc !== undefined) info.composeService = svc;
-  const proj = labels[COMPOSE_PROJECT];
-  if (proj !== undefined) info.composeProject = proj;
-  return info;
+  return withCompose(info);
 }
 
 /** A container's interfaces and their addresses from /proc/<pid>/net; undefined when that cannot be read. */
