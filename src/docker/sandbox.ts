@@ -49,7 +49,7 @@ export function sandboxReadiness(template: ContainerInfo, facts: SandboxFacts, n
   if (!net) return { skip: `network ${template.networks[0]!.networkName} is not known` };
   if (net.driver !== 'bridge') return { skip: `network ${net.name} uses the ${net.driver || 'unknown'} driver` };
 
-  const r = startedInfo(template, { name: facts.name, pid: facts.pid, addrs: facts.addrs, gateways: facts.gateways }, network);
+  const r = startedInfo(template, { name: facts.name, pid: facts.pid, addrs: facts.addrs, gateways: () => facts.gateways }, network);
   if ('fallback' in r) return { wait: r.fallback };
   const a = r.info.networks[0]!;
   if (a.ipv4 === undefined) return { wait: 'no IPv4 address yet' };

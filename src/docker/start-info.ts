@@ -29,7 +29,7 @@ export interface StartFacts {
    * name the gateway of a network created with --subnet and no --gateway,
    * which Docker's network list leaves out (its inspect of the container has it).
    */
-  gateways?: DefaultGateways;
+  gateways?: () => DefaultGateways | undefined;
 }
 
 export type StartInfo = { info: ContainerInfo } | { fallback: string };
@@ -57,6 +57,8 @@ export function startedInfo(
   if (template.networks.length === 0) return { fallback: 'no networks of its own (network mode host, none or container:)' };
   const addrs = facts.addrs.filter(assignedByDocker);
   const claimed = new Map<number, string>();
+  let read: { g: DefaultGateways | undefined } | undefined;
+  const defaults = (): DefaultGateways | undefined => (read ??= { g: facts.gateways?.() }).g;
   const attached: { a: NetworkAttachment; index: number }[] = [];
 
   for (const t of template.networks) {
@@ -87,10 +89,11 @@ export function startedInfo(
     }
     // The network's list may not name its gateway; the last inspect did, or else Docker's
     // default route does (read before Twine may have replaced it: only a template without one).
+    // Read at most once, and only when neither the network list nor the template names a gateway.
     const only = template.networks.length === 1;
-    const gw4 = four ? (net.subnets.find((s) => inSubnet(four, s))?.gateway ?? t.gatewayV4 ?? (only ? sole(facts.gateways?.v4) : undefined)) : undefined;
+    const gw4 = four ? (net.subnets.find((s) => inSubnet(four, s))?.gateway ?? t.gatewayV4 ?? (only ? sole(defaults()?.v4) : undefined)) : undefined;
     if (gw4 !== undefined) a.gatewayV4 = gw4;
-    const gw6 = six ? (net.subnets.find((s) => inSubnet(six, s))?.gateway ?? t.gatewayV6 ?? (only ? sole(facts.gateways?.v6) : undefined)) : undefined;
+    const gw6 = six ? (net.subnets.find((s) => inSubnet(six, s))?.gateway ?? t.gatewayV6 ?? (only ? sole(defaults()?.v6) : undefined)) : undefined;
     if (gw6 !== undefined) a.gatewayV6 = gw6;
     if (t.mac !== undefined) a.mac = t.mac;
     a.iface = [...v4, ...v6][0]!.ifname;

@@ -455,7 +455,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return skip(describeError(err));
     }
     const name = reasons.find((r) => r.name !== undefined)?.name ?? template.name;
-    const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: procDefaultGateways(found.pid) }, (n) => this.networks.get(n));
+    const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: () => procDefaultGateways(found.pid) }, (n) => this.networks.get(n));
     if ('fallback' in r) return skip(r.fallback);
     const info = r.info;
     const startInfoMs = performance.now() - t;

@@ -126,16 +126,20 @@ test('a network whose list names no gateway: the last inspect\'s gateway, else t
     return c;
   };
   const v4 = addrs.filter((a) => a.ifindex === 17 && a.family === 4);
-  const fromRoute = startedInfo(toContainerInfo(only(created())), facts({ addrs: v4, gateways: { v4: ['172.20.0.1'], v6: [] } }), (n) => bare.get(n));
+  const fromRoute = startedInfo(toContainerInfo(only(created())), facts({ addrs: v4, gateways: () => ({ v4: ['172.20.0.1'], v6: [] }) }), (n) => bare.get(n));
   assert.ok('info' in fromRoute, JSON.stringify(fromRoute));
   assert.equal(fromRoute.info.networks[0]!.gatewayV4, '172.20.0.1');
   // After Twine replaced the default route, the namespace's says nothing about Docker's gateway: the template's wins.
   const ran = toContainerInfo(only(running()));
-  const fromTemplate = startedInfo(ran, facts({ addrs: v4, gateways: { v4: ['172.20.0.9'], v6: [] } }), (n) => bare.get(n));
+  const fromTemplate = startedInfo(ran, facts({ addrs: v4, gateways: () => ({ v4: ['172.20.0.9'], v6: [] }) }), (n) => bare.get(n));
   assert.ok('info' in fromTemplate, JSON.stringify(fromTemplate));
   assert.equal(fromTemplate.info.networks[0]!.gatewayV4, '172.20.0.1');
-  // Two default routes: no guess.
-  const two = startedInfo(toContainerInfo(only(created())), facts({ addrs: v4, gateways: { v4: ['172.20.0.1', '172.20.0.9'], v6: [] } }), (n) => bare.get(n));
+  // Named by the template: the namespace's routes are not read at all.
+  let reads = 0;
+  startedInfo(ran, facts({ addrs: v4, gateways: () => (reads++, { v4: [], v6: [] }) }), (n) => bare.get(n));
+  assert.equal(reads, 0);
+    // Two default routes: no guess.
+  const two = startedInfo(toContainerInfo(only(created())), facts({ addrs: v4, gateways: () => ({ v4: ['172.20.0.1', '172.20.0.9'], v6: [] }) }), (n) => bare.get(n));
   assert.ok('info' in two && two.info.networks[0]!.gatewayV4 === undefined, JSON.stringify(two));
 });
 
