@@ -49,8 +49,8 @@ const STAGE_NAMES: Record<string, string> = {
   startInfoMs: 'start path: cgroup + /proc/<pid>/net read (instead of docker inspect)',
   planMs: 'plan',
   observeMs: 'observe (route list, sysctl reads, table list)',
-  netlinkMs: 'netlink (on the start path: one batch of sysctls, routes and their read-back)',
-  verifyMs: 'verify (route re-read)',
+  netlinkMs: 'netlink (one batch: sysctls, routes and their read-back; on the start path each sysctl is read right before it is written)',
+  verifyMs: 'verify (the routes read back checked against the plan; the read-back itself is the last step of the netlink batch)',
   nftMs: 'nft batch',
 };
 
