@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-// Twine's nftables layout (DESIGN.md §3): one `table inet twine` per container
+// Twine's nftables layout (ARCHITECTURE.md §3): one `table inet twine` per container
 // namespace, base chains mirroring iptables, and the users' TWINE_* chains.
 
 export const TABLE_FAMILY = 'inet';

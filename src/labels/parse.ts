@@ -1,4 +1,4 @@
-// labels → Spec (DESIGN.md §2). Every problem of every label is collected and
+// labels → Spec (the grammar is the README's "Labels" section). Every problem of every label is collected and
 // thrown at once as one LabelError; nothing here touches the system, and no
 // label value is ever passed to a shell (rules are only tokenised and
 // validated by the translator).

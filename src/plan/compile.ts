@@ -1,8 +1,8 @@
-// desired state → Plan (DESIGN.md §3). Pure: the same desired state always
+// desired state → Plan (ARCHITECTURE.md §3, kernel recipes). Pure: the same desired state always
 // compiles to the same plan, rule for rule, so the applier can diff by the
 // identity comments makeRule() puts on every rule.
 //
-// Decisions where §3 is silent:
+// Decisions where the recipes are silent:
 // - IP forwarding (net.ipv4.ip_forward, and net.ipv6.conf.all.forwarding when
 //   IPv6 is involved) is turned on for twine.nat.interfaces AND for forwards
 //   on normal interfaces (a DNAT'ed packet from another interface must be

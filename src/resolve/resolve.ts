@@ -2,7 +2,7 @@
 // Docker's embedded DNS would answer them inside the source container.
 // Pure: no I/O, same input → same output.
 //
-// Decisions where DESIGN.md §2 is silent:
+// Decisions where the label grammar (README, "Labels") is silent:
 // - A reference matches, on a network both containers share, a container's
 //   name, one of its network aliases or DNSNames on that network, or its
 //   compose service name. The service name counts only within the source's

@@ -1,4 +1,4 @@
-// The label parser (DESIGN.md §2): every label form, each error, all errors at once.
+// The label parser (README "Labels"): every label form, each error, all errors at once.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

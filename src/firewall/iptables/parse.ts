@@ -1,7 +1,7 @@
 // iptables options → RuleDetail, validated. Every problem is reported, each
 // naming the option it is about; nothing here touches the kernel or a shell.
 //
-// Choices where iptables leaves room (DESIGN.md §6: only known matches and
+// Choices where iptables leaves room (README "Security model": only known matches and
 // verdicts):
 // - A rule needs a -j target; ACCEPT, RETURN, LOG and MARK are allowed in
 //   every TWINE_* chain, DROP and REJECT only in the filter chains (iptables
