@@ -62,6 +62,11 @@ const batch: NftBatch = {
 const ownNs = readlinkSync('/proc/self/ns/net');
 const skip = libTransportAvailable() ? false : 'addon built without libnftables';
 
+// Elsewhere every lib variant is skipped (and counted so) without libnftables; in CI that must not pass unnoticed.
+it('CI: the addon is built with libnftables', { skip: process.env.CI === 'true' ? false : 'only checked in CI' }, () => {
+  assert.ok(libTransportAvailable(), 'the addon has no libnftables: is libnftables-dev installed (scripts/setup-host.sh)?');
+});
+
 describe('libnftables transport', { skip }, () => {
   const lib = createLibTransport();
 
@@ -103,7 +108,10 @@ describe('libnftables transport', { skip }, () => {
   });
 
   it('an empty batch sends nothing', async () => {
-    await lib.apply({ path: '/var/run/netns/twt-nftl-never-created' }, { nftables: [] });
+    // Entering this namespace would fail with ENOENT: resolving proves nothing was sent.
+    const missing = { path: '/var/run/netns/twt-nftl-never-created' };
+    await assert.rejects(lib.listTable(missing, 'inet', 't'), /ENOENT|No such file/);
+    await assert.doesNotReject(lib.apply(missing, { nftables: [] }));
   });
 
   it('bad JSON and kernel refusals are NftErrors with nft\'s message; a refused batch changes nothing', async () => {

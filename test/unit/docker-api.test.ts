@@ -129,7 +129,8 @@ test('a GET that gets no answer fails at its deadline with ETIMEDOUT', async () 
     const t0 = performance.now();
     await assert.rejects(docker.version({ timeoutMs: 100 }), (e: unknown) => (e as DockerApiError).code === 'ETIMEDOUT');
     const ms = performance.now() - t0;
-    assert.ok(ms >= 90 && ms < 1000, `took ${ms} ms`);
+    // Not before the deadline; the upper bound only rules out "never" (the server hangs), with room for a loaded machine.
+    assert.ok(ms >= 90 && ms < 5000, `took ${ms} ms`);
   } finally {
     hang = false;
   }

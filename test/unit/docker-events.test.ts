@@ -92,7 +92,8 @@ test('the stream reconnects with backoff, re-syncs after every connect, and stop
 
     const t0 = performance.now();
     await stream.stop();
-    assert.ok(performance.now() - t0 < 200, 'stop() is prompt');
+    // The server never ends the request, so a stop that waited for it would hang: the bound need only hold under load.
+    assert.ok(performance.now() - t0 < 5000, 'stop() is prompt');
     assert.equal(stream.connected, false);
   } finally {
     await stream.stop();
@@ -111,9 +112,11 @@ test('stop() is prompt while the engine has not answered the events request yet'
   });
   await new Promise<void>((r) => server.listen(sock, r));
   const disconnects: string[] = [];
+  // A throwing handler would be caught by the stream: record events instead and assert on them.
+  const events: unknown[] = [];
   const stream = new DockerEventStream({
     docker: createDockerClient({ kind: 'unix', socketPath: sock }),
-    onEvent: () => assert.fail('no events expected'),
+    onEvent: (ev) => events.push(ev),
     onDisconnect: (err) => disconnects.push(err.message),
   });
   try {
@@ -121,10 +124,12 @@ test('stop() is prompt while the engine has not answered the events request yet'
     await waitFor(() => asked === 1);
     const t0 = performance.now();
     await stream.stop();
-    assert.ok(performance.now() - t0 < 200, 'stop() does not wait for the answer');
+    // The server never answers: a stop that waited would hang, so a bound that holds under load suffices.
+    assert.ok(performance.now() - t0 < 5000, 'stop() does not wait for the answer');
     assert.equal(stream.connected, false);
     assert.equal(stream.connects, 0);
     assert.deepEqual(disconnects, [], 'a stop is not reported as a disconnect');
+    assert.deepEqual(events, [], 'no events expected');
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
