@@ -38,11 +38,20 @@ Watches& WatchesOf(Napi::Env env) { return *env.GetInstanceData<Addon>()->watche
 // ---- argument parsing (main thread) ----
 
 Target ParseTarget(Napi::Env env, const std::string& op, Napi::Value v) {
-  if (!v.IsObject()) ThrowInvalid(env, op, "target must be {pid} or {path}");
+  if (!v.IsObject()) ThrowInvalid(env, op, "target must be {pid}, {path} or {fd}");
   Napi::Object o = v.As<Napi::Object>();
   Target t;
-  Napi::Value pid = o.Get("pid"), path = o.Get("path");
-  if (pid.IsNumber() && path.IsUndefined()) {
+  Napi::Value pid = o.Get("pid"), path = o.Get("path"), fd = o.Get("fd");
+  if (fd.IsNumber() && pid.IsUndefined() && path.IsUndefined()) {
+    double d = fd.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= std::numeric_limits<int>::max()) || d != static_cast<int>(d))
+      ThrowInvalid(env, op, "fd must be a non-negative integer");
+    t.fd = static_cast<int>(d);
+    Napi::Value name = o.Get("name");
+    if (name.IsString()) t.name = name.As<Napi::String>().Utf8Value().substr(0, 256);
+    return t;
+  }
+  if (pid.IsNumber() && path.IsUndefined() && fd.IsUndefined()) {
     double d = pid.As<Napi::Number>().DoubleValue();
     if (!(d >= 1 && d <= std::numeric_limits<int>::max()) || d != static_cast<int>(d))
       ThrowInvalid(env, op, "pid must be a positive integer");
@@ -50,13 +59,13 @@ Target ParseTarget(Napi::Env env, const std::string& op, Napi::Value v) {
     t.pid = static_cast<int>(d);
     return t;
   }
-  if (path.IsString() && pid.IsUndefined()) {
+  if (path.IsString() && pid.IsUndefined() && fd.IsUndefined()) {
     t.path = path.As<Napi::String>().Utf8Value();
     if (t.path.empty() || t.path[0] != '/' || t.path.find('\0') != std::string::npos)
       ThrowInvalid(env, op, "path must be absolute");
     return t;
   }
-  ThrowInvalid(env, op, "target must be {pid} or {path}");
+  ThrowInvalid(env, op, "target must be {pid}, {path} or {fd}");
 }
 
 int ParseFamily(Napi::Env env, const std::string& op, Napi::Value v, bool optional) {

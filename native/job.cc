@@ -5,10 +5,12 @@
 namespace twine {
 
 std::string Target::File() const {
+  if (fd >= 0) return "/proc/self/fd/" + std::to_string(fd);
   return byPid ? "/proc/" + std::to_string(pid) + "/ns/net" : path;
 }
 
 std::string Target::Describe() const {
+  if (fd >= 0) return name.empty() ? "fd " + std::to_string(fd) : name;
   return byPid ? "pid " + std::to_string(pid) : path;
 }
 

@@ -8,14 +8,21 @@
 
 namespace twine {
 
-// The namespace an operation runs in: a process's (/proc/<pid>/ns/net) or a
-// path to a namespace file (/var/run/netns/<name>).
+// The namespace an operation runs in: a process's (/proc/<pid>/ns/net), a
+// path to a namespace file (/var/run/netns/<name>), or a namespace file the
+// caller holds open (fd >= 0): entered as it is, never looked up again, so a
+// process that dies and whose pid is reused cannot redirect the operation.
+// The caller keeps that fd open until the operation settles.
 struct Target {
   bool byPid = false;
   int pid = 0;
+  int fd = -1;
   std::string path;
+  // With fd: how errors name the namespace (e.g. "pid 42"); "fd N" when empty.
+  std::string name;
 
-  // The file to open, e.g. "/proc/42/ns/net".
+  // The file to open, e.g. "/proc/42/ns/net"; for an fd, the key the pool
+  // orders operations by ("/proc/self/fd/N"), never opened.
   std::string File() const;
   // How errors name it: "pid 42" or "/var/run/netns/x".
   std::string Describe() const;

@@ -30,6 +30,16 @@ NsGuard::~NsGuard() {
 }
 
 bool NsGuard::Run(const Target& target, Failure& f, const std::function<void()>& work) {
+  if (target.fd >= 0) {
+    // The caller's handle: entered as it is (setns refuses anything but a
+    // network namespace), and left open for the caller to close.
+    if (setns(target.fd, CLONE_NEWNET) != 0) {
+      int e = errno;
+      f.Set(e, "setns", e == EBADF ? "namespace handle is closed" : e == EINVAL ? "not a network namespace" : "cannot enter namespace");
+      return CurrentInode() == home_ino_;
+    }
+    return Enter(work);
+  }
   const std::string file = target.File();
   // Only namespace files (nsfs shows them as regular files) are opened: a
   // FIFO or device path must not block or trigger anything.
@@ -55,7 +65,10 @@ bool NsGuard::Run(const Target& target, Failure& f, const std::function<void()>&
     return CurrentInode() == home_ino_;
   }
   close(fd);
+  return Enter(work);
+}
 
+bool NsGuard::Enter(const std::function<void()>& work) {
   work();
 
   if (setns(home_fd_, CLONE_NEWNET) != 0 || CurrentInode() != home_ino_) {

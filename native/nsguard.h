@@ -32,6 +32,9 @@ class NsGuard {
   static ino_t CurrentInode();
 
  private:
+  // Runs work in the namespace just entered, then returns home (see Run).
+  bool Enter(const std::function<void()>& work);
+
   int home_fd_ = -1;
   ino_t home_ino_ = 0;
 };

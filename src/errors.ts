@@ -59,3 +59,43 @@ export class NftError extends TwineError {
 export class DockerError extends TwineError {
   override name = 'DockerError';
 }
+
+/** Why Twine will not write into a container's network namespace. */
+export type NamespaceRefusal =
+  /** Docker's network_mode is host or container:<x>: the namespace belongs to the host or to another container. */
+  | 'network_mode'
+  /** The namespace is the host's (its inode is the daemon's, PID 1's or the configured host namespace's). */
+  | 'host'
+  /** Another running container is in the same namespace. */
+  | 'shared';
+
+/** Twine writes only into a container's own network namespace: this one is not, and nothing was written. */
+export class NamespaceRefusedError extends TwineError {
+  override name = 'NamespaceRefusedError';
+  constructor(
+    message: string,
+    readonly container: string,
+    readonly reason: NamespaceRefusal,
+    /** The other container in the namespace (reason shared, or network_mode container:<x>). */
+    readonly sharedWith?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The namespace a transaction was to use is not there: its process is gone
+ * (`gone`), or the pid now shows a namespace other than the one recorded for
+ * the container (`changed`: it died and the pid was reused). Nothing was written.
+ */
+export class NamespaceGoneError extends TwineError {
+  override name = 'NamespaceGoneError';
+  constructor(
+    message: string,
+    readonly kind: 'gone' | 'changed',
+    /** "pid 42" or the namespace path. */
+    readonly ns: string,
+  ) {
+    super(message);
+  }
+}

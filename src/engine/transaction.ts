@@ -11,6 +11,7 @@ import type { NftTransport } from '../firewall/transport.js';
 import { TWINE_RT_PROTO, type BatchOutcome, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
 import { TwineError } from '../errors.js';
+import { openNsHandle } from '../netns/handle.js';
 import { diffRoutes, isEmpty, routeKey } from './route-diff.js';
 import type { TxStages } from './state.js';
 
@@ -121,9 +122,23 @@ function txError(step: string, err: unknown, rollbackErrors: unknown[]): Transac
   return new TransactionError(`${step} failed: ${msg}`, step, err, rollbackErrors);
 }
 
-/** Apply `plan` to its namespace. Throws TransactionError after rolling back. */
+/**
+ * Apply `plan` to its namespace. Throws TransactionError after rolling back.
+ * Every step goes through one handle: plan.ns when it is one (the engine's,
+ * already checked), else one opened here for the whole transaction.
+ */
 export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
-  if (opts.fresh) return applyFresh(a, plan);
+  if ('fd' in plan.ns) return opts.fresh ? applyFresh(a, plan) : applyObserved(a, plan);
+  const handle = openNsHandle(plan.ns);
+  try {
+    return await applyPlan(a, { ...plan, ns: handle.target }, opts);
+  } finally {
+    // Every operation on it has settled: each step, and each failure path, is awaited.
+    handle.close();
+  }
+}
+
+async function applyObserved(a: Applier, plan: Plan): Promise<TxResult> {
   const ns = plan.ns;
   const t0 = performance.now();
 

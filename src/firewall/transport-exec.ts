@@ -3,6 +3,13 @@
 //   nsenter --net=<ns> nft -j -f <file>         (large ones; 0600 temp file)
 // `nft -j -f -` fails with ENXIO when stdin is a Node pipe (a socketpair), so
 // stdin is never used. Argument arrays only: nothing goes through a shell.
+//
+// A namespace handle (an open namespace file, ../netns/handle.ts) is handed to
+// the child as its fd 3 and entered as --net=/proc/self/fd/3: nsenter opens
+// the file that fd already is (a magic link, not a lookup by pid), so the
+// child lands in the handle's namespace even if the container's pid has been
+// reused meanwhile. (Node cannot run setns between fork and exec; nsenter is
+// that step.)
 
 import { randomUUID } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
@@ -21,8 +28,18 @@ export interface ExecTransportOptions {
   tmpDir?: string;
 }
 
+/** The child's fd that carries a namespace handle. */
+const NS_FD = 3;
+
+/** The namespace file nsenter opens (in the child, for a handle). */
 export function nsPath(ns: NsTarget): string {
+  if ('fd' in ns) return `/proc/self/fd/${NS_FD}`;
   return 'pid' in ns ? `/proc/${ns.pid}/ns/net` : ns.path;
+}
+
+/** How errors name the namespace. */
+function nsName(ns: NsTarget): string {
+  return 'fd' in ns ? ns.name : nsPath(ns);
 }
 
 /** nft's "no such table" (not nsenter's "cannot open <ns>"). */
@@ -39,7 +56,9 @@ export function createExecTransport(opts: ExecTransportOptions = {}): NftTranspo
   // lib transport (the default) never needs.
   const run = async (ns: NsTarget, args: string[]) => {
     const { execa } = await import('execa');
-    return execa(nsenter, [`--net=${nsPath(ns)}`, nft, ...args], { reject: false, stdin: 'ignore', stripFinalNewline: true });
+    // execa's types name fds 3-9 only; any of the parent's fds is passed on (Node's spawn does it).
+    const stdio = 'fd' in ns ? (['ignore', 'pipe', 'pipe', ns.fd as 3] as const) : (['ignore', 'pipe', 'pipe'] as const);
+    return execa(nsenter, [`--net=${nsPath(ns)}`, nft, ...args], { reject: false, stdio, stripFinalNewline: true });
   };
 
   return {
@@ -66,7 +85,7 @@ export function createExecTransport(opts: ExecTransportOptions = {}): NftTranspo
         const r = await run(ns, args);
         if (r.exitCode !== 0 || r.failed) {
           const stderr = String(r.stderr ?? '');
-          throw new NftError(`nft -j in ${nsPath(ns)} failed (exit ${r.exitCode ?? 'none'}): ${stderr.split('\n')[0] ?? ''}`, stderr, batch, r.exitCode);
+          throw new NftError(`nft -j in ${nsName(ns)} failed (exit ${r.exitCode ?? 'none'}): ${stderr.split('\n')[0] ?? ''}`, stderr, batch, r.exitCode);
         }
       } finally {
         if (file) await unlink(file).catch(() => undefined);
@@ -78,7 +97,7 @@ export function createExecTransport(opts: ExecTransportOptions = {}): NftTranspo
       const stderr = String(r.stderr ?? '');
       if (r.exitCode !== 0 || r.failed) {
         if (r.exitCode === 1 && isNoSuchTable(stderr)) return null;
-        throw new NftError(`nft -j list table ${family} ${name} in ${nsPath(ns)} failed (exit ${r.exitCode ?? 'none'}): ${stderr.split('\n')[0] ?? ''}`, stderr, null, r.exitCode);
+        throw new NftError(`nft -j list table ${family} ${name} in ${nsName(ns)} failed (exit ${r.exitCode ?? 'none'}): ${stderr.split('\n')[0] ?? ''}`, stderr, null, r.exitCode);
       }
       try {
         return JSON.parse(String(r.stdout)) as NftBatch;

@@ -9,8 +9,9 @@ import type { Addr, BatchOutcome, Family, Link, NetnsBackend, NsStep, NsTarget, 
 
 const EINVAL = 22;
 
-/** How errors name a target: "pid 42" or the namespace path. */
+/** How errors name a target: "pid 42" or the namespace path (a handle: the name it was opened by). */
 export function describeNs(ns: NsTarget): string {
+  if ('fd' in ns) return ns.name;
   return 'pid' in ns ? `pid ${ns.pid}` : ns.path;
 }
 
@@ -19,7 +20,9 @@ function invalid(op: string, ns: NsTarget, what: string): NetlinkError {
 }
 
 function checkTarget(op: string, ns: NsTarget): void {
-  if ('pid' in ns) {
+  if ('fd' in ns) {
+    if (!Number.isSafeInteger(ns.fd) || ns.fd < 0) throw invalid(op, ns, `bad namespace fd ${String(ns.fd)}`);
+  } else if ('pid' in ns) {
     if (!Number.isSafeInteger(ns.pid) || ns.pid < 1) throw invalid(op, ns, `bad pid ${String(ns.pid)}`);
   } else if (typeof ns.path !== 'string' || !ns.path.startsWith('/') || ns.path.includes('\0')) {
     throw invalid(op, ns, 'namespace path must be absolute');

@@ -5,8 +5,8 @@
 
 import type { Addr, Family, Link, NsStep, Route, RouteFilter, RouteType } from './types.js';
 
-/** { pid } → /proc/<pid>/ns/net; { path } → a namespace file such as /var/run/netns/x. */
-export type NativeTarget = { pid: number } | { path: string };
+/** { pid } → /proc/<pid>/ns/net; { path } → a namespace file such as /var/run/netns/x; { fd } → that open namespace file, entered as it is. */
+export type NativeTarget = { pid: number } | { path: string } | { fd: number; name?: string };
 
 /** What the addon's rejections carry (see MakeError in native/job.cc). */
 export interface NativeError extends Error {

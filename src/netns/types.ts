@@ -1,8 +1,17 @@
 // The contract of the namespace backend: what the native addon offers, in
 // iproute2's vocabulary. The engine and tests depend on this, not on the addon.
 
-/** A network namespace: a container's pid (its /proc/<pid>/ns/net) or a path (/var/run/netns/x). */
-export type NsTarget = { pid: number } | { path: string };
+/**
+ * A network namespace: a container's pid (its /proc/<pid>/ns/net), a path
+ * (/var/run/netns/x), or a namespace file held open (./handle.ts): `fd` is
+ * entered as it is, `name` is how errors name it ("pid 42").
+ */
+export type NsTarget = { pid: number } | { path: string } | NsFdTarget;
+
+export interface NsFdTarget {
+  fd: number;
+  name: string;
+}
 
 export type Family = 4 | 6;
 export type RouteType = 'unicast' | 'unreachable' | 'blackhole' | 'prohibit';
