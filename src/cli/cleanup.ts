@@ -47,6 +47,7 @@ export const cleanupCommand: Command = {
       `cleaned ${report.changed.length} of ${report.containers} running containers` +
         `${report.changed.length ? ` (${report.changed.join(', ')})` : ''}; ${report.hostRoutesDeleted} host routes removed\n`,
     );
+    if (report.skipped.length) io.stdout(`not touched (not in a network namespace of their own): ${report.skipped.join(', ')}\n`);
     for (const e of report.errors) io.stderr(`twine cleanup: ${e}\n`);
     return report.errors.length ? EXIT_FAILURE : EXIT_OK;
   },

@@ -23,6 +23,9 @@ export function renderDetail(d: ContainerDoc): string {
   if (d.labelErrors.length) {
     out.push('label errors (nothing applied, last good state kept):');
     for (const i of d.labelErrors) out.push(`  ${i.key}=${JSON.stringify(i.value)}: ${i.reason}`);
+  } else if (d.refusal) {
+    out.push('refused (nothing written):');
+    out.push(`  ${d.refusal.message}`);
   } else if (d.lastError) {
     out.push('last error (rolled back):');
     for (const l of d.lastError.split('\n')) out.push(`  ${l}`);
@@ -67,7 +70,7 @@ export const statusCommand: Command = {
   summary: 'Show what the running daemon applied to each labelled container',
   description:
     'Asks the running `twine start` (over its unix socket, or --url) and prints one line per container:\n' +
-    'state (applied, invalid, failed, pending, stopped), routes, forwards, rules, the last apply latency\n' +
+    'state (applied, invalid, failed, refused, pending, stopped), routes, forwards, rules, the last apply latency\n' +
     '(Docker event to commit) and the error, naming the label. With a container name: its details.\n' +
     'Exit status: 0 the daemon answered (even if containers have errors), 1 daemon unreachable or\n' +
     'unknown container, 2 usage error.',

@@ -16,6 +16,7 @@ import type { ContainerInfo, NetworkAttachment } from '../resolve/inventory.js';
 import type { Addr, Link } from '../netns/types.js';
 import { dockerError, type DockerClient } from './client.js';
 import { mapLimit } from '../util/map-limit.js';
+import { netnsInode } from './cgroup.js';
 
 /** The part of `GET /containers/<id>/json` that Twine reads. */
 export interface InspectNetwork {
@@ -37,6 +38,7 @@ export interface ContainerInspect {
   Name: string;
   State?: { Running?: boolean; Pid?: number; Status?: string };
   Config?: { Labels?: Record<string, string> | null };
+  HostConfig?: { NetworkMode?: string };
   NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null };
 }
 
@@ -114,6 +116,8 @@ export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsI
     labels,
     networks: nets.map((n) => n.a),
   };
+  const mode = nonEmpty(inspect.HostConfig?.NetworkMode);
+  if (mode !== undefined) info.networkMode = mode;
   return withCompose(info);
 }
 
@@ -148,6 +152,8 @@ export async function inspectContainer(docker: DockerClient, idOrName: string, l
   }
   let ifaces: readonly NsInterface[] | undefined;
   const pid = raw.State?.Running === true ? (raw.State.Pid ?? 0) : 0;
+  // Right after Docker named the pid: the namespace every later transaction must find there.
+  const ino = pid > 0 ? netnsInode(pid) : undefined;
   if (listLinks && pid > 0) {
     try {
       ifaces = await listLinks(pid);
@@ -155,7 +161,9 @@ export async function inspectContainer(docker: DockerClient, idOrName: string, l
       ifaces = undefined;
     }
   }
-  return toContainerInfo(raw, ifaces);
+  const info = toContainerInfo(raw, ifaces);
+  if (ino !== undefined) info.netnsIno = ino;
+  return info;
 }
 
 /** IDs of running containers (`docker ps -q --no-trunc`). */

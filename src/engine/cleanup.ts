@@ -5,6 +5,7 @@
 // Sysctls are left as they are: Twine does not know what they were before,
 // and they die with the namespace.
 
+import { NamespaceRefusedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { TWINE_RT_PROTO } from '../netns/types.js';
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
@@ -13,6 +14,7 @@ import { compile } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
 import type { Spec } from '../labels/spec.js';
 import { applyPlan, type Applier } from './transaction.js';
+import { hostNamespaceInodes, openOwnNamespace } from './ownership.js';
 import { describeError } from './engine.js';
 
 const NOTHING: Spec = { forwards: [], routes: [], rules: [], hostRoutes: [], warnings: [] };
@@ -25,6 +27,8 @@ export function emptyPlan(info: ContainerInfo, inv: Inventory): Plan {
 export interface CleanupReport {
   containers: number;
   changed: string[];
+  /** Containers not in a namespace of their own (host mode, container:<x>): not touched. */
+  skipped: string[];
   hostRoutesDeleted: number;
   errors: string[];
 }
@@ -37,17 +41,30 @@ export async function cleanupAll(
   /** Clean only these containers (ids); default every running one. */
   only?: ReadonlySet<string>,
 ): Promise<CleanupReport> {
-  const report: CleanupReport = { containers: 0, changed: [], hostRoutesDeleted: 0, errors: [] };
+  const report: CleanupReport = { containers: 0, changed: [], skipped: [], hostRoutesDeleted: 0, errors: [] };
+  const hostNs = hostNamespaceInodes(hostNetns);
   for (const c of inv.containers) {
     if (!c.running || c.pid <= 0 || (only !== undefined && !only.has(c.id))) continue;
     report.containers++;
     try {
-      const r = await applyPlan(a, emptyPlan(c, inv), { fresh: false });
+      // Only a container's own namespace: a host-mode one's is the host's, whose table and routes are not a label's.
+      const handle = openOwnNamespace(c, { hostInodes: hostNs, containers: inv.containers });
+      let r;
+      try {
+        r = await applyPlan(a, { ...emptyPlan(c, inv), ns: handle.target }, { fresh: false });
+      } finally {
+        handle.close();
+      }
       if (!r.noop) {
         report.changed.push(c.name);
         log.info({ container: c.name, routesRemoved: r.routesDeleted.length + r.routesReplaced.length, nftCommands: r.nftCommands }, 'cleaned');
       }
     } catch (err) {
+      if (err instanceof NamespaceRefusedError) {
+        report.skipped.push(c.name);
+        log.info({ container: c.name, reason: err.message }, 'not cleaned: not its own namespace');
+        continue;
+      }
       // Keep going: one container that died meanwhile must not stop the rest.
       report.errors.push(`${c.name}: ${describeError(err)}`);
     }

@@ -14,13 +14,15 @@ import type { Plan } from '../plan/types.js';
 import type { DockerEvent } from '../docker/events.js';
 import { createdInfo, hasTwineLabels, inspectContainer, procInterfaces, listRunningContainers, type LinkLister } from '../docker/inventory.js';
 import { NetworkIndex } from '../docker/networks.js';
-import { containerNsPid, netnsInode } from '../docker/cgroup.js';
+import { containerNsPid } from '../docker/cgroup.js';
 import { startedInfo } from '../docker/start-info.js';
 import { procAddrs, procDefaultGateways } from '../netns/procfs.js';
 import { sameNetworks } from '../resolve/inventory.js';
 import { wallMs } from '../util/clock.js';
 import { isNotFound } from '../docker/client.js';
-import { LabelError } from '../errors.js';
+import { LabelError, NamespaceRefusedError } from '../errors.js';
+import type { NsHandle } from '../netns/handle.js';
+import { hostNamespaceInodes, openOwnNamespace } from './ownership.js';
 import { parseLabels } from '../labels/parse.js';
 import { KeyedQueue } from './queue.js';
 import { PrestartWatch } from './prestart.js';
@@ -123,10 +125,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // /proc/<pid>/net (read here, no worker round trip), else a link dump through the backend.
     this.listLinks = async (pid) => procInterfaces(procAddrs(pid)) ?? deps.netns.linkList({ pid });
     this.networks = new NetworkIndex(deps.docker);
-    for (const pid of ['self', 1] as const) {
-      const ino = netnsInode(pid);
-      if (ino !== undefined) this.hostNs.add(ino);
-    }
+    for (const ino of hostNamespaceInodes(opts.hostNetns)) this.hostNs.add(ino);
     this.prestart = new PrestartWatch({
       hostNs: this.hostNs,
       template: (id, networks) => {
@@ -176,7 +175,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (!newer(c.id)) this.setInfo(c);
     }
     for (const [id, c] of this.inventory) {
-      if (!seen.has(id) && c.running && !newer(id)) this.setInfo({ ...c, running: false, pid: 0 });
+      if (!seen.has(id) && c.running && !newer(id)) this.setInfo(stopped(c));
     }
     for (const [id, t] of this.touched) if (t <= mark) this.touched.delete(id);
     const jobs: Promise<void>[] = [];
@@ -265,7 +264,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const c = this.inventory.get(id);
     if (!c) return;
     if (removed) this.inventory.delete(id);
-    else if (c.running) this.inventory.set(id, { ...c, running: false, pid: 0 });
+    else if (c.running) this.inventory.set(id, stopped(c));
     else return;
     this.inventoryList = undefined;
     for (const dep of this.graph.dependentsOf({ id, names: namesOf(c) })) {
@@ -457,7 +456,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const name = reasons.find((r) => r.name !== undefined)?.name ?? template.name;
     const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: () => procDefaultGateways(found.pid) }, (n) => this.networks.get(n));
     if ('fallback' in r) return skip(r.fallback);
-    const info = r.info;
+    const info: ContainerInfo = { ...r.info, netnsIno: found.ino };
     const startInfoMs = performance.now() - t;
     const names = namesOf(template);
     for (const n of namesOf(info)) names.add(n);
@@ -465,7 +464,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.setInfo(info);
     this.requestDependentsIfMoved(id, template, info, names, reasons);
     if (hasTwineLabels(info.labels)) {
-      await this.transact(info, reasons, true, this.front(reasons, jobStart, { inspectMs: 0, startInfoMs }), found.ino);
+      await this.transact(info, reasons, true, this.front(reasons, jobStart, { inspectMs: 0, startInfoMs }));
     }
     return true;
   }
@@ -479,18 +478,18 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async applyBeforeStart(id: string, reasons: Reason[], jobStart: number): Promise<boolean> {
     const pre = reasons.find((r) => r.prestart)!.prestart!;
     // Not inspected yet: what its create event said (pre.info was built from it).
-    const template = this.inventory.get(id) ?? { ...pre.info, running: false, pid: 0 };
+    const template = this.inventory.get(id) ?? stopped(pre.info);
     if (template.running) return false;
     const found = containerNsPid(id, this.hostNs);
     if (!found || found.ino !== pre.ino) return false;
-    const info: ContainerInfo = { ...pre.info, pid: found.pid };
+    const info: ContainerInfo = { ...pre.info, pid: found.pid, netnsIno: found.ino };
     const names = namesOf(template);
     for (const n of namesOf(info)) names.add(n);
     this.touched.set(id, ++this.touchSeq);
     this.setInfo(info);
     this.requestDependentsIfMoved(id, template, info, names, reasons);
     if (!hasTwineLabels(info.labels)) return true;
-    const committedAt = await this.transact(info, reasons, true, this.front(reasons, jobStart, { inspectMs: 0 }), found.ino);
+    const committedAt = await this.transact(info, reasons, true, this.front(reasons, jobStart, { inspectMs: 0 }));
     if (committedAt !== undefined) {
       this.forgetEarly(id);
       const timer = setTimeout(() => {
@@ -510,8 +509,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     reasons: Reason[],
     started: boolean,
     front: FrontStages,
-    /** The namespace's inode, when the caller already read it. */
-    knownIno?: number,
   ): Promise<number | undefined> {
     const txId = randomBytes(4).toString('hex');
     const log = this.deps.log.child({ container: info.name, tx: txId });
@@ -538,10 +535,59 @@ export class Engine extends EventEmitter<EngineEvents> {
     const plan = outcome.plan;
     const planMs = performance.now() - t0;
 
-    const ino = knownIno ?? netnsInode(info.pid);
-    const fresh = started && ino !== undefined && this.knownNs.get(info.id) !== ino;
+    // The one namespace handle of this transaction, checked: the container's own namespace, the one recorded for it.
+    let ns: NsHandle;
+    try {
+      ns = openOwnNamespace(info, { hostInodes: this.hostNs, containers: this.inventory.values() });
+    } catch (err) {
+      if (!(err instanceof NamespaceRefusedError)) {
+        state.lastError = describeError(err);
+        log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, 'namespace gone: nothing written');
+        this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
+        return undefined;
+      }
+      this.refuse(info, state, err, reasons, log, txId, eventMs);
+      return undefined;
+    }
+    try {
+      return await this.applyIn(ns, info, state, plan, reasons, started, front, { log, txId, eventMs, planMs });
+    } finally {
+      ns.close();
+    }
+  }
+
+  /** Not the container's own namespace: nothing written, and nothing of its plan kept as applied (its host routes go). */
+  private refuse(info: ContainerInfo, state: ContainerState, err: NamespaceRefusedError, reasons: Reason[], log: Logger, txId: string, eventMs: number | undefined): void {
+    const again = state.refusal?.message === err.message;
+    const hadHostRoutes = (state.applied?.hostRoutes.length ?? 0) > 0;
+    state.lastError = err.message;
+    state.refusal = { reason: err.reason, message: err.message, ...(err.sharedWith !== undefined ? { sharedWith: err.sharedWith } : {}) };
+    state.applied = undefined;
+    this.knownNs.delete(info.id);
+    if (hadHostRoutes) this.requestHost(`${info.name} refused`);
+    // The start path already reported it; the inspect after it finds the same.
+    if (again && reasons.every((r) => r.confirm)) return;
+    log.error({ err: err.message, reason: err.reason, sharedWith: err.sharedWith, reasons: reasons.map((r) => r.why) }, 'namespace refused: nothing written');
+    this.emitTx({ container: info.name, id: info.id, txId, result: 'refused', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
+  }
+
+  /** The transaction proper, every step through `handle`. Returns when it committed (undefined: nothing committed). */
+  private async applyIn(
+    handle: NsHandle,
+    info: ContainerInfo,
+    state: ContainerState,
+    plan: Plan,
+    reasons: Reason[],
+    started: boolean,
+    front: FrontStages,
+    tx: { log: Logger; txId: string; eventMs: number | undefined; planMs: number },
+  ): Promise<number | undefined> {
+    const { log, txId, eventMs, planMs } = tx;
+    const ino = handle.ino;
+    state.refusal = undefined;
+    const fresh = started && this.knownNs.get(info.id) !== ino;
     // Docker's view agrees with what the start path applied: nothing to do, nothing to report.
-    if (reasons.every((r) => r.confirm) && ino !== undefined && this.knownNs.get(info.id) === ino && state.applied && samePlan(state.applied, plan)) {
+    if (reasons.every((r) => r.confirm) && this.knownNs.get(info.id) === ino && state.applied && samePlan(state.applied, plan)) {
       log.debug('start confirmed by inspect');
       return undefined;
     }
@@ -551,14 +597,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     let result: TxResult;
     try {
-      result = await applyPlan(this.deps, plan, { fresh });
+      result = await applyPlan(this.deps, { ...plan, ns: handle.target }, { fresh });
     } catch (err) {
       state.lastError = describeError(err);
       log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, 'transaction failed, rolled back');
       this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
       return undefined;
     }
-    if (ino !== undefined) this.knownNs.set(info.id, ino);
+    this.knownNs.set(info.id, ino);
     const committedAt = wallMs();
     let latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
     // Applied before the start event and still in place: the network was ready that much earlier.
@@ -632,6 +678,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.deps.log.error({ err }, 'transaction listener failed');
     }
   }
+}
+
+/** The container as stopped: no process, so no namespace recorded either. */
+function stopped(c: ContainerInfo): ContainerInfo {
+  return { ...c, running: false, pid: 0, netnsIno: undefined };
 }
 
 /** Families whose default route a container's labels replace (both when they do not parse: the cautious answer). */

@@ -1,6 +1,6 @@
 // What the engine remembers per container, and what it reports per transaction.
 
-import type { LabelIssue } from '../errors.js';
+import type { LabelIssue, NamespaceRefusal } from '../errors.js';
 import type { LabelWarning } from '../labels/spec.js';
 import type { Plan } from '../plan/types.js';
 import type { Dependencies } from './graph.js';
@@ -35,6 +35,8 @@ export interface ContainerState {
   applied?: Plan;
   dependencies?: Dependencies;
   lastError?: string;
+  /** Set while Twine refuses the container's namespace (not its own); lastError carries the same message. */
+  refusal?: { reason: NamespaceRefusal; message: string; sharedWith?: string };
   labelErrors: LabelIssue[];
   warnings: LabelWarning[];
   lastApplyAt?: string;
@@ -42,7 +44,8 @@ export interface ContainerState {
   lastLatencyMs?: number;
 }
 
-export type TxResultKind = 'applied' | 'noop' | 'failed' | 'invalid';
+/** refused: the namespace is not the container's own (host's or shared), nothing written. */
+export type TxResultKind = 'applied' | 'noop' | 'failed' | 'invalid' | 'refused';
 
 export interface TxEvent {
   container: string;

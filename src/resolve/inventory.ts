@@ -32,6 +32,14 @@ export interface ContainerInfo {
   running: boolean;
   labels: Record<string, string>;
   networks: NetworkAttachment[];
+  /** Docker's HostConfig.NetworkMode ("bridge", "host", "container:<id>", a network name...); undefined when not inspected. */
+  networkMode?: string;
+  /**
+   * The inode of the network namespace `pid` was in when Twine learnt that pid
+   * (inspect, or the start path's cgroup read): a transaction's namespace
+   * handle must have it, else the pid has been reused.
+   */
+  netnsIno?: number;
   /** com.docker.compose.service / .project when the container came from compose. */
   composeService?: string;
   composeProject?: string;

@@ -6,9 +6,10 @@ import type { ContainerState } from './view.js';
 
 /**
  * applied: the last plan is committed; invalid: labels rejected (last good state kept);
- * failed: the last transaction rolled back; pending: nothing applied yet; stopped.
+ * failed: the last transaction rolled back; refused: its network namespace is not its own
+ * (the host's or another container's), nothing written; pending: nothing applied yet; stopped.
  */
-export type ContainerStatus = 'applied' | 'invalid' | 'failed' | 'pending' | 'stopped';
+export type ContainerStatus = 'applied' | 'invalid' | 'failed' | 'refused' | 'pending' | 'stopped';
 
 export interface Counts {
   /** Routes / forwards / rules whose destination resolved. */
@@ -58,6 +59,7 @@ function asDesired(d: unknown): Partial<DesiredState> | undefined {
 export function statusOf(c: ContainerState): ContainerStatus {
   if (!c.running) return 'stopped';
   if (c.labelErrors.length > 0) return 'invalid';
+  if (c.refusal !== undefined) return 'refused';
   if (c.lastError !== undefined) return 'failed';
   return c.applied ? 'applied' : 'pending';
 }
@@ -89,6 +91,7 @@ export function containerDoc(c: ContainerState): ContainerDoc {
   if (c.applied !== undefined) doc.applied = c.applied;
   if (c.dependencies !== undefined) doc.dependencies = c.dependencies;
   if (c.lastError !== undefined) doc.lastError = c.lastError;
+  if (c.refusal !== undefined) doc.refusal = c.refusal;
   if (c.lastApplyAt !== undefined) doc.lastApplyAt = c.lastApplyAt;
   if (c.lastLatencyMs !== undefined) doc.lastLatencyMs = c.lastLatencyMs;
   return doc;

@@ -13,7 +13,7 @@ export const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.1, 0.25
 /** The engine's reason for a transaction run by the periodic drift check. */
 export const DRIFT_REASON = 'resync';
 
-export const TX_RESULTS: readonly TxResultKind[] = ['applied', 'noop', 'failed', 'invalid'];
+export const TX_RESULTS: readonly TxResultKind[] = ['applied', 'noop', 'failed', 'invalid', 'refused'];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -37,7 +37,7 @@ export class Metrics {
     });
     this.transactions = new Counter({
       name: 'twine_transactions_total',
-      help: 'Transactions by result: applied (changed something), noop (already in sync), failed (rolled back), invalid (labels rejected, nothing applied)',
+      help: 'Transactions by result: applied (changed something), noop (already in sync), failed (rolled back), invalid (labels rejected, nothing applied), refused (not the container\'s own network namespace, nothing written)',
       labelNames: ['result'],
       registers,
     });

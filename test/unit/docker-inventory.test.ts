@@ -78,3 +78,9 @@ test('hasTwineLabels looks at keys with the twine. prefix only', () => {
   assert.equal(hasTwineLabels({ 'twine.route.10.0.0.0/8': 'gw' }), true);
   assert.equal(hasTwineLabels({ 'twine-test': '1', twine: 'x', 'com.twine.x': 'y' }), false);
 });
+
+test("Docker's network mode is kept (host and container:<id> are refused by it)", () => {
+  assert.equal(toContainerInfo({ ...fixture(), HostConfig: { NetworkMode: 'host' } }).networkMode, 'host');
+  assert.equal(toContainerInfo({ ...fixture(), HostConfig: { NetworkMode: 'container:abc' } }).networkMode, 'container:abc');
+  assert.equal(toContainerInfo({ ...fixture(), HostConfig: {} }).networkMode, undefined);
+});
