@@ -13,8 +13,17 @@ export interface RouteChanges {
   del: Route[];
 }
 
+/** IP6_RT_PRIO_USER: the metric the kernel gives an IPv6 route added with none (or 0). */
+export const IPV6_DEFAULT_METRIC = 1024;
+
+/** The metric the kernel keys the route by: IPv4 keeps 0, IPv6 turns 0 into 1024. */
+export function effectiveMetric(r: Route): number {
+  const m = r.metric ?? 0;
+  return r.family === 6 && m === 0 ? IPV6_DEFAULT_METRIC : m;
+}
+
 export function routeKey(r: Route): string {
-  return `${r.family}|${r.table ?? MAIN_TABLE}|${r.dst}|${r.metric ?? 0}`;
+  return `${r.family}|${r.table ?? MAIN_TABLE}|${r.dst}|${effectiveMetric(r)}`;
 }
 
 function sameRoute(a: Route, b: Route): boolean {

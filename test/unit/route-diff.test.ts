@@ -42,3 +42,14 @@ test('metric and table are part of the key', () => {
   assert.deepEqual(d.replace, [b]);
   assert.deepEqual(d.del, [a]);
 });
+
+test('an IPv6 route planned without a metric matches the kernel\'s read-back with metric 1024', () => {
+  // The kernel gives an IPv6 route added with no metric (or 0) metric 1024 (IP6_RT_PRIO_USER).
+  const planned = tw('fd00:99::/64', 'fd00:1::2');
+  const kernel: Route = { ...planned, metric: 1024, table: 254 };
+  assert.ok(isEmpty(diffRoutes([kernel], [planned])));
+  const unreachable: Route = { ...tw('fd00:98::/64', undefined, 'unreachable'), dev: 'lo', metric: 1024 };
+  assert.ok(isEmpty(diffRoutes([unreachable], [tw('fd00:98::/64', undefined, 'unreachable')])));
+  // IPv4 keeps metric 0 distinct from 1024.
+  assert.equal(diffRoutes([{ ...tw('10.0.0.0/8', '172.18.0.2'), metric: 1024 }], [tw('10.0.0.0/8', '172.18.0.2')]).del.length, 1);
+});
