@@ -14,6 +14,10 @@ function chainObj(c: ChainDef): Record<string, unknown> {
   return o;
 }
 
+function counterObj(name: string): Record<string, unknown> {
+  return { family: TABLE_FAMILY, table: TABLE_NAME, name };
+}
+
 function ruleObj(chain: string, r: RuleDef, position?: { handle: number }): Record<string, unknown> {
   return { family: TABLE_FAMILY, table: TABLE_NAME, chain, ...(position ?? {}), expr: r.expr, comment: r.comment };
 }
@@ -21,6 +25,7 @@ function ruleObj(chain: string, r: RuleDef, position?: { handle: number }): Reco
 /** nft add table inet twine; add chain …; add rule … — for a namespace without the table. */
 export function addTableBatch(table: TableDef): NftBatch {
   const cmds: NftCommand[] = [{ add: { table: TABLE } }];
+  for (const name of table.counters ?? []) cmds.push({ add: { counter: counterObj(name) } });
   // Every chain before any rule: a jump may name a chain defined later.
   for (const c of table.chains) cmds.push({ add: { chain: chainObj(c) } });
   for (const c of table.chains) for (const r of c.rules) cmds.push({ add: { rule: ruleObj(c.name, r) } });
@@ -41,6 +46,16 @@ interface LiveRule {
 interface LiveChain {
   base?: { type: string; hook: string; prio: number };
   rules: LiveRule[];
+}
+
+/** The named counters of `nft -j list table inet twine` output. */
+function liveCounters(live: NftBatch): Set<string> {
+  const names = new Set<string>();
+  for (const item of live.nftables) {
+    const counter = (item as { counter?: NftExpr }).counter;
+    if (counter && counter.family === TABLE_FAMILY && counter.table === TABLE_NAME) names.add(String(counter.name));
+  }
+  return names;
 }
 
 /** The chains and rules of `nft -j list table inet twine` output. */
@@ -91,7 +106,8 @@ function lcs(a: (string | undefined)[], b: string[]): [number, number][] {
  * handle, and each missing rule is inserted before the next rule that stays
  * (or appended), so order is kept with the fewest deletions. Chains whose hook
  * changed are recreated, chains no longer wanted are flushed and deleted, and
- * a desired table without chains deletes the table. No change → {nftables: []}.
+ * a desired table without chains deletes the table. Named counters are added
+ * before the rules that use them and deleted after. No change → {nftables: []}.
  * A rule whose user comment changed is replaced (the whole comment is its key).
  */
 export function diffTable(desired: TableDef, live: NftBatch | null): NftBatch {
@@ -142,5 +158,9 @@ export function diffTable(desired: TableDef, live: NftBatch | null): NftBatch {
       ruleAdds.push(anchor === undefined ? { add: { rule: ruleObj(c.name, r) } } : { insert: { rule: ruleObj(c.name, r, { handle: anchor }) } });
     });
   }
-  return { nftables: [...deletes, ...chainDrops, ...chainAdds, ...ruleAdds] };
+  const haveCounters = liveCounters(live);
+  const wantCounters = new Set(desired.counters ?? []);
+  const counterAdds: NftCommand[] = [...wantCounters].filter((n) => !haveCounters.has(n)).map((n) => ({ add: { counter: counterObj(n) } }));
+  const counterDrops: NftCommand[] = [...haveCounters].filter((n) => !wantCounters.has(n)).map((n) => ({ delete: { counter: counterObj(n) } }));
+  return { nftables: [...deletes, ...chainDrops, ...counterDrops, ...counterAdds, ...chainAdds, ...ruleAdds] };
 }

@@ -7,7 +7,7 @@ export const TABLE_FAMILY = 'inet';
 export const TABLE_NAME = 'twine';
 
 export type Hook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
-export type ChainType = 'filter' | 'nat';
+export type ChainType = 'filter' | 'nat' | 'route';
 
 export interface BaseChainDef {
   name: string;
@@ -28,6 +28,18 @@ export const BASE_CHAINS: readonly BaseChainDef[] = [
   { name: 'OUTPUT_NAT', type: 'nat', hook: 'output', prio: -101, jumpTo: 'TWINE_NAT_OUTPUT' },
   { name: 'POSTROUTING', type: 'nat', hook: 'postrouting', prio: 99, jumpTo: 'TWINE_NAT_POSTROUTING' },
 ];
+
+/**
+ * Chains of Twine's own that only some containers need, added next to the base
+ * chains above (they jump to no TWINE_* chain: users' rules cannot bypass them).
+ * GATEWAY runs on a NAT gateway's forward hook just before FORWARD: MSS
+ * clamping, then the kill switch. An accept in FORWARD's user rules ends only
+ * that chain, so it cannot let a packet past the kill switch's drop.
+ */
+export const GATEWAY_CHAIN: Omit<BaseChainDef, 'jumpTo'> = { name: 'GATEWAY', type: 'filter', hook: 'forward', prio: -2 };
+
+/** The named counter the kill switch's drop rule counts into (`nft list counter inet twine killswitch`). */
+export const KILLSWITCH_COUNTER = 'killswitch';
 
 /** A statement/expression of libnftables' JSON schema (see libnftables-json(5)). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -58,6 +70,8 @@ export interface ChainDef {
 /** The whole desired content of `table inet twine` for one namespace. */
 export interface TableDef {
   chains: ChainDef[];
+  /** Named counters (`counter <name> {}` objects), created before any rule uses them. */
+  counters?: string[];
 }
 
 /** nft rejects comments longer than this. */

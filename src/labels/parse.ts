@@ -18,6 +18,8 @@
 // - twine.nat.interfaces and the deprecated twine.gateway.interface are merged.
 // - Two forwards on the same pattern and protocol with overlapping ports are
 //   an error (the second could never match).
+// - twine.nat.killswitch (on|off) and twine.nat.mss (<bytes>|off) need
+//   twine.nat.interfaces on the same container; an MSS is MIN_MSS-MAX_MSS.
 // - Values are capped at MAX_VALUE characters; error messages quote at most
 //   the first 200 characters of a value.
 
@@ -30,6 +32,7 @@ import {
   type Dest,
   type ForwardSpec,
   type IfacePattern,
+  type MssSetting,
   type PortRange,
   type Proto,
   type RouteSpec,
@@ -44,6 +47,9 @@ export const MAX_LIST = 64;
 /** A forward whose destination range is shifted compiles to one rule per port: at most this many. */
 export const MAX_SHIFTED_RANGE = 256;
 const SHOWN_VALUE = 200;
+/** The smallest MSS every IPv4 host must accept (RFC 9293), and the largest an MTU of 65535 allows. */
+export const MIN_MSS = 536;
+export const MAX_MSS = 65495;
 
 /** Docker's container name syntax; also used for aliases and compose service names. */
 const REF_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -291,6 +297,21 @@ function parseRuleLabel(c: Collector, key: string, value: string, name: string):
   return { label: key, name, chain: chain as TwineChain, args };
 }
 
+function parseKillSwitch(c: Collector, key: string, value: string): boolean | undefined {
+  if (value === 'on' || value === 'true') return true;
+  if (value === 'off' || value === 'false') return false;
+  c.add(key, value, 'must be on or off');
+  return undefined;
+}
+
+function parseMss(c: Collector, key: string, value: string): MssSetting | undefined {
+  if (value === 'off') return 'off';
+  if (value === 'auto' || value === 'route') return 'route';
+  if (/^\d{1,5}$/.test(value) && Number(value) >= MIN_MSS && Number(value) <= MAX_MSS) return Number(value);
+  c.add(key, value, `must be a segment size in bytes (${MIN_MSS}-${MAX_MSS}), auto (the route's MTU) or off`);
+  return undefined;
+}
+
 function overlaps(a: PortRange, b: PortRange): boolean {
   return a.lo <= b.hi && b.lo <= a.hi;
 }
@@ -339,6 +360,12 @@ export function parseLabels(container: string, labels: Record<string, string>): 
       }
       const pats = parseIfaceList(c, key, value);
       nat = [...(nat ?? []), ...pats.filter((p) => !nat?.includes(p))];
+    } else if (key === 'twine.nat.killswitch') {
+      const k = parseKillSwitch(c, key, value);
+      if (k !== undefined) spec.killSwitch = k;
+    } else if (key === 'twine.nat.mss') {
+      const m = parseMss(c, key, value);
+      if (m !== undefined) spec.mss = m;
     } else if (key.startsWith('twine.nat.forward.')) {
       const f = parseForward(c, key, value, key.slice('twine.nat.forward.'.length), true);
       if (f) spec.forwards.push(f);
@@ -368,6 +395,11 @@ export function parseLabels(container: string, labels: Record<string, string>): 
     }
   }
   // Cross-label checks.
+  for (const key of ['twine.nat.killswitch', 'twine.nat.mss']) {
+    if (Object.hasOwn(labels, key) && nat === undefined) {
+      c.add(key, labels[key]?.trim() ?? '', 'applies to a NAT gateway only: set twine.nat.interfaces on this container too');
+    }
+  }
   for (let i = 0; i < spec.forwards.length; i++) {
     for (let j = 0; j < i; j++) {
       const a = spec.forwards[i];

@@ -67,9 +67,19 @@ export interface LabelWarning {
   message: string;
 }
 
+/**
+ * MSS clamping of TCP SYNs a NAT gateway forwards out of its nat interfaces:
+ * to the route's MTU ("route", the default), to a fixed size, or not at all.
+ */
+export type MssSetting = 'route' | 'off' | number;
+
 export interface Spec {
   /** twine.nat.interfaces; undefined when the label is absent. */
   natInterfaces?: IfacePattern[];
+  /** twine.nat.killswitch; undefined when absent (on by default for a NAT gateway). */
+  killSwitch?: boolean;
+  /** twine.nat.mss; undefined when absent ("route" by default for a NAT gateway). */
+  mss?: MssSetting;
   forwards: ForwardSpec[];
   routes: RouteSpec[];
   /** Sorted by chain, then by name. */

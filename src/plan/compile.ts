@@ -18,8 +18,17 @@
 // - Forwards and rules whose destination is down are left out; routes whose
 //   gateway is down become `unreachable` (kill switch).
 // - With no firewall content at all the table is empty (chains: []).
+// - A NAT gateway gets the GATEWAY chain (forward hook, before FORWARD): TCP
+//   SYNs leaving through a nat interface have their MSS clamped (to the route's
+//   MTU, or twine.nat.mss), and the kill switch drops, into a named counter,
+//   every forwarded packet that neither arrives nor leaves through a nat
+//   interface, except connections DNAT'ed by a forward (and their replies). A
+//   dependent's traffic can then only leave through the tunnel: when the tunnel
+//   is gone, the gateway's routing falls back to Docker's default route and the
+//   kill switch drops what would leak. A pattern "+" matches every interface:
+//   no kill switch then.
 
-import { BASE_CHAINS, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
+import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
 import { TWINE_CHAINS, type PortRange } from '../labels/spec.js';
 import { RTPROT_BOOT, TWINE_RT_PROTO, type Family, type Route } from '../netns/types.js';
 import type { DesiredForward, DesiredState, ForwardTarget } from '../resolve/desired.js';
@@ -129,6 +138,32 @@ function routesOf(d: DesiredState): Route[] {
   });
 }
 
+const synOnly: NftExpr = eq({ '&': [{ payload: { protocol: 'tcp', field: 'flags' } }, ['syn', 'rst']] }, 'syn');
+const notDnat: NftExpr = { match: { op: '!', left: { ct: { key: 'status' } }, right: 'dnat' } };
+
+/** The GATEWAY chain's rules of a NAT gateway: MSS clamps, then the kill switch. */
+function gatewayRules(d: DesiredState): { rules: RuleDef[]; counters: string[] } {
+  const rules: RuleDef[] = [];
+  const counters: string[] = [];
+  const pats = d.natInterfaces;
+  if (pats.length === 0) return { rules, counters };
+  if (d.mss !== 'off') {
+    const value = d.mss === 'route' ? { rt: { key: 'mtu' } } : d.mss;
+    for (const pat of pats) {
+      const oif = ifaceMatch('oifname', pat);
+      const clamp = { mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value } };
+      rules.push(makeRule(GATEWAY_CHAIN.name, [...(oif ? [oif] : []), synOnly, clamp], 'twine.nat.mss'));
+    }
+  }
+  if (d.killSwitch && !pats.includes('+')) {
+    const not = (key: 'iifname' | 'oifname'): NftExpr[] =>
+      pats.map((p) => ({ match: { ...(ifaceMatch(key, p)!.match as NftExpr), op: '!=' } }));
+    rules.push(makeRule(GATEWAY_CHAIN.name, [...not('iifname'), ...not('oifname'), notDnat, { counter: KILLSWITCH_COUNTER }, { drop: null }], 'twine.nat.killswitch'));
+    counters.push(KILLSWITCH_COUNTER);
+  }
+  return { rules, counters };
+}
+
 function tableOf(d: DesiredState): TableDef {
   const rules = new Rules();
   for (const pat of d.natInterfaces) {
@@ -149,8 +184,13 @@ function tableOf(d: DesiredState): TableDef {
     base: { type: b.type, hook: b.hook, prio: b.prio },
     rules: [makeRule(b.name, [{ jump: { target: b.jumpTo } }]), ...(rules.byChain.get(b.name) ?? [])],
   }));
+  const gw = gatewayRules(d);
+  if (gw.rules.length > 0) {
+    const { name, type, hook, prio } = GATEWAY_CHAIN;
+    chains.push({ name, base: { type, hook, prio }, rules: gw.rules });
+  }
   for (const c of TWINE_CHAINS) chains.push({ name: c, rules: rules.byChain.get(c) ?? [] });
-  return { chains };
+  return gw.counters.length > 0 ? { chains, counters: gw.counters } : { chains };
 }
 
 export function compile(d: DesiredState): Plan {

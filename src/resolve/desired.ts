@@ -3,7 +3,7 @@
 // what `twine plan` and the status API show, and what the compiler consumes.
 
 import type { NftExpr } from '../firewall/nft.js';
-import type { IfacePattern, LabelWarning, PortRange, Proto, TwineChain } from '../labels/spec.js';
+import type { IfacePattern, LabelWarning, MssSetting, PortRange, Proto, TwineChain } from '../labels/spec.js';
 import type { Family } from '../netns/types.js';
 
 /** A container a name resolved to, and the network it was found on. */
@@ -92,6 +92,10 @@ export interface DockerDefault {
 export interface DesiredState {
   container: { id: string; name: string; pid: number };
   natInterfaces: IfacePattern[];
+  /** With natInterfaces: forwarded traffic may leave only through them (twine.nat.killswitch, on by default). */
+  killSwitch: boolean;
+  /** With natInterfaces: MSS clamping of forwarded TCP leaving through them (twine.nat.mss, "route" by default). */
+  mss: MssSetting;
   /** The container has IPv6 addresses or IPv6 routes/forwards: IPv6 forwarding goes along with IPv4. */
   ipv6: boolean;
   routes: DesiredRoute[];

@@ -337,6 +337,9 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
   const desired: DesiredState = {
     container: { id: source.id, name: source.name, pid: source.pid },
     natInterfaces: spec.natInterfaces ?? [],
+    // Meaningful for a NAT gateway only: off for every other container.
+    killSwitch: spec.natInterfaces !== undefined && (spec.killSwitch ?? true),
+    mss: spec.natInterfaces !== undefined ? (spec.mss ?? 'route') : 'off',
     ipv6,
     routes,
     forwards,

@@ -94,3 +94,16 @@ test('diffTable: a desired table without chains deletes the table; deleteTableBa
   assert.deepEqual(diffTable({ chains: [] }, listed(def([1]))), deleteTableBatch());
   assert.deepEqual(deleteTableBatch(), { nftables: [{ delete: { table: { family: 'inet', name: 'twine' } } }] });
 });
+
+test('named counters: added before the rules, kept when live, deleted after the rules that used them', () => {
+  const withCounter: TableDef = { ...def([1]), counters: ['killswitch'] };
+  const add = addTableBatch(withCounter);
+  assert.deepEqual(add.nftables[1], { add: { counter: { family: 'inet', table: 'twine', name: 'killswitch' } } });
+  const live = listed(withCounter);
+  live.nftables.push({ counter: { family: 'inet', table: 'twine', name: 'killswitch', handle: 99, packets: 3, bytes: 252 } });
+  assert.deepEqual(diffTable(withCounter, live), { nftables: [] });
+  const drop = diffTable(def([1]), live);
+  assert.deepEqual(drop.nftables, [{ delete: { counter: { family: 'inet', table: 'twine', name: 'killswitch' } } }]);
+  const again = diffTable(withCounter, listed(def([1])));
+  assert.deepEqual(again.nftables, [{ add: { counter: { family: 'inet', table: 'twine', name: 'killswitch' } } }]);
+});

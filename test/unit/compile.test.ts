@@ -13,6 +13,8 @@ function desired(over: Partial<DesiredState> = {}): DesiredState {
   return {
     container: { id: 'id1', name: 'c1', pid: 42 },
     natInterfaces: [],
+    killSwitch: true,
+    mss: 'route',
     ipv6: false,
     routes: [],
     forwards: [],
@@ -79,10 +81,14 @@ test('NAT interfaces: forwarding sysctls (IPv6 twin when IPv6 is involved) and m
   );
 });
 
-test('table layout: six base chains jumping to their TWINE_* chain first, then the six TWINE_* chains', () => {
+test('table layout: six base chains jumping to their TWINE_* chain first, a NAT gateway\'s GATEWAY chain, then the six TWINE_* chains', () => {
   const p = compile(desired({ natInterfaces: ['wg+'] }));
   assert.deepEqual(
     p.table.chains.map((c) => c.name),
+    [...BASE_CHAINS.map((b) => b.name), 'GATEWAY', ...TWINE_CHAINS],
+  );
+  assert.deepEqual(
+    compile(desired({ forwards: [fwd({})] })).table.chains.map((c) => c.name),
     [...BASE_CHAINS.map((b) => b.name), ...TWINE_CHAINS],
   );
   for (const b of BASE_CHAINS) {
@@ -199,4 +205,42 @@ test('iptables pattern to nft name match', () => {
   assert.equal(ifaceMatch('oifname', '+'), undefined);
   assert.equal(ifaceMatch('oifname', 'wg+')?.match.right, 'wg*');
   assert.equal(ifaceMatch('iifname', 'eth0.100')?.match.right, 'eth0.100');
+});
+
+test('NAT gateway: MSS clamp to the route MTU per pattern, then the kill switch counting into its named counter', () => {
+  const p = compile(desired({ natInterfaces: ['wg+', 'tun0'] }));
+  const gw = p.table.chains.find((c) => c.name === 'GATEWAY');
+  assert.deepEqual(gw?.base, { type: 'filter', hook: 'forward', prio: -2 });
+  const syn = { match: { op: '==', left: { '&': [{ payload: { protocol: 'tcp', field: 'flags' } }, ['syn', 'rst']] }, right: 'syn' } };
+  const clamp = (value: unknown) => ({ mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value } });
+  const m = (op: string, key: string, right: string) => ({ match: { op, left: { meta: { key } }, right } });
+  assert.deepEqual(
+    gw?.rules.map((r) => r.expr),
+    [
+      [m('==', 'oifname', 'wg*'), syn, clamp({ rt: { key: 'mtu' } })],
+      [m('==', 'oifname', 'tun0'), syn, clamp({ rt: { key: 'mtu' } })],
+      [
+        m('!=', 'iifname', 'wg*'),
+        m('!=', 'iifname', 'tun0'),
+        m('!=', 'oifname', 'wg*'),
+        m('!=', 'oifname', 'tun0'),
+        { match: { op: '!', left: { ct: { key: 'status' } }, right: 'dnat' } },
+        { counter: 'killswitch' },
+        { drop: null },
+      ],
+    ],
+  );
+  assert.deepEqual(p.table.counters, ['killswitch']);
+});
+
+test('NAT gateway: twine.nat.mss=<bytes> clamps to it, off and killswitch off leave no GATEWAY chain; "+" has no kill switch', () => {
+  const fixed = compile(desired({ natInterfaces: ['wg+'], mss: 1200, killSwitch: false }));
+  const gw = fixed.table.chains.find((c) => c.name === 'GATEWAY');
+  assert.equal(gw?.rules.length, 1);
+  assert.deepEqual(gw?.rules[0]?.expr.at(-1), { mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value: 1200 } });
+  assert.equal(fixed.table.counters, undefined);
+  const none = compile(desired({ natInterfaces: ['wg+'], mss: 'off', killSwitch: false }));
+  assert.equal(none.table.chains.find((c) => c.name === 'GATEWAY'), undefined);
+  const any = compile(desired({ natInterfaces: ['+'], mss: 'off' }));
+  assert.equal(any.table.chains.find((c) => c.name === 'GATEWAY'), undefined);
 });

@@ -204,3 +204,17 @@ test('ip helpers: canonical IPv6, CIDR parsing, coverage', () => {
   assert.ok(!coversAll([{ addr: '0.0.0.0', prefixLen: 1 }], 4));
   assert.ok(!coversAll([{ addr: '0.0.0.0', prefixLen: 2 }, { addr: '128.0.0.0', prefixLen: 1 }], 4));
 });
+
+test('twine.nat.killswitch and twine.nat.mss: on/off, bytes or auto, only on a NAT gateway', () => {
+  assert.equal(parseLabels('c1', { 'twine.nat.interfaces': 'wg+' }).killSwitch, undefined);
+  const s = parseLabels('c1', { 'twine.nat.interfaces': 'wg+', 'twine.nat.killswitch': ' off ', 'twine.nat.mss': '1200' });
+  assert.equal(s.killSwitch, false);
+  assert.equal(s.mss, 1200);
+  assert.equal(parseLabels('c1', { 'twine.nat.interfaces': 'wg+', 'twine.nat.killswitch': 'on', 'twine.nat.mss': 'off' }).mss, 'off');
+  assert.equal(parseLabels('c1', { 'twine.nat.interfaces': 'wg+', 'twine.nat.mss': 'auto' }).mss, 'route');
+  reasonFor({ 'twine.nat.interfaces': 'wg+', 'twine.nat.killswitch': 'maybe' }, /on or off/);
+  reasonFor({ 'twine.nat.interfaces': 'wg+', 'twine.nat.mss': '100' }, /536-65495/);
+  reasonFor({ 'twine.nat.interfaces': 'wg+', 'twine.nat.mss': '1200b' }, /segment size/);
+  reasonFor({ 'twine.nat.killswitch': 'off' }, /NAT gateway only/);
+  reasonFor({ 'twine.nat.mss': '1300' }, /NAT gateway only/);
+});
