@@ -1,0 +1,68 @@
+// Test prefixes for traffic tests: a /24 (or IPv6 /64) that nothing on this
+// machine uses or routes, and blackhole routes for it on the host, so that a
+// packet that leaks past a test's gateway dies on the host instead of leaving
+// the machine (DESIGN.md §5). Blackholes carry TEST_RT_PROTO, so a killed run's
+// leftovers can be found and removed.
+
+import { isIPv4 } from 'node:net';
+import { parseJson, run, runAllowFail } from './exec.js';
+
+/** rtm_protocol of the test bed's blackhole routes on the host (Twine's is 74). */
+export const TEST_RT_PROTO = '73';
+
+function v4ToInt(ip: string): number {
+  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+/** Whether two IPv4 CIDRs share an address. */
+function overlaps4(a: string, b: string): boolean {
+  const [aip = '', alen = '32'] = a.split('/');
+  const [bip = '', blen = '32'] = b.split('/');
+  const len = Math.min(Number(alen), Number(blen));
+  if (len === 0) return true;
+  const mask = len === 32 ? 0xffffffff : ~(0xffffffff >>> len) >>> 0;
+  return ((v4ToInt(aip) & mask) >>> 0) === ((v4ToInt(bip) & mask) >>> 0);
+}
+
+/** Every IPv4 prefix the host routes (any table, default routes aside) or has addresses in. */
+async function hostPrefixes4(): Promise<string[]> {
+  const routes = parseJson<Array<{ dst: string }>>(await run('ip', ['-j', '-4', 'route', 'show', 'table', 'all']));
+  const addrs = parseJson<Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>>(await run('ip', ['-j', '-4', 'addr', 'show']));
+  const out: string[] = [];
+  for (const r of routes) {
+    if (r.dst === 'default') continue;
+    const [a = ''] = r.dst.split('/');
+    if (isIPv4(a)) out.push(r.dst.includes('/') ? r.dst : `${r.dst}/32`);
+  }
+  for (const a of addrs) for (const i of a.addr_info) out.push(`${i.local}/${i.prefixlen}`);
+  return out;
+}
+
+/**
+ * `count` distinct /24s under 10.<second>.0.0/16 that overlap nothing the host
+ * routes or holds, chosen from this process's pid (so concurrent runs differ).
+ * Returns the first three octets of each, e.g. "10.97.41".
+ */
+export async function unusedPrefixes24(second: number, count: number): Promise<string[]> {
+  const used = await hostPrefixes4();
+  const out: string[] = [];
+  for (let i = 0; i < 256 && out.length < count; i++) {
+    const third = (process.pid * 11 + i * 37) % 256;
+    const base = `10.${second}.${third}`;
+    if (out.includes(base)) continue;
+    if (!used.some((u) => overlaps4(u, `${base}.0/24`))) out.push(base);
+  }
+  if (out.length < count) throw new Error(`no ${count} unused /24s under 10.${second}.0.0/16 on this machine`);
+  return out;
+}
+
+/** ip route add blackhole <cidr> on the host (root namespace), marked as the test bed's. */
+export async function hostBlackhole(cidr: string): Promise<void> {
+  const fam = cidr.includes(':') ? '-6' : '-4';
+  await runAllowFail('ip', [fam, 'route', 'del', 'blackhole', cidr, 'proto', TEST_RT_PROTO]);
+  await run('ip', [fam, 'route', 'add', 'blackhole', cidr, 'proto', TEST_RT_PROTO]);
+}
+
+export async function hostBlackholeDel(cidr: string): Promise<void> {
+  await runAllowFail('ip', [cidr.includes(':') ? '-6' : '-4', 'route', 'del', 'blackhole', cidr, 'proto', TEST_RT_PROTO]);
+}

@@ -1,0 +1,192 @@
+// A NAT gateway's kill switch and MSS clamping, with real traffic (issue 16).
+//
+// The gateway's tunnel is set up the way wg-quick does it: its default route
+// in a table of its own (51820), a rule to that table, and Docker's default
+// route left in main. The tunnel is a veth named wg0 (MTU 1280) to a test
+// namespace playing the VPN server, which also holds an "internet" address.
+// When wg0 is deleted inside the gateway, the gateway's own routing falls back
+// to Docker's default route: without the kill switch, a dependent's traffic
+// then leaves the gateway by eth0 (measured before this: 3 of 3 pings did).
+// The prefixes are checked unused on this machine and blackholed on the host
+// before any packet is sent, so a leak would die there.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  cleanupLeftovers,
+  containerIp,
+  createNetwork,
+  dockerExec,
+  ensureImage,
+  execIn,
+  execInAllowFail,
+  hostBlackhole,
+  hostBlackholeDel,
+  linkDel,
+  netnsAdd,
+  netnsDel,
+  parseJson,
+  removeContainer,
+  removeNetwork,
+  routeGet,
+  runAllowFail,
+  runContainer,
+  startDaemon,
+  tagPrefix,
+  testPrefix,
+  twineRoutes,
+  twineTable,
+  txLines,
+  unusedPrefixes24,
+  vethPair,
+  waitUntil,
+  type TestContainer,
+  type TestDaemon,
+  type TestNs,
+} from '../bed/index.js';
+
+const P = testPrefix('ks');
+const NET = `${P}net`;
+const GW = `${P}gw`;
+const APP = `${P}app`;
+const SRV = `${P}srv`;
+const WG_TABLE = '51820';
+const LISTEN = ['sh', '-c', 'while true; do echo hello-app | nc -l -p 9080; done'];
+
+let daemon: TestDaemon | undefined;
+let gw: TestContainer;
+let app: TestContainer;
+/** The tunnel's /24 (gateway .1, server .2) and the "internet" /24 behind the server (.5). */
+let tun: string;
+let inet: string;
+let target: string;
+const blackholed: string[] = [];
+
+/** The tunnel as wg-quick sets it up: wg0, its default route in table 51820, the two rules. */
+async function tunnelUp(first: boolean): Promise<void> {
+  await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${tun}.1/24`] }, { ns: { netns: SRV }, name: 'eth0', addresses: [`${tun}.2/24`] });
+  const g: TestNs = { pid: gw.pid };
+  await execIn(g, 'ip', ['link', 'set', 'wg0', 'mtu', '1280']);
+  await execIn(g, 'ip', ['route', 'add', 'default', 'dev', 'wg0', 'table', WG_TABLE]);
+  if (first) {
+    await execIn(g, 'ip', ['rule', 'add', 'not', 'fwmark', WG_TABLE, 'table', WG_TABLE]);
+    await execIn(g, 'ip', ['rule', 'add', 'table', 'main', 'suppress_prefixlength', '0']);
+  }
+}
+
+/** Packets to the internet prefix that left the gateway by eth0, counted in the gateway's own namespace. */
+async function leakedByEth0(): Promise<number> {
+  const out = parseJson<{ nftables: Array<{ rule?: { expr: Array<{ counter?: { packets: number } }> } }> }>(
+    await execIn({ pid: gw.pid }, 'nft', ['-j', 'list', 'table', 'inet', 'twt_leak']),
+  );
+  const rule = out.nftables.find((i) => i.rule)?.rule;
+  const c = rule?.expr.find((e) => e.counter)?.counter;
+  assert.ok(c, 'the leak counter is there');
+  return c.packets;
+}
+
+/** Twine's kill-switch counter in the gateway. */
+async function killSwitchDrops(): Promise<number> {
+  const out = parseJson<{ nftables: Array<{ counter?: { packets: number } }> }>(await execIn({ pid: gw.pid }, 'nft', ['-j', 'list', 'counter', 'inet', 'twine', 'killswitch']));
+  return out.nftables.find((i) => i.counter)?.counter?.packets ?? -1;
+}
+
+before(async () => {
+  await cleanupLeftovers(tagPrefix('ks'));
+  await ensureImage();
+  [tun, inet] = (await unusedPrefixes24(97, 2)) as [string, string];
+  target = `${inet}.5`;
+  // Before any packet: whatever leaks dies on the host.
+  for (const p of [`${tun}.0/24`, `${inet}.0/24`]) {
+    await hostBlackhole(p);
+    blackholed.push(p);
+  }
+  await createNetwork(NET, { internal: false });
+  await netnsAdd(SRV);
+  daemon = startDaemon({ args: ['--resync-interval', '0'] });
+  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  gw = await runContainer({ name: GW, networks: [NET], labels: { 'twine.nat.interfaces': 'wg+', 'twine.nat.forward.wg+.9080': `${APP}:9080` } });
+  await tunnelUp(true);
+  await execIn({ netns: SRV }, 'ip', ['addr', 'add', `${target}/32`, 'dev', 'lo']);
+  await execIn({ pid: gw.pid }, 'nft', ['add table inet twt_leak']);
+  await execIn({ pid: gw.pid }, 'nft', ['add chain inet twt_leak post { type filter hook postrouting priority 500; }']);
+  await execIn({ pid: gw.pid }, 'nft', [`add rule inet twt_leak post oifname "eth0" ip daddr ${inet}.0/24 counter`]);
+  app = await runContainer({ name: APP, networks: [NET], labels: { 'twine.route.0.0.0.0/1': GW, 'twine.route.128.0.0.0/1': GW }, cmd: LISTEN });
+  await waitUntil('the app routes', async () => (await twineRoutes({ pid: app.pid })).length === 2);
+  await waitUntil('the forward in the gateway', async () => JSON.stringify((await twineTable({ pid: gw.pid }))?.rules ?? []).includes('dnat'));
+});
+
+after(async () => {
+  if (daemon?.running) await daemon.stop('SIGKILL');
+  await Promise.all([GW, APP].map(removeContainer));
+  await netnsDel(SRV);
+  await removeNetwork(NET);
+  for (const p of blackholed) await hostBlackholeDel(p);
+  await cleanupLeftovers(P);
+});
+
+test('kill switch: with the tunnel down, nothing a dependent sends leaves the gateway; with it back, traffic flows without Twine touching the dependent', async (t) => {
+  const table = await twineTable({ pid: gw.pid });
+  assert.ok(table?.chains.includes('GATEWAY'), JSON.stringify(table?.chains));
+  // Tunnel up: the dependent reaches the internet address through it, and the server reaches the app through the forward.
+  const up = await dockerExec(APP, ['ping', '-c1', '-W2', target]);
+  assert.equal(up.exitCode, 0, `ping ${target} with the tunnel up: ${up.stdout}${up.stderr}`);
+  const nc = await runAllowFail('ip', ['netns', 'exec', SRV, 'busybox', 'nc', '-w', '3', `${tun}.1`, '9080'], { input: '' });
+  assert.match(nc.stdout, /hello-app/, `the forward from the tunnel side: exit ${nc.exitCode} ${nc.stderr}`);
+  assert.equal(await leakedByEth0(), 0);
+
+  // Tunnel down: the VPN client's interface is gone, its table empty, Docker's default route left in main.
+  await linkDel({ pid: gw.pid }, 'wg0');
+  const gwRoute = await routeGet({ pid: gw.pid }, target);
+  assert.equal(gwRoute.route?.dev, 'eth0', `the gateway's own routing now points at eth0: ${JSON.stringify(gwRoute)}`);
+  const from = daemon!.lines.length;
+  const dropsBefore = await killSwitchDrops();
+  const down = await dockerExec(APP, ['ping', '-c3', '-W1', target]);
+  assert.notEqual(down.exitCode, 0, `no reply with the tunnel down: ${down.stdout}`);
+  // The positive signal that the pings reached the gateway: the kill switch counted them.
+  const dropped = (await waitUntil('the kill switch to count 3 drops', async () => ((await killSwitchDrops()) - dropsBefore >= 3 ? (await killSwitchDrops()) - dropsBefore : false)));
+  const leaked = await leakedByEth0();
+  t.diagnostic(`tunnel down: ${dropped} packets dropped by the kill switch, ${leaked} left the gateway by eth0`);
+  assert.equal(leaked, 0);
+  // The dependent still routes via the gateway (no redirect taught it Docker's gateway).
+  assert.equal((await routeGet({ pid: app.pid }, target)).route?.gateway, await containerIp(GW, NET));
+
+  // Tunnel back (as a reconnecting VPN client does it): traffic flows, and Twine did nothing to the dependent.
+  await tunnelUp(false);
+  const back = await dockerExec(APP, ['ping', '-c1', '-W2', target]);
+  assert.equal(back.exitCode, 0, `ping ${target} with the tunnel back: ${back.stdout}${back.stderr}`);
+  assert.deepEqual(txLines(daemon!, { from, container: APP }), []);
+  assert.equal(await leakedByEth0(), 0);
+});
+
+test('MSS: a TCP SYN through the gateway reaches the peer behind wg0 (MTU 1280) with MSS ≤ 1240, and 1 MB transfers', async (t) => {
+  const srv: TestNs = { netns: SRV };
+  await execIn(srv, 'nft', ['add table inet twt_mss']);
+  await execIn(srv, 'nft', ['add chain inet twt_mss in { type filter hook input priority 0; }']);
+  await execIn(srv, 'nft', ['add rule inet twt_mss in tcp dport 9090 tcp flags & (syn|ack) == syn tcp option maxseg size <= 1240 counter']);
+  await execIn(srv, 'nft', ['add rule inet twt_mss in tcp dport 9090 tcp flags & (syn|ack) == syn tcp option maxseg size > 1240 counter']);
+  const server = runAllowFail(
+    'ip',
+    ['netns', 'exec', SRV, 'python3', '-c', 'import socket\ns=socket.create_server(("0.0.0.0",9090))\nc,_=s.accept()\nc.sendall(b"x"*1048576)\nc.close()'],
+    { timeoutMs: 20_000 },
+  );
+  const client = await waitUntil(
+    'the 1 MB download from the peer',
+    async () => {
+      const r = await execInAllowFail({ pid: app.pid }, 'python3', [
+        '-c',
+        `import socket\ns=socket.create_connection(("${target}",9090),timeout=10)\nn=0\nwhile True:\n b=s.recv(65536)\n if not b: break\n n+=len(b)\nprint(n)`,
+      ]);
+      return r.exitCode === 0 ? r.stdout.trim() : false;
+    },
+    15_000,
+    200,
+  );
+  await server;
+  assert.equal(client, '1048576');
+  const counters = parseJson<{ nftables: Array<{ rule?: { expr: Array<{ counter?: { packets: number } }> } }> }>(await execIn(srv, 'nft', ['-j', 'list', 'table', 'inet', 'twt_mss']))
+    .nftables.flatMap((i) => (i.rule ? [i.rule.expr.find((e) => e.counter)?.counter?.packets ?? -1] : []));
+  t.diagnostic(`SYNs at the peer with MSS <= 1240: ${counters[0]}, with MSS > 1240: ${counters[1]}; 1048576 bytes received`);
+  assert.ok((counters[0] ?? 0) >= 1, `SYN counters ${JSON.stringify(counters)}`);
+  assert.equal(counters[1], 0);
+});
