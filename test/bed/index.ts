@@ -8,3 +8,4 @@ export * from './netns.js';
 export * from './cleanup.js';
 export * from './daemon.js';
 export * from './engine.js';
+export * from './prefix.js';
