@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import {
   cleanupLeftovers,
   containerIp,
+  containerPid as containerPidOf,
   createNetwork,
   ensureImage,
   parallel,
@@ -21,6 +22,7 @@ import {
   tagPrefix,
   testPrefix,
   twineRoutes,
+  twineTable,
   txLines,
   waitTx,
   waitUntil,
@@ -55,6 +57,17 @@ function mine(l: LogLine): boolean {
   return String(l.container).startsWith(P);
 }
 
+/** What the kernel shows in a container: a dependent's route via the gateway, or a masquerading table. */
+async function wired(c: { name: string; pid: number }, gwIp: string): Promise<void> {
+  if (dependents.has(c.name)) {
+    const r = await twineRoutes({ pid: c.pid });
+    assert.deepEqual(r.map((x) => [x.dst, x.gateway]), [['10.250.0.0/16', gwIp]], `${c.name}'s route`);
+  } else {
+    const t = await twineTable({ pid: c.pid });
+    assert.ok(t?.rules.some((r) => JSON.stringify(r.expr).includes('masquerade')), `${c.name}: a masquerade rule in table inet twine`);
+  }
+}
+
 before(async () => {
   await cleanupLeftovers(tagPrefix('ec'));
   await ensureImage();
@@ -78,7 +91,12 @@ after(async () => {
   await cleanupLeftovers(P);
 });
 
-test('the start-up reconcile applied all 50 labelled containers once', () => {
+test('the start-up reconcile applied all 50 labelled containers once', async () => {
+  // In the kernel: every one of them has what its labels ask for.
+  const gwIp = await containerIp(GW, NET);
+  await wired({ name: GW, pid: await containerPidOf(GW) }, gwIp);
+  for (const c of others) await wired(c, gwIp);
+  // In the daemon's account: one transaction each.
   const byName = new Map<string, number>();
   for (const l of txLines(daemon).filter(mine)) byName.set(String(l.container), (byName.get(String(l.container)) ?? 0) + 1);
   assert.equal(byName.size, N + 1, `applied: ${[...byName.keys()].length}`);
@@ -90,6 +108,10 @@ test('docker restart of one labelled container (no dependents): exactly one tran
   const mark = daemon.lines.length;
   await run('docker', ['restart', '-t', '5', target]);
   const tx = await waitTx(daemon, target, mark);
+  // The restarted container has a new namespace: it is wired again.
+  const pid = await containerPidOf(target);
+  others = others.map((c) => (c.name === target ? { ...c, pid } : c));
+  await wired({ name: target, pid }, await containerIp(GW, NET));
   await settle(daemon);
   const after = txLines(daemon, { from: mark });
   const mineAfter = after.filter(mine);

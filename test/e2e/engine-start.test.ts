@@ -28,6 +28,7 @@ import {
   type LogLine,
   type TestDaemon,
 } from '../bed/index.js';
+import { inspectsOf, startDockerProxy, type DockerProxy } from '../bed/docker-proxy.js';
 
 const P = testPrefix('es');
 const NET_A = `${P}a`;
@@ -37,6 +38,8 @@ const DST = '10.251.0.0/16';
 const labels = { [`twine.route.${DST}`]: GW };
 let daemon: TestDaemon;
 let gwIp: string;
+/** Every daemon of this file talks to Docker through it, so the tests can count its inspects. */
+let proxy: DockerProxy;
 
 function stages(l: LogLine): Record<string, number> {
   return (l.stages ?? {}) as Record<string, number>;
@@ -69,7 +72,8 @@ before(async () => {
   await createNetwork(NET_B);
   await runContainer({ name: GW, networks: [NET_A] });
   gwIp = await containerIp(GW, NET_A);
-  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'debug' });
+  proxy = await startDockerProxy(`/tmp/${P}docker.sock`);
+  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'debug', env: { TWINE_DOCKER_SOCKET: proxy.socket } });
   await daemon.waitForLog((l) => l.msg === 'reconciled', 30_000);
 });
 
@@ -78,8 +82,27 @@ after(async () => {
   for (const c of [`${P}c1`, `${P}c2`, `${P}c3`, `${P}c5`, GW]) await removeContainer(c);
   await removeNetwork(NET_A);
   await removeNetwork(NET_B);
+  await proxy?.close();
   await cleanupLeftovers(P);
 });
+
+/**
+ * Creates the container and waits until the daemon has read it (its create
+ * event's inspect was answered), so that any inspect after `docker start` is
+ * one the start path made.
+ */
+async function createdAndRead(name: string, opts: Omit<Parameters<typeof runContainer>[0], 'name' | 'createOnly'>): Promise<string> {
+  const { id } = await runContainer({ ...opts, name, createOnly: true });
+  await waitUntil(`the daemon's inspect of ${name} after its create event`, async () => inspectsOf(proxy, id).some((r) => r.answeredAt !== undefined) || undefined);
+  return id;
+}
+
+/** No inspect of the container reached Docker from `from` (an event passing the proxy) until the transaction was logged. */
+function noInspectBetween(id: string, what: string, from: number | undefined, tx: LogLine): void {
+  assert.ok(from !== undefined, `the ${what} event passed the proxy`);
+  const during = inspectsOf(proxy, id).filter((r) => r.sentAt >= from && r.sentAt < tx.time);
+  assert.deepEqual(during.map((r) => r.path), [], `inspects between the ${what} event and the transaction`);
+}
 
 /** The early transaction, then the start event's check that finds it in place. */
 async function appliedBeforeStart(name: string, mark: number): Promise<{ tx: LogLine; check: LogLine }> {
@@ -101,11 +124,14 @@ async function firstRoutes(name: string): Promise<string[]> {
 
 test('a container started under a running Twine is applied before its process runs, without docker inspect; start event and inspect agree', async (t) => {
   const name = `${P}c1`;
-  const mark = daemon.lines.length;
   // Its first command prints the routing table: Twine's route must already be in it.
-  await runContainer({ name, networks: [{ name: NET_A, aliases: ['one'] }], labels, cmd: ['sh', '-c', 'ip route; exec sleep 3600'] });
-  const { check } = await appliedBeforeStart(name, mark);
+  const id = await createdAndRead(name, { networks: [{ name: NET_A, aliases: ['one'] }], labels, cmd: ['sh', '-c', 'ip route; exec sleep 3600'] });
+  const mark = daemon.lines.length;
+  await run('docker', ['start', name]);
+  const { tx, check } = await appliedBeforeStart(name, mark);
   await routedViaGateway(name);
+  // Docker's network connect is the first sign of the start; from there on the daemon asked Docker nothing about it.
+  noInspectBetween(id, 'network connect', proxy.eventSeen('connect', id), tx);
   const seen = await waitUntil(`${name}'s first output`, async () => {
     const r = await firstRoutes(name);
     return r.length > 0 ? r : undefined;
@@ -117,9 +143,21 @@ test('a container started under a running Twine is applied before its process ru
 test('docker run: applied before the process ran, from the create event\'s labels (its inspect waits for the start)', async () => {
   const name = `${P}c5`;
   const mark = daemon.lines.length;
-  await runContainer({ name, networks: [NET_A], labels, cmd: ['sh', '-c', 'ip route; exec sleep 3600'], oneShot: true });
+  // Docker often answers that inspect only once the start is over; whether it does is a race,
+  // so the proxy holds every inspect's answer back until the transaction is in.
+  proxy.hold(/\/containers\/[0-9a-f]+\/json/);
+  try {
+    const { id } = await runContainer({ name, networks: [NET_A], labels, cmd: ['sh', '-c', 'ip route; exec sleep 3600'], oneShot: true });
+    const tx = await waitTx(daemon, name, mark);
+    assert.deepEqual(tx.reasons, ['network ready']);
+    await routedViaGateway(name);
+    assert.ok(inspectsOf(proxy, id).length > 0, 'the create event was followed by an inspect');
+    assert.deepEqual(inspectsOf(proxy, id).filter((r) => r.answeredAt !== undefined), [], 'applied while no inspect of it was answered');
+  } finally {
+    proxy.release();
+  }
+  // Then Docker's view agrees: no second transaction.
   await appliedBeforeStart(name, mark);
-  await routedViaGateway(name);
   const seen = await waitUntil(`${name}'s first output`, async () => {
     const r = await firstRoutes(name);
     return r.length > 0 ? r : undefined;
@@ -188,13 +226,16 @@ test('connected to another network after create: the namespace shows an interfac
 test('with --apply-before-start=off the start event applies, without docker inspect', async () => {
   // Alone: the daemon above would otherwise apply before the start event.
   await daemon.stop('SIGTERM');
-  const off = startDaemon({ args: ['--resync-interval', '0', '--apply-before-start', 'off'], logLevel: 'debug', env: { TWINE_SOCKET: `/tmp/${P}off.sock` } });
+  const off = startDaemon({ args: ['--resync-interval', '0', '--apply-before-start', 'off'], logLevel: 'debug', env: { TWINE_SOCKET: `/tmp/${P}off.sock`, TWINE_DOCKER_SOCKET: proxy.socket } });
   try {
     await off.waitForLog((l) => l.msg === 'reconciled', 30_000);
     const name = `${P}c3`;
+    const id = await createdAndRead(name, { networks: [NET_A], labels });
     const mark = off.lines.length;
-    await runContainer({ name, networks: [NET_A], labels });
+    await run('docker', ['start', name]);
     const tx = await waitTx(off, name, mark);
+    await routedViaGateway(name);
+    noInspectBetween(id, 'start', proxy.eventSeen('start', id), tx);
     assert.deepEqual(tx.reasons, ['start']);
     assert.equal(typeof stages(tx).startInfoMs, 'number', JSON.stringify(tx.stages));
     assert.equal(stages(tx).inspectMs, 0);
