@@ -17,6 +17,7 @@ import type { Addr, Link } from '../netns/types.js';
 import { dockerError, type DockerClient } from './client.js';
 import { mapLimit } from '../util/map-limit.js';
 import { netnsInode } from './cgroup.js';
+import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, isTwineLabel, visibleLabels } from '../labels/visible.js';
 
 /** The part of `GET /containers/<id>/json` that Twine reads. */
 export interface InspectNetwork {
@@ -45,9 +46,6 @@ export interface ContainerInspect {
 /** An interface seen inside the container's namespace (a subset of netns Link). */
 /** An interface in a container's namespace, known by its MAC (a link dump) or by its addresses (/proc). */
 export type NsInterface = Pick<Link, 'index' | 'name' | 'mac'> & { addresses?: readonly string[] };
-
-const COMPOSE_SERVICE = 'com.docker.compose.service';
-const COMPOSE_PROJECT = 'com.docker.compose.project';
 
 function nonEmpty(s: string | undefined | null): string | undefined {
   return s === undefined || s === null || s === '' ? undefined : s;
@@ -86,7 +84,8 @@ function attachment(networkName: string, n: InspectNetwork): NetworkAttachment {
  */
 export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsInterface[]): ContainerInfo {
   const running = inspect.State?.Running === true;
-  const labels = { ...(inspect.Config?.Labels ?? {}) };
+  // Only Twine's own labels and the compose names go further (../labels/visible.ts).
+  const labels = visibleLabels(inspect.Config?.Labels);
   const byMac = new Map<string, NsInterface>();
   const byAddr = new Map<string, NsInterface>();
   for (const i of ifaces ?? []) {
@@ -123,16 +122,16 @@ export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsI
 
 /** Sets composeService / composeProject from the container's compose labels. */
 function withCompose(info: ContainerInfo): ContainerInfo {
-  const svc = info.labels[COMPOSE_SERVICE];
+  const svc = info.labels[COMPOSE_SERVICE_LABEL];
   if (svc !== undefined) info.composeService = svc;
-  const proj = info.labels[COMPOSE_PROJECT];
+  const proj = info.labels[COMPOSE_PROJECT_LABEL];
   if (proj !== undefined) info.composeProject = proj;
   return info;
 }
 
 /** True when any label key starts with `twine.`. */
 export function hasTwineLabels(labels: Record<string, string>): boolean {
-  return Object.keys(labels).some((k) => k.startsWith('twine.'));
+  return Object.keys(labels).some(isTwineLabel);
 }
 
 /** Reads a running container's interfaces (the engine passes the netns backend's linkList). */
@@ -200,7 +199,8 @@ export async function listRunningContainers(docker: DockerClient, listLinks?: Li
  * Aliases and MACs are unknown; the inspect after the start fills them in.
  */
 export function createdInfo(id: string, attributes: Record<string, string>, networks: readonly { name: string; id: string }[]): ContainerInfo {
-  const labels = Object.fromEntries(Object.entries(attributes).filter(([k]) => k !== 'name' && k !== 'image'));
+  // The attributes mix Docker's own keys (name, image) with every label: keep Twine's.
+  const labels = visibleLabels(attributes);
   const info: ContainerInfo = {
     id,
     name: attributes.name ?? id.slice(0, 12),

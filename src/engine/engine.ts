@@ -24,6 +24,7 @@ import { LabelError, NamespaceRefusedError } from '../errors.js';
 import type { NsHandle } from '../netns/handle.js';
 import { hostNamespaceInodes, openOwnNamespace } from './ownership.js';
 import { parseLabels } from '../labels/parse.js';
+import { visibleLabels } from '../labels/visible.js';
 import { KeyedQueue } from './queue.js';
 import { PrestartWatch } from './prestart.js';
 import { DependencyGraph, namesOf } from './graph.js';
@@ -524,7 +525,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (reasons.every((r) => r.confirm) && state.lastError === describeError(err)) return;
       state.lastError = describeError(err);
       state.labelErrors = err instanceof LabelError ? err.issues : [];
-      log.error({ err: state.lastError, labels: info.labels }, 'labels invalid: nothing applied, last good state kept');
+      log.error({ err: state.lastError, labels: visibleLabels(info.labels) }, 'labels invalid: nothing applied, last good state kept');
       this.emitTx({ container: info.name, id: info.id, txId, result: 'invalid', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
       return undefined;
     }
@@ -644,8 +645,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!s) {
       s = { id: info.id, name: info.name, running: true, labels: info.labels, labelErrors: [], warnings: [] };
       this.states.set(info.id, s);
-      const labels = Object.fromEntries(Object.entries(info.labels).filter(([k]) => k.startsWith('twine.')));
-      this.deps.log.info({ container: info.name, id: info.id.slice(0, 12), labels }, `labelled container: ${info.name}`);
+      this.deps.log.info({ container: info.name, id: info.id.slice(0, 12), labels: visibleLabels(info.labels) }, `labelled container: ${info.name}`);
     }
     s.name = info.name;
     s.running = info.running;

@@ -30,6 +30,7 @@ export interface ContainerInfo {
   /** 0 when not running. */
   pid: number;
   running: boolean;
+  /** Only `twine.*` and the compose project/service labels: the Docker layer drops the rest (they may hold secrets). */
   labels: Record<string, string>;
   networks: NetworkAttachment[];
   /** Docker's HostConfig.NetworkMode ("bridge", "host", "container:<id>", a network name...); undefined when not inspected. */

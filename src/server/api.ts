@@ -1,6 +1,7 @@
 // The JSON shapes of /api/containers and /healthz: one place, shared by the
 // server and the `twine status` client.
 
+import { visibleLabels } from '../labels/visible.js';
 import type { DesiredState } from '../resolve/desired.js';
 import type { ContainerState } from './view.js';
 
@@ -82,7 +83,7 @@ export function containerDoc(c: ContainerState): ContainerDoc {
     name: c.name,
     running: c.running,
     ...summarize(c),
-    labels: c.labels,
+    labels: visibleLabels(c.labels),
     labelErrors: c.labelErrors,
     warnings: c.warnings,
   };

@@ -16,6 +16,7 @@ import {
   removeNetwork,
   runContainer,
   startDaemon,
+  twineCli,
   sysctlIn,
   tagPrefix,
   testPrefix,
@@ -32,6 +33,9 @@ const GW = `${P}gw`;
 const BAD = `${P}bad`;
 const BAD2 = `${P}ba2`;
 const GOOD = `${P}ok`;
+// A label that is not Twine's may hold a secret: it must never leave the daemon.
+const SECRET_KEY = 'com.example.auth.token';
+const SECRET = `twt-secret-${process.pid}`;
 
 let daemon: TestDaemon;
 
@@ -58,7 +62,7 @@ test('invalid labels: nothing applied, the error names the container and each la
     name: BAD,
     networks: [NET],
     // Each label alone is invalid; the good-looking one must not be applied either (all or nothing).
-      labels: { 'twine.route.10.0.0.0/33': GW, 'twine.bogus': '1', 'twine.nat.interfaces': 'eth+' },
+      labels: { 'twine.route.10.0.0.0/33': GW, 'twine.bogus': '1', 'twine.nat.interfaces': 'eth+', [SECRET_KEY]: SECRET },
     }),
     runContainer({ name: BAD2, networks: [NET], labels: { 'twine.iptables.rule.a': 'INPUT -j ACCEPT', 'twine.nat.forward.lo.5353/udp': `${GW}:5353` } }),
   ]);
@@ -73,7 +77,7 @@ test('invalid labels: nothing applied, the error names the container and each la
   t.diagnostic(`logged: ${text} | ${String(err2.err)}`);
 
   // A container started after the bad ones is applied.
-  const good = await runContainer({ name: GOOD, networks: [NET], labels: { 'twine.route.10.250.0.0/16': GW, 'twine.nat.interfaces': 'eth+' } });
+  const good = await runContainer({ name: GOOD, networks: [NET], labels: { 'twine.route.10.250.0.0/16': GW, 'twine.nat.interfaces': 'eth+', [SECRET_KEY]: SECRET } });
   const tx = await waitTx(daemon, GOOD, mark);
   assert.equal(tx.msg, 'applied');
   assert.ok(daemon.running);
@@ -96,4 +100,24 @@ test('invalid labels: nothing applied, the error names the container and each la
   }
   // And no transaction was logged as applied for them.
   assert.equal(daemon.lines.slice(mark).filter((l) => (l.container === BAD || l.container === BAD2) && l.msg === 'applied').length, 0);
+});
+
+test('labels other than twine.* never leave the daemon: logs (debug included), the API, twine status --json, twine plan', async () => {
+  // Runs after the test above: both containers carry SECRET and were logged about (an error, an apply).
+  const logged = daemon.lines.map((l) => JSON.stringify(l)).join('\n') + daemon.other.join('\n');
+  assert.ok(logged.includes('twine.route.10.250.0.0/16'), 'the twine labels are logged');
+  assert.ok(!logged.includes(SECRET) && !logged.includes(SECRET_KEY), 'a foreign label reached the log');
+
+  for (const args of [['status', '--json', '--socket', daemon.socket], ['status', GOOD, '--json', '--socket', daemon.socket], ['status', BAD, '--socket', daemon.socket]]) {
+    const r = await twineCli(args);
+    assert.equal(r.exitCode, 0, `twine ${args.join(' ')}: ${r.stderr}`);
+    assert.ok(r.stdout.includes('twine.'), `twine ${args.join(' ')} shows the twine labels`);
+    assert.ok(!r.stdout.includes(SECRET) && !r.stdout.includes(SECRET_KEY), `twine ${args.join(' ')} shows a foreign label`);
+  }
+  for (const args of [['plan', GOOD, '--json'], ['plan', GOOD], ['plan', BAD, '--json'], ['plan', BAD]]) {
+    const r = await twineCli(args);
+    const out = r.stdout + r.stderr;
+    assert.ok(out.includes(args[1] === BAD ? 'twine.bogus' : '10.250.0.0/16'), `twine ${args.join(' ')}: ${out}`);
+    assert.ok(!out.includes(SECRET) && !out.includes(SECRET_KEY), `twine ${args.join(' ')} shows a foreign label`);
+  }
 });

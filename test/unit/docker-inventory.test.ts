@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasTwineLabels, procInterfaces, toContainerInfo } from '../../src/docker/inventory.js';
+import { createdInfo, hasTwineLabels, procInterfaces, toContainerInfo } from '../../src/docker/inventory.js';
 import { startedContainer as fixture } from '../fixtures/inspect.js';
 
 test('inspect JSON → ContainerInfo: name without slash, pid, labels, compose labels, addresses', () => {
@@ -83,4 +83,24 @@ test("Docker's network mode is kept (host and container:<id> are refused by it)"
   assert.equal(toContainerInfo({ ...fixture(), HostConfig: { NetworkMode: 'host' } }).networkMode, 'host');
   assert.equal(toContainerInfo({ ...fixture(), HostConfig: { NetworkMode: 'container:abc' } }).networkMode, 'container:abc');
   assert.equal(toContainerInfo({ ...fixture(), HostConfig: {} }).networkMode, undefined);
+});
+
+test('only twine.* and the compose project/service labels pass the Docker boundary (others may hold secrets)', () => {
+  const raw = fixture();
+  raw.Config!.Labels = {
+    ...raw.Config!.Labels,
+    'traefik.http.middlewares.auth.basicauth.users': 'admin:$apr1$secret-hash',
+    'com.docker.compose.config-hash': 'abc',
+    'TWINE.route.10.0.0.0/8': 'not ours: case matters',
+    twine: 'no dot',
+  };
+  const c = toContainerInfo(raw);
+  assert.deepEqual(Object.keys(c.labels).sort(), ['com.docker.compose.project', 'com.docker.compose.service', 'twine.route.10.0.0.0/8']);
+  assert.ok(!JSON.stringify(c).includes('secret-hash'));
+
+  // A create event's attributes mix Docker's keys with every label.
+  const fromEvent = createdInfo(raw.Id, { name: 'twt-fx-c', image: 'busybox', 'twine.route.10.0.0.0/8': 'gw', 'secret.token': 'hunter2', 'com.docker.compose.service': 'app' }, []);
+  assert.deepEqual(fromEvent.labels, { 'twine.route.10.0.0.0/8': 'gw', 'com.docker.compose.service': 'app' });
+  assert.equal(fromEvent.composeService, 'app');
+  assert.ok(!JSON.stringify(fromEvent).includes('hunter2'));
 });
