@@ -2,12 +2,15 @@
 // address (--listen, default 127.0.0.1:9117) and on a unix socket (--socket,
 // default /run/twine/twine.sock) that doubles as the one-Twine-per-host guard.
 // Everything is read-only: GET (and HEAD) only, JSON everywhere but /metrics.
+// Both listeners bound their connections and the time a request may take; the
+// TCP one also answers only requests whose Host names it (./host-check.ts).
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { readVersion } from '../cli/version.js';
 import { containerDoc, type HealthDoc } from './api.js';
+import { hostCheck, type HostCheck } from './host-check.js';
 import { listenExclusive } from './instance.js';
 import type { Metrics } from './metrics.js';
 import type { DaemonView } from './view.js';
@@ -22,8 +25,34 @@ export interface ServerOptions {
   listen: string;
   /** Unix socket path; "" or "none" disables it (and the instance guard with it). */
   socket: string;
+  /** Extra names the TCP listener answers to (--listen-allowed-hosts). */
+  allowedHosts?: readonly string[];
+  /** Defaults: SERVER_LIMITS. */
+  limits?: Partial<ServerLimits>;
   log?: Logger;
 }
+
+/** What one client may hold of a listener. */
+export interface ServerLimits {
+  /** Until the request's headers are in (slow or silent clients); answered 408. */
+  headersTimeoutMs: number;
+  /** Until the whole request is in; answered 408. */
+  requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic at all (e.g. a client that stopped reading) is closed after this. */
+  idleTimeoutMs: number;
+  /** Open connections per listener; more are closed as they arrive. */
+  maxConnections: number;
+}
+
+export const SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 64,
+};
 
 export interface RunningServer {
   /** The TCP address actually bound (port 0 → the kernel's choice), if any. */
@@ -72,11 +101,19 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, head:
   res.end(head ? undefined : text);
 }
 
-/** The request handler alone (for tests that want no sockets). */
-export function createHandler(view: DaemonView, metrics: Metrics, log?: Logger): http.RequestListener {
+/**
+ * The request handler alone (for tests that want no sockets). With `allowHost`,
+ * a request whose Host header it refuses is answered 421 and nothing else.
+ */
+export function createHandler(view: DaemonView, metrics: Metrics, log?: Logger, allowHost?: () => HostCheck): http.RequestListener {
   return (req, res) => {
     void (async () => {
       const method = req.method ?? 'GET';
+      if (allowHost && !allowHost()(req.headers.host)) {
+        res.setHeader('connection', 'close');
+        sendJson(res, 421, { error: `Host ${JSON.stringify(req.headers.host ?? '')} does not name this listener (DNS rebinding guard); use its address, or add the name with --listen-allowed-hosts` }, method === 'HEAD');
+        return;
+      }
       let pathname: string;
       try {
         pathname = new URL(req.url ?? '/', 'http://twine').pathname;
@@ -129,6 +166,32 @@ function listenTcp(server: http.Server, host: string, port: number): Promise<Add
   });
 }
 
+function createLimitedServer(handler: http.RequestListener, limits: ServerLimits, log: Logger | undefined, what: string): http.Server {
+  const s = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often those two are checked (Node's default, 30 s, would let them run over).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    handler,
+  );
+  s.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  s.timeout = limits.idleTimeoutMs;
+  s.maxConnections = limits.maxConnections;
+  let lastWarn = 0;
+  let dropped = 0;
+  s.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    if (now - lastWarn < 60_000) return;
+    lastWarn = now;
+    log?.warn({ listener: what, maxConnections: limits.maxConnections, dropped }, 'status server: connection limit reached; new connections are closed');
+    dropped = 0;
+  });
+  return s;
+}
+
 function closeServer(s: http.Server): Promise<void> {
   return new Promise((resolve) => {
     s.close(() => resolve());
@@ -143,7 +206,7 @@ function closeServer(s: http.Server): Promise<void> {
  */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   opts.metrics.bind(opts.view);
-  const handler = createHandler(opts.view, opts.metrics, opts.log);
+  const limits = { ...SERVER_LIMITS, ...opts.limits };
   const servers: http.Server[] = [];
   const result: RunningServer = {
     tookOverStale: false,
@@ -155,7 +218,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const socket = opts.socket.trim() === 'none' ? '' : opts.socket.trim();
   try {
     if (socket !== '') {
-      const s = http.createServer(handler);
+      const s = createLimitedServer(createHandler(opts.view, opts.metrics, opts.log), limits, opts.log, socket);
       const r = await listenExclusive(s, socket);
       servers.push(s);
       result.socket = socket;
@@ -163,8 +226,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (r.tookOverStale) opts.log?.warn({ socket }, 'removed the stale socket of a twine that did not stop cleanly');
     }
     if (tcp) {
-      const s = http.createServer(handler);
+      // Refuses everything until the bound address (port 0: the kernel's choice) is known.
+      let check: HostCheck = () => false;
+      const s = createLimitedServer(createHandler(opts.view, opts.metrics, opts.log, () => check), limits, opts.log, opts.listen);
       const a = await listenTcp(s, tcp.host, tcp.port);
+      check = hostCheck({ configured: tcp.host, address: a.address, port: a.port }, opts.allowedHosts);
       servers.push(s);
       result.tcp = { host: a.address, port: a.port };
     }

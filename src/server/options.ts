@@ -4,6 +4,7 @@
 import type { OptionSpec, OptionValues } from '../cli/options.js';
 import { UsageError } from '../cli/options.js';
 import type { Endpoint } from './client.js';
+import { parseAllowedHosts } from './host-check.js';
 import { DEFAULT_LISTEN, parseListen } from './http.js';
 import { DEFAULT_SOCKET } from './instance.js';
 
@@ -26,19 +27,27 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: DEFAULT_LISTEN,
     description: 'HTTP address for /healthz, /metrics and /api/containers; none disables TCP (the unix socket stays)',
   },
+  {
+    name: 'listen-allowed-hosts',
+    type: 'string',
+    env: 'TWINE_LISTEN_ALLOWED_HOSTS',
+    valueName: 'name[,name…]',
+    description:
+      'Host names the --listen address also answers to (e.g. the name Prometheus scrapes); other names get 421 (DNS rebinding guard)',
+  },
   SOCKET_OPTION,
 ];
 
-/** Validated --listen / --socket values (UsageError on a malformed --listen). */
-export function serverOptionsFrom(values: OptionValues): { listen: string; socket: string } {
+/** Validated --listen / --socket / --listen-allowed-hosts values (UsageError on a malformed one). */
+export function serverOptionsFrom(values: OptionValues): { listen: string; socket: string; allowedHosts: string[] } {
   const listen = (values.listen as string | undefined) ?? DEFAULT_LISTEN;
   const socket = (values.socket as string | undefined) ?? DEFAULT_SOCKET;
   try {
     parseListen(listen);
+    return { listen, socket, allowedHosts: parseAllowedHosts((values['listen-allowed-hosts'] as string | undefined) ?? '') };
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { listen, socket };
 }
 
 /** For the client commands. */
