@@ -16,12 +16,23 @@ export interface Command {
   /** Extra paragraph for `twine <command> --help`. */
   description?: string;
   options: readonly OptionSpec[];
+  /** What each exit code of this command means, for its --help. */
+  exitCodes: readonly ExitCode[];
   allowPositionals?: boolean;
   /** Returns the process exit code. */
   run(values: OptionValues, positionals: string[], io: CliIO): Promise<number>;
 }
 
-/** Exit codes shared by every command (documented in --help). */
+/** One line of a command's exit-code list: [code, meaning]. */
+export type ExitCode = readonly [number, string];
+
+/** Exit codes every command uses; each command's --help says what they mean for it. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+
+export const USAGE_EXIT: ExitCode = [EXIT_USAGE, 'usage error (unknown option, invalid option value or environment variable)'];
+
+export function formatExitCodes(codes: readonly ExitCode[]): string {
+  return `Exit codes:\n${codes.map(([c, m]) => `  ${c}  ${m}`).join('\n')}`;
+}

@@ -4,7 +4,7 @@
 import type { HealthDoc } from '../server/api.js';
 import { getJson } from '../server/client.js';
 import { CLIENT_OPTIONS, clientFrom } from '../server/options.js';
-import { EXIT_FAILURE, EXIT_OK, type CliIO, type Command } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import type { OptionValues } from './options.js';
 
 export async function runHealthcheck(values: OptionValues, io: CliIO): Promise<number> {
@@ -29,8 +29,12 @@ export const healthcheckCommand: Command = {
   summary: 'Exit 0 when the running daemon is healthy, 1 when not (for HEALTHCHECK)',
   description:
     'Healthy = the daemon answers on its socket (or --url), is connected to Docker and finished its\n' +
-    'first reconcile. Containers with label errors do not make it unhealthy (see `twine status`).\n' +
-    'Exit status: 0 healthy, 1 unhealthy or unreachable, 2 usage error.',
+    'first reconcile. Containers with label errors do not make it unhealthy (see `twine status`).',
   options: [...CLIENT_OPTIONS, { name: 'quiet', type: 'boolean', short: 'q', description: 'Print nothing when healthy' }],
+  exitCodes: [
+    [EXIT_OK, 'healthy'],
+    [EXIT_FAILURE, 'unhealthy (the reason is printed) or the daemon does not answer'],
+    USAGE_EXIT,
+  ],
   run: (values, _positionals, io) => runHealthcheck(values, io),
 };

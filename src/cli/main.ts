@@ -1,15 +1,15 @@
 // `twine` entry point: global flags, then dispatch to one command module.
 
 import { commands } from './commands.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIO, type Command } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, formatExitCodes, type CliIO, type Command } from './command.js';
 import { formatOptions, parseOptions, UsageError } from './options.js';
 import { readVersion } from './version.js';
 
-const EXIT_CODES = `Exit codes:
-  0  success (the daemon stopped on SIGINT/SIGTERM)
-  1  failure (Docker unreachable, kernel or runtime error)
+const EXIT_CODES = `Exit codes (each command's --help says what they mean for it):
+  0  success
+  1  failure
   2  usage error (unknown command or option, invalid option value or environment variable)
-  3  another twine is already running on this host`;
+  3  start: another twine already runs on this host; cleanup: a twine daemon is running`;
 
 function mainHelp(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
@@ -37,7 +37,7 @@ ${c.summary}.${c.description ? `\n${c.description}` : ''}
 Options:
 ${formatOptions([...c.options, { name: 'help', type: 'boolean', short: 'h', description: 'Show this help' }])}
 
-${EXIT_CODES}
+${formatExitCodes(c.exitCodes)}
 `;
 }
 

@@ -4,7 +4,7 @@ import { createDockerClient, resolveDockerEndpoint } from '../docker/client.js';
 import { LabelError } from '../errors.js';
 import { planContainer } from '../engine/planner.js';
 import { explainJson, explainText } from '../plan/explain.js';
-import { EXIT_FAILURE, EXIT_OK, type Command } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type Command } from './command.js';
 import { readInventory } from './inventory.js';
 import { DOCKER_OPTIONS, UsageError } from './options.js';
 
@@ -13,11 +13,17 @@ export const planCommand: Command = {
   summary: 'Show what Twine would apply to one container (changes nothing)',
   description:
     'Reads the running containers from Docker, resolves <container>\'s labels and prints the desired state,\n' +
-    'the route operations and the exact nft JSON batch. Exit 1 with the list of errors when a label is invalid.',
+    'the route operations and the nft table; --json adds the exact nft JSON batch (`nft`) Twine sends to a\n' +
+    'namespace without its table: `twine plan app --json | jq .nft | nft -j -f -` checks it against a kernel.',
   options: [
     ...DOCKER_OPTIONS,
     { name: 'json', type: 'boolean', description: 'Print JSON instead of text' },
     { name: 'allow-host-routes', type: 'boolean', env: 'TWINE_ALLOW_HOST_ROUTES', default: false, description: 'Plan twine.host.routes as a daemon with the opt-in would' },
+  ],
+  exitCodes: [
+    [EXIT_OK, 'the plan was printed'],
+    [EXIT_FAILURE, 'a label is invalid (every error is listed), no such running container, or Docker unreachable'],
+    USAGE_EXIT,
   ],
   allowPositionals: true,
   async run(values, positionals, io) {

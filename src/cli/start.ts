@@ -15,7 +15,7 @@ import { SERVER_OPTIONS, serverOptionsFrom } from '../server/options.js';
 import { daemonView } from '../server/view.js';
 import { ENGINE_OPTIONS, engineSettings } from './engine-options.js';
 import { DOCKER_OPTIONS, LOG_OPTIONS, UsageError, type OptionValues } from './options.js';
-import { EXIT_FAILURE, EXIT_OK, type CliIO, type Command } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import { readVersion } from './version.js';
 import { setProcessNice } from '../util/priority.js';
 
@@ -93,7 +93,14 @@ export const startCommand: Command = {
     'move: routes and sysctls through netlink, firewall rules as one nft batch per container. Follows Docker\'s\n' +
     'event stream (reconnecting with backoff, max 5 s, and re-syncing after each reconnect) and re-checks\n' +
     'everything every --resync-interval. SIGINT or SIGTERM: in-flight transactions finish, exit 0; what was\n' +
-    'applied stays. Exit 3 when another twine already holds --socket.',
+    'applied stays. An unreachable Docker is not an exit: the daemon keeps retrying, `twine status` and\n' +
+    '/healthz say since when and why it is not connected.',
   options: [...DOCKER_OPTIONS, ...ENGINE_OPTIONS, ...SERVER_OPTIONS, ...LOG_OPTIONS],
+  exitCodes: [
+    [EXIT_OK, 'stopped by SIGINT or SIGTERM; in-flight transactions finished, what was applied stays'],
+    [EXIT_FAILURE, 'runtime failure (e.g. the status server could not bind --listen)'],
+    USAGE_EXIT,
+    [EXIT_ALREADY_RUNNING, 'another twine already holds --socket'],
+  ],
   run: (values, _positionals, io) => runStart(values, io),
 };

@@ -1,12 +1,37 @@
 // `twine status [container]`: what the running daemon applied, per container,
 // from its status API (/api/containers over the unix socket, or --url).
 
-import type { ContainerDoc } from '../server/api.js';
+import type { ContainerDoc, HealthDoc } from '../server/api.js';
+import type { DesiredState, Peer } from '../resolve/desired.js';
 import { getJson } from '../server/client.js';
 import { CLIENT_OPTIONS, clientFrom } from '../server/options.js';
 import { errorText, formatLatency, renderTable } from '../server/table.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIO, type Command } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import type { OptionValues } from './options.js';
+
+/**
+ * One line per label that names a destination: what it resolved to, or why it is down
+ * (a route is then unreachable, a forward or rule left out).
+ */
+export function referenceLines(desired: unknown): string[] {
+  if (desired === null || typeof desired !== 'object') return [];
+  const d = desired as Partial<DesiredState>;
+  const via = (p: Peer | undefined): string => (p ? ` (${p.name} on ${p.network})` : '');
+  const out: string[] = [];
+  for (const r of d.routes ?? []) {
+    out.push(r.state === 'down' ? `${r.label} → ${r.dest}: down, ${r.reason ?? 'unresolved'}; the route is unreachable` : `${r.label} → ${r.dest}: up, gateway ${r.gateway ?? '?'}${via(r.via)}`);
+  }
+  for (const f of d.forwards ?? []) {
+    out.push(
+      f.state === 'down'
+        ? `${f.label} → ${f.dest}: down, ${f.reason ?? 'unresolved'}; not forwarded`
+        : `${f.label} → ${f.dest}: up, ${f.targets.map((t) => `${t.ip}${via(t.via)}`).join(', ')}`,
+    );
+  }
+  for (const r of d.rules ?? []) if (r.state === 'down') out.push(`${r.label}: down, ${r.reason ?? 'unresolved'}; rule left out`);
+  for (const h of d.hostRoutes ?? []) if (h.reason) out.push(`twine.host.routes ${h.dst}: skipped, ${h.reason}`);
+  return out;
+}
 
 /** `twine status <name>`: the container's line plus what a user needs to act on it. */
 export function renderDetail(d: ContainerDoc): string {
@@ -15,6 +40,8 @@ export function renderDetail(d: ContainerDoc): string {
   out.push(`last apply:    ${d.lastApplyAt ?? 'never'}${d.lastLatencyMs !== undefined ? ` (${formatLatency(d.lastLatencyMs)} after the Docker event)` : ''}`);
   if (d.natInterfaces.length) out.push(`nat:           ${d.natInterfaces.join(', ')}`);
   if (d.dependencies && d.dependencies.refs.length) out.push(`depends on:    ${d.dependencies.refs.join(', ')}`);
+  const refs = referenceLines(d.desired);
+  if (refs.length) out.push('references:', ...refs.map((l) => `  ${l}`));
   const labels = Object.entries(d.labels).filter(([k]) => k.startsWith('twine.'));
   if (labels.length) {
     out.push('labels:');
@@ -35,6 +62,12 @@ export function renderDetail(d: ContainerDoc): string {
   return `${out.join('\n')}\n`;
 }
 
+/** "docker: not connected since <time> (<reason>)", from the daemon's /healthz. */
+export function dockerDownText(h: Partial<HealthDoc>): string {
+  const since = h.dockerDownSince ? ` since ${h.dockerDownSince}` : '';
+  return `docker: not connected${since}${h.dockerError ? ` (${h.dockerError})` : ''}; the daemon keeps retrying, what it shows may be stale`;
+}
+
 export async function runStatus(values: OptionValues, positionals: string[], io: CliIO): Promise<number> {
   const { endpoint, timeoutMs } = clientFrom(values);
   if (positionals.length > 1) {
@@ -43,6 +76,11 @@ export async function runStatus(values: OptionValues, positionals: string[], io:
   }
   const name = positionals[0];
   try {
+    // What the daemon shows is only as current as its view of Docker: say so, and exit 1.
+    const health = (await getJson<Partial<HealthDoc>>(endpoint, '/healthz', timeoutMs)).body;
+    const dockerDown = health.dockerConnected === false;
+    if (dockerDown) io.stderr(`${dockerDownText(health)}\n`);
+    const done = dockerDown ? EXIT_FAILURE : EXIT_OK;
     if (name !== undefined) {
       const r = await getJson<ContainerDoc & { error?: string }>(endpoint, `/api/containers/${encodeURIComponent(name)}`, timeoutMs);
       if (r.status !== 200) {
@@ -50,7 +88,7 @@ export async function runStatus(values: OptionValues, positionals: string[], io:
         return EXIT_FAILURE;
       }
       io.stdout(values.json ? `${JSON.stringify(r.body, null, 2)}\n` : renderDetail(r.body));
-      return EXIT_OK;
+      return done;
     }
     const r = await getJson<ContainerDoc[]>(endpoint, '/api/containers', timeoutMs);
     if (r.status !== 200 || !Array.isArray(r.body)) {
@@ -58,7 +96,7 @@ export async function runStatus(values: OptionValues, positionals: string[], io:
       return EXIT_FAILURE;
     }
     io.stdout(values.json ? `${JSON.stringify(r.body, null, 2)}\n` : renderTable(r.body));
-    return EXIT_OK;
+    return done;
   } catch (err) {
     io.stderr(`twine status: ${(err as Error).message}\n`);
     return EXIT_FAILURE;
@@ -71,9 +109,14 @@ export const statusCommand: Command = {
   description:
     'Asks the running `twine start` (over its unix socket, or --url) and prints one line per container:\n' +
     'state (applied, invalid, failed, refused, pending, stopped), routes, forwards, rules, the last apply latency\n' +
-    '(Docker event to commit) and the error, naming the label. With a container name: its details.\n' +
-    'Exit status: 0 the daemon answered (even if containers have errors), 1 daemon unreachable or\n' +
-    'unknown container, 2 usage error.',
+    '(Docker event to commit) and the error, naming the label. With a container name: its details, and\n' +
+    'each reference its labels make, with why it is down. When the daemon has lost Docker it says\n' +
+    '"docker: not connected since <time> (<reason>)": what it shows may be stale until Docker is back.',
+  exitCodes: [
+    [EXIT_OK, 'the daemon answered and is connected to Docker (even if some containers have errors)'],
+    [EXIT_FAILURE, 'the daemon does not answer, is not connected to Docker, or does not know the named container'],
+    USAGE_EXIT,
+  ],
   options: [...CLIENT_OPTIONS, { name: 'json', type: 'boolean', description: 'Print the API documents (JSON) instead of a table' }],
   allowPositionals: true,
   run: (values, positionals, io) => runStatus(values, positionals, io),
