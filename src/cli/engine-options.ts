@@ -39,6 +39,7 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
     env: 'TWINE_RESYNC_INTERVAL',
     valueName: 'seconds',
     default: '60',
+    check: (v) => numberProblem(v, 0, 86400),
     description: 'Re-check every container and repair drift this often; 0 disables',
   },
   {
@@ -47,6 +48,7 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
     env: 'TWINE_CONCURRENCY',
     valueName: 'n',
     default: '8',
+    check: (v) => numberProblem(v, 1, 256),
     description: 'Containers whose transactions may run at the same time',
   },
   NFT_TRANSPORT_OPTION,
@@ -56,6 +58,7 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
     env: 'TWINE_NICE',
     valueName: 'n',
     default: '-10',
+    check: (v) => (/^-?\d+$/.test(v.trim()) && Number(v) >= -20 && Number(v) <= 19 ? undefined : 'expected an integer from -20 to 19'),
     description: "The daemon's nice value, -20 (first) to 19; below 0 it wins the CPU while Docker starts many containers at once",
   },
   {
@@ -69,18 +72,18 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
-function number(values: OptionValues, name: string, min: number, max: number): number {
-  const raw = String(values[name]);
+function numberProblem(raw: string, min: number, max: number): string | undefined {
   const n = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || n < min || n > max) throw new UsageError(`--${name}=${JSON.stringify(raw)}: expected a number from ${min} to ${max}`);
-  return n;
+  return /^\d+(\.\d+)?$/.test(raw.trim()) && n >= min && n <= max ? undefined : `expected a number from ${min} to ${max}`;
 }
 
-function niceValue(values: OptionValues): number {
-  const raw = String(values.nice).trim();
-  const n = Number(raw);
-  if (!/^-?\d+$/.test(raw) || n < -20 || n > 19) throw new UsageError(`--nice=${JSON.stringify(raw)}: expected an integer from -20 to 19`);
-  return n;
+/** A value parseOptions() has checked (the spec's check names the flag or variable it came from). */
+function number(values: OptionValues, name: string): number {
+  const raw = String(values[name]);
+  const spec = ENGINE_OPTIONS.find((s) => s.name === name);
+  const wrong = spec?.check?.(raw);
+  if (wrong !== undefined) throw new UsageError(`--${name}=${JSON.stringify(raw)}: ${wrong}`);
+  return Number(raw);
 }
 
 export interface EngineSettings {
@@ -97,10 +100,10 @@ export function engineSettings(values: OptionValues): EngineSettings {
   return {
     allowHostRoutes: values['allow-host-routes'] === true,
     hostNetns: String(values['host-netns']),
-    resyncIntervalMs: Math.round(number(values, 'resync-interval', 0, 86400) * 1000),
-    concurrency: Math.floor(number(values, 'concurrency', 1, 256)),
+    resyncIntervalMs: Math.round(number(values, 'resync-interval') * 1000),
+    concurrency: Math.floor(number(values, 'concurrency')),
     nftTransport: values['nft-transport'] as TransportChoice,
     applyBeforeStart: values['apply-before-start'] !== 'off',
-    nice: niceValue(values),
+    nice: number(values, 'nice'),
   };
 }

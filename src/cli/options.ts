@@ -3,6 +3,7 @@
 // wins over its environment variable, which wins over the default.
 
 import { parseArgs } from 'node:util';
+import { parseDockerEndpoint } from '../docker/client.js';
 
 export interface OptionSpec {
   /** Long name without dashes: "docker-socket". */
@@ -17,6 +18,8 @@ export interface OptionSpec {
   default?: string | boolean;
   /** Allowed values of a string option. */
   choices?: readonly string[];
+  /** Checks a string value; returns what is wrong with it ("expected a number from 0 to 60"), else undefined. */
+  check?: (value: string) => string | undefined;
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>;
@@ -68,6 +71,9 @@ export function parseOptions(
     if (v !== undefined && s.choices && typeof v === 'string' && !s.choices.includes(v)) {
       throw new UsageError(`${source}=${JSON.stringify(v)}: expected one of ${s.choices.join(', ')}`);
     }
+    // Where the value came from is named in the error: the flag, or the variable that set it.
+    const wrong = typeof v === 'string' && s.check ? s.check(v) : undefined;
+    if (wrong !== undefined) throw new UsageError(`${source}=${JSON.stringify(v)}: ${wrong}`);
     values[s.name] = v;
   }
   return { values, positionals: parsed.positionals };
@@ -85,6 +91,16 @@ export function formatOptions(specs: readonly OptionSpec[]): string {
   });
   const w = Math.max(0, ...rows.map(([f]) => f.length));
   return rows.map(([f, d]) => `  ${f.padEnd(w)}  ${d}`).join('\n');
+}
+
+/** What a parser's error says about the value, without the value it quotes first. */
+export function problemOf(parse: () => unknown): string | undefined {
+  try {
+    parse();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^[^:]*"(?:[^"\\]|\\.)*": /, '');
+  }
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -109,6 +125,7 @@ export const DOCKER_OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     env: 'TWINE_DOCKER_SOCKET',
     valueName: 'path|url',
+    check: (v) => (v.trim() === '' ? undefined : problemOf(() => parseDockerEndpoint(v.trim()))),
     description: 'Docker engine: a socket path, unix:///path or tcp://host:port (default: $DOCKER_HOST, else /var/run/docker.sock)',
   },
 ];

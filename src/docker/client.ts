@@ -23,8 +23,15 @@ export function resolveDockerEndpoint(
   explicit: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): DockerEndpoint {
-  const raw = explicit?.trim() || env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_SOCKET;
-  return parseDockerEndpoint(raw);
+  const given = explicit?.trim();
+  if (given) return parseDockerEndpoint(given);
+  const fromEnv = env.DOCKER_HOST?.trim();
+  if (!fromEnv) return parseDockerEndpoint(DEFAULT_DOCKER_SOCKET);
+  try {
+    return parseDockerEndpoint(fromEnv);
+  } catch (err) {
+    throw new DockerError(`DOCKER_HOST=${(err as Error).message.replace(/^docker endpoint /, '')}`);
+  }
 }
 
 export function parseDockerEndpoint(raw: string): DockerEndpoint {

@@ -2,7 +2,7 @@
 // commands that talk to it (`twine status`, `twine healthcheck`).
 
 import type { OptionSpec, OptionValues } from '../cli/options.js';
-import { UsageError } from '../cli/options.js';
+import { problemOf, UsageError } from '../cli/options.js';
 import type { Endpoint } from './client.js';
 import { parseAllowedHosts } from './host-check.js';
 import { DEFAULT_LISTEN, parseListen } from './http.js';
@@ -25,6 +25,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     env: 'TWINE_LISTEN',
     valueName: 'host:port|none',
     default: DEFAULT_LISTEN,
+    check: (v) => problemOf(() => parseListen(v)),
     description: 'HTTP address for /healthz, /metrics and /api/containers; none disables TCP (the unix socket stays)',
   },
   {
@@ -66,6 +67,7 @@ export const CLIENT_OPTIONS: readonly OptionSpec[] = [
     env: 'TWINE_TIMEOUT',
     valueName: 'seconds',
     default: '5',
+    check: (v) => (Number.isFinite(Number(v)) && Number(v) > 0 && v.trim() !== '' ? undefined : 'expected a positive number of seconds'),
     description: 'Give up when the daemon does not answer within this time',
   },
 ];
