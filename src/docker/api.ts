@@ -125,7 +125,7 @@ class EngineApiClient implements DockerClient {
     try {
       return JSON.parse(a.body.toString('utf8')) as T;
     } catch {
-      throw new DockerApiError(`GET ${path}: HTTP ${a.status}, not JSON: ${a.body.toString('utf8').slice(0, 200)}`, a.status);
+      throw new DockerApiError(`GET ${shown(path)}: HTTP ${a.status}, not JSON: ${a.body.toString('utf8').slice(0, 200)}`, a.status);
     }
   }
 
@@ -135,7 +135,7 @@ class EngineApiClient implements DockerClient {
     const signal = opts?.signal;
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
-        reject(new DockerApiError(`GET ${path}: aborted`, undefined, 'ABORT_ERR'));
+        reject(new DockerApiError(`GET ${shown(path)}: aborted`, undefined, 'ABORT_ERR'));
         return;
       }
       const req = this.request(path);
@@ -153,10 +153,10 @@ class EngineApiClient implements DockerClient {
       };
       // The deadline covers the engine's answer (headers), not the stream after it.
       const timer = setTimeout(
-        () => fail(new DockerApiError(`GET ${path}: no answer within ${timeoutMs} ms`, undefined, 'ETIMEDOUT')),
+        () => fail(new DockerApiError(`GET ${shown(path)}: no answer within ${timeoutMs} ms`, undefined, 'ETIMEDOUT')),
         timeoutMs,
       );
-      const onAbort = (): void => fail(new DockerApiError(`GET ${path}: aborted`, undefined, 'ABORT_ERR'));
+      const onAbort = (): void => fail(new DockerApiError(`GET ${shown(path)}: aborted`, undefined, 'ABORT_ERR'));
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (err) => fail(err instanceof DockerApiError ? err : transportError(path, err)));
       req.on('response', (res) => {
@@ -191,7 +191,7 @@ class EngineApiClient implements DockerClient {
     try {
       return await this.getOnce(path, opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     } catch (err) {
-      if (err instanceof RetryableReset) throw new DockerApiError(`GET ${path}: connection reset twice`, undefined, 'ECONNRESET');
+      if (err instanceof RetryableReset) throw new DockerApiError(`GET ${shown(path)}: connection reset twice`, undefined, 'ECONNRESET');
       throw err;
     }
   }
@@ -202,7 +202,7 @@ class EngineApiClient implements DockerClient {
       let timedOut: DockerApiError | undefined;
       let settled = false;
       const timer = setTimeout(() => {
-        timedOut = new DockerApiError(`GET ${path}: no answer within ${timeoutMs} ms`, undefined, 'ETIMEDOUT');
+        timedOut = new DockerApiError(`GET ${shown(path)}: no answer within ${timeoutMs} ms`, undefined, 'ETIMEDOUT');
         req.destroy(timedOut);
       }, timeoutMs);
       const fail = (err: Error): void => {
@@ -242,6 +242,12 @@ class EngineApiClient implements DockerClient {
 
 class RetryableReset extends Error {}
 
+/** The path as errors quote it: without the query, whose URL-encoded filters only obscure what failed. */
+function shown(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
+
 function readBody(res: http.IncomingMessage, path: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -249,7 +255,7 @@ function readBody(res: http.IncomingMessage, path: string): Promise<Buffer> {
     res.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY_BYTES) {
-        res.destroy(new DockerApiError(`GET ${path}: answer larger than ${MAX_BODY_BYTES} bytes`));
+        res.destroy(new DockerApiError(`GET ${shown(path)}: answer larger than ${MAX_BODY_BYTES} bytes`));
         return;
       }
       chunks.push(c);
@@ -257,7 +263,7 @@ function readBody(res: http.IncomingMessage, path: string): Promise<Buffer> {
     res.on('end', () => resolve(Buffer.concat(chunks)));
     res.on('error', reject);
     res.on('close', () => {
-      if (!res.complete) reject(new DockerApiError(`GET ${path}: connection closed mid-answer`, undefined, 'ECONNRESET'));
+      if (!res.complete) reject(new DockerApiError(`GET ${shown(path)}: connection closed mid-answer`, undefined, 'ECONNRESET'));
     });
   });
 }
@@ -273,10 +279,10 @@ function statusError(path: string, status: number, body: Buffer): DockerApiError
     // Not JSON (a proxy's page, an empty body): quote what came.
   }
   const detail = message === '' ? http.STATUS_CODES[status] ?? 'error' : message.slice(0, 500);
-  return new DockerApiError(`GET ${path}: HTTP ${status}: ${detail}`, status);
+  return new DockerApiError(`GET ${shown(path)}: HTTP ${status}: ${detail}`, status);
 }
 
 function transportError(path: string, err: Error): DockerApiError {
   const code = (err as NodeJS.ErrnoException).code;
-  return new DockerApiError(`GET ${path}: ${err.message}`, undefined, code);
+  return new DockerApiError(`GET ${shown(path)}: ${err.message}`, undefined, code);
 }

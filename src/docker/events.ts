@@ -69,6 +69,8 @@ export class DockerEventStream {
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private connectedNow = false;
+  /** Since when the stream is not connected (ms since epoch), and the last failure. */
+  private down: { since: number; reason?: string } = { since: Date.now() };
   /** Successful connections so far (the first one included). */
   connects = 0;
 
@@ -78,8 +80,14 @@ export class DockerEventStream {
     return this.connectedNow;
   }
 
+  /** Undefined while connected; else since when it is not, and why (the last failure, if any). */
+  get disconnected(): { since: number; reason?: string } | undefined {
+    return this.connectedNow ? undefined : this.down;
+  }
+
   start(): void {
     if (this.loop) return;
+    this.down = { since: Date.now() };
     this.loop = this.run();
   }
 
@@ -144,9 +152,12 @@ export class DockerEventStream {
         this.connecting = undefined;
         failure = dockerError('events', err);
       }
+      const err = failure ?? dockerError('events', new Error('stream ended'));
+      if (this.connectedNow) this.down = { since: Date.now() };
+      this.down.reason = err.message.replace(/^docker: /, '');
       this.connectedNow = false;
       if (this.stopped) break;
-      this.opts.onDisconnect?.(failure ?? dockerError('events', new Error('stream ended')), delay);
+      this.opts.onDisconnect?.(err, delay);
       await this.sleep(delay);
       delay = Math.min(delay * 2, max);
     }

@@ -37,6 +37,9 @@ export interface HealthDoc {
   reason?: string;
   reconciled: boolean;
   dockerConnected: boolean;
+  /** While not connected to Docker: since when (ISO time) and the last failure. */
+  dockerDownSince?: string;
+  dockerError?: string;
   containers: number;
   errors: number;
   version: string;

@@ -90,9 +90,18 @@ export function health(view: DaemonView): HealthDoc {
     version: readVersion(),
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   };
-  if (!dockerConnected) doc.reason = 'docker event stream not connected';
+  const down = dockerConnected ? undefined : view.dockerDown?.();
+  if (down) {
+    doc.dockerDownSince = isoSeconds(down.since);
+    if (down.reason !== undefined) doc.dockerError = down.reason;
+  }
+  if (!dockerConnected) doc.reason = `docker event stream not connected${down ? ` since ${doc.dockerDownSince}${down.reason ? ` (${down.reason})` : ''}` : ''}`;
   else if (!reconciled) doc.reason = 'first reconcile not finished';
   return doc;
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, head: boolean): void {

@@ -16,6 +16,8 @@ export interface DaemonView {
   readonly reconciled: boolean;
   /** True while Docker's event stream is connected. */
   dockerConnected(): boolean;
+  /** Undefined while connected to Docker; else since when (ms since epoch) it is not, and the last failure. */
+  dockerDown?(): { since: number; reason?: string } | undefined;
   /** Successful connections to Docker's event stream so far (the first one included); reconnects = connects - 1. */
   dockerConnects?(): number;
 }
@@ -30,6 +32,7 @@ export interface EngineLike {
 export interface EventStreamLike {
   readonly connected: boolean;
   readonly connects: number;
+  readonly disconnected?: { since: number; reason?: string };
 }
 
 /** Adapts the daemon's Engine and Docker event stream to a DaemonView (live: reads them on every call). */
@@ -41,6 +44,7 @@ export function daemonView(engine: EngineLike, events: EventStreamLike): DaemonV
       return engine.reconciled;
     },
     dockerConnected: () => events.connected,
+    dockerDown: () => events.disconnected,
     dockerConnects: () => events.connects,
   };
 }
