@@ -118,6 +118,9 @@ function indexOf(inv: Inventory): NameIndex {
   return ix;
 }
 
+/** What a reference is to the label that makes it. */
+export type RefRole = 'gateway' | 'forward destination' | 'rule address';
+
 export class Resolver {
   private readonly index: NameIndex;
 
@@ -161,15 +164,18 @@ export class Resolver {
     return [...seen.values()].sort((x, y) => x.at - y.at).map((e) => e.c);
   }
 
-  /** Why `ref` does not resolve for `family` (only meaningful after lookup failed). */
-  whyNot(ref: string, family?: Family): string {
+  /**
+   * Why `ref` does not resolve for `family` (only meaningful after lookup failed), in the
+   * words of what the label uses it as: a route's gateway, a forward's destination, a rule's address.
+   */
+  whyNot(ref: string, role: RefRole, family?: Family): string {
     if (rank(this.source, this.source, undefined, ref) !== undefined && this.namedBy(ref).length === 0) {
       return `"${ref}" is this container itself`;
     }
     const named = this.namedBy(ref);
-    if (named.length === 0) return `no container named "${ref}" (gateway down)`;
+    if (named.length === 0) return `no container named "${ref}" (${role} down)`;
     const running = named.filter((c) => c.running);
-    if (running.length === 0) return `container "${ref}" is not running (gateway down)`;
+    if (running.length === 0) return `container "${ref}" is not running (${role} down)`;
     const shared = running.some((c) => c.networks.some((a) => this.source.networks.some((s) => s.networkId === a.networkId)));
     if (!shared) return `container "${ref}" shares no network with ${this.source.name}`;
     return `container "${ref}" has no IPv${family ?? 4} address on a network shared with ${this.source.name}`;
@@ -242,7 +248,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
     noteRef(rt.dest.name);
     const m = r.lookup(rt.dest.name, family);
     if (!m) {
-      const reason = r.whyNot(rt.dest.name, family);
+      const reason = r.whyNot(rt.dest.name, 'gateway', family);
       unresolved.push({ label: rt.label, ref: rt.dest.name, reason });
       return { ...base, state: 'down', reason };
     }
@@ -277,7 +283,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
         });
       }
       if (targets.length === 0) {
-        const reason = r.whyNot(f.dest.name);
+        const reason = r.whyNot(f.dest.name, 'forward destination');
         unresolved.push({ label: f.label, ref: f.dest.name, reason });
         return { ...base, state: 'down', targets, reason };
       }
@@ -303,8 +309,8 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
       };
       for (const ref of parsed.rule.refs) refResolver(ref);
       if (failed.length > 0) {
-        const reason = failed.map((ref) => r.whyNot(ref)).join('; ');
-        for (const ref of failed) unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref) });
+        const reason = failed.map((ref) => r.whyNot(ref, 'rule address')).join('; ');
+        for (const ref of failed) unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref, 'rule address') });
         return { ...base, state: 'down', reason };
       }
       const t = translateRule(parsed.rule, refResolver);
