@@ -187,3 +187,19 @@ async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+test('errors quote the path without its URL-encoded filters', async () => {
+  const gone = createDockerClient({ kind: 'unix', socketPath: path.join(dir, 'missing.sock') });
+  await assert.rejects(gone.events({ type: ['container', 'network'] }), (err: unknown) => {
+    const m = (err as Error).message;
+    assert.match(m, /^GET \/events: connect ENOENT /);
+    assert.doesNotMatch(m, /%7B|%22|filters=/);
+    return true;
+  });
+  await assert.rejects(gone.listContainers({ filters: { status: ['running'] } }), (err: unknown) => /^GET \/containers\/json: /.test((err as Error).message));
+  gone.close();
+  await assert.rejects(docker.events({ type: ['bogus'] }), (err: unknown) => {
+    assert.equal((err as Error).message, "GET /events: HTTP 400: invalid filter 'type=bogus'");
+    return true;
+  });
+});

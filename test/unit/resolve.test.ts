@@ -202,3 +202,22 @@ test('names are looked up per inventory snapshot: a new list is read afresh, the
   const other = ctr('other', { 'twine.route.10.8.0.0/16': 'gw' }, [net('a', '10.0.1.4', { iface: 'eth0' })]);
   assert.equal(run(other, { containers: first.containers }).desired.routes[0]!.gateway, '10.0.1.3');
 });
+
+test('a reason names what the reference is to its label: gateway, forward destination, rule address', () => {
+  const vpn = ctr('vpn', {}, [net('a')], { running: false, pid: 0 });
+  const src = ctr(
+    'src',
+    { 'twine.route.10.0.0.0/8': 'vpn', 'twine.nat.forward.80': 'vpn', 'twine.nat.forward.81': 'ghost', 'twine.iptables.rule.a': 'TWINE_INPUT -s vpn -j ACCEPT' },
+    [net('a', '10.0.1.2')],
+  );
+  const r = run(src, { containers: [src, vpn] });
+  assert.equal(r.desired.routes[0]?.reason, 'container "vpn" is not running (gateway down)');
+  assert.equal(r.desired.forwards[0]?.reason, 'container "vpn" is not running (forward destination down)');
+  assert.equal(r.desired.forwards[1]?.reason, 'no container named "ghost" (forward destination down)');
+  assert.equal(r.desired.rules[0]?.reason, 'container "vpn" is not running (rule address down)');
+  for (const f of r.desired.forwards) assert.doesNotMatch(f.reason ?? '', /gateway/);
+  assert.deepEqual(
+    r.unresolved.map((u) => u.reason),
+    ['container "vpn" is not running (gateway down)', 'container "vpn" is not running (forward destination down)', 'no container named "ghost" (forward destination down)', 'container "vpn" is not running (rule address down)'],
+  );
+});

@@ -11,6 +11,7 @@ import { Metrics } from '../../src/server/metrics.js';
 import { startServer, type RunningServer } from '../../src/server/http.js';
 import { containerDoc } from '../../src/server/api.js';
 import { renderTable, formatLatency } from '../../src/server/table.js';
+import { renderDetail } from '../../src/cli/status.js';
 import type { ContainerState } from '../../src/engine/state.js';
 
 const app: ContainerState = {
@@ -85,6 +86,10 @@ describe('twine status / twine healthcheck', () => {
   const view = {
     reconciled: false,
     connected: true,
+    down: undefined as { since: number; reason?: string } | undefined,
+    dockerDown(): { since: number; reason?: string } | undefined {
+      return this.connected ? undefined : this.down;
+    },
     containers: () => [app, broken, vpn],
     container: (x: string) => [app, broken, vpn].find((c) => c.name === x || c.id.startsWith(x)),
     dockerConnected(): boolean {
@@ -154,9 +159,50 @@ describe('twine status / twine healthcheck', () => {
     assert.equal(t.code, 2);
   });
 
+  it('status says since when and why the daemon is not connected to Docker, and exits 1', async () => {
+    view.connected = false;
+    view.down = { since: Date.parse('2026-11-29T21:00:05.123Z'), reason: 'events: GET /events: connect ENOENT /var/run/docker.sock' };
+    try {
+      const r = await cli('status', '--socket', socket);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /^docker: not connected since 2026-11-29T21:00:05Z \(events: GET \/events: connect ENOENT \/var\/run\/docker\.sock\)/);
+      assert.equal(r.out, renderTable([app, broken, vpn].map(containerDoc)), 'the last known state is still shown');
+      const one = await cli('status', '--socket', socket, 'app');
+      assert.equal(one.code, 1);
+      assert.match(one.err, /^docker: not connected since /);
+      const h = await cli('healthcheck', '--socket', socket);
+      assert.equal(h.code, 1);
+      assert.match(h.err, /not connected since 2026-11-29T21:00:05Z \(events: GET \/events: connect ENOENT/);
+    } finally {
+      view.connected = true;
+    }
+    assert.equal((await cli('status', '--socket', socket)).code, 0);
+  });
+
+  it('status <name> shows each reference: what it resolved to, or why it is down', async () => {
+    const doc = containerDoc({
+      ...app,
+      desired: {
+        routes: [
+          { label: 'twine.route.0.0.0.0/1', dest: 'vpn', state: 'up', gateway: '172.20.0.2', via: { id: 'f00d', name: 'vpn', network: 'front' } },
+          { label: 'twine.route.10.0.0.0/8', dest: 'ghost', state: 'down', reason: 'no container named "ghost" (gateway down)' },
+        ],
+        forwards: [{ label: 'twine.nat.forward.80', dest: 'web', state: 'down', targets: [], reason: 'container "web" is not running (forward destination down)' }],
+        rules: [{ label: 'twine.iptables.rule.a', state: 'down', reason: 'container "db" shares no network with app' }],
+        hostRoutes: [],
+      },
+    });
+    const text = renderDetail(doc);
+    assert.match(text, /^references:$/m);
+    assert.match(text, /^ {2}twine\.route\.0\.0\.0\.0\/1 → vpn: up, gateway 172\.20\.0\.2 \(vpn on front\)$/m);
+    assert.match(text, /^ {2}twine\.route\.10\.0\.0\.0\/8 → ghost: down, no container named "ghost" \(gateway down\); the route is unreachable$/m);
+    assert.match(text, /^ {2}twine\.nat\.forward\.80 → web: down, container "web" is not running \(forward destination down\); not forwarded$/m);
+    assert.match(text, /^ {2}twine\.iptables\.rule\.a: down, container "db" shares no network with app; rule left out$/m);
+  });
+
   it('--help documents the exit codes', async () => {
     const r = await cli('healthcheck', '--help');
-    assert.match(r.out, /Exit status: 0 healthy, 1 unhealthy or unreachable, 2 usage error/);
+    assert.match(r.out, /Exit codes:\n {2}0 {2}healthy\n {2}1 {2}unhealthy .*does not answer\n {2}2 {2}usage error/);
     assert.match(r.out, /TWINE_SOCKET/);
   });
 });
