@@ -17,12 +17,11 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { addTableBatch, diffTable } from '../src/firewall/batch.js';
+import { addTableBatch, diffTable, freshTableBatch } from '../src/firewall/batch.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../src/firewall/nft.js';
 import { createExecTransport } from '../src/firewall/transport-exec.js';
 import { createLibTransport } from '../src/firewall/transport-lib.js';
 import type { NftTransport } from '../src/firewall/transport.js';
-import { exclusive } from '../src/engine/transaction.js';
 import { parseLabels } from '../src/labels/parse.js';
 import { compile } from '../src/plan/compile.js';
 import type { Plan } from '../src/plan/types.js';
@@ -152,7 +151,7 @@ async function main(): Promise<void> {
   const transport = cliArg('--transport') ?? 'lib';
   const nft = transport === 'exec' ? createExecTransport() : createLibTransport();
   const plans: [Plan, Plan] = [fleetPlan('10.88.0.2'), fleetPlan('10.88.0.3')];
-  const first = exclusive(addTableBatch(plans[0].table));
+  const first = freshTableBatch(plans[0].table);
   const cols: Columns = {};
 
   const only = new Set((cliArg('--only') ?? 'fresh,diff,repoint').split(','));

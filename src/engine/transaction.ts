@@ -5,7 +5,7 @@
 // first, the nft batch (atomic) last; if the batch fails, routes and sysctls
 // are put back, so the namespace is left as it was.
 
-import { addTableBatch, diffTable } from '../firewall/batch.js';
+import { addTableBatch, diffTable, freshTableBatch } from '../firewall/batch.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../firewall/nft.js';
 import type { NftTransport } from '../firewall/transport.js';
 import { TWINE_RT_PROTO, type BatchOutcome, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../netns/types.js';
@@ -58,17 +58,6 @@ async function observeNetlink(netns: NetnsBackend, ns: NsTarget, keys: string[])
   const out = await netns.batch(ns, [{ op: 'routeList', filter: { protocol: TWINE_RT_PROTO } }, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))]);
   if (out.failedAt !== undefined) throw out.error;
   return [out.results[0] as Route[], new Map(keys.map((k, i) => [k, String(out.results[i + 1]).trim()]))];
-}
-
-/**
- * The add-only batch with `create table` instead of `add table`: the batch (atomic)
- * then fails instead of appending a second copy of every rule when the table exists.
- */
-export function exclusive(batch: NftBatch): NftBatch {
-  const [first, ...rest] = batch.nftables;
-  const table = (first as { add?: { table?: unknown } } | undefined)?.add?.table;
-  if (table === undefined) return batch;
-  return { nftables: [{ create: { table } } as NftBatch['nftables'][number], ...rest] };
 }
 
 function tableExists(err: unknown): boolean {
@@ -154,7 +143,7 @@ async function applyObserved(a: Applier, plan: Plan): Promise<TxResult> {
   const routes = diffRoutes(before, plan.routes, plan.defaultRoutes);
   const sysctls = plan.sysctls.filter((s) => sysBefore.get(s.key) !== s.value);
   let batch: NftBatch;
-  if (liveTable === null) batch = plan.table.chains.length > 0 ? exclusive(addTableBatch(plan.table)) : { nftables: [] };
+  if (liveTable === null) batch = freshTableBatch(plan.table);
   else batch = diffTable(plan.table, liveTable);
 
   const result: TxResult = {
@@ -234,7 +223,7 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
   const ns = plan.ns;
   const t0 = performance.now();
   const routes = diffRoutes([], plan.routes, plan.defaultRoutes);
-  const batch = plan.table.chains.length > 0 ? exclusive(addTableBatch(plan.table)) : { nftables: [] };
+  const batch = freshTableBatch(plan.table);
   const result: TxResult = {
     routesReplaced: routes.replace,
     routesDeleted: [],

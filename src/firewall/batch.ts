@@ -32,6 +32,18 @@ export function addTableBatch(table: TableDef): NftBatch {
   return { nftables: cmds };
 }
 
+/**
+ * What Twine sends to a namespace without its table: the add-only batch with
+ * `create table` instead of `add table` (the batch, atomic, then fails instead of
+ * appending a second copy of every rule when the table exists); nothing when the
+ * plan needs no table.
+ */
+export function freshTableBatch(table: TableDef): NftBatch {
+  if (table.chains.length === 0) return { nftables: [] };
+  const [, ...rest] = addTableBatch(table).nftables;
+  return { nftables: [{ create: { table: TABLE } } as NftCommand, ...rest] };
+}
+
 /** nft delete table inet twine (send only when the table exists). */
 export function deleteTableBatch(): NftBatch {
   return { nftables: [{ delete: { table: TABLE } }] };

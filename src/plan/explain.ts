@@ -1,7 +1,8 @@
 // Renderers for `twine plan`: what Twine would do for one container, as text
 // for people and as JSON for tools. Pure; the CLI prints the result.
 
-import { TABLE_FAMILY, TABLE_NAME, type NftExpr } from '../firewall/nft.js';
+import { freshTableBatch } from '../firewall/batch.js';
+import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type NftExpr } from '../firewall/nft.js';
 import type { Route } from '../netns/types.js';
 import type { DesiredState, Resolution } from '../resolve/desired.js';
 import type { Plan } from './types.js';
@@ -13,6 +14,8 @@ export interface PlanReport {
   refs: string[];
   unresolved: Resolution['unresolved'];
   plan: Plan;
+  /** The exact batch Twine sends to a namespace without its table (`nft -j -f -` takes it as is). */
+  nft: NftBatch;
 }
 
 export function explainJson(res: Resolution, plan: Plan): PlanReport {
@@ -23,6 +26,7 @@ export function explainJson(res: Resolution, plan: Plan): PlanReport {
     refs: res.refs,
     unresolved: res.unresolved,
     plan,
+    nft: freshTableBatch(plan.table),
   };
 }
 

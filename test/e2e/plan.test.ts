@@ -61,6 +61,10 @@ test('twine plan --json resolves the gateway to its address and interface and ch
   const pre = doc.plan.table.chains.find((c) => c.name === 'PREROUTING');
   assert.ok(pre && JSON.stringify(pre.rules).includes(gwIp), 'the forward DNATs to the gateway address');
   assert.equal(await inNs(app.pid, 'ip', ['route']), routesBefore, 'plan changed nothing');
+  // Next to the model, the exact batch Twine would send to the namespace.
+  const batch = (JSON.parse(r.stdout) as { nft?: { nftables: Record<string, unknown>[] } }).nft;
+  assert.deepEqual(batch?.nftables[0], { create: { table: { family: 'inet', name: 'twine' } } });
+  assert.ok(batch.nftables.some((c) => JSON.stringify(c).includes(gwIp)), 'the DNAT is in the batch');
   const nft = await execa('nsenter', ['-t', String(app.pid), '-n', 'nft', 'list', 'table', 'inet', 'twine'], { reject: false });
   assert.notEqual(nft.exitCode, 0, 'no table was created');
 });

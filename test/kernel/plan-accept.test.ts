@@ -1,7 +1,8 @@
-// Every golden plan's nftables table is accepted by the kernel: rendered as an
-// add-only batch, applied with `nft -j -f` in a scratch namespace, and read
-// back with `nft -j list table inet twine` (base chains with their hooks and
-// integer priorities, the TWINE_* chains, the same number of rules).
+// Every golden plan's nftables table is accepted by the kernel: the batch
+// `twine plan --json` prints (`nft`, what Twine sends to a namespace without
+// its table) is applied as is with `nft -j -f` in a scratch namespace, and
+// read back with `nft -j list table inet twine` (base chains with their hooks
+// and integer priorities, the TWINE_* chains, the same rules in order).
 // Needs root and `ip netns`; resources are named twt-pa-*.
 
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type TableDef } from '../../src/firewall/nft.js';
+import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../../src/firewall/nft.js';
 import { loadInput, runScenario, scenarioNames } from '../fixtures/scenarios.js';
 import { deleteNetnsWithPrefix } from '../bed/netns.js';
 
@@ -22,22 +23,6 @@ function run(cmd: string, args: string[]): string {
 }
 
 const cleanup = (): void => deleteNetnsWithPrefix(PREFIX);
-
-/** The first apply of a table: add table, chains, then rules (no deletes, no flushes). */
-function addOnlyBatch(t: TableDef): NftBatch {
-  const table = { family: TABLE_FAMILY, name: TABLE_NAME };
-  const cmds: Record<string, unknown>[] = [{ add: { table } }];
-  for (const c of t.chains) {
-    const base = c.base ? { type: c.base.type, hook: c.base.hook, prio: c.base.prio, policy: 'accept' } : {};
-    cmds.push({ add: { chain: { family: TABLE_FAMILY, table: TABLE_NAME, name: c.name, ...base } } });
-  }
-  for (const c of t.chains) {
-    for (const r of c.rules) {
-      cmds.push({ add: { rule: { family: TABLE_FAMILY, table: TABLE_NAME, chain: c.name, expr: r.expr, comment: r.comment } } });
-    }
-  }
-  return { nftables: cmds };
-}
 
 before(cleanup);
 after(() => {
@@ -51,7 +36,8 @@ for (const scenario of scenarioNames()) {
   for (const [container, report] of Object.entries(plans)) {
     const table = report.plan.table;
     if (table.chains.length === 0) {
-      test(`${scenario}/${container} needs no table (no firewall content)`, () => {
+      test(`${scenario}/${container} needs no table (no firewall content): the plan's batch is empty`, () => {
+        assert.deepEqual(report.nft, { nftables: [] });
         assert.equal(report.desired.rules.filter((r) => r.state === 'up').length, 0);
         assert.equal(report.desired.forwards.filter((f) => f.state === 'up').length, 0);
         assert.equal(report.desired.natInterfaces.length, 0);
@@ -67,7 +53,8 @@ for (const scenario of scenarioNames()) {
         run('ip', ['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1']);
         run('ip', ['-n', ns, 'link', 'add', 'wg0', 'type', 'veth', 'peer', 'name', 'wg1']);
         const file = join(tmp, `${ns}.json`);
-        writeFileSync(file, JSON.stringify(addOnlyBatch(table)));
+        assert.deepEqual(Object.keys(report.nft), ['nftables'], 'the batch is the {"nftables": [...]} document nft -j reads');
+        writeFileSync(file, JSON.stringify(report.nft));
         run('ip', ['netns', 'exec', ns, 'nft', '-j', '-f', file]);
         const live = JSON.parse(run('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', TABLE_FAMILY, TABLE_NAME])) as NftBatch;
         const chains = live.nftables.flatMap((o) => ('chain' in o ? [o.chain as Record<string, unknown>] : []));
