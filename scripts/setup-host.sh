@@ -24,6 +24,7 @@ declare -A PROVIDES=(
   [socat]=socat
   [g++]=g++
   [make]=make
+  [openssl]=openssl
 )
 
 installed() {

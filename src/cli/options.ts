@@ -126,6 +126,8 @@ export const DOCKER_OPTIONS: readonly OptionSpec[] = [
     env: 'TWINE_DOCKER_SOCKET',
     valueName: 'path|url',
     check: (v) => (v.trim() === '' ? undefined : problemOf(() => parseDockerEndpoint(v.trim()))),
-    description: 'Docker engine: a socket path, unix:///path or tcp://host:port (default: $DOCKER_HOST, else /var/run/docker.sock)',
+    description:
+      'Docker engine: a socket path, unix:///path or tcp://host:port (default: $DOCKER_HOST, else /var/run/docker.sock); ' +
+      'tcp:// uses TLS as the docker CLI does: DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH',
   },
 ];

@@ -1,6 +1,7 @@
 // A minimal Docker Engine API client over node:http: the five calls Twine
 // makes (GET /_ping, /version, /containers/json, /containers/<id>/json and the
-// /events stream), on a unix socket or plain TCP. It replaces dockerode in the
+// /events stream), on a unix socket, TCP, or TCP with TLS (https, with the
+// client certificate DOCKER_CERT_PATH holds: ./tls.ts). It replaces dockerode in the
 // daemon, whose import alone (gRPC, protobufjs and ssh2 for BuildKit sessions
 // and ssh:// hosts Twine never uses) costs ~30 MB of resident memory.
 //
@@ -10,6 +11,7 @@
 // recognisable through dockerError()/isNotFound()) or the socket's errno `code`.
 
 import http from 'node:http';
+import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { DockerEndpoint } from './client.js';
 
@@ -97,9 +99,22 @@ class EngineApiClient implements DockerClient {
   // Keep-alive: the start-up sync inspects every container, one connection
   // per concurrent worker instead of one per request. Idle sockets are unref'd
   // by the agent, so they never keep a CLI process alive.
-  private readonly agent = new http.Agent({ keepAlive: true, maxFreeSockets: 8 });
+  private readonly agent: http.Agent;
 
-  constructor(readonly endpoint: DockerEndpoint) {}
+  constructor(readonly endpoint: DockerEndpoint) {
+    const tls = endpoint.kind === 'tcp' ? endpoint.tls : undefined;
+    this.agent = tls
+      ? new https.Agent({
+          keepAlive: true,
+          maxFreeSockets: 8,
+          // Without verify (DOCKER_TLS alone) the engine's certificate is not checked, as with the CLI's --tls.
+          rejectUnauthorized: tls.verify,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+        })
+      : new http.Agent({ keepAlive: true, maxFreeSockets: 8 });
+  }
 
   async ping(opts?: RequestOptions): Promise<void> {
     const a = await this.get('/_ping', opts);
@@ -236,7 +251,9 @@ class EngineApiClient implements DockerClient {
   private request(path: string): http.ClientRequest {
     const e = this.endpoint;
     const base: http.RequestOptions = { method: 'GET', path, agent: this.agent, headers: { accept: 'application/json' } };
-    return http.request(e.kind === 'unix' ? { ...base, socketPath: e.socketPath } : { ...base, host: e.host, port: e.port });
+    if (e.kind === 'unix') return http.request({ ...base, socketPath: e.socketPath });
+    // With TLS asked for, only https: the agent above carries the CA and the client certificate.
+    return (e.tls ? https : http).request({ ...base, host: e.host, port: e.port });
   }
 }
 
@@ -284,5 +301,14 @@ function statusError(path: string, status: number, body: Buffer): DockerApiError
 
 function transportError(path: string, err: Error): DockerApiError {
   const code = (err as NodeJS.ErrnoException).code;
-  return new DockerApiError(`GET ${shown(path)}: ${err.message}`, undefined, code);
+  return new DockerApiError(`GET ${shown(path)}: ${err.message}${tlsHint(code)}`, undefined, code);
+}
+
+/** What a TLS failure usually means for a Docker engine. */
+function tlsHint(code: string | undefined): string {
+  if (code === undefined) return '';
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return ' (TLS was asked for, but the engine at this address does not speak TLS)';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code)) return ' (the engine\'s certificate does not verify against ca.pem in DOCKER_CERT_PATH, or does not name this host)';
+  if (/ALERT_BAD_CERTIFICATE|ALERT_CERTIFICATE_REQUIRED|ALERT_UNKNOWN_CA/.test(code)) return ' (the engine refused our client certificate, cert.pem in DOCKER_CERT_PATH)';
+  return '';
 }

@@ -3,35 +3,49 @@
 
 import { DockerError } from '../errors.js';
 import { createApiClient, type DockerClient } from './api.js';
+import { dockerTlsFromEnv, tlsAskedFor, type DockerTls } from './tls.js';
 
 export type { DockerClient } from './api.js';
+export type { DockerTls } from './tls.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
-/** How to reach the engine: a unix socket, or plain TCP (DOCKER_HOST=tcp://host:port). */
+/** The engine's TLS port, where the docker CLI goes when TLS is asked for and no host is named. */
+export const DEFAULT_DOCKER_TLS_HOST = 'tcp://localhost:2376';
+
+/** How to reach the engine: a unix socket, or TCP (DOCKER_HOST=tcp://host:port), with TLS when the environment asks for it. */
 export type DockerEndpoint =
   | { kind: 'unix'; socketPath: string }
-  | { kind: 'tcp'; host: string; port: number };
+  | { kind: 'tcp'; host: string; port: number; tls?: DockerTls };
 
 /**
  * Picks the engine endpoint. Precedence: the explicit value (`--docker-socket`,
  * which the CLI already merged with TWINE_DOCKER_SOCKET), then DOCKER_HOST,
- * then /var/run/docker.sock. A value may be a bare path, `unix://<path>` or
- * `tcp://<host>:<port>`.
+ * then /var/run/docker.sock (tcp://localhost:2376 when DOCKER_TLS_VERIFY or
+ * DOCKER_TLS is set, as for the docker CLI). A value may be a bare path,
+ * `unix://<path>` or `tcp://<host>:<port>`; a tcp:// engine gets the TLS that
+ * DOCKER_TLS_VERIFY / DOCKER_TLS / DOCKER_CERT_PATH ask for (./tls.ts), and its
+ * certificate files are read now, so a missing one fails here.
  */
 export function resolveDockerEndpoint(
   explicit: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): DockerEndpoint {
   const given = explicit?.trim();
-  if (given) return parseDockerEndpoint(given);
   const fromEnv = env.DOCKER_HOST?.trim();
-  if (!fromEnv) return parseDockerEndpoint(DEFAULT_DOCKER_SOCKET);
-  try {
-    return parseDockerEndpoint(fromEnv);
-  } catch (err) {
-    throw new DockerError(`DOCKER_HOST=${(err as Error).message.replace(/^docker endpoint /, '')}`);
+  let e: DockerEndpoint;
+  if (given) e = parseDockerEndpoint(given);
+  else if (!fromEnv) e = parseDockerEndpoint(tlsAskedFor(env) ? DEFAULT_DOCKER_TLS_HOST : DEFAULT_DOCKER_SOCKET);
+  else {
+    try {
+      e = parseDockerEndpoint(fromEnv);
+    } catch (err) {
+      throw new DockerError(`DOCKER_HOST=${(err as Error).message.replace(/^docker endpoint /, '')}`);
+    }
   }
+  if (e.kind !== 'tcp') return e;
+  const tls = dockerTlsFromEnv(env);
+  return tls ? { ...e, tls } : e;
 }
 
 export function parseDockerEndpoint(raw: string): DockerEndpoint {
@@ -51,13 +65,22 @@ export function parseDockerEndpoint(raw: string): DockerEndpoint {
     const port = url.port === '' ? 2375 : Number(url.port);
     return { kind: 'tcp', host: url.hostname.replace(/^\[|\]$/g, ''), port };
   }
+  if (raw.startsWith('ssh://')) {
+    throw new DockerError(
+      `docker endpoint ${JSON.stringify(raw)}: ssh:// is not supported: Twine runs on the Docker host it manages (it enters the containers' namespaces); ` +
+        'use the engine\'s unix socket, or tcp:// with DOCKER_TLS_VERIFY',
+    );
+  }
   throw new DockerError(
     `docker endpoint ${JSON.stringify(raw)}: expected an absolute socket path, unix:///path or tcp://host:port`,
   );
 }
 
 export function describeEndpoint(e: DockerEndpoint): string {
-  return e.kind === 'unix' ? `unix://${e.socketPath}` : `tcp://${e.host}:${e.port}`;
+  if (e.kind === 'unix') return `unix://${e.socketPath}`;
+  const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+  const tls = e.tls === undefined ? '' : e.tls.verify ? ' (TLS, verified)' : ' (TLS, not verified: DOCKER_TLS without DOCKER_TLS_VERIFY)';
+  return `tcp://${host}:${e.port}${tls}`;
 }
 
 export function createDockerClient(endpoint: DockerEndpoint): DockerClient {
@@ -68,10 +91,14 @@ export function createDockerClient(endpoint: DockerEndpoint): DockerClient {
  * The same endpoint as options for a dockerode client, for the dev tools
  * (bench/, tests) that still use dockerode; the daemon does not load it.
  */
-export function dockerodeOptions(endpoint: DockerEndpoint): { socketPath: string } | { host: string; port: number; protocol: 'http' } {
-  return endpoint.kind === 'unix'
-    ? { socketPath: endpoint.socketPath }
-    : { host: endpoint.host, port: endpoint.port, protocol: 'http' };
+export function dockerodeOptions(
+  endpoint: DockerEndpoint,
+): { socketPath: string } | { host: string; port: number; protocol: 'http' | 'https'; ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  if (endpoint.kind === 'unix') return { socketPath: endpoint.socketPath };
+  const { host, port, tls } = endpoint;
+  if (!tls) return { host, port, protocol: 'http' };
+  if (!tls.verify) throw new DockerError('dockerode options: DOCKER_TLS without DOCKER_TLS_VERIFY is not supported here');
+  return { host, port, protocol: 'https', ca: tls.ca, cert: tls.cert, key: tls.key };
 }
 
 /** Wraps anything thrown by the API client into a DockerError that says what was attempted. */

@@ -1,10 +1,13 @@
 // Docker's event stream (container + network events), kept open: on any
 // disconnect it reconnects with exponential backoff (capped, default 5 s) and
 // calls `onConnect` after every (re)connect, so the owner can re-sync what it
-// may have missed. Events carry Docker's own timestamp in nanoseconds.
+// may have missed. Events carry Docker's own timestamp in nanoseconds. Lines
+// are split in bytes and decoded whole (./json-lines.ts): a UTF-8 character cut
+// between two chunks survives, and a line over 1 MiB is dropped, not buffered.
 
 import type { Readable } from 'node:stream';
 import { dockerError, type DockerClient } from './client.js';
+import { LineSplitter, MAX_LINE_BYTES } from './json-lines.js';
 import type { DockerError } from '../errors.js';
 
 export type DockerEventType = 'container' | 'network';
@@ -30,6 +33,10 @@ export interface EventStreamOptions {
   onConnect?: (info: { attempt: number; reconnect: boolean }) => void | Promise<void>;
   /** Called when the stream breaks or a connect attempt fails; `retryInMs` until the next try. */
   onDisconnect?: (err: DockerError, retryInMs: number) => void;
+  /** Called for each line over `maxLineBytes`, which is dropped; the stream goes on. */
+  onOversizedLine?: (maxBytes: number) => void;
+  /** Default MAX_LINE_BYTES (1 MiB). */
+  maxLineBytes?: number;
   types?: DockerEventType[];
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -167,29 +174,28 @@ export class DockerEventStream {
   /** Reads JSON lines until the stream ends; resolves with the error, if any. */
   private consume(stream: Readable): Promise<DockerError | undefined> {
     return new Promise((resolve) => {
-      let buf = '';
       let settled = false;
       const finish = (err?: unknown): void => {
         if (settled) return;
         settled = true;
         resolve(err === undefined ? undefined : dockerError('events stream', err));
       };
-      stream.on('data', (chunk: Buffer | string) => {
-        buf += chunk.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line === '') continue;
+      const lines = new LineSplitter(
+        (raw) => {
+          const line = raw.trim();
+          if (line === '') return;
           const ev = parseDockerEvent(line);
-          if (ev === undefined || this.stopped) continue;
+          if (ev === undefined || this.stopped) return;
           try {
             this.opts.onEvent(ev);
           } catch {
             // One handler failure must not end the stream; the owner logs its own errors.
           }
-        }
-      });
+        },
+        (max) => this.opts.onOversizedLine?.(max),
+        this.opts.maxLineBytes ?? MAX_LINE_BYTES,
+      );
+      stream.on('data', (chunk: Buffer | string) => lines.push(chunk));
       stream.on('end', () => finish());
       stream.on('close', () => finish());
       stream.on('error', (err) => finish(err));

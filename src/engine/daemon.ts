@@ -52,6 +52,7 @@ export class Daemon {
         await this.engine.syncAll(reconnect ? 'reconnect' : 'start-up');
         log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length }, 'reconciled');
       },
+      onOversizedLine: (maxBytes) => log.warn({ maxBytes }, 'docker event longer than the limit dropped; the stream goes on'),
       onDisconnect: (err, retryInMs) => {
         if (!this.stopping) log.warn({ err: err.message, retryInMs }, 'docker unreachable; retrying');
       },

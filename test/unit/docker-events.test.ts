@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DockerEventStream, parseDockerEvent, type DockerEvent } from '../../src/docker/events.js';
 import { createDockerClient } from '../../src/docker/client.js';
+import { LineSplitter } from '../../src/docker/json-lines.js';
 
 test('parseDockerEvent keeps timeNano exact and types container/network events', () => {
   const line =
@@ -136,6 +137,97 @@ test('stop() is prompt while the engine has not answered the events request yet'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('lines: a UTF-8 character split across chunks survives, at every cut', () => {
+  const text = '{"name":"café-€-😀"}\n{"n":"ü"}\n';
+  const bytes = Buffer.from(text, 'utf8');
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const lines: string[] = [];
+    const split = new LineSplitter((l) => lines.push(l), () => assert.fail('nothing is oversized'));
+    split.push(bytes.subarray(0, cut));
+    split.push(bytes.subarray(cut));
+    assert.deepEqual(lines, ['{"name":"café-€-😀"}', '{"n":"ü"}'], `cut at byte ${cut}`);
+  }
+  // Byte by byte, too.
+  const lines: string[] = [];
+  const split = new LineSplitter((l) => lines.push(l), () => assert.fail('nothing is oversized'));
+  for (const b of bytes) split.push(Buffer.from([b]));
+  assert.deepEqual(lines, ['{"name":"café-€-😀"}', '{"n":"ü"}']);
+});
+
+test('lines: one over the limit is dropped and reported once, the lines around it pass', () => {
+  const lines: string[] = [];
+  const over: number[] = [];
+  const split = new LineSplitter((l) => lines.push(l), (max) => over.push(max), 100);
+  split.push('a\n');
+  split.push('x'.repeat(60));
+  split.push('x'.repeat(60)); // passes 100 here
+  split.push('x'.repeat(500));
+  split.push('x\nb\n' + 'y'.repeat(100) + '\n' + 'z'.repeat(101) + '\nc');
+  split.push('\n');
+  assert.deepEqual(lines, ['a', 'b', 'y'.repeat(100), 'c'], 'exactly the limit passes');
+  assert.deepEqual(over, [100, 100]);
+});
+
+// The same through the event stream, against a fake engine: a split character, a
+// 2 MiB line in many chunks, then an ordinary event on the same connection.
+test('the event stream decodes split characters, drops a line over 1 MiB with a report, and goes on', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'twt-ev-'));
+  const sock = path.join(dir, 'docker.sock');
+  let res: http.ServerResponse | undefined;
+  const server = http.createServer((_req, r) => {
+    r.writeHead(200, { 'content-type': 'application/json' });
+    r.flushHeaders();
+    res = r;
+  });
+  await new Promise<void>((r) => server.listen(sock, r));
+  const events: DockerEvent[] = [];
+  const oversized: number[] = [];
+  let connects = 0;
+  let connected!: () => void;
+  const isConnected = new Promise<void>((r) => (connected = r));
+  let gotLast!: () => void;
+  const last = new Promise<void>((r) => (gotLast = r));
+  const stream = new DockerEventStream({
+    docker: createDockerClient({ kind: 'unix', socketPath: sock }),
+    onEvent: (e) => {
+      events.push(e);
+      if (e.action === 'stop') gotLast();
+    },
+    onConnect: () => {
+      connects++;
+      connected();
+    },
+    onOversizedLine: (max) => oversized.push(max),
+  });
+  try {
+    stream.start();
+    await isConnected;
+    const ev = (a: string, name: string): Buffer =>
+      Buffer.from(`{"Type":"container","Action":"${a}","Actor":{"ID":"c1","Attributes":{"name":"${name}"}},"timeNano":1}\n`, 'utf8');
+    const first = ev('start', 'twt-ü€😀');
+    const cut = first.indexOf(Buffer.from('😀', 'utf8')) + 2; // inside the 4-byte character
+    await write(res!, first.subarray(0, cut));
+    await write(res!, first.subarray(cut));
+    // A 2 MiB line (say, a container with huge labels), in 64 KiB writes, then an ordinary event.
+    const huge = Buffer.from(`{"Type":"container","Action":"create","Actor":{"ID":"c2","Attributes":{"x":"${'a'.repeat(2 * 1024 * 1024)}"}}}\n`);
+    for (let i = 0; i < huge.length; i += 65536) await write(res!, huge.subarray(i, i + 65536));
+    await write(res!, ev('stop', 'after'));
+    await last;
+    assert.deepEqual(events.map((e) => [e.action, e.attributes.name]), [['start', 'twt-ü€😀'], ['stop', 'after']]);
+    assert.deepEqual(oversized, [1024 * 1024]);
+    assert.equal(connects, 1, 'the same connection carried on');
+  } finally {
+    await stream.stop();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function write(res: http.ServerResponse, b: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => res.write(b, (err) => (err ? reject(err) : resolve())));
+}
 
 async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
