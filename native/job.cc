@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <new>
+
 namespace twine {
 
 std::string Target::File() const {
@@ -46,6 +48,23 @@ void ThrowInvalid(Napi::Env env, const std::string& op, const std::string& what)
   throw MakeError(env, op, "(not entered)", f);
 }
 
+void Job::Run() noexcept {
+  try {
+    Execute();
+  } catch (const std::bad_alloc&) {
+    failure_.Set(ENOMEM, "internal", "out of memory");
+  } catch (const std::exception& e) {
+    // A std::string can itself throw here; then the generic text is used.
+    try {
+      failure_.Set(EIO, "internal", e.what());
+    } catch (...) {
+      failure_.Set(EIO, "internal");
+    }
+  } catch (...) {
+    failure_.Set(EIO, "internal", "unexpected exception");
+  }
+}
+
 void Job::Settle(Napi::Env env) {
   Napi::HandleScope scope(env);
   if (failure_.failed()) {
@@ -56,6 +75,11 @@ void Job::Settle(Napi::Env env) {
     deferred_.Resolve(Result(env));
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());
+  } catch (const std::bad_alloc&) {
+    // Building the result ran out of memory (a huge dump): the promise still settles.
+    Failure f;
+    f.Set(ENOMEM, "internal", "out of memory");
+    deferred_.Reject(MakeError(env, op_, target_.Describe(), f).Value());
   }
 }
 

@@ -53,8 +53,11 @@ class Job {
   Job& operator=(const Job&) = delete;
 
   // Runs on a worker thread, inside the target namespace. Reports problems
-  // through failure(); never throws.
+  // through failure(); may throw (bad_alloc...), which Run turns into a failure.
   virtual void Execute() = 0;
+  // What workers call: Execute with a catch-all, so the thread always gets
+  // back to restoring its namespace and no exception ends the process.
+  void Run() noexcept;
   // Runs on the main thread after a successful Execute().
   virtual Napi::Value Result(Napi::Env env) { return env.Undefined(); }
 

@@ -57,7 +57,7 @@ void Pool::Loop() {
       cv_.wait(lock, [this, &job] { return (job = TakeRunnable()) != nullptr || (stopping_ && queue_.empty()); });
       if (!job) break;
     }
-    healthy = guard.Run(job->target(), job->failure(), [job] { job->Execute(); });
+    healthy = guard.Run(job->target(), job->failure(), [job] { job->Run(); });
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_.erase(job->target().File());

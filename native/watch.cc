@@ -129,7 +129,14 @@ class WatchJob : public Job {
   // (they stay bound to it), then waits at home. A thread that could not get
   // home runs nothing but this watch and then exits, so that is harmless.
   void Watch(NsGuard& guard) {
-    guard.Run(target(), failure(), [this] { OpenSockets(); });
+    // No exception may skip the guard's way home.
+    guard.Run(target(), failure(), [this] {
+      try {
+        OpenSockets();
+      } catch (...) {
+        failure().Set(ENOMEM, "watch", "cannot open the sockets");
+      }
+    });
     if (failure().failed()) return;
     subscribed_ms_ = RealtimeMs();
     if (!CheckRoute(SeenBy::kCheck) || !CheckTable(SeenBy::kCheck)) return;
@@ -342,7 +349,11 @@ void Watches::Run(WatchJob* job) {
     if (!guard.ok() || guard.home_inode() != home_ino_)
       job->failure().Set(EIO, "watch", "watch thread did not start in the daemon's namespace");
     else
-      job->Watch(guard);
+      try {
+        job->Watch(guard);
+      } catch (...) {
+        job->failure().Set(ENOMEM, "watch", "out of memory");
+      }
   }
   std::lock_guard<std::mutex> lock(mu_);
   live_.erase(job);
