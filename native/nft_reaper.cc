@@ -6,6 +6,12 @@
 
 namespace twine {
 
+std::mutex& LibnftablesMutex() {
+  // Never destroyed: the reaper thread may still free contexts during static destruction at exit.
+  static std::mutex* mu = new std::mutex();
+  return *mu;
+}
+
 bool MayDeleteSomething(const std::string& input) {
   for (const char* word : {"delete", "flush", "replace", "destroy"})
     if (input.find(word) != std::string::npos) return true;
@@ -27,7 +33,7 @@ void NftReaper::Hand(nft_ctx* ctx, ino_t ns, bool deleting) {
       u.running--;
       u.lastEnd = Clock::now();
     }
-    queue_.push_back({ctx, ns});
+    if (ctx) queue_.push_back({ctx, ns});
   }
   cv_.notify_one();
 }
@@ -58,6 +64,13 @@ std::deque<NftReaper::Held>::iterator NftReaper::NextDueLocked(Clock::time_point
   return pick;
 }
 
+bool NftReaper::StillDueLocked(ino_t ns, Clock::time_point now) {
+  auto u = unsettled_.find(ns);
+  if (u == unsettled_.end()) return true;
+  if (u->second.running > 0) return false;
+  return u->second.lastEnd + kSettle <= now || queue_.size() + 1 > kMaxHeld;
+}
+
 void NftReaper::Loop() {
   // Background work (freeing contexts): never preempt the threads that apply.
   sched_param sp{};
@@ -73,11 +86,19 @@ void NftReaper::Loop() {
       else cv_.wait_until(lock, next);
       continue;
     }
-    nft_ctx* ctx = due->ctx;
+    const Held picked = *due;
     queue_.erase(due);
     freeing_++;
     lock.unlock();
-    nft_ctx_free(ctx);
+    {
+      // nft_ctx_free also empties libnftables' global interface cache.
+      std::lock_guard<std::mutex> nft(LibnftablesMutex());
+      lock.lock();
+      const bool free = StillDueLocked(picked.ns, Clock::now());
+      if (!free) queue_.push_front(picked);
+      lock.unlock();
+      if (free) nft_ctx_free(picked.ctx);
+    }
     lock.lock();
     freeing_--;
   }

@@ -32,6 +32,9 @@
 
 namespace twine {
 
+// Held around every libnftables call, on every thread (nft.h says why).
+std::mutex& LibnftablesMutex();
+
 // Whether nft input may leave destroy work behind: it deletes, flushes or
 // replaces something. Conservative: a false positive only holds a context.
 bool MayDeleteSomething(const std::string& input);
@@ -51,8 +54,9 @@ class NftReaper {
   // context picked just before the commit be closed right after it.)
   void Deleting(ino_t ns);
 
-  // Any thread. Takes ctx, which ran in the namespace with inode ns;
-  // deleting must be what was passed to Deleting for this run, if called.
+  // Any thread, without LibnftablesMutex held. Takes ctx, which ran in the
+  // namespace with inode ns (null: the run never got a context); deleting
+  // must be what was passed to Deleting for this run, if called.
   void Hand(nft_ctx* ctx, ino_t ns, bool deleting);
 
   // Contexts handed and not yet freed.
@@ -72,6 +76,10 @@ class NftReaper {
   // With mu_ held: the next context that may be freed now, or queue_.end();
   // *next is set to when to look again.
   std::deque<Held>::iterator NextDueLocked(Clock::time_point now, Clock::time_point* next);
+  // With mu_ held: whether a context of ns picked earlier may still be freed
+  // now (the pick waited for LibnftablesMutex, during which a deleting batch
+  // may have started or ended in ns).
+  bool StillDueLocked(ino_t ns, Clock::time_point now);
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -150,8 +150,11 @@ bool ParseRouteMsg(const nlmsghdr* h, RawRoute* out) {
   return true;
 }
 
-Rtnl::~Rtnl() {
+Rtnl::~Rtnl() { Close(); }
+
+void Rtnl::Close() {
   if (fd_ >= 0) close(fd_);
+  fd_ = -1;
 }
 
 bool Rtnl::Open(Failure& f) {

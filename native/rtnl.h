@@ -108,6 +108,8 @@ class Rtnl {
   Rtnl& operator=(const Rtnl&) = delete;
 
   bool Open(Failure& f);
+  // Closes the socket (also done by the destructor); Open may be called again.
+  void Close();
 
   bool RouteModify(RouteCmd cmd, const RouteSpec& r, Failure& f);
   bool RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out, Failure& f);
