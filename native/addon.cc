@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <malloc.h>
+#include <string.h>
 #include <napi.h>
 #include <stdlib.h>
 #include <time.h>
 #include <sys/socket.h>
 
 #include <limits>
+#include <memory>
 
 #include "job.h"
 #include "notify.h"
@@ -576,6 +578,60 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+#ifdef TWINE_TEST_EXPORTS
+// Test builds only (scripts/build-asan.mjs): the message parsers on arbitrary
+// bytes, copied into a buffer of exactly their size so that AddressSanitizer
+// sees any read past the end. Returns what each message parsed to.
+Napi::Value TestParseNetlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBuffer()) ThrowInvalid(env, "testParseNetlink", "expects a Buffer");
+  auto in = info[0].As<Napi::Buffer<char>>();
+  // new[] memory is aligned for nlmsghdr, as a receive buffer is.
+  std::unique_ptr<char[]> exact(new char[in.Length() ? in.Length() : 1]);
+  char* buf = exact.get();
+  memcpy(buf, in.Data(), in.Length());
+  Napi::Array out = Napi::Array::New(env);
+  int len = static_cast<int>(in.Length());
+  for (auto* h = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", Napi::Number::New(env, h->nlmsg_type));
+    RawRoute r;
+    if (ParseRouteMsg(h, &r)) {
+      o.Set("route", Napi::Number::New(env, r.dstLen));
+      o.Set("table", Napi::Number::New(env, r.table));
+      o.Set("oif", Napi::Number::New(env, r.oif));
+    }
+    LinkEntry l;
+    if (ParseLinkMsg(h, &l)) {
+      o.Set("link", l.name);
+      o.Set("mtu", Napi::Number::New(env, l.mtu));
+      o.Set("mac", l.mac);
+      o.Set("kind", l.kind);
+    }
+    AddrEntry a;
+    if (ParseAddrMsg(h, &a)) o.Set("addr", a.address);
+    if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) {
+      o.Set("error", Napi::Number::New(env, NetlinkErrorOf(h)));
+      o.Set("ack", ExtAckMessage(h));
+    }
+    out.Set(out.Length(), o);
+  }
+  return out;
+}
+
+// Test builds only: a receive on a fresh rtnetlink socket to which nothing was
+// sent, with a receive timeout of ms; returns the error code it failed with.
+Napi::Value TestRecvTimeout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int ms = static_cast<int>(ParseU32(env, "testRecvTimeout", "ms", info[0], 10000));
+  Rtnl nl;
+  Failure f;
+  std::vector<char> buf(4096);
+  if (nl.Open(f, ms)) nl.Recv(buf, f);
+  return Napi::String::New(env, f.failed() ? ErrnoCode(f.err) : "received");
+}
+#endif
+
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), "twine-native 0.2"); }
 
 int ThreadCount() {
@@ -612,6 +668,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watchNs", Napi::Function::New(env, WatchNs));
   exports.Set("notifyOpen", Napi::Function::New(env, NotifyOpen));
   exports.Set("notifyStart", Napi::Function::New(env, NotifyStart));
+#ifdef TWINE_TEST_EXPORTS
+  exports.Set("testParseNetlink", Napi::Function::New(env, TestParseNetlink));
+  exports.Set("testRecvTimeout", Napi::Function::New(env, TestRecvTimeout));
+#endif
 #ifdef TWINE_HAVE_NFT
   NftInit();
   exports.Set("nftAvailable", Napi::Boolean::New(env, true));

@@ -3,11 +3,17 @@
 #include <errno.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <string>
 
 namespace twine {
+
+void SetRecvTimeout(int fd, int timeoutMs) {
+  timeval tv{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
 
 int OpenNetlink(int protocol, const std::vector<unsigned>& groups, int rcvbuf, Failure& f, int flags) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | flags, protocol);
@@ -15,6 +21,7 @@ int OpenNetlink(int protocol, const std::vector<unsigned>& groups, int rcvbuf, F
     f.Set(errno, "netlink", "socket");
     return -1;
   }
+  SetRecvTimeout(fd, kNetlinkTimeoutMs);
   if (!groups.empty()) {
     int size = rcvbuf;
     // FORCE passes rmem_max (we run as root); plain SO_RCVBUF is the fallback.

@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <memory>
+
 #include "netlink_socket.h"
 
 namespace twine {
@@ -109,8 +111,18 @@ Napi::Value StartNotifier(Napi::Env env, int fd, Napi::Function cb) {
   }
   uv_poll_start(&n->poll, UV_READABLE, OnReadable);
   uv_unref(reinterpret_cast<uv_handle_t*>(&n->poll));
+  // The Notifier is deleted once its handle is closed; the flag outlives it, so
+  // a second close() (or one from inside the callback) never touches it again.
+  auto closed = std::make_shared<bool>(false);
   Napi::Object handle = Napi::Object::New(env);
-  handle.Set("close", Napi::Function::New(env, [n](const Napi::CallbackInfo&) { CloseNotifier(n); }, "close"));
+  handle.Set("close", Napi::Function::New(
+                          env,
+                          [n, closed](const Napi::CallbackInfo&) {
+                            if (*closed) return;
+                            *closed = true;
+                            CloseNotifier(n);
+                          },
+                          "close"));
   return handle;
 }
 

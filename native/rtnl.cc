@@ -16,6 +16,8 @@ namespace {
 
 constexpr size_t kRecvSize = 64 * 1024;
 constexpr int kDumpAttempts = 5;
+// MAX_ADDR_LEN: no link-layer address is longer.
+constexpr size_t kMaxLinkAddr = 32;
 
 bool RouteTypeFromKernel(uint8_t k, RouteType* out) {
   switch (k) {
@@ -35,17 +37,33 @@ std::string AddrToString(int family, const void* data) {
 
 size_t AddrLen(int family) { return family == AF_INET ? 4 : 16; }
 
-// Reads the extended-ack message (NLMSGERR_ATTR_MSG) out of an NLMSG_ERROR.
+}  // namespace
+
+// Every message and attribute is length-checked before it is read: NLMSG_OK
+// and RTA_OK bound each header by what is left, and a payload is read only
+// when it is at least as long as what is read from it.
+
+int NetlinkErrorOf(const nlmsghdr* h) {
+  if (h->nlmsg_len < NLMSG_LENGTH(sizeof(int))) return EPROTO;
+  int e;
+  memcpy(&e, NLMSG_DATA(h), sizeof e);
+  return e > 0 || e < -4095 ? EPROTO : -e;
+}
+
 std::string ExtAckMessage(const nlmsghdr* h) {
-  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
+  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS) || h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return {};
   const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
   size_t hlen = sizeof(nlmsgerr);
-  if (!(h->nlmsg_flags & NLM_F_CAPPED)) hlen += err->msg.nlmsg_len - NLMSG_HDRLEN;
-  const char* start = static_cast<const char*>(NLMSG_DATA(h)) + NLMSG_ALIGN(hlen);
-  const char* end = reinterpret_cast<const char*>(h) + h->nlmsg_len;
-  if (start >= end) return {};
-  int len = static_cast<int>(end - start);
-  for (auto* a = reinterpret_cast<const rtattr*>(start); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) {
+    // The request is echoed whole: its own header says how long it is.
+    if (err->msg.nlmsg_len < NLMSG_HDRLEN) return {};
+    hlen += err->msg.nlmsg_len - NLMSG_HDRLEN;
+  }
+  const size_t start = NLMSG_HDRLEN + NLMSG_ALIGN(hlen);
+  if (start >= h->nlmsg_len) return {};
+  int len = static_cast<int>(h->nlmsg_len - start);
+  const char* base = reinterpret_cast<const char*>(h) + start;
+  for (auto* a = reinterpret_cast<const rtattr*>(base); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
     if (a->rta_type == NLMSGERR_ATTR_MSG) {
       const char* s = static_cast<const char*>(RTA_DATA(a));
       return std::string(s, strnlen(s, RTA_PAYLOAD(a)));
@@ -53,8 +71,6 @@ std::string ExtAckMessage(const nlmsghdr* h) {
   }
   return {};
 }
-
-}  // namespace
 
 uint8_t RouteTypeToKernel(RouteType t) {
   switch (t) {
@@ -157,7 +173,8 @@ void Rtnl::Close() {
   fd_ = -1;
 }
 
-bool Rtnl::Open(Failure& f) {
+bool Rtnl::Open(Failure& f, int timeoutMs) {
+  Close();
   fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd_ < 0) {
     f.Set(errno, "netlink", "socket");
@@ -167,6 +184,10 @@ bool Rtnl::Open(Failure& f) {
   // Best effort: older kernels lack them, and errors still carry errno.
   setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   setsockopt(fd_, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  // Strict checking (Linux 4.20+) makes the kernel honour the filters of a
+  // route dump request; without it they are ignored and filtering is ours.
+  strict_ = setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one) == 0;
+  SetRecvTimeout(fd_, timeoutMs);
   sockaddr_nl sa{};
   sa.nl_family = AF_NETLINK;
   if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
@@ -174,6 +195,27 @@ bool Rtnl::Open(Failure& f) {
     return false;
   }
   return true;
+}
+
+ssize_t Rtnl::Recv(std::vector<char>& buf, Failure& f) {
+  for (;;) {
+    iovec iov{buf.data(), buf.size()};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    ssize_t n = recvmsg(fd_, &mh, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) f.Set(ETIMEDOUT, "netlink", "no answer from the kernel");
+      else f.Set(errno, "netlink", "recv");
+      return -1;
+    }
+    if (mh.msg_flags & MSG_TRUNC) {
+      f.Set(EMSGSIZE, "netlink", "a message was larger than the receive buffer");
+      return -1;
+    }
+    return n;
+  }
 }
 
 bool Rtnl::Transact(Msg& m, Failure& f) {
@@ -184,18 +226,14 @@ bool Rtnl::Transact(Msg& m, Failure& f) {
   }
   std::vector<char> buf(kRecvSize);
   for (;;) {
-    ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      f.Set(errno, "netlink", "recv");
-      return false;
-    }
+    ssize_t n = Recv(buf, f);
+    if (n < 0) return false;
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_seq != seq_ || h->nlmsg_type != NLMSG_ERROR) continue;
-      const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-      if (err->error == 0) return true;
-      f.Set(-err->error, "netlink");
+      int err = NetlinkErrorOf(h);
+      if (err == 0) return true;
+      f.Set(err, "netlink");
       f.kernelMessage = ExtAckMessage(h);
       return false;
     }
@@ -203,10 +241,9 @@ bool Rtnl::Transact(Msg& m, Failure& f) {
 }
 
 template <typename Each>
-bool Rtnl::Dump(uint16_t type, const void* payload, size_t len, Each each, Failure& f) {
+bool Rtnl::Dump(Msg& m, Each each, Failure& f) {
   std::vector<char> buf(kRecvSize);
   for (int attempt = 0; attempt < kDumpAttempts; attempt++) {
-    Msg m(type, NLM_F_REQUEST | NLM_F_DUMP, payload, len);
     m.hdr()->nlmsg_seq = ++seq_;
     if (send(fd_, m.buf, m.hdr()->nlmsg_len, 0) < 0) {
       f.Set(errno, "netlink", "send");
@@ -215,12 +252,8 @@ bool Rtnl::Dump(uint16_t type, const void* payload, size_t len, Each each, Failu
     std::vector<std::vector<char>> msgs;
     bool interrupted = false, done = false;
     while (!done) {
-      ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        f.Set(errno, "netlink", "recv");
-        return false;
-      }
+      ssize_t n = Recv(buf, f);
+      if (n < 0) return false;
       int left = static_cast<int>(n);
       for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
         if (h->nlmsg_seq != seq_) continue;
@@ -229,15 +262,16 @@ bool Rtnl::Dump(uint16_t type, const void* payload, size_t len, Each each, Failu
           int code = 0;
           if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) memcpy(&code, NLMSG_DATA(h), sizeof code);
           if (code < 0) {
-            f.Set(-code, "netlink", "dump");
+            f.Set(code < -4095 ? EPROTO : -code, "netlink", "dump");
+            f.kernelMessage = ExtAckMessage(h);
             return false;
           }
           done = true;
           break;
         }
         if (h->nlmsg_type == NLMSG_ERROR) {
-          const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-          f.Set(err->error ? -err->error : EIO, "netlink", "dump");
+          int err = NetlinkErrorOf(h);
+          f.Set(err ? err : EIO, "netlink", "dump");
           f.kernelMessage = ExtAckMessage(h);
           return false;
         }
@@ -304,8 +338,15 @@ bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out
   if (!LinkNames(&names, f)) return false;
   rtmsg req{};
   req.rtm_family = static_cast<uint8_t>(filter.family);
-  return Dump(
-      RTM_GETROUTE, &req, sizeof req,
+  const bool kernelFilters = strict_ && (filter.table != 0 || filter.protocol > 0);
+  // Protocol 0 cannot be asked for (the kernel reads 0 as "any"); the checks below always run.
+  if (strict_ && filter.protocol > 0) req.rtm_protocol = static_cast<uint8_t>(filter.protocol);
+  if (strict_ && filter.table != 0) req.rtm_table = filter.table < 256 ? static_cast<uint8_t>(filter.table) : uint8_t{RT_TABLE_UNSPEC};
+  Msg m(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, &req, sizeof req);
+  if (strict_ && filter.table != 0) m.U32(RTA_TABLE, filter.table);
+  Failure dumpFailure;
+  bool ok = Dump(
+      m,
       [&](const nlmsghdr* h) {
         RawRoute raw;
         if (!ParseRouteMsg(h, &raw)) return;
@@ -329,61 +370,94 @@ bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out
         e.dst = AddrToString(raw.family, raw.dst) + "/" + std::to_string(raw.dstLen);
         out->push_back(std::move(e));
       },
-      f);
+      dumpFailure);
+  // A one-family dump of a table that does not exist: the kernel says ENOENT; nothing is in it.
+  if (!ok && kernelFilters && filter.family != 0 && dumpFailure.err == ENOENT) return true;
+  if (!ok) f = dumpFailure;
+  return ok;
 }
 
 bool Rtnl::RouteDumpRaw(int family, const std::function<void(const nlmsghdr*)>& each, Failure& f) {
   rtmsg req{};
   req.rtm_family = static_cast<uint8_t>(family);
+  Msg m(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, &req, sizeof req);
   return Dump(
-      RTM_GETROUTE, &req, sizeof req,
+      m,
       [&](const nlmsghdr* h) {
         if (h->nlmsg_type == RTM_NEWROUTE) each(h);
       },
       f);
 }
 
+bool ParseLinkMsg(const nlmsghdr* h, LinkEntry* out) {
+  if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return false;
+  const auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+  *out = LinkEntry{ifi->ifi_index, {}, (ifi->ifi_flags & IFF_UP) != 0, 0, {}, {}};
+  int len = static_cast<int>(IFLA_PAYLOAD(h));
+  for (auto* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    const size_t n = RTA_PAYLOAD(a);
+    switch (a->rta_type) {
+      case IFLA_IFNAME: {
+        const char* s = static_cast<const char*>(RTA_DATA(a));
+        out->name.assign(s, strnlen(s, n));
+        break;
+      }
+      case IFLA_MTU:
+        if (n >= 4) memcpy(&out->mtu, RTA_DATA(a), 4);
+        break;
+      case IFLA_ADDRESS: {
+        const auto* b = static_cast<const uint8_t*>(RTA_DATA(a));
+        char hex[4];
+        out->mac.clear();
+        for (size_t i = 0; i < n && i < kMaxLinkAddr; i++) {
+          snprintf(hex, sizeof hex, i ? ":%02x" : "%02x", b[i]);
+          out->mac += hex;
+        }
+        break;
+      }
+      case IFLA_LINKINFO: {
+        int ilen = static_cast<int>(n);
+        for (auto* i = static_cast<const rtattr*>(RTA_DATA(a)); RTA_OK(i, ilen); i = RTA_NEXT(i, ilen)) {
+          if (i->rta_type == IFLA_INFO_KIND) {
+            const char* s = static_cast<const char*>(RTA_DATA(i));
+            out->kind.assign(s, strnlen(s, RTA_PAYLOAD(i)));
+          }
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+  return true;
+}
+
+bool ParseAddrMsg(const nlmsghdr* h, AddrEntry* out) {
+  if (h->nlmsg_type != RTM_NEWADDR || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return false;
+  const auto* ifa = static_cast<const ifaddrmsg*>(NLMSG_DATA(h));
+  if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) return false;
+  const size_t alen = AddrLen(ifa->ifa_family);
+  std::string local, address;
+  int len = static_cast<int>(IFA_PAYLOAD(h));
+  for (auto* a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+    if (RTA_PAYLOAD(a) < alen) continue;
+    // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point links.
+    if (a->rta_type == IFA_LOCAL) local = AddrToString(ifa->ifa_family, RTA_DATA(a));
+    if (a->rta_type == IFA_ADDRESS) address = AddrToString(ifa->ifa_family, RTA_DATA(a));
+  }
+  *out = AddrEntry{static_cast<int>(ifa->ifa_index), {}, ifa->ifa_family, local.empty() ? address : local,
+                   ifa->ifa_prefixlen};
+  return true;
+}
+
 bool Rtnl::LinkDump(std::vector<LinkEntry>* out, Failure& f) {
   ifinfomsg req{};
   req.ifi_family = AF_UNSPEC;
+  Msg m(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &req, sizeof req);
   return Dump(
-      RTM_GETLINK, &req, sizeof req,
+      m,
       [&](const nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWLINK) return;
-        const auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
-        LinkEntry e{ifi->ifi_index, {}, (ifi->ifi_flags & IFF_UP) != 0, 0, {}, {}};
-        int len = static_cast<int>(IFLA_PAYLOAD(h));
-        for (auto* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-          switch (a->rta_type) {
-            case IFLA_IFNAME: {
-              const char* s = static_cast<const char*>(RTA_DATA(a));
-              e.name.assign(s, strnlen(s, RTA_PAYLOAD(a)));
-              break;
-            }
-            case IFLA_MTU: memcpy(&e.mtu, RTA_DATA(a), 4); break;
-            case IFLA_ADDRESS: {
-              const auto* b = static_cast<const uint8_t*>(RTA_DATA(a));
-              char hex[4];
-              for (size_t i = 0; i < RTA_PAYLOAD(a); i++) {
-                snprintf(hex, sizeof hex, i ? ":%02x" : "%02x", b[i]);
-                e.mac += hex;
-              }
-              break;
-            }
-            case IFLA_LINKINFO: {
-              int ilen = static_cast<int>(RTA_PAYLOAD(a));
-              for (auto* n = static_cast<const rtattr*>(RTA_DATA(a)); RTA_OK(n, ilen); n = RTA_NEXT(n, ilen)) {
-                if (n->rta_type == IFLA_INFO_KIND) {
-                  const char* s = static_cast<const char*>(RTA_DATA(n));
-                  e.kind.assign(s, strnlen(s, RTA_PAYLOAD(n)));
-                }
-              }
-              break;
-            }
-            default: break;
-          }
-        }
-        out->push_back(std::move(e));
+        LinkEntry e;
+        if (ParseLinkMsg(h, &e)) out->push_back(std::move(e));
       },
       f);
 }
@@ -393,23 +467,15 @@ bool Rtnl::AddrDump(std::vector<AddrEntry>* out, Failure& f) {
   if (!LinkNames(&names, f)) return false;
   ifaddrmsg req{};
   req.ifa_family = AF_UNSPEC;
+  Msg m(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &req, sizeof req);
   return Dump(
-      RTM_GETADDR, &req, sizeof req,
+      m,
       [&](const nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWADDR) return;
-        const auto* ifa = static_cast<const ifaddrmsg*>(NLMSG_DATA(h));
-        if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) return;
-        std::string local, address;
-        int len = static_cast<int>(IFA_PAYLOAD(h));
-        for (auto* a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-          // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point links.
-          if (a->rta_type == IFA_LOCAL) local = AddrToString(ifa->ifa_family, RTA_DATA(a));
-          if (a->rta_type == IFA_ADDRESS) address = AddrToString(ifa->ifa_family, RTA_DATA(a));
-        }
-        int idx = static_cast<int>(ifa->ifa_index);
-        auto it = names.find(idx);
-        out->push_back(AddrEntry{idx, it != names.end() ? it->second : "", ifa->ifa_family,
-                                 local.empty() ? address : local, ifa->ifa_prefixlen});
+        AddrEntry e;
+        if (!ParseAddrMsg(h, &e)) return;
+        auto it = names.find(e.ifindex);
+        if (it != names.end()) e.ifname = it->second;
+        out->push_back(std::move(e));
       },
       f);
 }

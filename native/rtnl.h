@@ -5,6 +5,7 @@
 
 #include <linux/netlink.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <functional>
 #include <map>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "job.h"
+#include "netlink_socket.h"
 
 namespace twine {
 
@@ -77,7 +79,9 @@ struct RawRoute {
   uint32_t metric = 0;
 };
 
-// False when h is not an RTM_NEWROUTE of AF_INET or AF_INET6.
+// False when h is not an RTM_NEWROUTE of AF_INET or AF_INET6 (or too short
+// to be one). These parsers read nothing beyond h->nlmsg_len, which the
+// caller has checked against what it received (NLMSG_OK).
 bool ParseRouteMsg(const nlmsghdr* h, RawRoute* out);
 
 struct LinkEntry {
@@ -97,6 +101,15 @@ struct AddrEntry {
   int prefixlen;
 };
 
+// False when h is not an RTM_NEWLINK (or too short to be one).
+bool ParseLinkMsg(const nlmsghdr* h, LinkEntry* out);
+// False when h is not an RTM_NEWADDR of AF_INET or AF_INET6; ifname is left empty.
+bool ParseAddrMsg(const nlmsghdr* h, AddrEntry* out);
+// The errno of an NLMSG_ERROR (0 for an ack); EPROTO when it is malformed.
+int NetlinkErrorOf(const nlmsghdr* h);
+// The extended-ack text (NLMSGERR_ATTR_MSG) of an NLMSG_ERROR or NLMSG_DONE, if any.
+std::string ExtAckMessage(const nlmsghdr* h);
+
 enum class RouteCmd { kAdd, kReplace, kDel };
 
 // One NETLINK_ROUTE socket. Not thread-safe; one per operation.
@@ -107,7 +120,7 @@ class Rtnl {
   Rtnl(const Rtnl&) = delete;
   Rtnl& operator=(const Rtnl&) = delete;
 
-  bool Open(Failure& f);
+  bool Open(Failure& f, int timeoutMs = kNetlinkTimeoutMs);
   // Closes the socket (also done by the destructor); Open may be called again.
   void Close();
 
@@ -119,17 +132,22 @@ class Rtnl {
   bool RouteDumpRaw(int family, const std::function<void(const nlmsghdr*)>& each, Failure& f);
   bool LinkDump(std::vector<LinkEntry>* out, Failure& f);
   bool AddrDump(std::vector<AddrEntry>* out, Failure& f);
+  // One recvmsg: its length, or -1 with f set (ETIMEDOUT after the receive
+  // timeout, EMSGSIZE for a message that did not fit).
+  ssize_t Recv(std::vector<char>& buf, Failure& f);
 
  private:
   struct Msg;
   bool Transact(Msg& m, Failure& f);
   // Sends a dump request and calls each() for every reply message.
   template <typename Each>
-  bool Dump(uint16_t type, const void* payload, size_t len, Each each, Failure& f);
+  bool Dump(Msg& m, Each each, Failure& f);
+
   bool LinkNames(std::map<int, std::string>* names, Failure& f);
 
   int fd_ = -1;
   uint32_t seq_ = 0;
+  bool strict_ = false;  // NETLINK_GET_STRICT_CHK is on
 };
 
 }  // namespace twine

@@ -219,7 +219,8 @@ class WatchJob : public Job {
       ssize_t n = recv(table_query_fd_, buf.data(), buf.size(), 0);
       if (n < 0) {
         if (errno == EINTR) continue;
-        failure().Set(errno, "nft", "recv");
+        if (errno == EAGAIN || errno == EWOULDBLOCK) failure().Set(ETIMEDOUT, "nft", "no answer from the kernel");
+        else failure().Set(errno, "nft", "recv");
         return false;
       }
       int len = static_cast<int>(n);
@@ -227,7 +228,7 @@ class WatchJob : public Job {
         if (m->nlmsg_seq != seq_) continue;
         if (TableMatches(m, spec_.tableFamily, spec_.tableName)) found = true;
         if (m->nlmsg_type != NLMSG_ERROR) continue;
-        int err = -static_cast<const nlmsgerr*>(NLMSG_DATA(m))->error;
+        int err = NetlinkErrorOf(m);
         if (err != 0 && err != ENOENT) {
           failure().Set(err, "nft", "get table");
           return false;

@@ -2,8 +2,10 @@
 // build-asan/, the production addon untouched) loaded into a node that has
 // libasan preloaded, driven by test/fixtures/asan-stress.ts. Fails on any ASan
 // report and on any wrong result: libnftables from 8 threads in 8 namespaces
-// at once resolving interface names (serialised: native/nft.h). Needs root
-// and g++ (its libasan).
+// at once resolving interface names (serialised: native/nft.h), and the
+// netlink parsers on malformed messages, the receive timeout, a notifier
+// closed twice and the dumps (test/fixtures/asan-netlink.ts). Needs root and
+// g++ (its libasan).
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,5 +80,12 @@ describe('native addon under AddressSanitizer', () => {
     assert.equal(r.runs, 8 * 25 * 3);
     assert.equal(r.refused, 8 * 25, 'every batch naming another namespace\'s interface is refused');
     assert.equal(r.held, 0, 'the reaper freed every context');
+  });
+
+  it('netlink parsers on malformed messages, receive timeout, notifier closed twice, dumps: no report', async () => {
+    const o = await runAsan(addon, 'asan-netlink.js', [NAMESPACES[0]!]);
+    const r = assertClean(o);
+    assert.deepEqual(r.problems, [], `${String(r.problemCount)} wrong results`);
+    assert.ok(Number(r.checks) > 3000, `${String(r.checks)} checks ran`);
   });
 });
