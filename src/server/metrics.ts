@@ -62,7 +62,7 @@ export class Metrics {
     });
     new Gauge({
       name: 'twine_containers_with_errors',
-      help: 'Containers whose last transaction failed or whose labels are invalid',
+      help: 'Containers whose last transaction failed or was refused, or whose labels are invalid',
       registers,
       collect() {
         this.set(self.view ? self.view.containers().filter((c) => c.lastError !== undefined || c.labelErrors.length > 0).length : 0);
