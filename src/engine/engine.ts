@@ -643,13 +643,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   private stateOf(info: ContainerInfo): ContainerState {
     let s = this.states.get(info.id);
     if (!s) {
-      s = { id: info.id, name: info.name, running: true, labels: info.labels, labelErrors: [], warnings: [] };
+      s = { id: info.id, name: info.name, running: true, labels: visibleLabels(info.labels), labelErrors: [], warnings: [] };
       this.states.set(info.id, s);
       this.deps.log.info({ container: info.name, id: info.id.slice(0, 12), labels: visibleLabels(info.labels) }, `labelled container: ${info.name}`);
     }
     s.name = info.name;
     s.running = info.running;
-    s.labels = info.labels;
+    s.labels = visibleLabels(info.labels);
     s.dependencies = this.graph.get(info.id);
     return s;
   }

@@ -1,7 +1,6 @@
 // The JSON shapes of /api/containers and /healthz: one place, shared by the
 // server and the `twine status` client.
 
-import { visibleLabels } from '../labels/visible.js';
 import type { DesiredState } from '../resolve/desired.js';
 import type { ContainerState } from './view.js';
 
@@ -86,7 +85,7 @@ export function containerDoc(c: ContainerState): ContainerDoc {
     name: c.name,
     running: c.running,
     ...summarize(c),
-    labels: visibleLabels(c.labels),
+    labels: c.labels,
     labelErrors: c.labelErrors,
     warnings: c.warnings,
   };
