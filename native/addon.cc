@@ -11,6 +11,8 @@
 
 #include <limits>
 #include <memory>
+#include <new>
+#include <stdexcept>
 
 #include "job.h"
 #include "notify.h"
@@ -632,6 +634,28 @@ Napi::Value TestRecvTimeout(const Napi::CallbackInfo& info) {
 }
 #endif
 
+#ifdef TWINE_TEST_EXPORTS
+// Test builds only: a job that throws inside the target namespace (bad_alloc,
+// or a std::runtime_error for "other"), to show the catch-all and the restore.
+class ThrowJob : public Job {
+ public:
+  ThrowJob(Napi::Env env, Target t, bool badAlloc) : Job(env, "testThrow", std::move(t)), badAlloc_(badAlloc) {}
+  void Execute() override {
+    if (badAlloc_) throw std::bad_alloc();
+    throw std::runtime_error("test exception");
+  }
+
+ private:
+  bool badAlloc_;
+};
+
+Napi::Value TestThrow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Target t = ParseTarget(env, "testThrow", info[0]);
+  return Submit(env, new ThrowJob(env, std::move(t), info[1].ToBoolean().Value()));
+}
+#endif
+
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), "twine-native 0.2"); }
 
 int ThreadCount() {
@@ -671,6 +695,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef TWINE_TEST_EXPORTS
   exports.Set("testParseNetlink", Napi::Function::New(env, TestParseNetlink));
   exports.Set("testRecvTimeout", Napi::Function::New(env, TestRecvTimeout));
+  exports.Set("testThrow", Napi::Function::New(env, TestThrow));
 #endif
 #ifdef TWINE_HAVE_NFT
   NftInit();

@@ -1,11 +1,14 @@
 // The libnftables transport against real namespaces: batches read back with
 // `nft -j list`, the same result as the exec transport, typed errors with
-// nft's message, and no thread left in a foreign namespace. Needs root.
+// nft's message, no exit() from libnftables when it cannot open its sockets,
+// and no thread left in a foreign namespace. Needs root.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { NftError, NetlinkError } from '../../src/errors.js';
 import { loadAddon } from '../../src/netns/addon.js';
 import { createLibTransport, libTransportAvailable } from '../../src/firewall/transport-lib.js';
@@ -138,6 +141,19 @@ describe('libnftables transport', { skip }, () => {
       return true;
     });
     assert.equal(nftList(B, 't2'), null);
+  });
+
+  it('no file descriptor left: the run fails with stage nft-init instead of libnftables exiting the process', () => {
+    // libnftables 1.0.6 exits (iface.c: "Unable to initialize Netlink socket") when it cannot open its route socket.
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'nft-no-fds.js');
+    const r = spawnSync(process.execPath, [script, B], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `child exited ${r.status} (signal ${r.signal}): ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { code: string; stage: string; message: string; appliedAfter: boolean };
+    assert.equal(out.stage, 'nft-init', out.message);
+    assert.equal(out.code, 'EMFILE');
+    assert.match(out.message, /libnftables cannot start/);
+    assert.equal(out.appliedAfter, true, 'the same batch applies once descriptors are free');
+    assert.doesNotMatch(r.stderr, /Unable to initialize Netlink socket/);
   });
 
   it('a vanished namespace is an NftError caused by a typed NetlinkError', async () => {
