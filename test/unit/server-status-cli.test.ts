@@ -69,6 +69,16 @@ describe('status table', () => {
       ].join('\n'),
     );
   });
+  it('a refused container: state refused, the reason in the table, the API document and the detail', () => {
+    const msg = "network_mode host: Twine writes only into a container's own network namespace";
+    const refused: ContainerState = { id: 'c1c2c3d4e5f6', name: 'hostnet', running: true, labels: {}, labelErrors: [], warnings: [], lastError: msg, refusal: { reason: 'network_mode', message: msg } };
+    const doc = containerDoc(refused);
+    assert.equal(doc.status, 'refused');
+    assert.deepEqual(doc.refusal, { reason: 'network_mode', message: msg });
+    assert.match(renderTable([doc]), new RegExp(`^hostnet +refused .*${msg}$`, 'm'));
+    assert.match(renderDetail(doc), new RegExp(`refused \\(nothing written\\):\n  ${msg}`));
+    assert.doesNotMatch(renderDetail(doc), /rolled back/);
+  });
   it('says so when there is nothing to show', () => {
     assert.equal(renderTable([]), 'no containers with twine.* labels\n');
   });
