@@ -6,5 +6,6 @@ import { statusCommand } from './status.js';
 import { healthcheckCommand } from './healthcheck.js';
 import { planCommand } from './plan.js';
 import { cleanupCommand } from './cleanup.js';
+import { runtimeCommand } from './runtime.js';
 
-export const commands: readonly Command[] = [startCommand, planCommand, statusCommand, healthcheckCommand, cleanupCommand];
+export const commands: readonly Command[] = [startCommand, planCommand, statusCommand, healthcheckCommand, cleanupCommand, runtimeCommand];

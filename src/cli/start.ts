@@ -52,7 +52,13 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
   daemon.engine.on('transaction', (e) => metrics.onTransaction(e));
   let server: RunningServer;
   try {
-    server = await startServer({ view: daemonView(daemon.engine, daemon.events), metrics, ...serverOpts, log });
+    server = await startServer({
+      view: daemonView(daemon.engine, daemon.events),
+      metrics,
+      ...serverOpts,
+      runtimeHook: (id, pid) => daemon.engine.runtimeApply(id, pid),
+      log,
+    });
   } catch (err) {
     if (err instanceof AlreadyRunningError) {
       log.error({ socket: err.socketPath }, err.message);

@@ -60,3 +60,13 @@ export function containerNsPid(id: string, notIn: ReadonlySet<number>, skip: Rea
   }
   return undefined;
 }
+
+/** Whether process `pid` belongs to container `id` (its cgroup path names the id, in every layout above). */
+export function processInContainer(pid: number, id: string): boolean {
+  if (!/^[0-9a-f]{12,64}$/.test(id)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(id);
+  } catch {
+    return false;
+  }
+}

@@ -223,3 +223,35 @@ export function procInterfaces(addrs: readonly Addr[] | undefined): NsInterface[
   }
   return [...byIndex.values()];
 }
+
+/** The part of a `GET /containers/json?all=1` entry that Twine reads. */
+interface ListedContainer {
+  Id: string;
+  Names?: string[] | null;
+  Labels?: Record<string, string> | null;
+  NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null } | null;
+}
+
+/**
+ * One container, running or not, from Docker's container list: its name,
+ * labels and networks (addresses only once it runs). Unlike inspect, the list
+ * does not wait while Docker is starting that container. Undefined: no such
+ * container.
+ */
+export async function listedContainer(docker: DockerClient, id: string): Promise<ContainerInfo | undefined> {
+  let list: ListedContainer[];
+  try {
+    list = await docker.getJson<ListedContainer[]>(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ id: [id] }))}`);
+  } catch (err) {
+    throw dockerError(`list container ${id}`, err);
+  }
+  const c = list.find((x) => x.Id === id);
+  if (!c) return undefined;
+  return toContainerInfo({
+    Id: c.Id,
+    Name: c.Names?.[0] ?? id.slice(0, 12),
+    State: { Running: false },
+    Config: { Labels: c.Labels ?? {} },
+    NetworkSettings: { Networks: c.NetworkSettings?.Networks ?? {} },
+  });
+}

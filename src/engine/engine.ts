@@ -12,10 +12,10 @@ import type { NftTransport } from '../firewall/transport.js';
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
 import type { Plan } from '../plan/types.js';
 import type { DockerEvent } from '../docker/events.js';
-import { createdInfo, hasTwineLabels, inspectContainer, procInterfaces, listRunningContainers, type LinkLister } from '../docker/inventory.js';
+import { createdInfo, hasTwineLabels, inspectContainer, listedContainer, procInterfaces, listRunningContainers, type LinkLister } from '../docker/inventory.js';
 import { NetworkIndex } from '../docker/networks.js';
-import { containerNsPid } from '../docker/cgroup.js';
-import { startedInfo } from '../docker/start-info.js';
+import { containerNsPid, netnsInode, processInContainer } from '../docker/cgroup.js';
+import { startedInfo, type StartFacts, type StartInfo } from '../docker/start-info.js';
 import { procAddrs, procDefaultGateways } from '../netns/procfs.js';
 import { sameNetworks } from '../resolve/inventory.js';
 import { wallMs } from '../util/clock.js';
@@ -68,7 +68,12 @@ interface Reason {
   prestart?: { info: ContainerInfo; ino: number };
   /** Read from Docker before the job was queued (undefined info: gone); `mark` is touchSeq when the read began. */
   inspected?: { info: ContainerInfo | undefined; mark: number };
+  /** Twine's runtime hook holds the container's start until this is answered (see runtimeApply). */
+  runtime?: { info: ContainerInfo; ino: number; answer(o: HookOutcome): void };
 }
+
+/** What the runtime hook is told: go on (applied, or nothing to apply), or why the start must fail. */
+export type HookOutcome = { ok: true; applied: boolean; name: string } | { ok: false; error: string; name?: string };
 
 /** What was applied before a container's start event, until that event arrives. */
 interface AppliedEarly {
@@ -212,7 +217,8 @@ export class Engine extends EventEmitter<EngineEvents> {
         // starting a container, before its start event, and inspecting it then waits for
         // Docker to finish starting it: the start event's job reads it promptly instead.
         const id = ev.attributes.container;
-        if (id && this.inventory.get(id)?.running === true) {
+        // One applied before its start event (runtime hook or early path) is still starting: its start event re-reads it.
+        if (id && this.inventory.get(id)?.running === true && !this.early.has(id)) {
           void this.queue.request(id, { why: `network ${ev.action}`, inspect: true, eventMs: ev.timeMs, receivedMs: wallMs() });
         } else if (id && ev.action === 'connect' && ev.attributes.name && this.opts.applyBeforeStart !== false) {
           // The first sign of a start: apply as soon as Docker's set-up is done, before the process runs.
@@ -352,6 +358,16 @@ export class Engine extends EventEmitter<EngineEvents> {
   private async containerJob(id: string, jobReasons: Reason[]): Promise<void> {
     const jobStart = wallMs();
     let reasons = jobReasons;
+    const hooks = reasons.filter((r) => r.runtime);
+    if (hooks.length > 0) {
+      const outcome = await this.applyForRuntime(id, hooks[hooks.length - 1]!.runtime!, hooks, jobStart).catch(
+        (err: unknown): HookOutcome => ({ ok: false, error: describeError(err) }),
+      );
+      for (const h of hooks) h.runtime!.answer(outcome);
+      // What the early path would have applied is applied.
+      reasons = reasons.filter((r) => !r.runtime && !r.prestart);
+      if (reasons.length === 0) return;
+    }
     if (reasons.some((r) => r.prestart)) {
       if (!reasons.some((r) => r.started) && (await this.applyBeforeStart(id, reasons, jobStart))) return;
       // Not applicable any more (the start event came first, or the namespace is gone): only the rest counts.
@@ -491,17 +507,76 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.requestDependentsIfMoved(id, template, info, names, reasons);
     if (!hasTwineLabels(info.labels)) return true;
     const committedAt = await this.transact(info, reasons, true, this.front(reasons, jobStart, { inspectMs: 0 }));
-    if (committedAt !== undefined) {
-      this.forgetEarly(id);
-      const timer = setTimeout(() => {
-        if (this.early.get(id)?.committedAt !== committedAt) return;
-        this.early.delete(id);
-        void this.queue.request(id, { why: 'no start event after its network was ready', inspect: true });
-      }, START_EXPECTED_MS);
-      timer.unref();
-      this.early.set(id, { ino: found.ino, committedAt, timer });
-    }
+    if (committedAt !== undefined) this.rememberEarly(id, found.ino, committedAt);
     return true;
+  }
+
+  /** Applied before its start event: the start event then only checks; without one, the container is inspected. */
+  private rememberEarly(id: string, ino: number, committedAt: number): void {
+    this.forgetEarly(id);
+    const timer = setTimeout(() => {
+      if (this.early.get(id)?.committedAt !== committedAt) return;
+      this.early.delete(id);
+      void this.queue.request(id, { why: 'no start event after its network was ready', inspect: true });
+    }, START_EXPECTED_MS);
+    timer.unref();
+    this.early.set(id, { ino, committedAt, timer });
+  }
+
+  /**
+   * Twine's OCI hook (twine runtime): runc is starting container `id`, whose process `pid`
+   * waits in its namespace, set up by Docker, until this answers. The container is read
+   * from Docker's container list (which does not wait for the start, unlike inspect)
+   * and from the namespace, then applied through the same transaction as any start.
+   */
+  async runtimeApply(id: string, pid: number): Promise<HookOutcome> {
+    if (!processInContainer(pid, id)) return { ok: false, error: `process ${pid} is not one of container ${id.slice(0, 12)}'s` };
+    // A container's labels never change: what Twine knows of it answers an unlabelled one at once.
+    const attrs = this.created.get(id);
+    const known = this.inventory.get(id) ?? (attrs && createdInfo(id, attrs, []));
+    if (known && !hasTwineLabels(known.labels)) return { ok: true, applied: false, name: known.name };
+    const ino = netnsInode(pid);
+    if (ino === undefined) return { ok: false, error: `process ${pid} is gone` };
+    const addrs = procAddrs(pid) ?? (await this.deps.netns.addrList({ pid }));
+    const facts = (name: string): StartFacts => ({ name, pid, addrs, gateways: () => procDefaultGateways(pid) });
+    await this.networks.refresh();
+    // Its networks as last inspected, when they still explain its interfaces; else as Docker lists them now.
+    let r: StartInfo | undefined = known && known.networks.length > 0 ? startedInfo(known, facts(known.name), (n) => this.networks.get(n)) : undefined;
+    if (!r || 'fallback' in r) {
+      const listed = await this.hookTemplate(id);
+      if (!listed) return { ok: false, error: `container ${id.slice(0, 12)} is not in Docker's container list` };
+      if (!hasTwineLabels(listed.labels)) return { ok: true, applied: false, name: listed.name };
+      if (this.hostNs.has(ino)) return { ok: false, error: "it runs in the host's network namespace, which Twine does not change", name: listed.name };
+      r = startedInfo(listed, facts(listed.name), (n) => this.networks.get(n));
+      if ('fallback' in r && listed.networks.some((n) => this.networks.get(n.networkName) === undefined)) {
+        await this.networks.refresh(true);
+        r = startedInfo(listed, facts(listed.name), (n) => this.networks.get(n));
+      }
+      if ('fallback' in r) return { ok: false, error: `cannot match its interfaces to its networks: ${r.fallback}`, name: listed.name };
+    }
+    const info: ContainerInfo = { ...r.info, netnsIno: ino };
+    return new Promise<HookOutcome>((resolve) => {
+      void this.queue.request(id, { why: 'runtime hook', runtime: { info, ino, answer: resolve } });
+    });
+  }
+
+  /** The container as Docker's list shows it (labels, networks); undefined when Docker does not list it. */
+  private async hookTemplate(id: string): Promise<ContainerInfo | undefined> {
+    return listedContainer(this.deps.docker, id);
+  }
+
+  private async applyForRuntime(id: string, rt: NonNullable<Reason['runtime']>, reasons: Reason[], jobStart: number): Promise<HookOutcome> {
+    const template = this.inventory.get(id);
+    const info = rt.info;
+    const names = template ? namesOf(template) : new Set<string>();
+    for (const n of namesOf(info)) names.add(n);
+    this.touched.set(id, ++this.touchSeq);
+    this.setInfo(info);
+    this.requestDependentsIfMoved(id, template, info, names, reasons);
+    const committedAt = await this.transact(info, reasons, true, this.front(reasons, jobStart, { inspectMs: 0 }));
+    if (committedAt === undefined) return { ok: false, error: this.states.get(id)?.lastError ?? 'nothing was applied', name: info.name };
+    this.rememberEarly(id, rt.ino, committedAt);
+    return { ok: true, applied: true, name: info.name };
   }
 
   /** Returns when it committed (undefined: nothing committed). */
@@ -610,7 +685,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     let latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
     // Applied before the start event and still in place: the network was ready that much earlier.
     let beforeStartMs: number | undefined;
-    const early = started && !reasons.some((r) => r.prestart) ? this.forgetEarly(info.id) : undefined;
+    const early = started && !reasons.some((r) => r.prestart || r.runtime) ? this.forgetEarly(info.id) : undefined;
     if (early && early.ino === ino && result.noop && eventMs !== undefined) {
       latencyMs = Math.max(0, early.committedAt - eventMs);
       beforeStartMs = eventMs - early.committedAt;

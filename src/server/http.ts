@@ -1,7 +1,9 @@
 // The status server: /healthz, /metrics and /api/containers, served on a TCP
 // address (--listen, default 127.0.0.1:9117) and on a unix socket (--socket,
 // default /run/twine/twine.sock) that doubles as the one-Twine-per-host guard.
-// Everything is read-only: GET (and HEAD) only, JSON everywhere but /metrics.
+// Everything is read-only: GET (and HEAD) only, JSON everywhere but /metrics;
+// the one exception is the twine runtime's hook, on the unix socket only
+// (./runtime-hook.ts).
 // Both listeners bound their connections and the time a request may take; the
 // TCP one also answers only requests whose Host names it (./host-check.ts).
 
@@ -12,6 +14,7 @@ import { readVersion } from '../cli/version.js';
 import { containerDoc, type HealthDoc } from './api.js';
 import { hostCheck, type HostCheck } from './host-check.js';
 import { listenExclusive } from './instance.js';
+import { withRuntimeHook, type HookApplier } from './runtime-hook.js';
 import type { Metrics } from './metrics.js';
 import type { DaemonView } from './view.js';
 
@@ -29,6 +32,8 @@ export interface ServerOptions {
   allowedHosts?: readonly string[];
   /** Defaults: SERVER_LIMITS. */
   limits?: Partial<ServerLimits>;
+  /** Serves the twine runtime's hook on the unix socket (never on TCP). */
+  runtimeHook?: HookApplier;
   log?: Logger;
 }
 
@@ -227,7 +232,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const socket = opts.socket.trim() === 'none' ? '' : opts.socket.trim();
   try {
     if (socket !== '') {
-      const s = createLimitedServer(createHandler(opts.view, opts.metrics, opts.log), limits, opts.log, socket);
+      const status = createHandler(opts.view, opts.metrics, opts.log);
+      const s = createLimitedServer(opts.runtimeHook ? withRuntimeHook(status, opts.runtimeHook, opts.log) : status, limits, opts.log, socket);
       const r = await listenExclusive(s, socket);
       servers.push(s);
       result.socket = socket;
