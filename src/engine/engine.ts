@@ -113,6 +113,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   private hostDeferred = false;
   /** True once the first full reconcile finished. */
   reconciled = false;
+  private markReconciled: () => void = () => undefined;
+  /** Resolves when the first full reconcile finished: before it, names of running containers may not resolve yet. */
+  private readonly firstReconcile = new Promise<void>((resolve) => (this.markReconciled = resolve));
   private readonly prestart: PrestartWatch;
   private readonly early = new Map<string, AppliedEarly>();
   /** Create events' attributes (name, image, labels) until the container is inspected. */
@@ -193,6 +196,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // not yet reconciled would otherwise look as if its host routes had to go.
     await this.queue.request(HOST_KEY, { why });
     this.reconciled = true;
+    this.markReconciled();
     // Host-route changes of containers that started while the start-up sync ran.
     if (this.hostDeferred) {
       this.hostDeferred = false;
@@ -555,6 +559,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       if ('fallback' in r) return { ok: false, error: `cannot match its interfaces to its networks: ${r.fallback}`, name: listed.name };
     }
     const info: ContainerInfo = { ...r.info, netnsIno: ino };
+    // Just started: the containers its labels name are known once the first reconcile is done (the hook's timeout bounds the wait).
+    await this.firstReconcile;
     return new Promise<HookOutcome>((resolve) => {
       void this.queue.request(id, { why: 'runtime hook', runtime: { info, ino, answer: resolve } });
     });

@@ -200,7 +200,7 @@ test('Twine stopped: a labelled container with the runtime fails to start, namin
 });
 
 test('Twine restarting: the hook waits for it, and the container starts with its route in place', async () => {
-  assert.equal(daemon, undefined);
+  await stopTwine();
   await install(['--hook-timeout', '30']);
   try {
     const name = `${P}restart`;
@@ -208,9 +208,11 @@ test('Twine restarting: the hook waits for it, and the container starts with its
     const starting = runContainer({ name, networks: [NET_A], labels: { [`twine.route.${DST}`]: GW_A }, cmd: FIRST, extraArgs: RUNTIME, oneShot: true });
     // The hook is waiting for the socket once runc has run it: start Twine only then.
     await waitUntil('the hook waiting', async () => (await run('ps', ['-eo', 'args'])).split('\n').some((l) => l.startsWith('twine-hook')), 15_000);
-    await twineUp(startTwine());
+    const d = startTwine();
+    await twineUp(d);
     await starting;
-    assert.deepEqual((await firstRoutes(name)).map((l) => l.split(' ').slice(0, 3).join(' ')), [`${DST} via ${gwIp[NET_A]}`]);
+    const seen = (await firstRoutes(name)).map((l) => l.split(' ').slice(0, 3).join(' '));
+    assert.deepEqual(seen, [`${DST} via ${gwIp[NET_A]}`], JSON.stringify(d.lines.filter((l) => l.container === name || String(l.msg).includes('hook'))));
   } finally {
     await install();
   }
