@@ -15,7 +15,7 @@ import {
   uninstall,
   type RuntimeSettings,
 } from '../runtime/install.js';
-import { EXIT_OK, type CliIO, type Command } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import { DOCKER_OPTIONS, UsageError, type OptionValues } from './options.js';
 
 function settingsFrom(values: OptionValues): RuntimeSettings {
@@ -86,6 +86,11 @@ export const runtimeCommand: Command = {
   name: 'runtime',
   summary: 'Install or uninstall the twine runtime: a labelled container starts only once Twine has applied it',
   allowPositionals: true,
+  exitCodes: [
+    [EXIT_OK, 'installed (with --reload: dockerd lists the runtime), or uninstalled'],
+    [EXIT_FAILURE, 'daemon.json unreadable or not a JSON object, files not writable, no dockerd to reload, dockerd did not reload in 10 s, or containers still use the runtime'],
+    USAGE_EXIT,
+  ],
   description:
     'twine runtime install|uninstall: puts twine-runc (a wrapper around runc) and twine-hook (an OCI prestart hook) in\n' +
     '--dir and registers the wrapper as runtime "twine" in --daemon-json, keeping the rest of the file byte for byte.\n' +
