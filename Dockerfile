@@ -24,6 +24,7 @@ COPY scripts ./scripts
 COPY native ./native
 RUN node scripts/build-native.mjs
 COPY bin ./bin
+COPY dashboard ./dashboard
 COPY src ./src
 RUN npx tsc -p tsconfig.json \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
@@ -39,6 +40,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/build/Release/twine_native.node ./build/Release/twine_native.node
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/bin ./bin
+COPY --from=build /app/dashboard ./dashboard
 RUN mkdir -p /usr/local/bin && ln -s /app/bin/twine.js /usr/local/bin/twine \
  && mkdir -p /run/twine
 ENV NODE_ENV=production \

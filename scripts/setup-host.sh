@@ -25,6 +25,8 @@ declare -A PROVIDES=(
   [g++]=g++
   [make]=make
   [openssl]=openssl
+  # The dashboard's browser test (test/e2e/dashboard.test.ts).
+  [chromium]=/usr/bin/chromium
 )
 
 installed() {

@@ -4,22 +4,12 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-root.js';
 import type { NativeBinding } from './native.js';
 
 const require = createRequire(import.meta.url);
 const ADDON = 'twine_native.node';
 
-/** The nearest directory at or above this file that holds package.json (src/ or dist/src/ sit below it). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'binding.gyp'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-    dir = up;
-  }
-}
 
 /** Where the addon may be, in order of preference. */
 export function addonCandidates(root = packageRoot()): string[] {

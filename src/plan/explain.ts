@@ -2,7 +2,7 @@
 // for people and as JSON for tools. Pure; the CLI prints the result.
 
 import { freshTableBatch } from '../firewall/batch.js';
-import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type NftExpr } from '../firewall/nft.js';
+import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type NftExpr, type TableDef } from '../firewall/nft.js';
 import type { Route } from '../netns/types.js';
 import type { DesiredState, Resolution } from '../resolve/desired.js';
 import type { Plan } from './types.js';
@@ -144,12 +144,18 @@ export function explainText(res: Resolution, plan: Plan): string {
     for (const h of d.hostRoutes) if (h.reason) out.push(`  ${h.dst}: skipped, ${h.reason}`);
   }
 
-  out.push('', `nftables: table ${TABLE_FAMILY} ${TABLE_NAME}`);
-  if (plan.table.chains.length === 0) out.push('  (no table needed)');
-  for (const c of plan.table.chains) {
+  out.push('', ...tableText(plan.table));
+  return `${out.join('\n')}\n`;
+}
+
+/** The table as nft-like text, for reading (the status API and `twine plan`). */
+export function tableText(table: TableDef): string[] {
+  const out = [`nftables: table ${TABLE_FAMILY} ${TABLE_NAME}`];
+  if (table.chains.length === 0) out.push('  (no table needed)');
+  for (const c of table.chains) {
     const base = c.base ? ` { type ${c.base.type} hook ${c.base.hook} priority ${c.base.prio} }` : '';
     out.push(`  chain ${c.name}${base}`);
     for (const r of c.rules) out.push(`    ${r.expr.map(exprText).join(' ')}   # ${r.comment}`);
   }
-  return `${out.join('\n')}\n`;
+  return out;
 }

@@ -2,6 +2,7 @@
 // server and the `twine status` client.
 
 import type { DesiredState } from '../resolve/desired.js';
+import { routeText, tableText } from '../plan/explain.js';
 import type { ContainerState } from './view.js';
 
 /**
@@ -27,8 +28,14 @@ export interface ContainerSummary {
   natInterfaces: string[];
 }
 
+/** What is committed in the namespace, as text for people (the dashboard shows it). */
+export interface AppliedText {
+  routes: string[];
+  table: string[];
+}
+
 /** What /api/containers/<name> answers: the engine's state of the container plus the counts of the table. */
-export type ContainerDoc = ContainerState & ContainerSummary;
+export type ContainerDoc = ContainerState & ContainerSummary & { appliedText?: AppliedText };
 
 export interface HealthDoc {
   ok: boolean;
@@ -91,7 +98,10 @@ export function containerDoc(c: ContainerState): ContainerDoc {
   };
   if (c.desired !== undefined) doc.desired = c.desired;
   if (c.plan !== undefined) doc.plan = c.plan;
-  if (c.applied !== undefined) doc.applied = c.applied;
+  if (c.applied !== undefined) {
+    doc.applied = c.applied;
+    doc.appliedText = { routes: c.applied.routes.map(routeText), table: tableText(c.applied.table) };
+  }
   if (c.dependencies !== undefined) doc.dependencies = c.dependencies;
   if (c.lastError !== undefined) doc.lastError = c.lastError;
   if (c.refusal !== undefined) doc.refusal = c.refusal;

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { readVersion } from '../cli/version.js';
 import { containerDoc, type HealthDoc } from './api.js';
+import { DASHBOARD_HEADERS, DASHBOARD_PATHS, dashboardFile } from './dashboard.js';
 import { hostCheck, type HostCheck } from './host-check.js';
 import { listenExclusive } from './instance.js';
 import { withRuntimeHook, type HookApplier } from './runtime-hook.js';
@@ -136,9 +137,10 @@ export function createHandler(view: DaemonView, metrics: Metrics, log?: Logger, 
         return;
       }
       if (pathname.length > 1 && pathname.endsWith('/')) pathname = pathname.slice(0, -1);
-      const known = pathname === '/healthz' || pathname === '/metrics' || pathname === '/api/containers' || pathname.startsWith('/api/containers/');
+      const page = DASHBOARD_PATHS.includes(pathname);
+      const known = page || pathname === '/healthz' || pathname === '/metrics' || pathname === '/api/containers' || pathname.startsWith('/api/containers/');
       if (!known) {
-        sendJson(res, 404, { error: `not found: ${pathname}`, endpoints: ['/healthz', '/metrics', '/api/containers', '/api/containers/<name-or-id>'] }, method === 'HEAD');
+        sendJson(res, 404, { error: `not found: ${pathname}`, endpoints: ['/ (dashboard)', '/healthz', '/metrics', '/api/containers', '/api/containers/<name-or-id>'] }, method === 'HEAD');
         return;
       }
       if (method !== 'GET' && method !== 'HEAD') {
@@ -147,7 +149,12 @@ export function createHandler(view: DaemonView, metrics: Metrics, log?: Logger, 
         return;
       }
       const head = method === 'HEAD';
-      if (pathname === '/healthz') {
+      if (page) {
+        const f = dashboardFile(pathname);
+        if (!f) throw new Error(`dashboard file for ${pathname} missing`);
+        res.writeHead(200, { ...DASHBOARD_HEADERS, 'content-type': f.contentType, 'content-length': f.body.length });
+        res.end(head ? undefined : f.body);
+      } else if (pathname === '/healthz') {
         const h = health(view);
         sendJson(res, h.ok ? 200 : 503, h, head);
       } else if (pathname === '/metrics') {
