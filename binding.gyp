@@ -7,6 +7,7 @@
       },
       "sources": [
         "native/addon.cc",
+        "native/conntrack.cc",
         "native/job.cc",
         "native/netlink_socket.cc",
         "native/notify.cc",

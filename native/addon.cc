@@ -1,11 +1,13 @@
 // Entry point of the twine_native addon: argument checks on the main thread,
 // jobs for the worker pool, and the conversion of results to JS values.
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <malloc.h>
 #include <string.h>
 #include <napi.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <sys/socket.h>
 
@@ -14,6 +16,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "conntrack.h"
 #include "job.h"
 #include "notify.h"
 #include "pool.h"
@@ -180,6 +183,90 @@ RouteFilterSpec ParseRouteFilter(Napi::Env env, const std::string& op, Napi::Val
   return f;
 }
 
+RuleSpec ParseRule(Napi::Env env, const std::string& op, Napi::Value v) {
+  if (!v.IsObject()) ThrowInvalid(env, op, "rule must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  RuleSpec r;
+  r.family = ParseFamily(env, op, o.Get("family"), false);
+  r.priority = ParseU32(env, op, "priority", o.Get("priority"), std::numeric_limits<uint32_t>::max());
+  r.table = ParseU32(env, op, "table", o.Get("table"), std::numeric_limits<uint32_t>::max());
+  if (r.table == 0) ThrowInvalid(env, op, "table must not be 0");
+  if (!o.Get("fwmark").IsUndefined()) {
+    r.fwmark = ParseU32(env, op, "fwmark", o.Get("fwmark"), std::numeric_limits<uint32_t>::max());
+    r.hasFwmark = true;
+    if (!o.Get("fwmask").IsUndefined())
+      r.fwmask = ParseU32(env, op, "fwmask", o.Get("fwmask"), std::numeric_limits<uint32_t>::max());
+  }
+  if (!o.Get("protocol").IsUndefined()) {
+    r.protocol = static_cast<uint8_t>(ParseU32(env, op, "protocol", o.Get("protocol"), 255));
+    r.hasProtocol = true;
+  }
+  return r;
+}
+
+RuleFilterSpec ParseRuleFilter(Napi::Env env, const std::string& op, Napi::Value v) {
+  RuleFilterSpec f;
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    f.family = ParseFamily(env, op, o.Get("family"), true);
+    if (!o.Get("protocol").IsUndefined())
+      f.protocol = static_cast<int>(ParseU32(env, op, "protocol", o.Get("protocol"), 255));
+  } else if (!v.IsUndefined()) {
+    ThrowInvalid(env, op, "filter must be an object");
+  }
+  return f;
+}
+
+// {family, proto?: 'tcp'|'udp', origDst?: cidr, origDport?: [lo, hi], replySrc?: ip, replySport?: [lo, hi], dnat?: boolean}
+CtFilter ParseCtFilter(Napi::Env env, const std::string& op, Napi::Value v) {
+  if (!v.IsObject()) ThrowInvalid(env, op, "filter must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  CtFilter c;
+  c.family = ParseFamily(env, op, o.Get("family"), false);
+  Napi::Value proto = o.Get("proto");
+  if (!proto.IsUndefined()) {
+    std::string p = proto.IsString() ? proto.As<Napi::String>().Utf8Value() : "";
+    if (p == "tcp") c.proto = IPPROTO_TCP;
+    else if (p == "udp") c.proto = IPPROTO_UDP;
+    else ThrowInvalid(env, op, "proto must be tcp or udp");
+  }
+  auto ports = [&](const char* name, uint16_t* lo, uint16_t* hi) {
+    Napi::Value pv = o.Get(name);
+    if (pv.IsUndefined()) return;
+    if (!pv.IsArray() || pv.As<Napi::Array>().Length() != 2) ThrowInvalid(env, op, std::string(name) + " must be [lo, hi]");
+    Napi::Array a = pv.As<Napi::Array>();
+    uint32_t l = ParseU32(env, op, name, a.Get(0u), 65535), h = ParseU32(env, op, name, a.Get(1u), 65535);
+    if (l > h) ThrowInvalid(env, op, std::string(name) + " ends before it starts");
+    *lo = static_cast<uint16_t>(l);
+    *hi = static_cast<uint16_t>(h);
+  };
+  ports("origDport", &c.origDportLo, &c.origDportHi);
+  ports("replySport", &c.replySportLo, &c.replySportHi);
+  Napi::Value dst = o.Get("origDst");
+  if (!dst.IsUndefined()) {
+    RouteSpec r;  // the same CIDR syntax as a route's dst
+    Napi::Object tmp = Napi::Object::New(env);
+    tmp.Set("family", o.Get("family"));
+    tmp.Set("dst", dst);
+    r = ParseRoute(env, op, tmp);
+    memcpy(c.origDst, r.dst, sizeof c.origDst);
+    c.origDstLen = r.dstLen;
+    c.hasOrigDst = true;
+  }
+  Napi::Value src = o.Get("replySrc");
+  if (!src.IsUndefined()) {
+    if (!src.IsString()) ThrowInvalid(env, op, "replySrc must be a string");
+    ParseAddr(env, op, "replySrc", c.family, src.As<Napi::String>().Utf8Value(), c.replySrc);
+    c.hasReplySrc = true;
+  }
+  Napi::Value dnat = o.Get("dnat");
+  if (!dnat.IsUndefined()) {
+    if (!dnat.IsBoolean()) ThrowInvalid(env, op, "dnat must be a boolean");
+    c.dnat = dnat.As<Napi::Boolean>().Value() ? 1 : 0;
+  }
+  return c;
+}
+
 std::string ParseSysctlValue(Napi::Env env, const std::string& op, Napi::Value v) {
   if (!v.IsString()) ThrowInvalid(env, op, "value must be a string");
   std::string value = v.As<Napi::String>().Utf8Value();
@@ -220,6 +307,24 @@ Napi::Array RoutesToJs(Napi::Env env, const std::vector<RouteEntry>& routes) {
     o.Set("table", Napi::Number::New(env, r.table));
     o.Set("protocol", Napi::Number::New(env, r.protocol));
     o.Set("scope", Napi::Number::New(env, r.scope));
+    arr.Set(i, o);
+  }
+  return arr;
+}
+
+Napi::Array RulesToJs(Napi::Env env, const std::vector<RuleSpec>& rules) {
+  Napi::Array arr = Napi::Array::New(env, rules.size());
+  for (size_t i = 0; i < rules.size(); i++) {
+    const RuleSpec& r = rules[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("family", Family(env, r.family));
+    o.Set("priority", Napi::Number::New(env, r.priority));
+    o.Set("table", Napi::Number::New(env, r.table));
+    if (r.hasFwmark) {
+      o.Set("fwmark", Napi::Number::New(env, r.fwmark));
+      o.Set("fwmask", Napi::Number::New(env, r.fwmask));
+    }
+    if (r.hasProtocol) o.Set("protocol", Napi::Number::New(env, r.protocol));
     arr.Set(i, o);
   }
   return arr;
@@ -317,17 +422,25 @@ class SysctlSetJob : public Job {
 // wakes once for all of them. What ran is reported even when a step failed
 // (the caller needs the sysctl values read before it to roll back).
 struct BatchStep {
-  enum Kind { kSysctlGet, kSysctlSet, kRouteReplace, kRouteDel, kRouteList } kind;
+  enum Kind { kSysctlGet, kSysctlSet, kRouteReplace, kRouteDel, kRouteList, kRuleAdd, kRuleDel, kRuleList, kConntrackDelete } kind;
   std::string op;  // as JS named it, for the error
   std::string key, value;
   RouteSpec route;
   RouteFilterSpec filter;
+  RuleSpec rule;
+  RuleFilterSpec ruleFilter;
+  CtFilter ct;
 };
 
 class BatchJob : public Job {
  public:
   BatchJob(Napi::Env env, Target t, std::vector<BatchStep> steps)
-      : Job(env, "batch", std::move(t)), steps_(std::move(steps)), values_(steps_.size()), routes_(steps_.size()) {}
+      : Job(env, "batch", std::move(t)),
+        steps_(std::move(steps)),
+        values_(steps_.size()),
+        routes_(steps_.size()),
+        rules_(steps_.size()),
+        counts_(steps_.size()) {}
 
   void Execute() override {
     Rtnl nl;
@@ -335,7 +448,8 @@ class BatchJob : public Job {
     for (size_t i = 0; i < steps_.size(); i++) {
       const BatchStep& st = steps_[i];
       Failure& f = stepFailure_;
-      bool netlink = st.kind == BatchStep::kRouteReplace || st.kind == BatchStep::kRouteDel || st.kind == BatchStep::kRouteList;
+      bool netlink = st.kind == BatchStep::kRouteReplace || st.kind == BatchStep::kRouteDel || st.kind == BatchStep::kRouteList ||
+                     st.kind == BatchStep::kRuleAdd || st.kind == BatchStep::kRuleDel || st.kind == BatchStep::kRuleList;
       if (netlink && !open) open = nl.Open(f);
       if (f.failed()) {
         failedAt_ = static_cast<int>(i);
@@ -347,6 +461,10 @@ class BatchJob : public Job {
         case BatchStep::kRouteReplace: nl.RouteModify(RouteCmd::kReplace, st.route, f); break;
         case BatchStep::kRouteDel: nl.RouteModify(RouteCmd::kDel, st.route, f); break;
         case BatchStep::kRouteList: nl.RouteDump(st.filter, &routes_[i], f); break;
+        case BatchStep::kRuleAdd: nl.RuleModify(true, st.rule, f); break;
+        case BatchStep::kRuleDel: nl.RuleModify(false, st.rule, f); break;
+        case BatchStep::kRuleList: nl.RuleDump(st.ruleFilter, &rules_[i], f); break;
+        case BatchStep::kConntrackDelete: ConntrackDelete(st.ct, &counts_[i], f); break;
       }
       if (f.failed()) {
         failedAt_ = static_cast<int>(i);
@@ -362,6 +480,8 @@ class BatchJob : public Job {
       switch (steps_[i].kind) {
         case BatchStep::kSysctlGet: results.Set(i, Napi::String::New(env, values_[i])); break;
         case BatchStep::kRouteList: results.Set(i, RoutesToJs(env, routes_[i])); break;
+        case BatchStep::kRuleList: results.Set(i, RulesToJs(env, rules_[i])); break;
+        case BatchStep::kConntrackDelete: results.Set(i, Napi::Number::New(env, counts_[i])); break;
         default: results.Set(i, env.Undefined()); break;
       }
     }
@@ -378,6 +498,8 @@ class BatchJob : public Job {
   std::vector<BatchStep> steps_;
   std::vector<std::string> values_;
   std::vector<std::vector<RouteEntry>> routes_;
+  std::vector<std::vector<RuleSpec>> rules_;
+  std::vector<uint32_t> counts_;
   Failure stepFailure_;
   int failedAt_ = -1;
 };
@@ -459,6 +581,15 @@ Napi::Value Batch(const Napi::CallbackInfo& info) {
     } else if (op == "routeList") {
       st.kind = BatchStep::kRouteList;
       st.filter = ParseRouteFilter(env, op, o.Get("filter"));
+    } else if (op == "ruleAdd" || op == "ruleDel") {
+      st.kind = op == "ruleAdd" ? BatchStep::kRuleAdd : BatchStep::kRuleDel;
+      st.rule = ParseRule(env, op, o.Get("rule"));
+    } else if (op == "ruleList") {
+      st.kind = BatchStep::kRuleList;
+      st.ruleFilter = ParseRuleFilter(env, op, o.Get("filter"));
+    } else if (op == "conntrackDelete") {
+      st.kind = BatchStep::kConntrackDelete;
+      st.ct = ParseCtFilter(env, op, o.Get("filter"));
     } else {
       ThrowInvalid(env, "batch", "unknown op \"" + op + "\"");
     }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -476,6 +477,73 @@ bool Rtnl::AddrDump(std::vector<AddrEntry>* out, Failure& f) {
         auto it = names.find(e.ifindex);
         if (it != names.end()) e.ifname = it->second;
         out->push_back(std::move(e));
+      },
+      f);
+}
+
+bool Rtnl::RuleModify(bool add, const RuleSpec& r, Failure& f) {
+  fib_rule_hdr hdr{};
+  hdr.family = static_cast<uint8_t>(r.family);
+  hdr.table = r.table < 256 ? static_cast<uint8_t>(r.table) : uint8_t{RT_TABLE_UNSPEC};
+  hdr.action = FR_ACT_TO_TBL;
+  uint16_t flags = NLM_F_REQUEST | NLM_F_ACK | (add ? (NLM_F_CREATE | NLM_F_EXCL) : 0);
+  Msg m(add ? RTM_NEWRULE : RTM_DELRULE, flags, &hdr, sizeof hdr);
+  m.U32(FRA_TABLE, r.table);
+  m.U32(FRA_PRIORITY, r.priority);
+  if (r.hasFwmark) {
+    m.U32(FRA_FWMARK, r.fwmark);
+    m.U32(FRA_FWMASK, r.fwmask);
+  }
+  if (r.hasProtocol) m.Attr(FRA_PROTOCOL, &r.protocol, 1);
+  return Transact(m, f);
+}
+
+bool Rtnl::RuleDump(const RuleFilterSpec& filter, std::vector<RuleSpec>* out, Failure& f) {
+  fib_rule_hdr req{};
+  req.family = static_cast<uint8_t>(filter.family);
+  Msg m(RTM_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, &req, sizeof req);
+  return Dump(
+      m,
+      [&](const nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWRULE || h->nlmsg_len < NLMSG_LENGTH(sizeof(fib_rule_hdr))) return;
+        const auto* fr = static_cast<const fib_rule_hdr*>(NLMSG_DATA(h));
+        if (fr->family != AF_INET && fr->family != AF_INET6) return;
+        if (filter.family && fr->family != filter.family) return;
+        if (fr->action != FR_ACT_TO_TBL) return;
+        RuleSpec r;
+        r.family = fr->family;
+        r.table = fr->table;
+        int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(fib_rule_hdr)));
+        const auto* first = reinterpret_cast<const rtattr*>(reinterpret_cast<const char*>(fr) + NLMSG_ALIGN(sizeof(fib_rule_hdr)));
+        for (auto* a = first; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+          const size_t n = RTA_PAYLOAD(a);
+          switch (a->rta_type) {
+            case FRA_TABLE:
+              if (n >= 4) memcpy(&r.table, RTA_DATA(a), 4);
+              break;
+            case FRA_PRIORITY:
+              if (n >= 4) memcpy(&r.priority, RTA_DATA(a), 4);
+              break;
+            case FRA_FWMARK:
+              if (n >= 4) {
+                memcpy(&r.fwmark, RTA_DATA(a), 4);
+                r.hasFwmark = true;
+              }
+              break;
+            case FRA_FWMASK:
+              if (n >= 4) memcpy(&r.fwmask, RTA_DATA(a), 4);
+              break;
+            case FRA_PROTOCOL:
+              if (n >= 1) {
+                r.protocol = *static_cast<const uint8_t*>(RTA_DATA(a));
+                r.hasProtocol = true;
+              }
+              break;
+            default: break;
+          }
+        }
+        if (filter.protocol >= 0 && (!r.hasProtocol || r.protocol != filter.protocol)) return;
+        out->push_back(r);
       },
       f);
 }

@@ -112,6 +112,23 @@ std::string ExtAckMessage(const nlmsghdr* h);
 
 enum class RouteCmd { kAdd, kReplace, kDel };
 
+// A policy routing rule "fwmark M/MASK lookup TABLE" (see Rule in src/netns/types.ts).
+struct RuleSpec {
+  int family = 0;  // AF_INET / AF_INET6
+  uint32_t priority = 0;
+  uint32_t table = 0;
+  bool hasFwmark = false;
+  uint32_t fwmark = 0;
+  uint32_t fwmask = 0xffffffff;
+  bool hasProtocol = false;
+  uint8_t protocol = 0;
+};
+
+struct RuleFilterSpec {
+  int family = 0;     // 0: IPv4 and IPv6
+  int protocol = -1;  // -1: any
+};
+
 // One NETLINK_ROUTE socket. Not thread-safe; one per operation.
 class Rtnl {
  public:
@@ -135,6 +152,10 @@ class Rtnl {
   // One recvmsg: its length, or -1 with f set (ETIMEDOUT after the receive
   // timeout, EMSGSIZE for a message that did not fit).
   ssize_t Recv(std::vector<char>& buf, Failure& f);
+  // ip rule add / ip rule del (by priority, table, fwmark and protocol).
+  bool RuleModify(bool add, const RuleSpec& r, Failure& f);
+  // ip rule show: the rules that look up a table (FR_ACT_TO_TBL), filtered.
+  bool RuleDump(const RuleFilterSpec& filter, std::vector<RuleSpec>* out, Failure& f);
 
  private:
   struct Msg;

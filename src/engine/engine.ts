@@ -709,7 +709,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       routes: result.routesReplaced.length + result.routesDeleted.length,
       sysctls: result.sysctlsSet.length,
       nft: result.nftCommands,
+      ...(result.conntrackDeleted !== undefined ? { conntrack: result.conntrackDeleted } : {}),
     };
+    if (result.conntrackError !== undefined) {
+      log.error({ err: describeError(result.conntrackError) }, 'stale conntrack entries of a moved or removed forward destination could not be deleted: flows may keep going to the old address');
+    }
     log.info(
       { reasons: reasons.map((r) => r.why), changed, latencyMs, ...(beforeStartMs !== undefined ? { beforeStartMs } : {}), stages: { ...front, planMs, ...result.stages }, fresh },
       // Not a transaction of its own: the check that the one before the start event still holds.

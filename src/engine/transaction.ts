@@ -6,9 +6,10 @@
 // are put back, so the namespace is left as it was.
 
 import { addTableBatch, diffTable, freshTableBatch } from '../firewall/batch.js';
+import { staleConntrack } from '../firewall/dnat.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../firewall/nft.js';
 import type { NftTransport } from '../firewall/transport.js';
-import { TWINE_RT_PROTO, type BatchOutcome, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../netns/types.js';
+import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
 import { TwineError } from '../errors.js';
 import { openNsHandle } from '../netns/handle.js';
@@ -31,6 +32,10 @@ export interface TxResult {
   /** True when nothing had to change. */
   noop: boolean;
   stages: TxStages;
+  /** Conntrack entries deleted after the table change (a forward's destination moved, went or came). */
+  conntrackDeleted?: number;
+  /** Why deleting them failed; the transaction itself stands (its table is committed). */
+  conntrackError?: unknown;
 }
 
 export class TransactionError extends TwineError {
@@ -197,7 +202,24 @@ async function applyObserved(a: Applier, plan: Plan): Promise<TxResult> {
   result.stages.netlinkMs = t3 - t2;
   result.stages.verifyMs = t4 - t3;
   result.stages.nftMs = t5 - t4;
+  if (batch.nftables.length > 0) await flushStaleConntrack(a, ns, staleConntrack(liveTable, plan.table), result);
   return result;
+}
+
+/**
+ * After a committed table change: the conntrack entries it left stale (./dnat.ts)
+ * are deleted through the transaction's handle, so a continuing flow's next
+ * packet is NAT'ed by the new rules. A failure is reported, not rolled back.
+ */
+async function flushStaleConntrack(a: Applier, ns: NsTarget, filters: ConntrackFilter[], result: TxResult): Promise<void> {
+  if (filters.length === 0) return;
+  try {
+    const out = await a.netns.batch(ns, filters.map((filter): NsStep => ({ op: 'conntrackDelete', filter })));
+    result.conntrackDeleted = out.results.reduce<number>((n, x) => n + (typeof x === 'number' ? x : 0), 0);
+    if (out.failedAt !== undefined) result.conntrackError = out.error;
+  } catch (err) {
+    result.conntrackError = err;
+  }
 }
 
 /** A promise's outcome and when (performance.now()) it settled. */

@@ -5,7 +5,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { NetlinkError } from '../errors.js';
 import { loadAddon } from './addon.js';
 import type { NativeBinding, NativeError } from './native.js';
-import type { Addr, BatchOutcome, Family, Link, NetnsBackend, NsStep, NsTarget, Route, RouteFilter } from './types.js';
+import type { Addr, BatchOutcome, ConntrackFilter, Family, Link, NetnsBackend, NsStep, NsTarget, Route, RouteFilter } from './types.js';
 
 const EINVAL = 22;
 
@@ -51,6 +51,12 @@ function checkRoute(op: string, ns: NsTarget, r: Route): void {
   if (r.gateway !== undefined && !isAddr(r.family, r.gateway))
     throw invalid(op, ns, `gateway "${r.gateway}" is not an IPv${r.family} address`);
   if (r.dev !== undefined && !/^[^/\s\0]{1,15}$/.test(r.dev)) throw invalid(op, ns, `"${r.dev}" is not an interface name`);
+}
+
+function checkConntrackFilter(op: string, ns: NsTarget, f: ConntrackFilter): void {
+  if (f.family !== 4 && f.family !== 6) throw invalid(op, ns, 'family must be 4 or 6');
+  if (f.origDst !== undefined) checkCidr(op, ns, f.family, f.origDst);
+  if (f.replySrc !== undefined && !isAddr(f.family, f.replySrc)) throw invalid(op, ns, `"${f.replySrc}" is not an IPv${f.family} address`);
 }
 
 const SYSCTL_KEY = /^net\.[A-Za-z0-9_.-]+$/;
@@ -120,7 +126,8 @@ export const nativeBackend: NetnsBackend = {
     checkTarget('batch', ns);
     for (const st of steps) {
       if (st.op === 'sysctlGet' || st.op === 'sysctlSet') checkSysctlKey(st.op, ns, st.key);
-      else if (st.op !== 'routeList') checkRoute(st.op, ns, st.route);
+      else if (st.op === 'routeReplace' || st.op === 'routeDel') checkRoute(st.op, ns, st.route);
+      else if (st.op === 'conntrackDelete') checkConntrackFilter(st.op, ns, st.filter);
     }
     const out = await call('batch', ns, (b) => b.batch(ns, steps));
     if (out.failedAt === undefined) return { results: out.results };

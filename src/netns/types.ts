@@ -80,14 +80,58 @@ export interface NetnsBackend {
   batch(ns: NsTarget, steps: NsStep[]): Promise<BatchOutcome>;
 }
 
+/** A policy routing rule as `ip rule` shows it: `fwmark <fwmark>/<fwmask> lookup <table>` at `priority`. */
+export interface Rule {
+  family: Family;
+  priority: number;
+  table: number;
+  fwmark?: number;
+  /** 0xffffffff when absent. */
+  fwmask?: number;
+  /** FRA_PROTOCOL; Twine writes TWINE_RT_PROTO. */
+  protocol?: number;
+}
+
+export interface RuleFilter {
+  family?: Family;
+  protocol?: number;
+}
+
+/**
+ * Which conntrack entries `conntrackDelete` removes (`conntrack -D` with these
+ * options): all given conditions must hold.
+ */
+export interface ConntrackFilter {
+  family: Family;
+  proto?: 'tcp' | 'udp';
+  /** The original destination lies in this CIDR. */
+  origDst?: string;
+  /** The original destination port lies in [lo, hi]. */
+  origDport?: [number, number];
+  /** The reply's source, i.e. the address a DNAT sent the connection to. */
+  replySrc?: string;
+  replySport?: [number, number];
+  /** true: only entries the kernel DNAT'ed; false: only those it did not. */
+  dnat?: boolean;
+}
+
 export type NsStep =
   | { op: 'sysctlGet'; key: string }
   | { op: 'sysctlSet'; key: string; value: string }
   | { op: 'routeReplace' | 'routeDel'; route: Route }
-  | { op: 'routeList'; filter?: RouteFilter };
+  | { op: 'routeList'; filter?: RouteFilter }
+  /** ip rule add / ip rule del */
+  | { op: 'ruleAdd' | 'ruleDel'; rule: Rule }
+  /** ip rule show */
+  | { op: 'ruleList'; filter?: RuleFilter }
+  /** conntrack -D: resolves with the number of entries deleted. */
+  | { op: 'conntrackDelete'; filter: ConntrackFilter };
 
 export interface BatchOutcome {
-  /** One entry per step that ran: the value read (sysctlGet: string, routeList: Route[]), else undefined. */
+  /**
+   * One entry per step that ran: the value read (sysctlGet: string, routeList: Route[],
+   * ruleList: Rule[], conntrackDelete: number), else undefined.
+   */
   results: unknown[];
   /** The step that failed (those after it did not run), and why. */
   failedAt?: number;
