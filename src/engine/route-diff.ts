@@ -4,7 +4,7 @@
 // or type changed is replaced in place, never deleted first, so there is no
 // instant where the prefix falls back to the default route.
 
-import { MAIN_TABLE, type Route } from '../netns/types.js';
+import { MAIN_TABLE, type Route, type Rule } from '../netns/types.js';
 
 export interface RouteChanges {
   /** ip route replace, in order. */
@@ -66,4 +66,15 @@ export function diffRoutes(observed: Route[], desired: Route[], restore: Route[]
 
 export function isEmpty(c: RouteChanges): boolean {
   return c.replace.length === 0 && c.del.length === 0;
+}
+
+export function ruleKey(r: Rule): string {
+  return `${r.family}|${r.priority}|${r.table}|${r.fwmark ?? '-'}/${r.fwmark === undefined ? '-' : (r.fwmask ?? 0xffffffff)}|${r.protocol ?? 0}`;
+}
+
+/** Twine's policy rules: add what is wanted and missing, delete what is there and not wanted. */
+export function diffRules(observed: Rule[], desired: Rule[]): { add: Rule[]; del: Rule[] } {
+  const have = new Set(observed.map(ruleKey));
+  const want = new Set(desired.map(ruleKey));
+  return { add: desired.filter((r) => !have.has(ruleKey(r))), del: observed.filter((r) => !want.has(ruleKey(r))) };
 }

@@ -9,11 +9,11 @@ import { addTableBatch, diffTable, freshTableBatch } from '../firewall/batch.js'
 import { staleConntrack } from '../firewall/dnat.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../firewall/nft.js';
 import type { NftTransport } from '../firewall/transport.js';
-import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../netns/types.js';
+import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NsStep, type NsTarget, type Route, type Rule } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
 import { TwineError } from '../errors.js';
 import { openNsHandle } from '../netns/handle.js';
-import { diffRoutes, isEmpty, routeKey } from './route-diff.js';
+import { diffRoutes, diffRules, isEmpty, routeKey } from './route-diff.js';
 import type { TxStages } from './state.js';
 
 export interface TxOptions {
@@ -58,11 +58,15 @@ export interface Applier {
 // Reads and writes over netlink go to the backend as one batch each: one entry into the
 // namespace and one round trip through the (busy) main thread instead of one per operation.
 
-/** Twine's routes and the sysctls' values, read in one batch. */
-async function observeNetlink(netns: NetnsBackend, ns: NsTarget, keys: string[]): Promise<[Route[], Map<string, string>]> {
-  const out = await netns.batch(ns, [{ op: 'routeList', filter: { protocol: TWINE_RT_PROTO } }, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))]);
+/** Twine's routes (every table: its reply table too) and policy rules: what a transaction reads back. */
+const TWINE_ROUTES: NsStep = { op: 'routeList', filter: { protocol: TWINE_RT_PROTO, table: 0 } };
+const TWINE_RULES: NsStep = { op: 'ruleList', filter: { protocol: TWINE_RT_PROTO } };
+
+/** Twine's routes, its policy rules and the sysctls' values, read in one batch. */
+async function observeNetlink(netns: NetnsBackend, ns: NsTarget, keys: string[]): Promise<[Route[], Map<string, string>, Rule[]]> {
+  const out = await netns.batch(ns, [TWINE_ROUTES, TWINE_RULES, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))]);
   if (out.failedAt !== undefined) throw out.error;
-  return [out.results[0] as Route[], new Map(keys.map((k, i) => [k, String(out.results[i + 1]).trim()]))];
+  return [out.results[0] as Route[], new Map(keys.map((k, i) => [k, String(out.results[i + 2]).trim()])), out.results[1] as Rule[]];
 }
 
 function tableExists(err: unknown): boolean {
@@ -93,14 +97,27 @@ async function applyOverExisting(a: Applier, ns: NsTarget, plan: Plan): Promise<
  * Twine had replaced it) and every sysctl the plan changed back to the value read
  * before. Returns what failed on the way; it never throws.
  */
-async function restore(a: Applier, plan: Plan, before: Route[], oldValues: Map<string, string>): Promise<unknown[]> {
+async function restore(a: Applier, plan: Plan, before: Route[], oldValues: Map<string, string>, rulesBefore: Rule[]): Promise<unknown[]> {
   const ns = plan.ns;
   const errors: unknown[] = [];
   try {
-    const now = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
+    const now = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO, table: 0 });
     const back = diffRoutes(now, before, plan.defaultRoutes);
     for (const r of back.replace) await a.netns.routeReplace(ns, r).catch((e: unknown) => errors.push(e));
     for (const r of back.del) await a.netns.routeDel(ns, r).catch((e: unknown) => errors.push(e));
+  } catch (e) {
+    errors.push(e);
+  }
+  try {
+    const now = await a.netns.batch(ns, [TWINE_RULES]);
+    if (now.failedAt !== undefined) throw now.error;
+    const back = diffRules(now.results[0] as Rule[], rulesBefore);
+    const steps = [...back.add.map((rule): NsStep => ({ op: 'ruleAdd', rule })), ...back.del.map((rule): NsStep => ({ op: 'ruleDel', rule }))];
+    // One at a time, so one that fails does not keep the others from running.
+    for (const st of steps) {
+      const out = await a.netns.batch(ns, [st]).catch((e: unknown): BatchOutcome => ({ results: [], failedAt: 0, error: e }));
+      if (out.failedAt !== undefined) errors.push(out.error);
+    }
   } catch (e) {
     errors.push(e);
   }
@@ -141,11 +158,12 @@ async function applyObserved(a: Applier, plan: Plan): Promise<TxResult> {
   // Completions may arrive in any order: when several fail (the namespace is gone),
   // report the first in this order, the backend's typed error, every time.
   await Promise.allSettled(reads);
-  const [[before, sysBefore], liveTable] = await Promise.all(reads);
+  const [[before, sysBefore, rulesBefore], liveTable] = await Promise.all(reads);
   const t1 = performance.now();
 
   // diff
   const routes = diffRoutes(before, plan.routes, plan.defaultRoutes);
+  const rules = diffRules(rulesBefore, plan.rules ?? []);
   const sysctls = plan.sysctls.filter((s) => sysBefore.get(s.key) !== s.value);
   let batch: NftBatch;
   if (liveTable === null) batch = freshTableBatch(plan.table);
@@ -156,13 +174,13 @@ async function applyObserved(a: Applier, plan: Plan): Promise<TxResult> {
     routesDeleted: routes.del,
     sysctlsSet: sysctls,
     nftCommands: batch.nftables.length,
-    noop: isEmpty(routes) && sysctls.length === 0 && batch.nftables.length === 0,
+    noop: isEmpty(routes) && rules.add.length + rules.del.length === 0 && sysctls.length === 0 && batch.nftables.length === 0,
     stages: { observeMs: t1 - t0, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
   };
   if (result.noop) return result;
 
   const fail = async (step: string, err: unknown): Promise<never> => {
-    throw txError(step, err, await restore(a, plan, before, sysBefore));
+    throw txError(step, err, await restore(a, plan, before, sysBefore, rulesBefore));
   };
 
   // apply: netlink first, and the routes read back as planned (verify) in the same
@@ -171,8 +189,10 @@ async function applyObserved(a: Applier, plan: Plan): Promise<TxResult> {
   const steps: NsStep[] = [
     ...sysctls.map((s): NsStep => ({ op: 'sysctlSet', key: s.key, value: s.value })),
     ...routes.replace.map((route): NsStep => ({ op: 'routeReplace', route })),
+    ...rules.add.map((rule): NsStep => ({ op: 'ruleAdd', rule })),
+    ...rules.del.map((rule): NsStep => ({ op: 'ruleDel', rule })),
     ...routes.del.map((route): NsStep => ({ op: 'routeDel', route })),
-    { op: 'routeList', filter: { protocol: TWINE_RT_PROTO } },
+    TWINE_ROUTES,
   ];
   let applied: BatchOutcome;
   try {
@@ -251,7 +271,7 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
     routesDeleted: [],
     sysctlsSet: [],
     nftCommands: batch.nftables.length,
-    noop: isEmpty(routes) && plan.sysctls.length === 0 && batch.nftables.length === 0,
+    noop: isEmpty(routes) && (plan.rules ?? []).length === 0 && plan.sysctls.length === 0 && batch.nftables.length === 0,
     stages: { observeMs: 0, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
   };
   if (result.noop) return result;
@@ -262,7 +282,8 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
       { op: 'sysctlSet', key: s.key, value: s.value },
     ]),
     ...routes.replace.map((route): NsStep => ({ op: 'routeReplace', route })),
-    { op: 'routeList', filter: { protocol: TWINE_RT_PROTO } },
+    ...(plan.rules ?? []).map((rule): NsStep => ({ op: 'ruleAdd', rule })),
+    TWINE_ROUTES,
   ];
   const netlink = timed(a.netns.batch(ns, steps));
   const runNft = (): Promise<Timed<void>> => timed(batch.nftables.length > 0 ? a.nft.apply(ns, batch) : Promise.resolve());
@@ -301,7 +322,7 @@ async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
     if (nft?.ok && batch.nftables.length > 0) {
       await a.nft.apply(ns, { nftables: [{ delete: { table: { family: TABLE_FAMILY, name: TABLE_NAME } } }] }).catch((e: unknown) => rollbackErrors.push(e));
     }
-    rollbackErrors.push(...(await restore(a, plan, [], oldValues)));
+    rollbackErrors.push(...(await restore(a, plan, [], oldValues, [])));
     throw txError(step, error, rollbackErrors);
   }
 

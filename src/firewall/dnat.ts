@@ -86,11 +86,13 @@ const fromKey = (t: DnatTarget) => `${t.family}|${t.proto ?? '*'}|${range(t.dpor
 /**
  * The conntrack deletions a table change calls for (after it is committed):
  * entries DNAT'ed to a target no desired rule has any more, and entries not
- * DNAT'ed that a newly added DNAT rule would have taken.
+ * DNAT'ed that a newly added DNAT rule would have taken. `live` null: there is
+ * no table (a namespace's first transaction has nothing to delete, and the
+ * fresh path does not ask).
  */
 export function staleConntrack(live: NftBatch | null, desired: TableDef): ConntrackFilter[] {
-  if (!live) return [];
-  const before = targetsOfLive(live);
+  // No table (never written, or deleted when the last rule went): every forward is new.
+  const before = live ? targetsOfLive(live) : [];
   const after = targetsOfDesired(desired);
   const out: ConntrackFilter[] = [];
   const seen = new Set<string>();

@@ -38,6 +38,16 @@ export const BASE_CHAINS: readonly BaseChainDef[] = [
  */
 export const GATEWAY_CHAIN: Omit<BaseChainDef, 'jumpTo'> = { name: 'GATEWAY', type: 'filter', hook: 'forward', prio: -2 };
 
+/**
+ * A container that routes via a gateway but has published ports: REPLY_MARK
+ * marks connections arriving through Docker's interface (conntrack mark, in
+ * mangle position on prerouting); REPLY_ROUTE, a route chain on output, copies
+ * the mark to the reply packets so the kernel routes them again, by the policy
+ * rule, through Docker's gateway.
+ */
+export const REPLY_MARK_CHAIN: Omit<BaseChainDef, 'jumpTo'> = { name: 'REPLY_MARK', type: 'filter', hook: 'prerouting', prio: -150 };
+export const REPLY_ROUTE_CHAIN: Omit<BaseChainDef, 'jumpTo'> = { name: 'REPLY_ROUTE', type: 'route', hook: 'output', prio: -150 };
+
 /** The named counter the kill switch's drop rule counts into (`nft list counter inet twine killswitch`). */
 export const KILLSWITCH_COUNTER = 'killswitch';
 

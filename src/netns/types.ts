@@ -147,3 +147,13 @@ export const TWINE_RT_PROTO = 74;
 /** RTPROT_BOOT: what Docker's own routes carry; used to restore a default route Twine replaced. */
 export const RTPROT_BOOT = 3;
 export const MAIN_TABLE = 254;
+/**
+ * Replies to connections that arrived through Docker's interface (published
+ * ports) of a container that routes via a gateway: their conntrack mark bit,
+ * the routing table holding Docker's default route for them, and the priority
+ * of the policy rule `fwmark MARK/MARK lookup TABLE` (after local's 0, before
+ * main's 32766).
+ */
+export const TWINE_REPLY_MARK = 0x20000000;
+export const TWINE_REPLY_TABLE = 7474;
+export const TWINE_RULE_PRIORITY = 7474;

@@ -28,9 +28,9 @@
 //   kill switch drops what would leak. A pattern "+" matches every interface:
 //   no kill switch then.
 
-import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
+import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, REPLY_MARK_CHAIN, REPLY_ROUTE_CHAIN, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
 import { TWINE_CHAINS, type PortRange } from '../labels/spec.js';
-import { RTPROT_BOOT, TWINE_RT_PROTO, type Family, type Route } from '../netns/types.js';
+import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Family, type Route, type Rule } from '../netns/types.js';
 import type { DesiredForward, DesiredState, ForwardTarget } from '../resolve/desired.js';
 import type { Plan, SysctlSetting } from './types.js';
 
@@ -164,6 +164,60 @@ function gatewayRules(d: DesiredState): { rules: RuleDef[]; counters: string[] }
   return { rules, counters };
 }
 
+const ctMark: NftExpr = { ct: { key: 'mark' } };
+const metaMark: NftExpr = { meta: { key: 'mark' } };
+
+/** REPLY_MARK and REPLY_ROUTE rules for the container's reply paths. */
+function replyRules(d: DesiredState): { mark: RuleDef[]; route: RuleDef[] } {
+  const mark: RuleDef[] = [];
+  const route: RuleDef[] = [];
+  for (const p of d.replyPaths) {
+    const [addr, len] = p.subnet.split('/');
+    mark.push(
+      makeRule(
+        REPLY_MARK_CHAIN.name,
+        [
+          eq({ meta: { key: 'iifname' } }, p.dev),
+          { match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } },
+          { match: { op: '!=', left: { payload: { protocol: ipProto(p.family), field: 'saddr' } }, right: { prefix: { addr, len: Number(len) } } } },
+          ...p.exceptMacs.map((mac): NftExpr => ({ match: { op: '!=', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: mac } })),
+          { mangle: { key: ctMark, value: { '|': [ctMark, TWINE_REPLY_MARK] } } },
+        ],
+        'published ports: replies via Docker',
+      ),
+    );
+  }
+  if (mark.length > 0) {
+    route.push(
+      makeRule(REPLY_ROUTE_CHAIN.name, [eq({ '&': [ctMark, TWINE_REPLY_MARK] }, TWINE_REPLY_MARK), { mangle: { key: metaMark, value: { '|': [metaMark, TWINE_REPLY_MARK] } } }], 'published ports: replies via Docker'),
+    );
+  }
+  return { mark, route };
+}
+
+function replyRoutes(d: DesiredState): Route[] {
+  return d.replyPaths.map((p) => ({
+    family: p.family,
+    dst: p.family === 4 ? '0.0.0.0/0' : '::/0',
+    type: 'unicast',
+    gateway: p.gateway,
+    dev: p.dev,
+    table: TWINE_REPLY_TABLE,
+    protocol: TWINE_RT_PROTO,
+  }));
+}
+
+function policyRules(d: DesiredState): Rule[] {
+  return d.replyPaths.map((p) => ({
+    family: p.family,
+    priority: TWINE_RULE_PRIORITY,
+    table: TWINE_REPLY_TABLE,
+    fwmark: TWINE_REPLY_MARK,
+    fwmask: TWINE_REPLY_MARK,
+    protocol: TWINE_RT_PROTO,
+  }));
+}
+
 function tableOf(d: DesiredState): TableDef {
   const rules = new Rules();
   for (const pat of d.natInterfaces) {
@@ -178,17 +232,20 @@ function tableOf(d: DesiredState): TableDef {
     if (r.state !== 'up' || !r.expr) continue;
     rules.add(r.chain, r.expr, r.comment ?? r.label);
   }
-  if (rules.size === 0) return { chains: [] };
+  const gw = gatewayRules(d);
+  const reply = replyRules(d);
+  if (rules.size === 0 && gw.rules.length === 0 && reply.mark.length === 0) return { chains: [] };
   const chains: ChainDef[] = BASE_CHAINS.map((b) => ({
     name: b.name,
     base: { type: b.type, hook: b.hook, prio: b.prio },
     rules: [makeRule(b.name, [{ jump: { target: b.jumpTo } }]), ...(rules.byChain.get(b.name) ?? [])],
   }));
-  const gw = gatewayRules(d);
-  if (gw.rules.length > 0) {
-    const { name, type, hook, prio } = GATEWAY_CHAIN;
-    chains.push({ name, base: { type, hook, prio }, rules: gw.rules });
-  }
+  const own = (c: Omit<(typeof BASE_CHAINS)[number], 'jumpTo'>, list: RuleDef[]): void => {
+    if (list.length > 0) chains.push({ name: c.name, base: { type: c.type, hook: c.hook, prio: c.prio }, rules: list });
+  };
+  own(GATEWAY_CHAIN, gw.rules);
+  own(REPLY_MARK_CHAIN, reply.mark);
+  own(REPLY_ROUTE_CHAIN, reply.route);
   for (const c of TWINE_CHAINS) chains.push({ name: c, rules: rules.byChain.get(c) ?? [] });
   return gw.counters.length > 0 ? { chains, counters: gw.counters } : { chains };
 }
@@ -198,7 +255,8 @@ export function compile(d: DesiredState): Plan {
     container: { ...d.container },
     ns: { pid: d.container.pid },
     sysctls: sysctlsOf(d),
-    routes: routesOf(d),
+    routes: [...routesOf(d), ...replyRoutes(d)],
+    rules: policyRules(d),
     defaultRoutes: d.dockerDefaults.map((g) => ({
       family: g.family,
       dst: g.family === 4 ? '0.0.0.0/0' : '::/0',

@@ -1,7 +1,7 @@
 // A Plan is what one container's namespace should look like, in kernel terms:
 // the applier diffs it against what it observes and changes only the difference.
 
-import type { NsTarget, Route } from '../netns/types.js';
+import type { NsTarget, Route, Rule } from '../netns/types.js';
 import type { TableDef } from '../firewall/nft.js';
 
 export interface SysctlSetting {
@@ -26,6 +26,8 @@ export interface Plan {
    * Routes of Twine's protocol that are not listed here are deleted.
    */
   routes: Route[];
+  /** Every policy rule Twine wants (protocol TWINE_RT_PROTO); others of that protocol are deleted. */
+  rules?: Rule[];
   /**
    * Docker's own default routes, to put back when Twine no longer replaces
    * them (a 0.0.0.0/0 or ::/0 label that went away).

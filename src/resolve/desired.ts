@@ -89,6 +89,22 @@ export interface DockerDefault {
   dev?: string;
 }
 
+/**
+ * A container whose traffic of one family goes via a gateway, but whose
+ * published ports Docker DNATs to it through `dev`: replies to connections that
+ * arrive there (from outside `subnet`, and not from a gateway it routes via)
+ * go back through Docker's `gateway` (a connection mark and a policy rule).
+ */
+export interface ReplyPath {
+  family: Family;
+  dev: string;
+  gateway: string;
+  /** The network's own subnet, whose hosts are answered on-link anyway. */
+  subnet: string;
+  /** MACs of the containers it routes via on that network: what they forward keeps its way back through them. */
+  exceptMacs: string[];
+}
+
 export interface DesiredState {
   container: { id: string; name: string; pid: number };
   natInterfaces: IfacePattern[];
@@ -103,6 +119,7 @@ export interface DesiredState {
   rules: DesiredRule[];
   hostRoutes: DesiredHostRoute[];
   dockerDefaults: DockerDefault[];
+  replyPaths: ReplyPath[];
   warnings: LabelWarning[];
 }
 

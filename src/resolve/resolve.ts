@@ -27,7 +27,7 @@
 
 import { LabelError } from '../errors.js';
 import { parseRule, translateRule, type RefResolver } from '../firewall/iptables/translate.js';
-import { coversAll, ipFamily, ipInNet } from '../labels/ip.js';
+import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf } from '../labels/ip.js';
 import { cidrText, parseLabels } from '../labels/parse.js';
 import type { Dest, Spec } from '../labels/spec.js';
 import type { Family } from '../netns/types.js';
@@ -40,6 +40,7 @@ import type {
   DockerDefault,
   ForwardTarget,
   Peer,
+  ReplyPath,
   Resolution,
   Unresolved,
 } from './desired.js';
@@ -238,11 +239,21 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
     for (const c of r.namedBy(name)) deps.add(c.id);
   };
 
+  /** Per network id: MACs of the containers this one routes via there. */
+  const gatewayMacs = new Map<string, Set<string>>();
+  const noteMac = (networkId: string, mac: string | undefined) => {
+    if (mac === undefined) return;
+    const set = gatewayMacs.get(networkId) ?? new Set<string>();
+    set.add(mac);
+    gatewayMacs.set(networkId, set);
+  };
   const routes: DesiredRoute[] = spec.routes.map((rt) => {
     const family = rt.cidr.family;
     const base = { label: rt.label, family, dst: cidrText(rt.cidr), dest: destText(rt.dest) };
     if (rt.dest.kind === 'ip') {
       const a = r.attachmentFor(rt.dest.ip, family);
+      const holder = a && r.holderOf(rt.dest.ip, family);
+      if (a && holder) noteMac(a.networkId, holder.networks.find((x) => x.networkId === a.networkId)?.mac);
       return { ...base, state: 'up', gateway: rt.dest.ip, ...(a?.iface ? { dev: a.iface } : {}) };
     }
     noteRef(rt.dest.name);
@@ -252,6 +263,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
       unresolved.push({ label: rt.label, ref: rt.dest.name, reason });
       return { ...base, state: 'down', reason };
     }
+    noteMac(m.src.networkId, m.dst.mac);
     return { ...base, state: 'up', gateway: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), via: peerOf(m) };
   });
 
@@ -329,10 +341,24 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
   });
 
   const dockerDefaults: DockerDefault[] = [];
+  const replyPaths: ReplyPath[] = [];
   for (const family of [4, 6] as const) {
     const n = source.networks.find((a) => (family === 4 ? a.gatewayV4 : a.gatewayV6));
     const gw = n && (family === 4 ? n.gatewayV4 : n.gatewayV6);
     if (n && gw && ipFamily(gw) === family) dockerDefaults.push({ family, gateway: gw, ...(n.iface ? { dev: n.iface } : {}) });
+    // Routes of this family via a gateway: replies to what arrives through Docker's interface
+    // (published ports) must still leave through Docker's gateway.
+    const own = n && addressOf(n, family);
+    const len = n && (family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen);
+    if (n?.iface && gw && own && len !== undefined && ipFamily(gw) === family && spec.routes.some((rt) => rt.cidr.family === family)) {
+      replyPaths.push({
+        family,
+        dev: n.iface,
+        gateway: gw,
+        subnet: `${bigToIp(ipToBig(own, family) & maskOf(len, family), family)}/${len}`,
+        exceptMacs: [...(gatewayMacs.get(n.networkId) ?? [])].sort(),
+      });
+    }
   }
 
   const ipv6 =
@@ -352,6 +378,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
     rules,
     hostRoutes,
     dockerDefaults,
+    replyPaths,
     warnings: spec.warnings,
   };
   return { desired, deps: [...deps].sort(), refs: [...refs].sort(), unresolved };

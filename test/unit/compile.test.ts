@@ -21,6 +21,7 @@ function desired(over: Partial<DesiredState> = {}): DesiredState {
     rules: [],
     hostRoutes: [],
     dockerDefaults: [{ family: 4, gateway: '172.17.0.1', dev: 'eth0' }],
+    replyPaths: [],
     warnings: [],
     ...over,
   };

@@ -39,10 +39,11 @@ function recorder(opts: { nftFails: boolean }) {
       const results: unknown[] = [];
       for (const s of steps) {
         if (s.op === 'routeList') results.push(routes);
+        else if (s.op === 'ruleList') results.push([]);
         else if (s.op === 'sysctlGet') results.push('0');
         else if (s.op === 'routeReplace') routes = [...routes.filter((x) => x.dst !== s.route.dst), s.route];
         else if (s.op === 'routeDel') routes = routes.filter((x) => x.dst !== s.route.dst);
-        if (s.op !== 'routeList' && s.op !== 'sysctlGet') results.push(undefined);
+        if (s.op !== 'routeList' && s.op !== 'ruleList' && s.op !== 'sysctlGet') results.push(undefined);
       }
       return { results };
     },
