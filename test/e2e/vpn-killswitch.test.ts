@@ -9,6 +9,11 @@
 // then leaves the gateway by eth0 (measured before this: 3 of 3 pings did).
 // The prefixes are checked unused on this machine and blackholed on the host
 // before any packet is sent, so a leak would die there.
+//
+// The app also publishes a port on the host's end of a veth to a "LAN client"
+// namespace: the client's connection arrives through Docker's DNAT on the
+// app's eth0, and must be answered through Docker's gateway although the app
+// routes everything via the gateway container.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +39,7 @@ import {
   startDaemon,
   tagPrefix,
   testPrefix,
+  twineCli,
   twineRoutes,
   twineTable,
   txLines,
@@ -51,7 +57,10 @@ const GW = `${P}gw`;
 const APP = `${P}app`;
 const SRV = `${P}srv`;
 const WG_TABLE = '51820';
-const LISTEN = ['sh', '-c', 'while true; do echo hello-app | nc -l -p 9080; done'];
+const LAN = `${P}lan`;
+const LISTEN = ['sh', '-c', 'while true; do echo hello-app | nc -l -p 9080; done & while true; do echo hello-published | nc -l -p 8080; done'];
+/** The host port the app's 8080 is published on (on the LAN veth's host address only). */
+const HOST_PORT = String(20000 + (process.pid % 20000));
 
 let daemon: TestDaemon | undefined;
 let gw: TestContainer;
@@ -59,6 +68,7 @@ let app: TestContainer;
 /** The tunnel's /24 (gateway .1, server .2) and the "internet" /24 behind the server (.5). */
 let tun: string;
 let inet: string;
+let lan: string;
 let target: string;
 const blackholed: string[] = [];
 
@@ -94,7 +104,7 @@ async function killSwitchDrops(): Promise<number> {
 before(async () => {
   await cleanupLeftovers(tagPrefix('ks'));
   await ensureImage();
-  [tun, inet] = (await unusedPrefixes24(97, 2)) as [string, string];
+  [tun, inet, lan] = (await unusedPrefixes24(97, 3)) as [string, string, string];
   target = `${inet}.5`;
   // Before any packet: whatever leaks dies on the host.
   for (const p of [`${tun}.0/24`, `${inet}.0/24`]) {
@@ -103,6 +113,10 @@ before(async () => {
   }
   await createNetwork(NET, { internal: false });
   await netnsAdd(SRV);
+  // The LAN: a client namespace behind a veth whose other end is the host's (before the app publishes on it).
+  await netnsAdd(LAN);
+  await vethPair(`${P}l`, { ns: 'root', name: `${P}l`, addresses: [`${lan}.1/24`] }, { ns: { netns: LAN }, name: 'eth0', addresses: [`${lan}.2/24`] });
+  await execIn({ netns: LAN }, 'ip', ['route', 'add', 'default', 'via', `${lan}.1`]);
   daemon = startDaemon({ args: ['--resync-interval', '0'] });
   await daemon.waitForLog((l) => l.msg === 'reconciled');
   gw = await runContainer({ name: GW, networks: [NET], labels: { 'twine.nat.interfaces': 'wg+', 'twine.nat.forward.wg+.9080': `${APP}:9080` } });
@@ -111,7 +125,13 @@ before(async () => {
   await execIn({ pid: gw.pid }, 'nft', ['add table inet twt_leak']);
   await execIn({ pid: gw.pid }, 'nft', ['add chain inet twt_leak post { type filter hook postrouting priority 500; }']);
   await execIn({ pid: gw.pid }, 'nft', [`add rule inet twt_leak post oifname "eth0" ip daddr ${inet}.0/24 counter`]);
-  app = await runContainer({ name: APP, networks: [NET], labels: { 'twine.route.0.0.0.0/1': GW, 'twine.route.128.0.0.0/1': GW }, cmd: LISTEN });
+  app = await runContainer({
+    name: APP,
+    networks: [NET],
+    labels: { 'twine.route.0.0.0.0/1': GW, 'twine.route.128.0.0.0/1': GW },
+    cmd: LISTEN,
+    extraArgs: ['-p', `${lan}.1:${HOST_PORT}:8080`],
+  });
   await waitUntil('the app routes', async () => (await twineRoutes({ pid: app.pid })).length === 2);
   await waitUntil('the forward in the gateway', async () => JSON.stringify((await twineTable({ pid: gw.pid }))?.rules ?? []).includes('dnat'));
 });
@@ -120,6 +140,8 @@ after(async () => {
   if (daemon?.running) await daemon.stop('SIGKILL');
   await Promise.all([GW, APP].map(removeContainer));
   await netnsDel(SRV);
+  await netnsDel(LAN);
+  await linkDel('root', `${P}l`);
   await removeNetwork(NET);
   for (const p of blackholed) await hostBlackholeDel(p);
   await cleanupLeftovers(P);
@@ -189,4 +211,29 @@ test('MSS: a TCP SYN through the gateway reaches the peer behind wg0 (MTU 1280) 
   t.diagnostic(`SYNs at the peer with MSS <= 1240: ${counters[0]}, with MSS > 1240: ${counters[1]}; 1048576 bytes received`);
   assert.ok((counters[0] ?? 0) >= 1, `SYN counters ${JSON.stringify(counters)}`);
   assert.equal(counters[1], 0);
+});
+
+test('published port: a LAN client reaches the app through Docker\'s DNAT while the app routes everything via the gateway; the app\'s own traffic still goes via the gateway', async (t) => {
+  const nsApp: TestNs = { pid: app.pid };
+  assert.match(await execIn(nsApp, 'ip', ['rule', 'show']), /7474:\s+from all fwmark 0x20000000\/0x20000000 lookup 7474 proto 74/);
+  const dockerGw = (await execIn(nsApp, 'ip', ['route', 'show', 'table', '7474'])).trim();
+  assert.match(dockerGw, /^default via \S+ dev eth0 proto 74/);
+  const nc = await runAllowFail('ip', ['netns', 'exec', LAN, 'busybox', 'nc', '-w', '3', `${lan}.1`, HOST_PORT], { input: '' });
+  t.diagnostic(`LAN client ${lan}.2 → ${lan}.1:${HOST_PORT} → app:8080: ${JSON.stringify(nc.stdout.trim())} (exit ${nc.exitCode}); replies by ${dockerGw}`);
+  assert.match(nc.stdout, /hello-published/, `nc from the LAN client: exit ${nc.exitCode} ${nc.stderr}`);
+  // The app's own traffic: via the gateway, through the tunnel.
+  assert.equal((await routeGet(nsApp, target)).route?.gateway, await containerIp(GW, NET));
+  const ping = await dockerExec(APP, ['ping', '-c1', '-W2', target]);
+  assert.equal(ping.exitCode, 0, `ping ${target} from the app: ${ping.stdout}${ping.stderr}`);
+});
+
+test('published port: twine cleanup of the app takes its policy rule and reply table away', async () => {
+  const exit = await daemon!.stop('SIGTERM');
+  assert.equal(exit.code, 0);
+  const r = await twineCli(['cleanup', APP]);
+  assert.equal(r.exitCode, 0, r.stderr);
+  const nsApp: TestNs = { pid: app.pid };
+  assert.doesNotMatch(await execIn(nsApp, 'ip', ['rule', 'show']), /7474/);
+  assert.equal((await execIn(nsApp, 'ip', ['route', 'show', 'table', 'all', 'proto', '74'])).trim(), '');
+  assert.equal(await twineTable(nsApp), null);
 });
