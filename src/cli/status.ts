@@ -39,6 +39,7 @@ export function renderDetail(d: ContainerDoc): string {
   out.push(`id:            ${d.id}`);
   out.push(`last apply:    ${d.lastApplyAt ?? 'never'}${d.lastLatencyMs !== undefined ? ` (${formatLatency(d.lastLatencyMs)} after the Docker event)` : ''}`);
   if (d.natInterfaces.length) out.push(`nat:           ${d.natInterfaces.join(', ')}`);
+  if (d.killSwitchDropped !== undefined) out.push(`kill switch:   ${d.killSwitchDropped} packets dropped (nft list counter inet twine killswitch)`);
   if (d.dependencies && d.dependencies.refs.length) out.push(`depends on:    ${d.dependencies.refs.join(', ')}`);
   const refs = referenceLines(d.desired);
   if (refs.length) out.push('references:', ...refs.map((l) => `  ${l}`));

@@ -8,6 +8,7 @@ import type { DockerClient } from '../docker/client.js';
 import type { Logger } from '../log.js';
 import type { NetnsBackend, NsTarget } from '../netns/types.js';
 import { TWINE_RT_PROTO } from '../netns/types.js';
+import { KILLSWITCH_COUNTER, TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
 import type { NftTransport } from '../firewall/transport.js';
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
 import type { Plan } from '../plan/types.js';
@@ -161,6 +162,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (s.id === nameOrId || s.name === nameOrId || (nameOrId.length >= 4 && s.id.startsWith(nameOrId))) return s;
     }
     return undefined;
+  }
+
+  /**
+   * Packets a NAT gateway's kill switch dropped, read from its namespace now
+   * (the named counter `killswitch` of its table); undefined when it has none.
+   */
+  async killSwitchDrops(c: ContainerState): Promise<number | undefined> {
+    const plan = c.applied;
+    if (!c.running || !plan?.table.counters?.includes(KILLSWITCH_COUNTER)) return undefined;
+    const live = await this.deps.nft.listTable({ pid: plan.container.pid }, TABLE_FAMILY, TABLE_NAME);
+    const counter = live?.nftables.map((i) => (i as { counter?: { name?: unknown; packets?: unknown } }).counter).find((x) => x?.name === KILLSWITCH_COUNTER);
+    return typeof counter?.packets === 'number' ? counter.packets : undefined;
   }
 
   /**

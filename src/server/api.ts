@@ -34,8 +34,11 @@ export interface AppliedText {
   table: string[];
 }
 
-/** What /api/containers/<name> answers: the engine's state of the container plus the counts of the table. */
-export type ContainerDoc = ContainerState & ContainerSummary & { appliedText?: AppliedText };
+/**
+ * What /api/containers/<name> answers: the engine's state of the container plus the counts of the table,
+ * and for a NAT gateway with a kill switch the packets it dropped (read from the kernel for the request).
+ */
+export type ContainerDoc = ContainerState & ContainerSummary & { appliedText?: AppliedText; killSwitchDropped?: number };
 
 export interface HealthDoc {
   ok: boolean;

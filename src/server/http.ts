@@ -166,7 +166,12 @@ export function createHandler(view: DaemonView, metrics: Metrics, log?: Logger, 
       } else {
         const key = decodeURIComponent(pathname.slice('/api/containers/'.length));
         const c = key === '' ? undefined : view.container(key);
-        if (c) sendJson(res, 200, containerDoc(c), head);
+        if (c) {
+          const doc = containerDoc(c);
+          const dropped = await view.killSwitchDrops?.(c).catch(() => undefined);
+          if (dropped !== undefined) doc.killSwitchDropped = dropped;
+          sendJson(res, 200, doc, head);
+        }
         else sendJson(res, 404, { error: `no container ${JSON.stringify(key)} known to twine (only containers with twine.* labels are tracked)` }, head);
       }
     })().catch((err: unknown) => {

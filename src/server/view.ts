@@ -20,6 +20,8 @@ export interface DaemonView {
   dockerDown?(): { since: number; reason?: string } | undefined;
   /** Successful connections to Docker's event stream so far (the first one included); reconnects = connects - 1. */
   dockerConnects?(): number;
+  /** Packets a NAT gateway's kill switch dropped, read from the kernel now; undefined without one. */
+  killSwitchDrops?(c: ContainerState): Promise<number | undefined>;
 }
 
 /** The parts of Engine and DockerEventStream the adapter reads (structural, so tests need neither). */
@@ -27,6 +29,7 @@ export interface EngineLike {
   containers(): ContainerState[];
   container(nameOrId: string): ContainerState | undefined;
   readonly reconciled: boolean;
+  killSwitchDrops?(c: ContainerState): Promise<number | undefined>;
 }
 
 export interface EventStreamLike {
@@ -46,5 +49,6 @@ export function daemonView(engine: EngineLike, events: EventStreamLike): DaemonV
     dockerConnected: () => events.connected,
     dockerDown: () => events.disconnected,
     dockerConnects: () => events.connects,
+    killSwitchDrops: (c) => engine.killSwitchDrops?.(c) ?? Promise.resolve(undefined),
   };
 }

@@ -170,6 +170,9 @@ test('kill switch: with the tunnel down, nothing a dependent sends leaves the ga
   const leaked = await leakedByEth0();
   t.diagnostic(`tunnel down: ${dropped} packets dropped by the kill switch, ${leaked} left the gateway by eth0`);
   assert.equal(leaked, 0);
+  // What the kernel counted is what `twine status` says.
+  const status = await twineCli(['status', '--socket', daemon!.socket, GW]);
+  assert.match(status.stdout, new RegExp(`kill switch: +${dropsBefore + dropped} packets dropped`), status.stdout + status.stderr);
   // The dependent still routes via the gateway (no redirect taught it Docker's gateway).
   assert.equal((await routeGet({ pid: app.pid }, target)).route?.gateway, await containerIp(GW, NET));
 

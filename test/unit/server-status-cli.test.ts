@@ -105,6 +105,7 @@ describe('twine status / twine healthcheck', () => {
     dockerConnected(): boolean {
       return this.connected;
     },
+    killSwitchDrops: async (c: ContainerState) => (c.name === 'vpn' ? 3 : undefined),
   };
   let srv: RunningServer;
 
@@ -137,6 +138,9 @@ describe('twine status / twine healthcheck', () => {
     const d = await cli('status', '--socket', socket, 'broken');
     assert.equal(d.code, 0);
     assert.match(d.out, /label errors \(nothing applied, last good state kept\):\n {2}twine\.rout\.10\.0\.0\.0\/8="vpn": unknown twine label/);
+    const gw = await cli('status', '--socket', socket, 'vpn');
+    assert.match(gw.out, /kill switch: {3}3 packets dropped/);
+    assert.doesNotMatch(d.out, /kill switch/);
     const missing = await cli('status', '--socket', socket, 'nope');
     assert.equal(missing.code, 1);
     assert.match(missing.err, /no container "nope"/);
