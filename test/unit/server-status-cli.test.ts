@@ -39,7 +39,7 @@ const vpn: ContainerState = {
   name: 'vpn',
   running: true,
   labels: { 'twine.nat.interfaces': 'wg+', 'twine.nat.forward.wg+.9080': 'app:9080' },
-  desired: { natInterfaces: ['wg+'], routes: [], forwards: [{ label: 'twine.nat.forward.wg+.9080', state: 'up' }], rules: [], hostRoutes: [] },
+  desired: { natInterfaces: ['wg+'], routes: [], forwards: [{ label: 'twine.nat.forward.wg+.9080', state: 'up', targets: [] }], rules: [], hostRoutes: [] },
   applied: app.applied!,
   labelErrors: [],
   warnings: [],
@@ -139,7 +139,7 @@ describe('twine status / twine healthcheck', () => {
     assert.equal(d.code, 0);
     assert.match(d.out, /label errors \(nothing applied, last good state kept\):\n {2}twine\.rout\.10\.0\.0\.0\/8="vpn": unknown twine label/);
     const gw = await cli('status', '--socket', socket, 'vpn');
-    assert.match(gw.out, /kill switch: {3}3 packets dropped/);
+    assert.match(gw.out, /kill switch: {3}3 packets dropped/, gw.err);
     assert.doesNotMatch(d.out, /kill switch/);
     const missing = await cli('status', '--socket', socket, 'nope');
     assert.equal(missing.code, 1);
