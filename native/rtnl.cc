@@ -495,7 +495,13 @@ bool Rtnl::RuleModify(bool add, const RuleSpec& r, Failure& f) {
     m.U32(FRA_FWMASK, r.fwmask);
   }
   if (r.hasProtocol) m.Attr(FRA_PROTOCOL, &r.protocol, 1);
-  return Transact(m, f);
+  if (Transact(m, f)) return true;
+  // NLM_F_EXCL keeps a second copy out; the rule being there already is what was asked for.
+  if (add && f.err == EEXIST) {
+    f = Failure{};
+    return true;
+  }
+  return false;
 }
 
 bool Rtnl::RuleDump(const RuleFilterSpec& filter, std::vector<RuleSpec>* out, Failure& f) {

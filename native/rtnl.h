@@ -152,7 +152,8 @@ class Rtnl {
   // One recvmsg: its length, or -1 with f set (ETIMEDOUT after the receive
   // timeout, EMSGSIZE for a message that did not fit).
   ssize_t Recv(std::vector<char>& buf, Failure& f);
-  // ip rule add / ip rule del (by priority, table, fwmark and protocol).
+  // ip rule add (idempotent: an identical rule is not added twice) / ip rule del
+  // (by priority, table, fwmark and protocol).
   bool RuleModify(bool add, const RuleSpec& r, Failure& f);
   // ip rule show: the rules that look up a table (FR_ACT_TO_TBL), filtered.
   bool RuleDump(const RuleFilterSpec& filter, std::vector<RuleSpec>* out, Failure& f);

@@ -42,6 +42,7 @@ describe('policy rules and conntrack deletion in a namespace', () => {
     const rule = { family: 4 as const, priority: 7474, table: 7474, fwmark: 0x20000000, fwmask: 0x20000000, protocol: TWINE_RT_PROTO };
     await step({ op: 'ruleAdd', rule });
     await step({ op: 'ruleAdd', rule: { ...rule, family: 6 } });
+    await step({ op: 'ruleAdd', rule }); // again: no second copy, no error
     const shown = sh('ip', ['-n', NS, 'rule', 'show']);
     assert.match(shown, /7474:\s+from all fwmark 0x20000000\/0x20000000 lookup 7474 proto 74/);
     assert.deepEqual(await step({ op: 'ruleList', filter: { protocol: TWINE_RT_PROTO } }), [rule, { ...rule, family: 6 }]);
