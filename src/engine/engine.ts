@@ -21,7 +21,7 @@ import { procAddrs, procDefaultGateways } from '../netns/procfs.js';
 import { sameNetworks } from '../resolve/inventory.js';
 import { wallMs } from '../util/clock.js';
 import { isNotFound } from '../docker/client.js';
-import { LabelError, NamespaceRefusedError } from '../errors.js';
+import { LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NsHandle } from '../netns/handle.js';
 import { hostNamespaceInodes, openOwnNamespace } from './ownership.js';
 import { parseLabels } from '../labels/parse.js';
@@ -637,7 +637,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (err) {
       if (!(err instanceof NamespaceRefusedError)) {
         state.lastError = describeError(err);
-        log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, 'namespace gone: nothing written');
+        const what = err instanceof NamespaceGoneError ? 'namespace gone' : 'namespace not opened';
+        log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, `${what}: nothing written`);
         this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
         return undefined;
       }
