@@ -221,3 +221,18 @@ test('a reason names what the reference is to its label: gateway, forward destin
     ['container "vpn" is not running (gateway down)', 'container "vpn" is not running (forward destination down)', 'no container named "ghost" (forward destination down)', 'container "vpn" is not running (rule address down)'],
   );
 });
+
+test('reply path: routes of a family via a gateway → Docker\'s gateway, the subnet and the gateways\' MACs on that network', () => {
+  const gw = ctr('gw', { 'twine.nat.interfaces': 'wg+' }, [net('a', '10.0.1.3', { mac: '02:42:0a:00:01:03' })]);
+  const src = ctr('src', { 'twine.route.0.0.0.0/1': 'gw', 'twine.route.128.0.0.0/1': 'gw' }, [net('a', '10.0.1.2', { iface: 'eth0' })]);
+  const r = run(src, { containers: [src, gw] });
+  assert.deepEqual(r.desired.replyPaths, [{ family: 4, dev: 'eth0', gateway: '10.0.1.1', subnet: '10.0.1.0/24', exceptMacs: ['02:42:0a:00:01:03'] }]);
+  // The gateway itself routes nothing: no reply path; nor a container without a known interface.
+  assert.deepEqual(run(gw, { containers: [src, gw] }).desired.replyPaths, []);
+  const noIface = ctr('x', { 'twine.route.10.9.0.0/16': 'gw' }, [net('a', '10.0.1.4')]);
+  assert.deepEqual(run(noIface, { containers: [noIface, gw] }).desired.replyPaths, []);
+  // Killswitch and MSS: defaults only for a NAT gateway.
+  assert.equal(run(gw, { containers: [gw] }).desired.killSwitch, true);
+  assert.equal(run(src, { containers: [src, gw] }).desired.killSwitch, false);
+  assert.equal(run(src, { containers: [src, gw] }).desired.mss, 'off');
+});
