@@ -34,6 +34,7 @@ export function routeText(r: Route): string {
   const parts: string[] = [r.type === 'unicast' ? '' : r.type, r.dst];
   if (r.gateway) parts.push('via', r.gateway);
   if (r.dev) parts.push('dev', r.dev);
+  if (r.table !== undefined && r.table !== 254) parts.push('table', String(r.table));
   if (r.protocol !== undefined) parts.push('proto', String(r.protocol));
   return parts.filter((p) => p !== '').join(' ');
 }
@@ -111,9 +112,19 @@ export function explainText(res: Resolution, plan: Plan): string {
     const why = r.state === 'down' ? `   # kill switch: ${r.reason ?? 'gateway down'}` : r.via ? `   # via ${r.via.name} on ${r.via.network}` : '';
     out.push(`  ${route ? routeText(route) : r.dst}${why}   [${r.label}]`);
   });
+  for (const p of d.replyPaths ?? []) {
+    const rt = plan.routes.find((x) => x.table !== undefined && x.table !== 254 && x.family === p.family);
+    out.push(`  published ports: replies to what arrives on ${p.dev} from outside ${p.subnet} go via Docker (${p.gateway}):`);
+    if (rt) out.push(`    ${routeText(rt)}`);
+    for (const r of plan.rules ?? []) if (r.family === p.family) out.push(`    rule ${r.priority}: fwmark 0x${(r.fwmark ?? 0).toString(16)}/0x${(r.fwmask ?? 0xffffffff).toString(16)} lookup ${r.table} proto ${r.protocol ?? 0}`);
+  }
   if (plan.defaultRoutes.length) {
     out.push('  Docker default (restored when no label replaces it):');
     for (const r of plan.defaultRoutes) out.push(`    ${routeText(r)}`);
+  }
+
+  if (d.natInterfaces.length) {
+    out.push('', `nat gateway: ${d.natInterfaces.join(', ')}; kill switch ${d.killSwitch ? 'on' : 'off'}; MSS clamp ${d.mss === 'route' ? 'to the route MTU' : d.mss}`);
   }
 
   out.push('', 'forwards:');
