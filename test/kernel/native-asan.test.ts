@@ -14,11 +14,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../../src/netns/addon.js';
-import { deleteNetnsWithPrefix } from '../bed/netns.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const PREFIX = `twt-asan${process.pid}-`;
-const NAMESPACES = Array.from({ length: 8 }, (_, i) => `${PREFIX}${i}`);
+// Named ...-<pid> so that a concurrent run's leftover cleanup sees they are in use.
+const NAMESPACES = Array.from({ length: 8 }, (_, i) => `twt-asan${i}-${process.pid}`);
+const existing = (): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '');
 
 interface Outcome {
   code: number | null;
@@ -62,7 +62,6 @@ describe('native addon under AddressSanitizer', () => {
   let addon = '';
 
   before(() => {
-    deleteNetnsWithPrefix(PREFIX);
     const out = execFileSync(process.execPath, [path.join(root, 'scripts', 'build-asan.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     addon = out.trim().split('\n').pop() ?? '';
     assert.ok(existsSync(addon), `ASan addon ${addon}`);
@@ -71,7 +70,10 @@ describe('native addon under AddressSanitizer', () => {
       execFileSync('ip', ['-n', ns, 'link', 'add', `a${i}`, 'type', 'veth', 'peer', 'name', `b${i}`]);
     });
   });
-  after(() => deleteNetnsWithPrefix(PREFIX));
+  after(() => {
+    const left = new Set(existing());
+    for (const ns of NAMESPACES) if (left.has(ns)) execFileSync('ip', ['netns', 'del', ns]);
+  });
 
   it('libnftables from 8 threads in 8 namespaces resolving interfaces: every result right, no report', { skip: loadAddon().nftAvailable ? false : 'addon built without libnftables' }, async () => {
     const o = await runAsan(addon, 'asan-stress.js', NAMESPACES, { TWINE_NETNS_THREADS: '8' });

@@ -9,16 +9,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { nativeBackend as nb } from '../../src/netns/backend.js';
 import { TWINE_RT_PROTO, type NsTarget } from '../../src/netns/types.js';
-import { deleteNetnsWithPrefix } from '../bed/netns.js';
 
-const PREFIX = `twt-rdf${process.pid}-`;
-const NS = `${PREFIX}a`;
+// Named ...-<pid> so that a concurrent run's leftover cleanup sees it is in use.
+const NS = `twt-rdf-${process.pid}`;
 const target: NsTarget = { path: `/var/run/netns/${NS}` };
 const OTHER_ROUTES = 100_000;
 
 describe('route dump filtered in the kernel', () => {
   before(() => {
-    deleteNetnsWithPrefix(PREFIX);
     execFileSync('ip', ['netns', 'add', NS]);
     const lines: string[] = [];
     for (let i = 0; i < OTHER_ROUTES; i++) lines.push(`route add blackhole 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 table 100 proto 4`);
@@ -28,7 +26,7 @@ describe('route dump filtered in the kernel', () => {
     lines.push(`route add blackhole 10.202.0.0/24 table 100 proto ${TWINE_RT_PROTO}`);
     execFileSync('ip', ['-n', NS, '-batch', '-'], { input: lines.join('\n') + '\n' });
   });
-  after(() => deleteNetnsWithPrefix(PREFIX));
+  after(() => execFileSync('ip', ['netns', 'del', NS]));
 
   it("lists only Twine's routes of the main table, without holding the other table in memory", async () => {
     const before = process.resourceUsage().maxRSS;
