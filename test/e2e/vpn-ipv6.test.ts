@@ -89,8 +89,12 @@ before(async () => {
   daemon = startDaemon({ args: ['--resync-interval', '0'] });
   await daemon.waitForLog((l) => l.msg === 'reconciled');
   gw = await runContainer({ name: GW, networks: [NET], labels: { 'twine.nat.interfaces': 'wg+', 'twine.nat.forward.wg+.9080': `${APP}:9080` } });
-  await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${TUN6}1/64`] }, { ns: { netns: SRV }, name: 'eth0', addresses: [`${TUN6}2/64`] });
+  await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0' }, { ns: { netns: SRV }, name: 'eth0' });
   const g: TestNs = { pid: gw.pid };
+  // Docker turns IPv6 off for interfaces that appear later in a container (default.disable_ipv6): a VPN client turns it on for its own.
+  await execIn(g, 'sysctl', ['-qw', 'net.ipv6.conf.wg0.disable_ipv6=0']);
+  await execIn(g, 'ip', ['-6', 'addr', 'add', `${TUN6}1/64`, 'dev', 'wg0', 'nodad']);
+  await execIn({ netns: SRV }, 'ip', ['-6', 'addr', 'add', `${TUN6}2/64`, 'dev', 'eth0', 'nodad']);
   await execIn({ netns: SRV }, 'ip', ['-6', 'addr', 'add', `${TARGET6}/128`, 'dev', 'lo']);
   await execIn(g, 'ip', ['-6', 'route', 'add', 'default', 'dev', 'wg0', 'table', WG_TABLE]);
   await execIn(g, 'ip', ['-6', 'rule', 'add', 'not', 'fwmark', WG_TABLE, 'table', WG_TABLE]);
