@@ -15,7 +15,19 @@ const A = `${PREFIX}a`;
 const B = `${PREFIX}b`;
 const at = (ns: string): { path: string } => ({ path: `/var/run/netns/${ns}` });
 const ipn = (ns: string, args: string[]): void => void execFileSync('ip', ['-n', ns, ...args]);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * A negative check's positive signal: a control watch subscribed to the same change.
+ * The kernel queues a notification on every subscribed socket before the command that
+ * caused it returns, and the event loop reports all readable sockets in one poll, so once
+ * the control has been signalled (and one more turn of the loop has run), any other watch
+ * that was going to be signalled for that change has been.
+ */
+async function afterControl(control: { next: () => Promise<void> }, change: () => void): Promise<void> {
+  const signalled = control.next();
+  change();
+  await signalled;
+  await new Promise((r) => setImmediate(r));
+}
 
 /** Counts signals; `next()` resolves at the next one (or rejects after 2 s). */
 function counter(): { count: () => number; next: () => Promise<void>; onChange: () => void } {
@@ -73,27 +85,37 @@ describe('nsNotify', () => {
   it('does not signal changes in another namespace, nor after close()', async () => {
     const c = counter();
     const n = await nsNotify(at(A), ['ipv4-route'], c.onChange);
-    ipn(B, ['link', 'add', 'd1', 'type', 'veth', 'peer', 'name', 'd1p']);
-    ipn(B, ['link', 'set', 'd1', 'up']);
-    ipn(B, ['addr', 'add', '10.92.0.2/24', 'dev', 'd1']);
-    await sleep(100);
-    assert.equal(c.count(), 0, 'a change in B was signalled to a watch of A');
-    n.close();
-    n.close(); // twice is harmless
-    ipn(A, ['route', 'add', '10.93.0.0/16', 'via', '10.91.0.1']);
-    await sleep(100);
-    assert.equal(c.count(), 0, 'signalled after close()');
+    const inB = counter();
+    const controlB = await nsNotify(at(B), ['ipv4-route'], inB.onChange);
+    const inA = counter();
+    const controlA = await nsNotify(at(A), ['ipv4-route'], inA.onChange);
+    try {
+      ipn(B, ['link', 'add', 'd1', 'type', 'veth', 'peer', 'name', 'd1p']);
+      ipn(B, ['link', 'set', 'd1', 'up']);
+      // The address adds a local and a subnet route in B: B's control sees them.
+      await afterControl(inB, () => ipn(B, ['addr', 'add', '10.92.0.2/24', 'dev', 'd1']));
+      assert.equal(c.count(), 0, 'a change in B was signalled to a watch of A');
+      n.close();
+      n.close(); // twice is harmless
+      await afterControl(inA, () => ipn(A, ['route', 'add', '10.93.0.0/16', 'via', '10.91.0.1']));
+      assert.equal(c.count(), 0, 'signalled after close()');
+    } finally {
+      controlA.close();
+      controlB.close();
+    }
   });
 
   it('only the subscribed groups signal', async () => {
     const c = counter();
     const n = await nsNotify(at(A), ['ipv6-route'], c.onChange);
+    const v4 = counter();
+    const control = await nsNotify(at(A), ['ipv4-route'], v4.onChange);
     try {
-      ipn(A, ['route', 'add', '10.94.0.0/16', 'via', '10.91.0.1']);
-      await sleep(100);
+      await afterControl(v4, () => ipn(A, ['route', 'add', '10.94.0.0/16', 'via', '10.91.0.1']));
       assert.equal(c.count(), 0, 'an IPv4 route signalled an IPv6-route watch');
     } finally {
       n.close();
+      control.close();
     }
   });
 
