@@ -118,7 +118,11 @@ test('without the opt-in: the label is refused, nothing reaches the host namespa
   assert.deepEqual(await hostRoutes(), []);
   assert.deepEqual(await twineRoutes({ pid: c.pid }), []);
   assert.equal(await twineTable({ pid: c.pid }), null);
-  // Settle: a late write would show up now.
-  await new Promise((r) => setTimeout(r, 200));
+  // A late write would be a job still queued: SIGTERM lets every queued job finish
+  // (and leaves what was applied in place), so after a drained exit nothing is pending.
+  const exit = await daemon.stop('SIGTERM');
+  assert.equal(exit.code, 0);
+  assert.equal(daemon.lines.find((l) => l.msg === 'twine stopped; what was applied stays in place')?.drained, true);
   assert.deepEqual(await hostRoutes(), []);
+  assert.deepEqual(await twineRoutes({ pid: c.pid }), []);
 });
