@@ -140,9 +140,10 @@ export type LinkLister = (pid: number) => Promise<readonly NsInterface[]>;
 /**
  * Inspects one container and converts it. With `listLinks`, a running
  * container's networks are ordered by its interfaces; if reading them fails
- * (the container just died) the Docker order is used.
+ * (the container just died) the Docker order is used. `readIno` reads the
+ * namespace inode of its pid (tests substitute one).
  */
-export async function inspectContainer(docker: DockerClient, idOrName: string, listLinks?: LinkLister): Promise<ContainerInfo> {
+export async function inspectContainer(docker: DockerClient, idOrName: string, listLinks?: LinkLister, readIno: (pid: number) => number | undefined = netnsInode): Promise<ContainerInfo> {
   let raw: ContainerInspect;
   try {
     raw = (await docker.inspectContainer(idOrName)) as ContainerInspect;
@@ -152,7 +153,7 @@ export async function inspectContainer(docker: DockerClient, idOrName: string, l
   let ifaces: readonly NsInterface[] | undefined;
   const pid = raw.State?.Running === true ? (raw.State.Pid ?? 0) : 0;
   // Right after Docker named the pid: the namespace every later transaction must find there.
-  const ino = pid > 0 ? netnsInode(pid) : undefined;
+  const ino = pid > 0 ? readIno(pid) : undefined;
   if (listLinks && pid > 0) {
     try {
       ifaces = await listLinks(pid);
@@ -176,11 +177,16 @@ export async function listRunningContainerIds(docker: DockerClient): Promise<str
 }
 
 /** Every running container, inspected (in parallel, bounded). */
-export async function listRunningContainers(docker: DockerClient, listLinks?: LinkLister, concurrency = 8): Promise<ContainerInfo[]> {
+export async function listRunningContainers(
+  docker: DockerClient,
+  listLinks?: LinkLister,
+  concurrency = 8,
+  readIno: (pid: number) => number | undefined = netnsInode,
+): Promise<ContainerInfo[]> {
   const ids = await listRunningContainerIds(docker);
   const found = await mapLimit(ids, concurrency, async (id) => {
     try {
-      return await inspectContainer(docker, id, listLinks);
+      return await inspectContainer(docker, id, listLinks, readIno);
     } catch (err) {
       // Gone between list and inspect: not running any more, nothing to report.
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;

@@ -15,15 +15,14 @@ import type { Plan } from '../plan/types.js';
 import type { DockerEvent } from '../docker/events.js';
 import { createdInfo, hasTwineLabels, inspectContainer, listedContainer, procInterfaces, listRunningContainers, type LinkLister } from '../docker/inventory.js';
 import { NetworkIndex } from '../docker/networks.js';
-import { containerNsPid, netnsInode, processInContainer } from '../docker/cgroup.js';
 import { startedInfo, type StartFacts, type StartInfo } from '../docker/start-info.js';
-import { procAddrs, procDefaultGateways } from '../netns/procfs.js';
 import { sameNetworks } from '../resolve/inventory.js';
 import { wallMs } from '../util/clock.js';
 import { isNotFound } from '../docker/client.js';
 import { LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NsHandle } from '../netns/handle.js';
-import { hostNamespaceInodes, openOwnNamespace } from './ownership.js';
+import { openOwnNamespace } from './ownership.js';
+import { hostView, type HostView } from './host-view.js';
 import { parseLabels } from '../labels/parse.js';
 import { visibleLabels } from '../labels/visible.js';
 import { KeyedQueue } from './queue.js';
@@ -48,6 +47,8 @@ export interface EngineDeps {
   netns: NetnsBackend;
   nft: NftTransport;
   log: Logger;
+  /** Cgroups, /proc and namespace files (default: this host's; unit tests give fakes). */
+  host?: HostView;
 }
 
 /** Why a key is (re-)planned. */
@@ -121,21 +122,23 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly early = new Map<string, AppliedEarly>();
   /** Create events' attributes (name, image, labels) until the container is inspected. */
   private readonly created = new Map<string, Record<string, string>>();
+  private readonly host: HostView;
 
   constructor(
     private readonly deps: EngineDeps,
     private readonly opts: EngineOptions,
   ) {
     super();
+    const host = (this.host = deps.host ?? hostView);
     this.queue = new KeyedQueue<Reason>(
       (key, reasons) => (key === HOST_KEY ? this.hostJob() : this.containerJob(key, reasons)),
       opts.concurrency,
       (key, err) => deps.log.error({ err, key }, 'job failed'),
     );
     // /proc/<pid>/net (read here, no worker round trip), else a link dump through the backend.
-    this.listLinks = async (pid) => procInterfaces(procAddrs(pid)) ?? deps.netns.linkList({ pid });
+    this.listLinks = async (pid) => procInterfaces(host.addrs(pid)) ?? deps.netns.linkList({ pid });
     this.networks = new NetworkIndex(deps.docker);
-    for (const ino of hostNamespaceInodes(opts.hostNetns)) this.hostNs.add(ino);
+    for (const ino of host.hostInodes(opts.hostNetns)) this.hostNs.add(ino);
     this.prestart = new PrestartWatch({
       hostNs: this.hostNs,
       template: (id, networks) => {
@@ -149,6 +152,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       replacesDefault,
       onReady: (id, info, ino) => void this.queue.request(id, { why: 'network ready', prestart: { info, ino } }),
       log: deps.log,
+      host,
     });
   }
 
@@ -186,7 +190,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // and must not be marked stopped, one that died meanwhile must not come back.
     const mark = this.touchSeq;
     const [running] = await Promise.all([
-      listRunningContainers(this.deps.docker, this.listLinks),
+      listRunningContainers(this.deps.docker, this.listLinks, undefined, this.host.netnsInode),
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     const newer = (id: string): boolean => (this.touched.get(id) ?? 0) > mark;
@@ -330,7 +334,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The container as Docker shows it; undefined when it is gone. */
   private async inspect(id: string): Promise<ContainerInfo | undefined> {
     try {
-      return await inspectContainer(this.deps.docker, id, this.listLinks);
+      return await inspectContainer(this.deps.docker, id, this.listLinks, this.host.netnsInode);
     } catch (err) {
       if (!isNotFound(err)) throw err;
       return undefined;
@@ -473,7 +477,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const template = this.inventory.get(id);
     if (!template) return false;
     const t = performance.now();
-    const found = containerNsPid(id, this.hostNs);
+    const found = this.host.containerNsPid(id, this.hostNs);
     const skip = (why: string): false => {
       this.deps.log.debug({ container: template.name, why }, 'start: inspecting');
       return false;
@@ -483,12 +487,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     let addrs;
     try {
       await this.networks.refresh();
-      addrs = procAddrs(found.pid) ?? (await this.deps.netns.addrList(ns));
+      addrs = this.host.addrs(found.pid) ?? (await this.deps.netns.addrList(ns));
     } catch (err) {
       return skip(describeError(err));
     }
     const name = reasons.find((r) => r.name !== undefined)?.name ?? template.name;
-    const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: () => procDefaultGateways(found.pid) }, (n) => this.networks.get(n));
+    const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: () => this.host.defaultGateways(found.pid) }, (n) => this.networks.get(n));
     if ('fallback' in r) return skip(r.fallback);
     const info: ContainerInfo = { ...r.info, netnsIno: found.ino };
     const startInfoMs = performance.now() - t;
@@ -514,7 +518,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Not inspected yet: what its create event said (pre.info was built from it).
     const template = this.inventory.get(id) ?? stopped(pre.info);
     if (template.running) return false;
-    const found = containerNsPid(id, this.hostNs);
+    const found = this.host.containerNsPid(id, this.hostNs);
     if (!found || found.ino !== pre.ino) return false;
     const info: ContainerInfo = { ...pre.info, pid: found.pid, netnsIno: found.ino };
     const names = namesOf(template);
@@ -547,15 +551,15 @@ export class Engine extends EventEmitter<EngineEvents> {
    * and from the namespace, then applied through the same transaction as any start.
    */
   async runtimeApply(id: string, pid: number): Promise<HookOutcome> {
-    if (!processInContainer(pid, id)) return { ok: false, error: `process ${pid} is not one of container ${id.slice(0, 12)}'s` };
+    if (!this.host.processInContainer(pid, id)) return { ok: false, error: `process ${pid} is not one of container ${id.slice(0, 12)}'s` };
     // A container's labels never change: what Twine knows of it answers an unlabelled one at once.
     const attrs = this.created.get(id);
     const known = this.inventory.get(id) ?? (attrs && createdInfo(id, attrs, []));
     if (known && !hasTwineLabels(known.labels)) return { ok: true, applied: false, name: known.name };
-    const ino = netnsInode(pid);
+    const ino = this.host.netnsInode(pid);
     if (ino === undefined) return { ok: false, error: `process ${pid} is gone` };
-    const addrs = procAddrs(pid) ?? (await this.deps.netns.addrList({ pid }));
-    const facts = (name: string): StartFacts => ({ name, pid, addrs, gateways: () => procDefaultGateways(pid) });
+    const addrs = this.host.addrs(pid) ?? (await this.deps.netns.addrList({ pid }));
+    const facts = (name: string): StartFacts => ({ name, pid, addrs, gateways: () => this.host.defaultGateways(pid) });
     await this.networks.refresh();
     // Its networks as last inspected, when they still explain its interfaces; else as Docker lists them now.
     let r: StartInfo | undefined = known && known.networks.length > 0 ? startedInfo(known, facts(known.name), (n) => this.networks.get(n)) : undefined;
@@ -633,7 +637,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // The one namespace handle of this transaction, checked: the container's own namespace, the one recorded for it.
     let ns: NsHandle;
     try {
-      ns = openOwnNamespace(info, { hostInodes: this.hostNs, containers: this.inventory.values() });
+      ns = openOwnNamespace(info, { hostInodes: this.hostNs, containers: this.inventory.values() }, this.host.open);
     } catch (err) {
       if (!(err instanceof NamespaceRefusedError)) {
         state.lastError = describeError(err);

@@ -10,10 +10,9 @@
 import type { Logger } from '../log.js';
 import type { NetworkEntry } from '../docker/networks.js';
 import type { ContainerInfo } from '../resolve/inventory.js';
-import { containerNsPid } from '../docker/cgroup.js';
 import { sandboxReadiness } from '../docker/sandbox.js';
-import { procAddrs, procDefaultGateways } from '../netns/procfs.js';
-import { nsNotify, type NsNotifier } from '../netns/notify.js';
+import type { NsNotifier } from '../netns/notify.js';
+import { hostView, type HostView } from './host-view.js';
 
 export interface PrestartDeps {
   /** Namespaces a container's own process is not in (the host's, Twine's). */
@@ -28,8 +27,8 @@ export interface PrestartDeps {
   /** Ready: called once, with the container as it will run. */
   onReady(id: string, info: ContainerInfo, ino: number): void;
   log: Logger;
-  /** Tests replace the namespace subscription. */
-  notify?: typeof nsNotify;
+  /** Cgroups, /proc and the namespace subscription (default: this host's). */
+  host?: Pick<HostView, 'containerNsPid' | 'addrs' | 'defaultGateways' | 'notify'>;
 }
 
 interface Pending {
@@ -53,7 +52,11 @@ export class PrestartWatch {
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
 
-  constructor(private readonly deps: PrestartDeps) {}
+  private readonly host: NonNullable<PrestartDeps['host']>;
+
+  constructor(private readonly deps: PrestartDeps) {
+    this.host = deps.host ?? hostView;
+  }
 
   /** Containers being watched, for tests and status. */
   get size(): number {
@@ -111,7 +114,7 @@ export class PrestartWatch {
         continue;
       }
       if (p.ino !== undefined || p.subscribing) continue;
-      const found = containerNsPid(p.id, this.deps.hostNs, p.gone);
+      const found = this.host.containerNsPid(p.id, this.deps.hostNs, p.gone);
       if (found) void this.subscribe(p, found.pid, found.ino);
     }
     this.schedule();
@@ -120,7 +123,7 @@ export class PrestartWatch {
   private async subscribe(p: Pending, pid: number, ino: number): Promise<void> {
     p.subscribing = true;
     try {
-      const notifier = await (this.deps.notify ?? nsNotify)({ pid }, ['link', 'ipv4-addr', 'ipv4-route', 'ipv6-addr', 'ipv6-route'], () => this.check(p));
+      const notifier = await this.host.notify({ pid }, ['link', 'ipv4-addr', 'ipv4-route', 'ipv6-addr', 'ipv6-route'], () => this.check(p));
       if (this.pending.get(p.id) !== p) {
         notifier.close();
         return;
@@ -143,10 +146,10 @@ export class PrestartWatch {
     const template = this.deps.template(p.id, p.networks);
     if (!template) return;
     if (!this.deps.wanted(template)) return this.cancel(p.id);
-    const found = containerNsPid(p.id, this.deps.hostNs, p.gone);
+    const found = this.host.containerNsPid(p.id, this.deps.hostNs, p.gone);
     if (!found || found.ino !== p.ino) return;
-    const addrs = procAddrs(found.pid);
-    const gateways = procDefaultGateways(found.pid);
+    const addrs = this.host.addrs(found.pid);
+    const gateways = this.host.defaultGateways(found.pid);
     if (!addrs || !gateways) return;
     // Connected to a network while stopped (Docker sends no event for that): the template is stale.
     const r = sameSet(p.networks, template.networks.map((n) => n.networkName))

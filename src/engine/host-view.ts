@@ -1,0 +1,41 @@
+// What the engine reads of the host outside Docker's API and the namespace
+// backend: container cgroups, /proc/<pid>/net and /proc/<pid>/ns/net, the
+// namespace files it opens for a transaction, and the notifications of a
+// namespace being set up. One interface, so that unit tests give the engine
+// containers that have no process (test/fakes/); the daemon uses `hostView`.
+
+import { containerNsPid, netnsInode, processInContainer } from '../docker/cgroup.js';
+import { nsNotify } from '../netns/notify.js';
+import { procAddrs, procDefaultGateways, type DefaultGateways } from '../netns/procfs.js';
+import type { Addr } from '../netns/types.js';
+import { hostNamespaceInodes, openByPid, type NsOpener } from './ownership.js';
+
+export interface HostView {
+  /** A process of container `id` in a namespace not in `notIn`, with that namespace's inode (its cgroup). */
+  containerNsPid(id: string, notIn: ReadonlySet<number>, skip?: ReadonlySet<number>): { pid: number; ino: number } | undefined;
+  /** The inode of /proc/<pid>/ns/net; undefined when the process is gone. */
+  netnsInode(pid: number): number | undefined;
+  /** Whether process `pid` is in container `id`'s cgroup. */
+  processInContainer(pid: number, id: string): boolean;
+  /** Addresses from /proc/<pid>/net; undefined when that cannot be read. */
+  addrs(pid: number): Addr[] | undefined;
+  /** Default routes' gateways from /proc/<pid>/net; undefined when the process is gone. */
+  defaultGateways(pid: number): DefaultGateways | undefined;
+  /** Inodes of the host's namespace (the daemon's, PID 1's, `hostNetns`'s). */
+  hostInodes(hostNetns: string): Set<number>;
+  /** Opens the namespace handle of one transaction. */
+  open: NsOpener;
+  /** Subscribes to a namespace's link, address and route notifications. */
+  notify: typeof nsNotify;
+}
+
+export const hostView: HostView = {
+  containerNsPid,
+  netnsInode: (pid) => netnsInode(pid),
+  processInContainer,
+  addrs: procAddrs,
+  defaultGateways: procDefaultGateways,
+  hostInodes: hostNamespaceInodes,
+  open: openByPid,
+  notify: nsNotify,
+};
