@@ -38,6 +38,8 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/binding.gyp ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/build/Release/twine_native.node ./build/Release/twine_native.node
+# The twine runtime's static executables: `twine runtime install` copies them to the host.
+COPY --from=build /app/build/Release/twine-runc /app/build/Release/twine-hook ./build/Release/
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dashboard ./dashboard

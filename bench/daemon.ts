@@ -24,11 +24,14 @@ export interface BenchDaemon {
   spawnedMs: number;
 }
 
+/** The daemons' unix socket (one daemon at a time): the runtime bench's hook asks there. */
+export const BENCH_SOCKET = `/tmp/twt-bench-${process.pid}.sock`;
+
 export function startTwine(transport: Transport): BenchDaemon {
   const spawnedMs = nowMs();
   const d = startDaemon({
     args: [`--nft-transport=${transport}`, '--resync-interval=0', '--listen=none'],
-    env: { TWINE_SOCKET: `/tmp/twt-bench-${process.pid}.sock` },
+    env: { TWINE_SOCKET: BENCH_SOCKET },
     // What a deployment runs: debug would add a line per Docker event and per change.
     logLevel: 'info',
   });

@@ -82,6 +82,8 @@ export interface CreateOptions {
   name: string;
   labels?: Record<string, string>;
   ip?: string;
+  /** A runtime of dockerd's daemon.json (`twine`); default Docker's. */
+  runtime?: string;
 }
 
 /** docker create (not started); returns the id. */
@@ -91,7 +93,7 @@ export async function createContainer(d: Docker, o: CreateOptions): Promise<stri
     Image: TEST_IMAGE,
     Labels: { ...ownerLabels(), ...(o.labels ?? {}) },
     StopTimeout: 1,
-    HostConfig: { NetworkMode: NETWORK },
+    HostConfig: { NetworkMode: NETWORK, ...(o.runtime ? { Runtime: o.runtime } : {}) },
     NetworkingConfig: { EndpointsConfig: { [NETWORK]: o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {} } },
   });
   return c.id;

@@ -1,7 +1,7 @@
 // What a run produces: results.json, the markdown tables, the plots and
 // bench/RESULTS.md.
 
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BenchOptions, Transport } from './options.js';
 import type { GatewayRound, MemoryPoint, ReconcileRun, Sample } from './scenarios.js';
@@ -206,8 +206,17 @@ export function plots(r: Results): Record<string, string> {
   return out;
 }
 
+/** The section `npm run bench:runtime` writes into RESULTS.md; a full bench run keeps it. */
+export const RUNTIME_BEGIN = '<!-- bench:runtime begin -->';
+export const RUNTIME_END = '<!-- bench:runtime end -->';
+
 export function writeResults(r: Results, dir: string, markdown: string): void {
   mkdirSync(path.join(dir, 'plots'), { recursive: true });
+  const file = path.join(dir, 'RESULTS.md');
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const a = old.indexOf(RUNTIME_BEGIN);
+  const b = old.indexOf(RUNTIME_END);
+  if (a >= 0 && b > a) markdown = `${markdown.trimEnd()}\n\n${old.slice(a, b + RUNTIME_END.length)}\n`;
   // Infinity (a timed-out sample) and NaN (no figure) as strings: JSON has neither.
   writeFileSync(path.join(dir, 'results.json'), `${JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1)}\n`);
   for (const [name, svg] of Object.entries(plots(r))) writeFileSync(path.join(dir, 'plots', name), svg);

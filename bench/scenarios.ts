@@ -73,11 +73,11 @@ let serial = 0;
 const SUBSCRIBE_MS = 300;
 
 /** Creates `count` labelled containers (not started); gateways alternate so half depend on each. */
-async function createMembers(c: Ctx, tag: string, count: number, offset = 0): Promise<FleetMember[]> {
+export async function createMembers(c: Ctx, tag: string, count: number, offset = 0, runtime?: string): Promise<FleetMember[]> {
   return pool(Array.from({ length: count }, (_, i) => i), 4, async (i) => {
     const gw = c.gws[(offset + i) % 2]!;
     const name = `${BENCH_PREFIX}${tag}-${++serial}`;
-    const id = await createContainer(c.d, { name, labels: fleetLabels(gw.name) });
+    const id = await createContainer(c.d, { name, labels: fleetLabels(gw.name), ...(runtime ? { runtime } : {}) });
     return { id, name, gw };
   });
 }
@@ -100,7 +100,7 @@ function twineFigure(line: TxLine | undefined, eventMs: number): number {
 }
 
 /** Starts (or restarts) one container and measures it both ways. */
-async function measure(c: Ctx, b: BenchDaemon, m: FleetMember, kind: Kind, n: number): Promise<Sample> {
+export async function measure(c: Ctx, b: BenchDaemon, m: FleetMember, kind: Kind, n: number): Promise<Sample> {
   const oldPids = kind === 'restart' ? containerPids(m.id) : [];
   const t0 = nowMs();
   const watching = watchApplied(m.id, { gatewayIp: m.gw.ip, oldPids, pollMs: c.o.pollMs });
@@ -110,7 +110,7 @@ async function measure(c: Ctx, b: BenchDaemon, m: FleetMember, kind: Kind, n: nu
   const ev = await c.events.startOf(m.id, t0);
   const line = await waitApplied(b, m.name, t0, 5000);
   // Applied before the start event: the stages are those of that transaction.
-  const early = line?.beforeStartMs !== undefined ? txLines(b, m.name, t0).find((l) => l.reasons.includes('network ready')) : undefined;
+  const early = line?.beforeStartMs !== undefined ? txLines(b, m.name, t0).find((l) => l.reasons.includes('network ready') || l.reasons.includes('runtime hook')) : undefined;
   const evMs = ev?.timeMs ?? NaN;
   const raw = obs.timedOut ? Infinity : obs.doneMs - evMs;
   const s: Sample = {

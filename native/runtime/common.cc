@@ -120,6 +120,9 @@ bool LoadConf(const std::string& dir, Conf* conf, std::string* why) {
     } else if (key == "mode") {
       if (value != "closed" && value != "open") return *why = bad + "mode must be closed or open", false;
       conf->open = value == "open";
+    } else if (key == "docker_root") {
+      if (!value.empty() && value[0] != '/') return *why = bad + "docker_root must be an absolute path", false;
+      conf->docker_root = value;
     } else if (key == "runc") {
       if (!value.empty() && value[0] != '/') return *why = bad + "runc must be an absolute path", false;
       conf->runc = value;

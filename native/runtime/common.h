@@ -23,6 +23,9 @@ struct Conf {
   bool open = false;
   // The real runc; empty: the first `runc` on PATH that is not the wrapper.
   std::string runc;
+  // dockerd's data root: the hook reads a container's labels from its
+  // config.v2.json there (empty: it always asks the daemon).
+  std::string docker_root = "/var/lib/docker";
 };
 
 // The directory of the running executable (from /proc/self/exe); empty on failure.

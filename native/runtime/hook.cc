@@ -1,7 +1,11 @@
 // twine-hook: the OCI prestart hook twine-runc adds. runc runs it once
 // Docker's own hook has set up the container's network and before the
 // container's process runs, with the container's state (id, pid) on stdin.
-// It asks the Twine daemon, over its unix socket, to apply the container now,
+// A container whose labels (read from Docker's own record of it,
+// <docker_root>/containers/<id>/config.v2.json, never from the Docker API:
+// dockerd is busy starting it) have no twine.* key passes straight through,
+// whether or not Twine runs. For any other, or when that record cannot be
+// read with certainty, it asks the Twine daemon, over its unix socket, to apply the container now,
 // and exits 0 only when Twine answers that the transaction is committed and
 // verified, or that the container has nothing for Twine to do. While the
 // daemon is not there (restarting) it keeps trying until the timeout.
@@ -72,6 +76,39 @@ bool WaitFor(int fd, short events, long deadline) {
     int n = poll(&p, 1, static_cast<int>(left));
     if (n > 0) return true;
     if (n < 0 && errno != EINTR) return false;
+  }
+}
+
+enum class Labels { kNoTwine, kTwine, kUnknown };
+
+// Whether Docker's record of the container has twine.* labels; kUnknown on any doubt (the daemon decides then).
+Labels TwineLabels(const Conf& conf, const std::string& id) {
+  using twine_rt::FindMember;
+  using twine_rt::SkipValue;
+  using twine_rt::SkipWs;
+  if (conf.docker_root.empty() || id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos) return Labels::kUnknown;
+  std::string text;
+  std::string why;
+  if (!twine_rt::ReadFile(conf.docker_root + "/containers/" + id + "/config.v2.json", 64 * 1024 * 1024, &text, &why)) return Labels::kUnknown;
+  size_t config = FindMember(text, SkipWs(text, 0), "Config");
+  if (config == std::string::npos || text[config] != '{') return Labels::kUnknown;
+  size_t labels = FindMember(text, config, "Labels");
+  if (labels == std::string::npos) return Labels::kUnknown;
+  if (text.compare(labels, 4, "null") == 0) return Labels::kNoTwine;
+  if (text[labels] != '{') return Labels::kUnknown;
+  size_t pos = SkipWs(text, labels + 1);
+  if (pos < text.size() && text[pos] == '}') return Labels::kNoTwine;
+  for (;;) {
+    std::string key;
+    if (!twine_rt::ParseString(text, pos, &key)) return Labels::kUnknown;
+    if (key.compare(0, 6, "twine.") == 0) return Labels::kTwine;
+    pos = SkipWs(text, SkipValue(text, pos));
+    if (pos >= text.size() || text[pos] != ':') return Labels::kUnknown;
+    pos = SkipWs(text, SkipValue(text, pos + 1));
+    if (pos >= text.size()) return Labels::kUnknown;
+    if (text[pos] == '}') return Labels::kNoTwine;
+    if (text[pos] != ',') return Labels::kUnknown;
+    pos = SkipWs(text, pos + 1);
   }
 }
 
@@ -147,6 +184,7 @@ int main() {
     fprintf(stderr, "twine: container %s not started: %s\n", st.id.c_str(), why.c_str());
     return 1;
   }
+  if (TwineLabels(conf, st.id) == Labels::kNoTwine) return 0;
   long start = twine_rt::NowMs();
   long deadline = start + conf.timeout_ms;
   int status = 0;

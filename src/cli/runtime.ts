@@ -26,8 +26,10 @@ function settingsFrom(values: OptionValues): RuntimeSettings {
   if (!/^\d+(\.\d+)?$/.test(raw.trim()) || secs < 0.1 || secs > 600) throw new UsageError(`--hook-timeout ${JSON.stringify(raw)}: expected 0.1 to 600 seconds`);
   const runc = String(values.runc ?? '');
   if (runc !== '' && !runc.startsWith('/')) throw new UsageError(`--runc ${JSON.stringify(runc)}: expected an absolute path`);
-  if (/[\n\r]/.test(socket + runc)) throw new UsageError('paths must not contain line breaks');
-  return { socket, timeoutMs: Math.round(secs * 1000), mode: values['hook-mode'] === 'open' ? 'open' : 'closed', runc };
+  const dockerRoot = String(values['docker-root'] ?? '');
+  if (dockerRoot !== '' && !dockerRoot.startsWith('/')) throw new UsageError(`--docker-root ${JSON.stringify(dockerRoot)}: expected an absolute path, or "" to always ask the daemon`);
+  if (/[\n\r]/.test(socket + runc + dockerRoot)) throw new UsageError('paths must not contain line breaks');
+  return { socket, timeoutMs: Math.round(secs * 1000), mode: values['hook-mode'] === 'open' ? 'open' : 'closed', runc, dockerRoot };
 }
 
 /** Containers that were created with the runtime: their shim runs the wrapper for as long as they exist. */
@@ -107,6 +109,14 @@ export const runtimeCommand: Command = {
     { name: 'hook-timeout', type: 'string', env: 'TWINE_HOOK_TIMEOUT', valueName: 'seconds', default: '10', description: 'How long a start waits for the daemon (also while it restarts)' },
     { name: 'hook-mode', type: 'string', env: 'TWINE_HOOK_MODE', valueName: 'closed|open', default: 'closed', choices: ['closed', 'open'], description: 'closed: the start fails when Twine cannot apply; open: it goes on with a warning' },
     { name: 'runc', type: 'string', env: 'TWINE_RUNC', valueName: 'path', description: 'The real runc (default: the first runc on the PATH dockerd gives the wrapper)' },
+    {
+      name: 'docker-root',
+      type: 'string',
+      env: 'TWINE_DOCKER_ROOT',
+      valueName: 'dir',
+      default: '/var/lib/docker',
+      description: "dockerd's data root: the hook reads a container's labels there, so unlabelled ones start even while Twine is down (\"\": always ask Twine)",
+    },
     { name: 'dockerd-pidfile', type: 'string', env: 'TWINE_DOCKERD_PIDFILE', valueName: 'path', default: DEFAULT_PIDFILE, description: "dockerd's pidfile, for --reload (else the one dockerd process)" },
     { name: 'force', type: 'boolean', default: false, description: 'uninstall even while containers created with the runtime exist' },
     ...DOCKER_OPTIONS,

@@ -30,6 +30,8 @@ export interface RuntimeSettings {
   mode: 'closed' | 'open';
   /** The real runc; empty: found on PATH when the wrapper runs. */
   runc: string;
+  /** dockerd's data root, where the hook reads a container's labels; empty: always ask the daemon. */
+  dockerRoot: string;
 }
 
 export interface InstallOptions {
@@ -69,7 +71,7 @@ function copyAtomic(src: string, dst: string): void {
 export function confText(s: RuntimeSettings): string {
   return (
     '# Written by `twine runtime install`; read by twine-runc and twine-hook.\n' +
-    `socket=${s.socket}\ntimeout_ms=${s.timeoutMs}\nmode=${s.mode}\nrunc=${s.runc}\n`
+    `socket=${s.socket}\ntimeout_ms=${s.timeoutMs}\nmode=${s.mode}\nrunc=${s.runc}\ndocker_root=${s.dockerRoot}\n`
   );
 }
 

@@ -165,13 +165,30 @@ test(`a burst of ${BURST} labelled containers on two networks (routed through th
   assert.deepEqual(names.filter((n) => !held.has(n)), [], 'every start was held by the hook until its transaction was in place');
 });
 
-test('an unlabelled container with the runtime starts as without it', async () => {
-  const d = daemon!;
+test('an unlabelled container with the runtime starts as without it, even while Twine is down; with no record to read, Twine answers at once', async () => {
   const name = `${P}plain`;
   containers.push(name);
-  const c = await runContainer({ name, networks: [NET_A], cmd: FIRST, extraArgs: RUNTIME, oneShot: true });
+  await runContainer({ name, networks: [NET_A], cmd: FIRST, extraArgs: RUNTIME, oneShot: true });
   assert.deepEqual(await firstRoutes(name), []);
-  await d.waitForLog((l) => l.msg === 'runtime hook: no twine labels, passed through' && l.id === c.id.slice(0, 12));
+  // The hook read its labels from Docker's record: it needs no Twine.
+  await stopTwine();
+  const down = `${P}plaindown`;
+  containers.push(down);
+  await runContainer({ name: down, networks: [NET_A], cmd: FIRST, extraArgs: RUNTIME, oneShot: true });
+  assert.deepEqual(await firstRoutes(down), []);
+  // Without that record (--docker-root ""), the hook asks, and Twine passes it through.
+  await install(['--docker-root', '']);
+  try {
+    const d = startTwine();
+    await twineUp(d);
+    const asked = `${P}plainasked`;
+    containers.push(asked);
+    const c = await runContainer({ name: asked, networks: [NET_A], cmd: FIRST, extraArgs: RUNTIME, oneShot: true });
+    assert.deepEqual(await firstRoutes(asked), []);
+    await d.waitForLog((l) => l.msg === 'runtime hook: no twine labels, passed through' && l.id === c.id.slice(0, 12));
+  } finally {
+    await install();
+  }
 });
 
 test('Twine stopped: a labelled container with the runtime fails to start, naming Twine and the reason (closed); it starts in open mode', async () => {

@@ -81,11 +81,11 @@ test('install and uninstall on files: executables, settings, daemon.json as foun
     mkdirSync(path.dirname(dj));
     const original = '{\n  "debug": true\n}\n';
     writeFileSync(dj, original, { mode: 0o600 });
-    const settings = { socket: '/run/twine/twine.sock', timeoutMs: 2500, mode: 'open' as const, runc: '' };
+    const settings = { socket: '/run/twine/twine.sock', timeoutMs: 2500, mode: 'open' as const, runc: '', dockerRoot: '' };
     install({ dir, daemonJson: dj, settings, from });
     install({ dir, daemonJson: dj, settings, from });
     assert.equal(readFileSync(path.join(dir, 'twine-hook'), 'utf8'), 'hook');
-    assert.match(readFileSync(path.join(dir, 'twine-runtime.conf'), 'utf8'), /^socket=\/run\/twine\/twine.sock\ntimeout_ms=2500\nmode=open\nrunc=\n$/m);
+    assert.match(readFileSync(path.join(dir, 'twine-runtime.conf'), 'utf8'), /^socket=\/run\/twine\/twine.sock\ntimeout_ms=2500\nmode=open\nrunc=\ndocker_root=\n$/m);
     assert.deepEqual(JSON.parse(readFileSync(dj, 'utf8')), { runtimes: { twine: { path: `${dir}/twine-runc` } }, debug: true });
     const r = uninstall({ dir, daemonJson: dj });
     assert.equal(r.pendingKey, 'key', 'the second install remembered what the first one added');

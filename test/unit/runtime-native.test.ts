@@ -192,3 +192,27 @@ test('twine-hook: a daemon that comes up while it waits (a restart) is asked, an
     await d.close();
   }
 });
+
+test('twine-hook: a container whose Docker record has no twine.* label passes without asking anyone; one with, or an unreadable record, asks', async () => {
+  const root = path.join(tmp, 'docker-root');
+  const record = (labels: string): void => {
+    mkdirSync(path.join(root, 'containers', ID), { recursive: true });
+    writeFileSync(path.join(root, 'containers', ID, 'config.v2.json'), `{"ID":"${ID}","Config":{"Hostname":"x","Labels":${labels},"Env":["A=}"]},"Name":"/c"}`);
+  };
+  const sock = path.join(tmp, 'labels.sock');
+  conf(`socket=${sock}\ntimeout_ms=400\ndocker_root=${root}\n`);
+  for (const labels of ['null', '{}', '{"com.docker.compose.service":"web","x":"twine.route"}']) {
+    record(labels);
+    const r = await hook();
+    assert.equal(r.code, 0, `${labels}: ${r.stderr}`);
+  }
+  // No daemon: these must fail closed, because they had to ask.
+  for (const labels of ['{"a":"b","twine.route.10.0.0.0/8":"gw"}', '{"\\u0074wine.x":"y"}', '{"a":']) {
+    record(labels);
+    const r = await hook();
+    assert.equal(r.code, 1, labels);
+    assert.match(r.stderr, /no answer from the daemon/);
+  }
+  rmSync(path.join(root, 'containers', ID), { recursive: true });
+  assert.equal((await hook()).code, 1, 'no record: ask');
+});
