@@ -95,32 +95,45 @@ function sameBase(a: ChainDef['base'], b: LiveChain['base']): boolean {
   return a.type === b.type && a.hook === b.hook && a.prio === b.prio;
 }
 
-/** Index pairs (i in a, j in b) of a longest common subsequence of two key lists. */
-function lcs(a: (string | undefined)[], b: string[]): [number, number][] {
-  const n = a.length;
-  const m = b.length;
-  const t: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--)
-    for (let j = m - 1; j >= 0; j--) t[i]![j] = a[i] !== undefined && a[i] === b[j] ? t[i + 1]![j + 1]! + 1 : Math.max(t[i + 1]![j]!, t[i]![j + 1]!);
-  const pairs: [number, number][] = [];
-  for (let i = 0, j = 0; i < n && j < m; ) {
-    if (a[i] !== undefined && a[i] === b[j]) pairs.push([i++, j++]);
-    else if (t[i + 1]![j]! >= t[i]![j + 1]!) i++;
-    else j++;
-  }
-  return pairs;
+/**
+ * Which live rule stays for each desired rule (its index in `live`, or -1), in
+ * one pass over each list: a desired rule keeps the first live rule with its key
+ * that comes after the last one kept, so what stays is in desired order. Keys of
+ * Twine's rules are unique in a chain and never change places among themselves
+ * (the compiler's order is fixed by the labels), so this keeps every rule an
+ * ordered match could; a rule moved ahead of others would cost deleting those it
+ * jumped over. O(n + m): each key's cursor only moves forward.
+ */
+function keptLive(live: (string | undefined)[], want: string[]): Int32Array {
+  const at = new Map<string, { pos: number[]; next: number }>();
+  live.forEach((k, i) => {
+    if (k === undefined) return;
+    const e = at.get(k);
+    if (e) e.pos.push(i);
+    else at.set(k, { pos: [i], next: 0 });
+  });
+  const kept = new Int32Array(want.length).fill(-1);
+  let last = -1;
+  want.forEach((k, j) => {
+    const e = at.get(k);
+    if (!e) return;
+    while (e.next < e.pos.length && e.pos[e.next]! <= last) e.next++;
+    if (e.next === e.pos.length) return;
+    last = kept[j] = e.pos[e.next++]!;
+  });
+  return kept;
 }
 
 /**
  * The batch that turns the live table into the desired one. Rules are matched
- * by their identity comments (makeRule), in order: the rules of a longest
- * common subsequence stay (same handles), the other live rules are deleted by
- * handle, and each missing rule is inserted before the next rule that stays
- * (or appended), so order is kept with the fewest deletions. Chains whose hook
- * changed are recreated, chains no longer wanted are flushed and deleted, and
- * a desired table without chains deletes the table. Named counters are added
- * before the rules that use them and deleted after. No change → {nftables: []}.
- * A rule whose user comment changed is replaced (the whole comment is its key).
+ * by their identity comments (makeRule), in order (keptLive): those rules stay
+ * (same handles), the other live rules are deleted by handle, and each missing
+ * rule is inserted before the next rule that stays (or appended). Chains whose
+ * hook changed are recreated, chains no longer wanted are flushed and deleted,
+ * and a desired table without chains deletes the table. Named counters are
+ * added before the rules that use them and deleted after. No change →
+ * {nftables: []}. A rule whose user comment changed is replaced (the whole
+ * comment is its key).
  */
 export function diffTable(desired: TableDef, live: NftBatch | null): NftBatch {
   if (!live) return desired.chains.length ? addTableBatch(desired) : { nftables: [] };
@@ -150,24 +163,28 @@ export function diffTable(desired: TableDef, live: NftBatch | null): NftBatch {
       for (const r of c.rules) ruleAdds.push({ add: { rule: ruleObj(c.name, r) } });
       continue;
     }
-    const keep = lcs(
+    const kept = keptLive(
       lc.rules.map((r) => r.key),
       c.rules.map((r) => r.comment),
     );
-    const keptLive = new Set(keep.map(([i]) => i));
-    const liveOfDesired = new Map(keep.map(([i, j]) => [j, i]));
+    const stays = new Uint8Array(lc.rules.length);
+    for (const i of kept) if (i >= 0) stays[i] = 1;
     lc.rules.forEach((r, i) => {
-      if (!keptLive.has(i)) deletes.push({ delete: { rule: { family: TABLE_FAMILY, table: TABLE_NAME, chain: c.name, handle: r.handle } } });
+      if (!stays[i]) deletes.push({ delete: { rule: { family: TABLE_FAMILY, table: TABLE_NAME, chain: c.name, handle: r.handle } } });
     });
+    // Each missing rule goes before the next rule that stays (found walking backwards), or at the end;
+    // rules inserted before the same anchor keep their order.
+    const anchors = new Array<number | undefined>(c.rules.length);
+    let anchor: number | undefined;
+    for (let j = c.rules.length - 1; j >= 0; j--) {
+      anchors[j] = anchor;
+      const i = kept[j]!;
+      if (i >= 0) anchor = lc.rules[i]!.handle;
+    }
     c.rules.forEach((r, j) => {
-      if (liveOfDesired.has(j)) return;
-      // Insert before the next rule that stays; rules inserted before the same anchor keep their order.
-      let anchor: number | undefined;
-      for (let k = j + 1; k < c.rules.length && anchor === undefined; k++) {
-        const i = liveOfDesired.get(k);
-        if (i !== undefined) anchor = lc.rules[i]!.handle;
-      }
-      ruleAdds.push(anchor === undefined ? { add: { rule: ruleObj(c.name, r) } } : { insert: { rule: ruleObj(c.name, r, { handle: anchor }) } });
+      if (kept[j]! >= 0) return;
+      const a = anchors[j];
+      ruleAdds.push(a === undefined ? { add: { rule: ruleObj(c.name, r) } } : { insert: { rule: ruleObj(c.name, r, { handle: a }) } });
     });
   }
   const haveCounters = liveCounters(live);

@@ -107,3 +107,63 @@ test('named counters: added before the rules, kept when live, deleted after the 
   const again = diffTable(withCounter, listed(def([1])));
   assert.deepEqual(again.nftables, [{ add: { counter: { family: 'inet', table: 'twine', name: 'killswitch' } } }]);
 });
+
+/** Runs a diff batch on the listed rules of one chain: delete by handle, insert before a handle, add at the end. */
+function applyToChain(live: NftBatch, chain: string, batch: NftBatch): string[] {
+  type R = { handle: number; comment: string };
+  let rules: R[] = live.nftables
+    .map((c) => c.rule as { chain: string; handle: number; comment?: string } | undefined)
+    .filter((x): x is { chain: string; handle: number; comment?: string } => x?.chain === chain)
+    .map((x) => ({ handle: x.handle, comment: x.comment ?? '(foreign)' }));
+  let h = 10_000;
+  for (const cmd of batch.nftables) {
+    const [verb, body] = Object.entries(cmd)[0] as [string, { rule?: { chain: string; handle?: number; comment: string } }];
+    const rule = body.rule;
+    if (!rule || rule.chain !== chain) continue;
+    if (verb === 'delete') rules = rules.filter((x) => x.handle !== rule.handle);
+    else if (verb === 'add') rules.push({ handle: h++, comment: rule.comment });
+    else if (verb === 'insert') {
+      const at = rules.findIndex((x) => x.handle === rule.handle);
+      assert.ok(at >= 0, `insert before handle ${rule.handle}, which is not there (deleted earlier in the batch?)`);
+      rules.splice(at, 0, { handle: h++, comment: rule.comment });
+    }
+  }
+  return rules.map((x) => x.comment);
+}
+
+test('diffTable: any live chain (duplicates, foreign rules, other order) becomes exactly the desired one', () => {
+  let seed = 7;
+  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let round = 0; round < 300; round++) {
+    const want = [...new Set(Array.from({ length: rnd(12) }, () => rnd(20)))];
+    const liveMarks = Array.from({ length: rnd(14) }, () => rnd(20));
+    const live = listed(def(liveMarks));
+    const foreign = rnd(3) === 0 ? 1 : 0;
+    if (foreign) live.nftables.push({ rule: { family: 'inet', table: 'twine', chain: 'TWINE_INPUT', handle: 999, expr: [{ drop: null }] } });
+    const batch = diffTable(def(want), live);
+    assert.deepEqual(
+      applyToChain(live, 'TWINE_INPUT', batch),
+      want.map((n) => r('TWINE_INPUT', n).comment),
+      `live ${JSON.stringify(liveMarks)} → want ${JSON.stringify(want)}`,
+    );
+    // Rules only added or removed (no reordering) keep every rule that is still wanted.
+    const kept = liveMarks.filter((m, i) => want.includes(m) && liveMarks.indexOf(m) === i);
+    if (JSON.stringify(kept) === JSON.stringify(want.filter((m) => kept.includes(m)))) {
+      const deleted = batch.nftables.filter((c) => 'delete' in c).length;
+      assert.equal(deleted, liveMarks.length - kept.length + foreign, `live ${JSON.stringify(liveMarks)} → want ${JSON.stringify(want)}`);
+    }
+  }
+});
+
+test('diffTable: 10,000 rules against 10,000 with one changed: one delete, one insert (no n×m table)', () => {
+  const n = 10_000;
+  const marks = Array.from({ length: n }, (_, i) => i);
+  const live = listed(def(marks));
+  const want = [...marks];
+  want[n / 2] = n + 1;
+  const batch = diffTable(def(want), live);
+  assert.deepEqual(
+    batch.nftables.map((c) => Object.keys(c)[0]),
+    ['delete', 'insert'],
+  );
+});
