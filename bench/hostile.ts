@@ -12,8 +12,8 @@
 // - restart: SIGTERM, a new daemon with the container still running, until it
 //   has reconciled.
 // Sets: "hostile" = 80 labels twine.nat.forward.e<k>.1000-1255=10.0.0.9:2000
-// (20,743 rules before limits); "under" = the largest set of that shape below
-// the default --max-rules (4096): 4,091 rules.
+// (20,743 rules before limits); "under" = a set of that shape at the default
+// --max-rules: 4,096 rules, the most a container may have.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { getJson } from '../src/server/client.js';
@@ -27,9 +27,9 @@ function labelSet(set: string): Record<string, string> {
   if (set === 'hostile') {
     for (let k = 0; k < 80; k++) labels[`twine.nat.forward.e${k}.1000-1255`] = '10.0.0.9:2000';
   } else if (set === 'under') {
-    // 14 × 256 PREROUTING + 256 OUTPUT_NAT (shared) + 14 masquerade = 3,854; a 15th with 249 ports: 4,091 (+6 jumps).
+    // 14 × 256 + 254 PREROUTING, 256 OUTPUT_NAT (shared by all), 2 masquerade: 4,096 rules (+6 jumps), the default limit.
     for (let k = 0; k < 14; k++) labels[`twine.nat.forward.e${k}.1000-1255`] = '10.0.0.9:2000';
-    labels['twine.nat.forward.e14.1000-1236'] = '10.0.0.9:2000';
+    labels['twine.nat.forward.e14.1000-1253'] = '10.0.0.9:2000';
   } else throw new Error(`--set ${set}: expected hostile or under`);
   return labels;
 }

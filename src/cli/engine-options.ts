@@ -1,6 +1,7 @@
 // Options of the commands that change namespaces (start, cleanup).
 
 import { TRANSPORT_CHOICES, type TransportChoice } from '../firewall/select.js';
+import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
 import { UsageError, type OptionSpec, type OptionValues } from './options.js';
 
 export const DEFAULT_HOST_NETNS = '/proc/1/ns/net';
@@ -23,6 +24,34 @@ export const NFT_TRANSPORT_OPTION: OptionSpec = {
   choices: TRANSPORT_CHOICES,
   description: 'How nft batches are applied: libnftables in-process (lib), spawning nft (exec); auto = lib when built in',
 };
+
+/** Per-container limits: the daemon and `twine plan` take the same. */
+export const LIMIT_OPTION_SPECS: readonly OptionSpec[] = [
+  {
+    name: 'max-rules',
+    type: 'string',
+    env: 'TWINE_MAX_RULES',
+    valueName: 'n',
+    default: String(DEFAULT_LIMITS.rules),
+    description: "Firewall rules one container's labels may expand to (port ranges and address families counted); over it the container is refused",
+  },
+  {
+    name: 'max-routes',
+    type: 'string',
+    env: 'TWINE_MAX_ROUTES',
+    valueName: 'n',
+    default: String(DEFAULT_LIMITS.routes),
+    description: 'Routes one container may ask for (twine.route.* plus the CIDRs of twine.host.routes)',
+  },
+  {
+    name: 'max-labels',
+    type: 'string',
+    env: 'TWINE_MAX_LABELS',
+    valueName: 'n',
+    default: String(DEFAULT_LIMITS.labels),
+    description: 'twine.* labels one container may have',
+  },
+];
 
 export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   {
@@ -52,6 +81,7 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
     description: 'Containers whose transactions may run at the same time',
   },
   NFT_TRANSPORT_OPTION,
+  ...LIMIT_OPTION_SPECS,
   {
     name: 'nice',
     type: 'string',
@@ -86,6 +116,17 @@ function number(values: OptionValues, name: string): number {
   return Number(raw);
 }
 
+/** The limits of LIMIT_OPTION_SPECS (integers from 1 to 1,000,000). */
+export function limitsFrom(values: OptionValues): Limits {
+  const int = (name: string): number => {
+    const raw = String(values[name]).trim();
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < 1 || n > 1_000_000) throw new UsageError(`--${name}=${JSON.stringify(raw)}: expected an integer from 1 to 1000000`);
+    return n;
+  };
+  return { rules: int('max-rules'), routes: int('max-routes'), labels: int('max-labels') };
+}
+
 export interface EngineSettings {
   allowHostRoutes: boolean;
   hostNetns: string;
@@ -94,6 +135,7 @@ export interface EngineSettings {
   nftTransport: TransportChoice;
   applyBeforeStart: boolean;
   nice: number;
+  limits: Limits;
 }
 
 export function engineSettings(values: OptionValues): EngineSettings {
@@ -105,5 +147,6 @@ export function engineSettings(values: OptionValues): EngineSettings {
     nftTransport: values['nft-transport'] as TransportChoice,
     applyBeforeStart: values['apply-before-start'] !== 'off',
     nice: number(values, 'nice'),
+    limits: limitsFrom(values),
   };
 }

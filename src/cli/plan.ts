@@ -7,6 +7,7 @@ import { explainJson, explainText } from '../plan/explain.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type Command } from './command.js';
 import { readInventory } from './inventory.js';
 import { DOCKER_OPTIONS, UsageError } from './options.js';
+import { LIMIT_OPTION_SPECS, limitsFrom } from './engine-options.js';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -19,6 +20,7 @@ export const planCommand: Command = {
     ...DOCKER_OPTIONS,
     { name: 'json', type: 'boolean', description: 'Print JSON instead of text' },
     { name: 'allow-host-routes', type: 'boolean', env: 'TWINE_ALLOW_HOST_ROUTES', default: false, description: 'Plan twine.host.routes as a daemon with the opt-in would' },
+    ...LIMIT_OPTION_SPECS,
   ],
   exitCodes: [
     [EXIT_OK, 'the plan was printed'],
@@ -29,6 +31,7 @@ export const planCommand: Command = {
   async run(values, positionals, io) {
     if (positionals.length !== 1) throw new UsageError('twine plan takes exactly one container (name or id)');
     const target = positionals[0]!;
+    const limits = limitsFrom(values);
     const docker = createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
     const inv = await readInventory(docker);
     const info = inv.containers.find((c) => c.name === target || c.id === target || (target.length >= 4 && c.id.startsWith(target)));
@@ -37,7 +40,7 @@ export const planCommand: Command = {
       return EXIT_FAILURE;
     }
     try {
-      const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true });
+      const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true, limits });
       io.stdout(values.json ? `${JSON.stringify(explainJson(o.resolution, o.plan), null, 2)}\n` : `${explainText(o.resolution, o.plan)}\n`);
       return EXIT_OK;
     } catch (err) {

@@ -6,16 +6,13 @@ import type { Logger } from '../log.js';
 import type { NetnsBackend } from '../netns/types.js';
 import type { NftTransport } from '../firewall/transport.js';
 import { DockerEventStream } from '../docker/events.js';
-import { Engine } from './engine.js';
+import { Engine, type EngineOptions } from './engine.js';
 import { trimMalloc } from '../netns/memory.js';
 
 /** After transactions, give freed native memory back this often (ms). */
 const TRIM_INTERVAL_MS = 5000;
 
-export interface DaemonOptions {
-  allowHostRoutes: boolean;
-  hostNetns: string;
-  concurrency: number;
+export interface DaemonOptions extends EngineOptions {
   /** 0 disables the periodic drift check. */
   resyncIntervalMs: number;
 }

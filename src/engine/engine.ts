@@ -25,6 +25,7 @@ import { openOwnNamespace } from './ownership.js';
 import { hostView, type HostView } from './host-view.js';
 import { parseLabels } from '../labels/parse.js';
 import { visibleLabels } from '../labels/visible.js';
+import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
 import { KeyedQueue } from './queue.js';
 import { PrestartWatch } from './prestart.js';
 import { DependencyGraph, namesOf } from './graph.js';
@@ -40,6 +41,8 @@ export interface EngineOptions {
   concurrency: number;
   /** Apply when Docker has set up a starting container's network, before its start event (default on). */
   applyBeforeStart?: boolean;
+  /** Per-container limits (default DEFAULT_LIMITS). */
+  limits?: Limits;
 }
 
 export interface EngineDeps {
@@ -149,7 +152,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       },
       wanted: (c) => hasTwineLabels(c.labels) || this.graph.dependentsOf({ id: c.id, names: namesOf(c) }).size > 0,
       network: (n) => this.networks.get(n),
-      replacesDefault,
+      replacesDefault: (c) => replacesDefault(c, opts.limits ?? DEFAULT_LIMITS),
       onReady: (id, info, ino) => void this.queue.request(id, { why: 'network ready', prestart: { info, ino } }),
       log: deps.log,
       host,
@@ -617,7 +620,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
     let outcome: PlanOutcome;
     try {
-      outcome = planContainer(info, this.snapshot(), { allowHostRoutes: this.opts.allowHostRoutes });
+      outcome = planContainer(info, this.snapshot(), { allowHostRoutes: this.opts.allowHostRoutes, limits: this.opts.limits ?? DEFAULT_LIMITS });
     } catch (err) {
       // The start path already reported these labels; the inspect after it finds them as bad.
       if (reasons.every((r) => r.confirm) && state.lastError === describeError(err)) return;
@@ -789,9 +792,9 @@ function stopped(c: ContainerInfo): ContainerInfo {
 }
 
 /** Families whose default route a container's labels replace (both when they do not parse: the cautious answer). */
-function replacesDefault(c: ContainerInfo): { v4: boolean; v6: boolean } {
+function replacesDefault(c: ContainerInfo, limits: Limits): { v4: boolean; v6: boolean } {
   try {
-    const routes = parseLabels(c.name, c.labels).routes.filter((r) => r.cidr.prefixLen === 0);
+    const routes = parseLabels(c.name, c.labels, limits).routes.filter((r) => r.cidr.prefixLen === 0);
     return { v4: routes.some((r) => r.cidr.family === 4), v6: routes.some((r) => r.cidr.family === 6) };
   } catch {
     return { v4: true, v6: true };

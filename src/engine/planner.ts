@@ -7,7 +7,8 @@ import type { LabelWarning } from '../labels/spec.js';
 import { resolve } from '../resolve/resolve.js';
 import type { DesiredState, Resolution, Unresolved } from '../resolve/desired.js';
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
-import { compile } from '../plan/compile.js';
+import { compile, RuleLimitError } from '../plan/compile.js';
+import { DEFAULT_LIMITS, LIMIT_OPTIONS, type Limits } from '../labels/limits.js';
 import type { Plan } from '../plan/types.js';
 import type { Dependencies } from './graph.js';
 
@@ -22,9 +23,34 @@ export interface PlanOutcome {
 
 export const HOST_ROUTES_LABEL = 'twine.host.routes';
 
-/** Throws LabelError (naming container and label) when the labels are invalid or not allowed. */
-export function planContainer(info: ContainerInfo, inv: Inventory, opts: { allowHostRoutes: boolean }): PlanOutcome {
-  const spec = parseLabels(info.name, info.labels);
+export interface PlanOptions {
+  allowHostRoutes: boolean;
+  /** Default DEFAULT_LIMITS. */
+  limits?: Limits;
+}
+
+/** The rule limit as a label error, on the label that makes the most rules. */
+function ruleLimitError(info: ContainerInfo, e: RuleLimitError): LabelError {
+  const top = e.bounds[0];
+  const key = top?.label ?? 'twine.*';
+  const shown = e.bounds.slice(0, 3).map((b) => `${b.label} up to ${b.rules}`);
+  const rest = e.bounds.length > 3 ? ` and ${e.bounds.length - 3} more labels` : '';
+  return new LabelError(info.name, [
+    {
+      container: info.name,
+      key,
+      value: info.labels[key] ?? '',
+      reason:
+        `the labels expand to more than ${e.limit} firewall rules, the limit per container (${LIMIT_OPTIONS.rules} raises it); ` +
+        `the most rules come from ${shown.join(', ')}${rest}`,
+    },
+  ]);
+}
+
+/** Throws LabelError (naming container and label) when the labels are invalid, not allowed or over a limit. */
+export function planContainer(info: ContainerInfo, inv: Inventory, opts: PlanOptions): PlanOutcome {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const spec = parseLabels(info.name, info.labels, limits);
   if (spec.hostRoutes.length > 0 && !opts.allowHostRoutes) {
     throw new LabelError(info.name, [
       {
@@ -35,9 +61,15 @@ export function planContainer(info: ContainerInfo, inv: Inventory, opts: { allow
       },
     ]);
   }
-  const r = resolve(info, spec, inv);
+  const r = resolve(info, spec, inv, limits);
+  let plan: Plan;
+  try {
+    plan = compile(r.desired, limits.rules);
+  } catch (e) {
+    throw e instanceof RuleLimitError ? ruleLimitError(info, e) : e;
+  }
   return {
-    plan: compile(r.desired),
+    plan,
     resolution: r,
     desired: r.desired,
     deps: { refs: r.refs, ids: r.deps },

@@ -20,12 +20,16 @@
 //   an error (the second could never match).
 // - twine.nat.killswitch (on|off) and twine.nat.mss (<bytes>|off) need
 //   twine.nat.interfaces on the same container; an MSS is MIN_MSS-MAX_MSS.
-// - Values are capped at MAX_VALUE characters; error messages quote at most
-//   the first 200 characters of a value.
+// - Values are capped at MAX_VALUE characters, keys at MAX_KEY; error messages
+//   quote at most the first 200 characters of a value, and list at most
+//   MAX_ISSUES problems (then how many more there were).
+// - A container with more twine.* labels than limits.labels is refused before
+//   any label is parsed; more routes than limits.routes after parsing.
 
 import { LabelError, type LabelIssue } from '../errors.js';
 import { parseRule, tokenize } from '../firewall/iptables/translate.js';
 import { BITS, bigToIp, ipFamily, ipToBig, maskOf } from './ip.js';
+import { DEFAULT_LIMITS, LIMIT_OPTIONS, type Limits } from './limits.js';
 import {
   TWINE_CHAINS,
   type Cidr,
@@ -50,6 +54,8 @@ const SHOWN_VALUE = 200;
 /** The smallest MSS every IPv4 host must accept (RFC 9293), and the largest an MTU of 65535 allows. */
 export const MIN_MSS = 536;
 export const MAX_MSS = 65495;
+/** Problems listed per container; the rest are counted. */
+export const MAX_ISSUES = 100;
 
 /** Docker's container name syntax; also used for aliases and compose service names. */
 const REF_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -61,11 +67,22 @@ const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 class Collector {
   issues: LabelIssue[] = [];
+  private more = 0;
   constructor(readonly container: string) {}
   add(key: string, value: string, reason: string): void {
+    if (this.issues.length >= MAX_ISSUES) {
+      this.more++;
+      return;
+    }
     const shown = value.length > SHOWN_VALUE ? `${value.slice(0, SHOWN_VALUE)}…` : value;
     const k = key.length > SHOWN_VALUE ? `${key.slice(0, SHOWN_VALUE)}…` : key;
     this.issues.push({ container: this.container, key: k, value: shown, reason });
+  }
+  /** Throws the LabelError when there were problems. */
+  check(): void {
+    if (this.issues.length === 0) return;
+    if (this.more > 0) this.issues.push({ container: this.container, key: '…', value: '', reason: `${this.more} more problems not listed` });
+    throw new LabelError(this.container, this.issues);
   }
 }
 
@@ -312,21 +329,53 @@ function parseMss(c: Collector, key: string, value: string): MssSetting | undefi
   return undefined;
 }
 
-function overlaps(a: PortRange, b: PortRange): boolean {
-  return a.lo <= b.hi && b.lo <= a.hi;
+/**
+ * Forwards on the same pattern and protocol whose ports overlap (the later
+ * one could never match): sorted by first port, each is compared with the one
+ * reaching furthest among those before it. O(n log n).
+ */
+function checkOverlaps(c: Collector, forwards: ForwardSpec[], labels: Record<string, string>): void {
+  const groups = new Map<string, ForwardSpec[]>();
+  for (const f of forwards) {
+    const k = `${f.iface}\0${f.proto}`;
+    const g = groups.get(k);
+    if (g) g.push(f);
+    else groups.set(k, [f]);
+  }
+  for (const g of groups.values()) {
+    g.sort((a, b) => a.port.lo - b.port.lo || (a.label < b.label ? -1 : 1));
+    let reach: ForwardSpec | undefined;
+    for (const f of g) {
+      if (reach && f.port.lo <= reach.port.hi) {
+        // Reported on the label that sorts later, naming the other.
+        const [later, earlier] = f.label > reach.label ? [f, reach] : [reach, f];
+        c.add(later.label, labels[later.label]?.trim() ?? '', `overlaps ${earlier.label} (same interfaces, protocol and ports)`);
+      }
+      if (!reach || f.port.hi > reach.port.hi) reach = f;
+    }
+  }
 }
 
 /**
  * Validate a container's labels. Non-twine labels are ignored; every problem
  * with a twine.* label is reported in one LabelError.
  */
-export function parseLabels(container: string, labels: Record<string, string>): Spec {
+export function parseLabels(container: string, labels: Record<string, string>, limits: Pick<Limits, 'labels' | 'routes'> = DEFAULT_LIMITS): Spec {
   const c = new Collector(container);
   const spec: Spec = { forwards: [], routes: [], rules: [], hostRoutes: [], warnings: [] };
   let nat: IfacePattern[] | undefined;
   const keys = Object.keys(labels)
     .filter((k) => k.startsWith('twine.'))
     .sort();
+  if (keys.length > limits.labels) {
+    const first = keys[limits.labels]!;
+    c.add(
+      first,
+      String(labels[first]),
+      `the container has ${keys.length} twine.* labels, more than the limit of ${limits.labels} per container (this is the first beyond it, in key order; ${LIMIT_OPTIONS.labels} raises the limit)`,
+    );
+    c.check();
+  }
   for (const key of keys) {
     const raw = labels[key];
     if (typeof raw !== 'string') {
@@ -400,15 +449,7 @@ export function parseLabels(container: string, labels: Record<string, string>): 
       c.add(key, labels[key]?.trim() ?? '', 'applies to a NAT gateway only: set twine.nat.interfaces on this container too');
     }
   }
-  for (let i = 0; i < spec.forwards.length; i++) {
-    for (let j = 0; j < i; j++) {
-      const a = spec.forwards[i];
-      const b = spec.forwards[j];
-      if (a && b && a.iface === b.iface && a.proto === b.proto && overlaps(a.port, b.port)) {
-        c.add(a.label, labels[a.label]?.trim() ?? '', `overlaps ${b.label} (same interfaces, protocol and ports)`);
-      }
-    }
-  }
+  checkOverlaps(c, spec.forwards, labels);
   const seenRoutes = new Map<string, string>();
   for (const r of spec.routes) {
     const id = `${r.cidr.addr}/${r.cidr.prefixLen}`;
@@ -416,7 +457,17 @@ export function parseLabels(container: string, labels: Record<string, string>): 
     if (prev) c.add(r.label, labels[r.label]?.trim() ?? '', `same destination as ${prev}`);
     else seenRoutes.set(id, r.label);
   }
-  if (c.issues.length > 0) throw new LabelError(container, c.issues);
+  const routeCount = spec.routes.length + spec.hostRoutes.length;
+  if (routeCount > limits.routes) {
+    // Routes and host routes come in key order; name the label that crosses the limit.
+    const over = spec.routes.length > limits.routes ? spec.routes[limits.routes]!.label : 'twine.host.routes';
+    c.add(
+      over,
+      labels[over]?.trim() ?? '',
+      `the labels ask for ${routeCount} routes (twine.route.* and twine.host.routes), more than the limit of ${limits.routes} per container (${LIMIT_OPTIONS.routes} raises it)`,
+    );
+  }
+  c.check();
   if (nat !== undefined) spec.natInterfaces = nat;
   spec.rules.sort((a, b) =>
     a.chain === b.chain ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : TWINE_CHAINS.indexOf(a.chain) - TWINE_CHAINS.indexOf(b.chain),

@@ -32,6 +32,7 @@ import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, REPLY_MARK_CHAIN, REPLY
 import { TWINE_CHAINS, type PortRange } from '../labels/spec.js';
 import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Family, type Route, type Rule } from '../netns/types.js';
 import type { DesiredForward, DesiredState, ForwardTarget } from '../resolve/desired.js';
+import { TwineError } from '../errors.js';
 import type { Plan, SysctlSetting } from './types.js';
 
 const nfproto = (f: Family) => (f === 4 ? 'ipv4' : 'ipv6');
@@ -66,13 +67,52 @@ function portPairs(f: DesiredForward): [PortRange, PortRange][] {
   return out;
 }
 
+/** The labels expand to more firewall rules than the limit allows. */
+export class RuleLimitError extends TwineError {
+  override name = 'RuleLimitError';
+  constructor(
+    readonly limit: number,
+    /** Each label that makes rules, with at most how many, most first. */
+    readonly bounds: LabelRules[],
+  ) {
+    super(`the labels expand to more than ${limit} firewall rules`);
+  }
+}
+
+export interface LabelRules {
+  label: string;
+  rules: number;
+}
+
+/**
+ * At most how many rules each label compiles to (before identical rules are
+ * merged), from arithmetic alone: for the error message of RuleLimitError.
+ */
+export function ruleBounds(d: DesiredState): LabelRules[] {
+  const out: LabelRules[] = [];
+  if (d.natInterfaces.length > 0) out.push({ label: 'twine.nat.interfaces', rules: d.natInterfaces.length });
+  for (const f of d.forwards) {
+    if (f.state !== 'up') continue;
+    const pairs = f.port.lo === f.destPort.lo ? 1 : f.port.hi - f.port.lo + 1;
+    out.push({ label: f.label, rules: f.targets.length * (f.iface === 'lo' ? pairs + 1 : 2 * pairs + 1) });
+  }
+  for (const r of d.rules) if (r.state === 'up' && r.expr) out.push({ label: r.label, rules: 1 });
+  return out.sort((a, b) => b.rules - a.rules || (a.label < b.label ? -1 : 1));
+}
+
 class Rules {
   readonly byChain = new Map<string, RuleDef[]>();
   private readonly seen = new Set<string>();
+  constructor(
+    private readonly max: number,
+    /** Called instead of adding a rule beyond `max`; it throws. */
+    private readonly onOverflow: () => never,
+  ) {}
   add(chain: string, expr: NftExpr[], note?: string): void {
     const rule = makeRule(chain, expr, note);
     const id = `${chain}\0${rule.comment.split(' ')[0]}`;
     if (this.seen.has(id)) return; // the same rule twice (e.g. the lo masquerade) is one rule
+    if (this.seen.size >= this.max) this.onOverflow();
     this.seen.add(id);
     const list = this.byChain.get(chain) ?? [];
     list.push(rule);
@@ -218,8 +258,10 @@ function policyRules(d: DesiredState): Rule[] {
   }));
 }
 
-function tableOf(d: DesiredState): TableDef {
-  const rules = new Rules();
+function tableOf(d: DesiredState, maxRules: number): TableDef {
+  const rules = new Rules(maxRules, () => {
+    throw new RuleLimitError(maxRules, ruleBounds(d));
+  });
   for (const pat of d.natInterfaces) {
     const oif = ifaceMatch('oifname', pat);
     rules.add('POSTROUTING', [...(oif ? [oif] : []), { masquerade: null }], 'twine.nat.interfaces');
@@ -250,7 +292,8 @@ function tableOf(d: DesiredState): TableDef {
   return gw.counters.length > 0 ? { chains, counters: gw.counters } : { chains };
 }
 
-export function compile(d: DesiredState): Plan {
+/** Throws RuleLimitError when the firewall rules would be more than `maxRules`. */
+export function compile(d: DesiredState, maxRules = Infinity): Plan {
   return {
     container: { ...d.container },
     ns: { pid: d.container.pid },
@@ -265,7 +308,7 @@ export function compile(d: DesiredState): Plan {
       ...(g.dev ? { dev: g.dev } : {}),
       protocol: RTPROT_BOOT,
     })),
-    table: tableOf(d),
+    table: tableOf(d, maxRules),
     hostRoutes: d.hostRoutes
       .filter((h) => h.via)
       .map((h) => ({ family: h.family, dst: h.dst, type: 'unicast', gateway: h.via, protocol: TWINE_RT_PROTO })),

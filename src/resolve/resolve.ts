@@ -30,6 +30,7 @@ import { parseRule, translateRule, type RefResolver } from '../firewall/iptables
 import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf } from '../labels/ip.js';
 import { cidrText, parseLabels } from '../labels/parse.js';
 import type { Dest, Spec } from '../labels/spec.js';
+import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
 import type { Family } from '../netns/types.js';
 import type {
   DesiredForward,
@@ -211,10 +212,10 @@ function destText(d: Dest): string {
 }
 
 /** Does `dest` (a container) route all of `family` via `source`, per its own labels? */
-export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family: Family, inv: Inventory): boolean {
+export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family: Family, inv: Inventory, limits: Pick<Limits, 'labels' | 'routes'> = DEFAULT_LIMITS): boolean {
   let spec: Spec;
   try {
-    spec = parseLabels(dest.name, dest.labels);
+    spec = parseLabels(dest.name, dest.labels, limits);
   } catch (e) {
     if (e instanceof LabelError) return false;
     throw e;
@@ -229,8 +230,16 @@ export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family:
   return via.length > 0 && coversAll(via.map((rt) => rt.cidr), family);
 }
 
-export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Resolution {
+export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, limits: Pick<Limits, 'labels' | 'routes'> = DEFAULT_LIMITS): Resolution {
   const r = new Resolver(source, inv);
+  // Many forwards to one destination parse its labels once.
+  const allVia = new Map<string, boolean>();
+  const viaUs = (dest: ContainerInfo, family: Family): boolean => {
+    const k = `${dest.id}/${family}`;
+    let v = allVia.get(k);
+    if (v === undefined) allVia.set(k, (v = routesAllVia(dest, source, family, inv, limits)));
+    return v;
+  };
   const deps = new Set<string>();
   const refs = new Set<string>();
   const unresolved: Unresolved[] = [];
@@ -279,7 +288,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
         family,
         ip: f.dest.ip,
         ...(a?.iface ? { dev: a.iface } : {}),
-        masquerade: !(holder && routesAllVia(holder, source, family, inv)),
+        masquerade: !(holder && viaUs(holder, family)),
       });
     } else {
       noteRef(f.dest.name);
@@ -290,7 +299,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory): Reso
           family,
           ip: m.ip,
           ...(m.src.iface ? { dev: m.src.iface } : {}),
-          masquerade: !routesAllVia(m.c, source, family, inv),
+          masquerade: !viaUs(m.c, family),
           via: peerOf(m),
         });
       }
