@@ -66,13 +66,14 @@ class Prober {
     tick();
     this.timer = setInterval(tick, 200);
   }
-  stop(): { probes: number; failed: number; timedOut: number; maxMs: number } {
+  stop(): { probes: number; failed: number; timedOut: number; unreachable: number; maxMs: number } {
     if (this.timer) clearInterval(this.timer);
     const p = this.probes;
     return {
       probes: p.length,
       failed: p.filter((x) => !x.ok).length,
-      timedOut: p.filter((x) => x.error !== undefined).length,
+      timedOut: p.filter((x) => x.error?.includes('no answer within') === true).length,
+      unreachable: p.filter((x) => x.error !== undefined && !x.error.includes('no answer within')).length,
       maxMs: Math.round(Math.max(0, ...p.map((x) => x.ms))),
     };
   }
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
     await runContainer({ name: NAME, labels });
     const first = await d.waitForLog(isOutcome, 300_000);
     await quiet(d, 3000);
-    out.firstApply = { outcome: first.msg, ms: first.time - t0, err: first.err, peakMb: status(pid1, 'VmHWM'), rssMb: status(pid1, 'VmRSS'), health: prober.stop() };
+    out.firstApply = { outcome: first.msg, ms: first.time - t0, stages: first.stages, err: first.err, peakMb: status(pid1, 'VmHWM'), rssMb: status(pid1, 'VmRSS'), health: prober.stop() };
     console.log('first apply', JSON.stringify(out.firstApply));
 
     // first resync: the interval timer starts right after the 'twine starting' line
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
     const mark = d.lines.length;
     const resync = await d.waitForLog((l) => d.lines.indexOf(l) >= mark && isOutcome(l) && l.time >= tick - 50, (resyncS + 300) * 1000);
     await quiet(d, 2000);
-    out.firstResync = { outcome: resync.msg, ms: resync.time - tick, peakMb: status(pid1, 'VmHWM'), rssMb: status(pid1, 'VmRSS'), health: prober.stop() };
+    out.firstResync = { outcome: resync.msg, ms: resync.time - tick, stages: resync.stages, peakMb: status(pid1, 'VmHWM'), rssMb: status(pid1, 'VmRSS'), health: prober.stop() };
     console.log('first resync', JSON.stringify(out.firstResync));
 
     // restart with the container running

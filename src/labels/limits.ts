@@ -16,7 +16,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = { labels: 1024, rules: 4096, rou
 
 /** The option and variable that raise each limit, for error messages. */
 export const LIMIT_OPTIONS: Readonly<Record<keyof Limits, string>> = {
-  labels: '--max-labels (TWINE_MAX_LABELS)',
-  rules: '--max-rules (TWINE_MAX_RULES)',
-  routes: '--max-routes (TWINE_MAX_ROUTES)',
+  labels: '--max-labels or TWINE_MAX_LABELS',
+  rules: '--max-rules or TWINE_MAX_RULES',
+  routes: '--max-routes or TWINE_MAX_ROUTES',
 };
