@@ -72,7 +72,11 @@ export class Daemon {
     if (this.opts.resyncIntervalMs > 0) {
       this.timer = setInterval(() => {
         if (!this.events.connected) return;
-        this.engine.syncAll('resync').catch((err: unknown) => this.log.warn({ err }, 'drift check failed'));
+        const t0 = performance.now();
+        this.engine.syncAll('resync').then(
+          () => this.log.debug({ ms: Math.round(performance.now() - t0) }, 'drift check done'),
+          (err: unknown) => this.log.warn({ err }, 'drift check failed'),
+        );
       }, this.opts.resyncIntervalMs);
       this.timer.unref();
     }
