@@ -2,6 +2,8 @@
 
 import { TRANSPORT_CHOICES, type TransportChoice } from '../firewall/select.js';
 import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
+import { parseCidr } from '../labels/parse.js';
+import type { Cidr } from '../labels/spec.js';
 import { UsageError, type OptionSpec, type OptionValues } from './options.js';
 
 export const DEFAULT_HOST_NETNS = '/proc/1/ns/net';
@@ -53,6 +55,28 @@ export const LIMIT_OPTION_SPECS: readonly OptionSpec[] = [
   },
 ];
 
+export const HOST_ROUTES_ALLOW_OPTION: OptionSpec = {
+  name: 'host-routes-allow',
+  type: 'string',
+  env: 'TWINE_HOST_ROUTES_ALLOW',
+  valueName: 'cidr[,cidr...]',
+  description:
+    'With --allow-host-routes: accept only host routes inside these prefixes (default routes, loopback, link-local, multicast and subnets connected on the host are refused regardless)',
+};
+
+/** --host-routes-allow as CIDRs; undefined when not given. */
+export function hostRoutesAllowFrom(values: OptionValues): Cidr[] | undefined {
+  const raw = values['host-routes-allow'];
+  if (typeof raw !== 'string') return undefined;
+  const out: Cidr[] = [];
+  for (const part of raw.split(',').map((p) => p.trim())) {
+    const c = parseCidr(part);
+    if (typeof c === 'string') throw new UsageError(`--host-routes-allow=${JSON.stringify(raw)}: ${c}`);
+    out.push(c);
+  }
+  return out;
+}
+
 export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'allow-host-routes',
@@ -62,6 +86,7 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
     description: 'Let twine.host.routes labels add routes on the Docker host (off: such labels are errors)',
   },
   HOST_NETNS_OPTION,
+  HOST_ROUTES_ALLOW_OPTION,
   {
     name: 'resync-interval',
     type: 'string',
@@ -136,10 +161,11 @@ export interface EngineSettings {
   applyBeforeStart: boolean;
   nice: number;
   limits: Limits;
+  hostRoutesAllow?: Cidr[];
 }
 
 export function engineSettings(values: OptionValues): EngineSettings {
-  return {
+  const settings: EngineSettings = {
     allowHostRoutes: values['allow-host-routes'] === true,
     hostNetns: String(values['host-netns']),
     resyncIntervalMs: Math.round(number(values, 'resync-interval') * 1000),
@@ -149,4 +175,6 @@ export function engineSettings(values: OptionValues): EngineSettings {
     nice: number(values, 'nice'),
     limits: limitsFrom(values),
   };
+  const allow = hostRoutesAllowFrom(values);
+  return allow ? { ...settings, hostRoutesAllow: allow } : settings;
 }

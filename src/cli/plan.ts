@@ -7,7 +7,13 @@ import { explainJson, explainText } from '../plan/explain.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type Command } from './command.js';
 import { readInventory } from './inventory.js';
 import { DOCKER_OPTIONS, UsageError } from './options.js';
-import { LIMIT_OPTION_SPECS, limitsFrom } from './engine-options.js';
+import { HOST_NETNS_OPTION, HOST_ROUTES_ALLOW_OPTION, hostRoutesAllowFrom, LIMIT_OPTION_SPECS, limitsFrom } from './engine-options.js';
+import { NetworkIndex } from '../docker/networks.js';
+import { hostRoutePolicy } from '../engine/host-subnets.js';
+import { HOST_ROUTES_LABEL } from '../engine/planner.js';
+import type { HostRoutePolicy } from '../labels/host-routes.js';
+import { nativeBackend } from '../netns/backend.js';
+import type { Addr } from '../netns/types.js';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -20,6 +26,8 @@ export const planCommand: Command = {
     ...DOCKER_OPTIONS,
     { name: 'json', type: 'boolean', description: 'Print JSON instead of text' },
     { name: 'allow-host-routes', type: 'boolean', env: 'TWINE_ALLOW_HOST_ROUTES', default: false, description: 'Plan twine.host.routes as a daemon with the opt-in would' },
+    HOST_NETNS_OPTION,
+    HOST_ROUTES_ALLOW_OPTION,
     ...LIMIT_OPTION_SPECS,
   ],
   exitCodes: [
@@ -32,6 +40,7 @@ export const planCommand: Command = {
     if (positionals.length !== 1) throw new UsageError('twine plan takes exactly one container (name or id)');
     const target = positionals[0]!;
     const limits = limitsFrom(values);
+    const allow = hostRoutesAllowFrom(values);
     const docker = createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
     const inv = await readInventory(docker);
     const info = inv.containers.find((c) => c.name === target || c.id === target || (target.length >= 4 && c.id.startsWith(target)));
@@ -39,8 +48,20 @@ export const planCommand: Command = {
       io.stderr(`twine plan: no running container ${JSON.stringify(target)}\n`);
       return EXIT_FAILURE;
     }
+    let hostRoutes: HostRoutePolicy | undefined;
+    if (values['allow-host-routes'] === true && info.labels[HOST_ROUTES_LABEL] !== undefined) {
+      const networks = new NetworkIndex(docker);
+      await networks.refresh();
+      let addrs: Addr[] = [];
+      try {
+        addrs = await nativeBackend.addrList({ path: String(values['host-netns']) });
+      } catch (err) {
+        io.stderr(`twine plan: cannot read the addresses in ${String(values['host-netns'])} (${(err as Error).message}): only Docker's networks count as connected subnets here\n`);
+      }
+      hostRoutes = hostRoutePolicy(addrs, networks.all(), allow);
+    }
     try {
-      const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true, limits });
+      const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true, limits, ...(hostRoutes ? { hostRoutes } : {}) });
       io.stdout(values.json ? `${JSON.stringify(explainJson(o.resolution, o.plan), null, 2)}\n` : `${explainText(o.resolution, o.plan)}\n`);
       return EXIT_OK;
     } catch (err) {

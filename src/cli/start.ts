@@ -43,7 +43,7 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
   const nft = selectTransport(settings.nftTransport);
   const docker = createDockerClient(endpoint);
   log.info(
-    { version: readVersion(), docker: describeEndpoint(endpoint), nftTransport: nft.name, allowHostRoutes: settings.allowHostRoutes, applyBeforeStart: settings.applyBeforeStart, nice: settings.nice, limits: settings.limits, hostNetns: settings.allowHostRoutes ? settings.hostNetns : undefined },
+    { version: readVersion(), docker: describeEndpoint(endpoint), nftTransport: nft.name, allowHostRoutes: settings.allowHostRoutes, applyBeforeStart: settings.applyBeforeStart, nice: settings.nice, limits: settings.limits, hostNetns: settings.allowHostRoutes ? settings.hostNetns : undefined, hostRoutesAllow: settings.hostRoutesAllow?.map((c) => `${c.addr}/${c.prefixLen}`) },
     'twine starting',
   );
 

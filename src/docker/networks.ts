@@ -64,6 +64,11 @@ export class NetworkIndex {
     return this.byName.get(name);
   }
 
+  /** Every network, as last read. */
+  all(): NetworkEntry[] {
+    return [...this.byName.values()];
+  }
+
   /** Reads the list when it is stale (or `force`: networks were created or removed); concurrent callers share one request. */
   async refresh(force = false): Promise<void> {
     if (force) this.stale = true;

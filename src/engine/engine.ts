@@ -23,7 +23,9 @@ import { LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors
 import type { NsHandle } from '../netns/handle.js';
 import { openOwnNamespace } from './ownership.js';
 import { hostView, type HostView } from './host-view.js';
-import { parseLabels } from '../labels/parse.js';
+import { parseCidr, parseLabels, sameCidr } from '../labels/parse.js';
+import type { Cidr } from '../labels/spec.js';
+import type { HostRoutePolicy } from '../labels/host-routes.js';
 import { visibleLabels } from '../labels/visible.js';
 import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
 import { KeyedQueue } from './queue.js';
@@ -31,7 +33,9 @@ import { PrestartWatch } from './prestart.js';
 import { DependencyGraph, namesOf } from './graph.js';
 import { applyPlan, type TxResult } from './transaction.js';
 import { diffRoutes } from './route-diff.js';
-import { planContainer, type PlanOutcome } from './planner.js';
+import { HOST_ROUTES_LABEL, planContainer, type PlanOutcome } from './planner.js';
+import { conflictReason, HostClaims } from './host-claims.js';
+import { hostRoutePolicy } from './host-subnets.js';
 import type { ContainerState, FrontStages, TxEvent } from './state.js';
 
 export interface EngineOptions {
@@ -43,6 +47,8 @@ export interface EngineOptions {
   applyBeforeStart?: boolean;
   /** Per-container limits (default DEFAULT_LIMITS). */
   limits?: Limits;
+  /** --host-routes-allow: host routes must lie inside one of these. */
+  hostRoutesAllow?: Cidr[];
 }
 
 export interface EngineDeps {
@@ -126,6 +132,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Create events' attributes (name, image, labels) until the container is inspected. */
   private readonly created = new Map<string, Record<string, string>>();
   private readonly host: HostView;
+  /** Which container holds which host-route prefix. */
+  private readonly hostClaims = new HostClaims();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -207,6 +215,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (!seen.has(id) && c.running && !newer(id)) this.setInfo(stopped(c));
     }
     for (const [id, t] of this.touched) if (t <= mark) this.touched.delete(id);
+    if (!this.reconciled && this.opts.allowHostRoutes) await this.seedHostClaims();
     const jobs: Promise<void>[] = [];
     for (const c of this.inventory.values()) {
       if (hasTwineLabels(c.labels) || this.states.has(c.id)) jobs.push(this.queue.request(c.id, { why }));
@@ -222,6 +231,43 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.hostDeferred = false;
       void this.queue.request(HOST_KEY, { why: 'changed during start-up' });
     }
+  }
+
+  /**
+   * After a restart: the containers whose host routes are in the host's namespace
+   * held them first and keep them, whatever order their transactions run in.
+   */
+  private async seedHostClaims(): Promise<void> {
+    let routes;
+    try {
+      routes = await this.deps.netns.routeList({ path: this.opts.hostNetns }, { protocol: TWINE_RT_PROTO });
+    } catch (err) {
+      this.deps.log.warn({ err: describeError(err) }, "reading the host's routes failed: host-route prefixes go to the first container planned");
+      return;
+    }
+    const byIp = new Map<string, ContainerInfo>();
+    for (const c of this.inventory.values()) {
+      if (!c.running) continue;
+      for (const n of c.networks) for (const ip of [n.ipv4, n.ipv6]) if (ip) byIp.set(ip, c);
+    }
+    const held = new Map<string, Cidr[]>();
+    for (const r of routes) {
+      const c = r.gateway === undefined ? undefined : byIp.get(r.gateway);
+      const cidr = parseCidr(r.dst);
+      if (!c || typeof cidr === 'string') continue;
+      // Only what its labels still ask for.
+      const asked = (c.labels[HOST_ROUTES_LABEL] ?? '').split(',').map((p) => parseCidr(p.trim()));
+      if (!asked.some((a) => typeof a !== 'string' && sameCidr(a, cidr))) continue;
+      if (this.hostClaims.conflicts(c.id, [cidr]).length > 0) continue;
+      const list = [...(held.get(c.id) ?? []), cidr];
+      held.set(c.id, list);
+      this.hostClaims.set(c.id, c.name, list);
+    }
+  }
+
+  /** Re-plan containers refused for a host-route conflict, now that a prefix was let go. */
+  private replanWaiting(ids: string[]): void {
+    for (const id of ids) void this.queue.request(id, { why: 'a host-route prefix was let go' });
   }
 
   /** Re-plan the host routes; before the first full sync, only once it is done. */
@@ -425,6 +471,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const state = this.states.get(id);
     if (!info || !info.running) {
       this.knownNs.delete(id);
+      this.replanWaiting(this.hostClaims.release(id));
       if (!info) {
         this.states.delete(id);
         this.graph.remove(id);
@@ -436,6 +483,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return;
     }
     if (!hasTwineLabels(info.labels)) {
+      this.replanWaiting(this.hostClaims.release(id));
       if (state) this.states.delete(id);
       this.graph.remove(id);
       return;
@@ -618,10 +666,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const eventMs = minEventMs(reasons);
     const t0 = performance.now();
 
-    let outcome: PlanOutcome;
-    try {
-      outcome = planContainer(info, this.snapshot(), { allowHostRoutes: this.opts.allowHostRoutes, limits: this.opts.limits ?? DEFAULT_LIMITS });
-    } catch (err) {
+    const invalid = (err: unknown): undefined => {
       // The start path already reported these labels; the inspect after it finds them as bad.
       if (reasons.every((r) => r.confirm) && state.lastError === describeError(err)) return;
       state.lastError = describeError(err);
@@ -629,7 +674,40 @@ export class Engine extends EventEmitter<EngineEvents> {
       log.error({ err: state.lastError, labels: visibleLabels(info.labels) }, 'labels invalid: nothing applied, last good state kept');
       this.emitTx({ container: info.name, id: info.id, txId, result: 'invalid', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
       return undefined;
+    };
+
+    // Host routes may not overlap what the host is connected to: read that first.
+    let hostRoutes: HostRoutePolicy | undefined;
+    if (this.opts.allowHostRoutes && info.labels[HOST_ROUTES_LABEL] !== undefined) {
+      try {
+        const [addrs] = await Promise.all([this.deps.netns.addrList({ path: this.opts.hostNetns }), this.networks.refresh()]);
+        hostRoutes = hostRoutePolicy(addrs, this.networks.all(), this.opts.hostRoutesAllow);
+      } catch (err) {
+        state.lastError = `cannot read the subnets connected on the host, which ${HOST_ROUTES_LABEL} must not overlap: ${describeError(err)}`;
+        log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, 'transaction failed, nothing applied');
+        this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
+        return undefined;
+      }
     }
+    let outcome: PlanOutcome;
+    try {
+      outcome = planContainer(info, this.snapshot(), {
+        allowHostRoutes: this.opts.allowHostRoutes,
+        limits: this.opts.limits ?? DEFAULT_LIMITS,
+        ...(hostRoutes ? { hostRoutes } : {}),
+      });
+    } catch (err) {
+      return invalid(err);
+    }
+    // The first container to claim a host-route prefix keeps it; no await from the check to the claim.
+    const claim = outcome.plan.hostRoutes.map((r) => parseCidr(r.dst)).filter((c): c is Cidr => typeof c !== 'string');
+    const conflicts = this.hostClaims.conflicts(info.id, claim);
+    if (conflicts.length > 0) {
+      this.hostClaims.wait(info.id);
+      const value = info.labels[HOST_ROUTES_LABEL] ?? '';
+      return invalid(new LabelError(info.name, conflicts.map((c) => ({ container: info.name, key: HOST_ROUTES_LABEL, value, reason: conflictReason(info.name, c) }))));
+    }
+    this.replanWaiting(this.hostClaims.set(info.id, info.name, claim));
     this.graph.set(info.id, outcome.deps);
     state.desired = outcome.desired;
     state.warnings = outcome.warnings;
@@ -667,6 +745,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     state.refusal = { reason: err.reason, message: err.message, ...(err.sharedWith !== undefined ? { sharedWith: err.sharedWith } : {}) };
     state.applied = undefined;
     this.knownNs.delete(info.id);
+    this.replanWaiting(this.hostClaims.release(info.id));
     if (hadHostRoutes) this.requestHost(`${info.name} refused`);
     // The start path already reported it; the inspect after it finds the same.
     if (again && reasons.every((r) => r.confirm)) return;
@@ -765,7 +844,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!this.opts.allowHostRoutes) return;
     const ns: NsTarget = { path: this.opts.hostNetns };
     const want = [];
-    for (const s of this.states.values()) if (s.running && s.applied) want.push(...s.applied.hostRoutes);
+    for (const s of this.states.values()) {
+      if (s.running && s.applied) want.push(...s.applied.hostRoutes.filter((r) => this.hostClaims.holds(s.id, r.dst)));
+    }
     const have = await this.deps.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
     const changes = diffRoutes(have, want);
     const log = this.deps.log.child({ container: '@host', tx: randomBytes(4).toString('hex') });

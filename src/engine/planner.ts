@@ -9,6 +9,7 @@ import type { DesiredState, Resolution, Unresolved } from '../resolve/desired.js
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
 import { compile, RuleLimitError } from '../plan/compile.js';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, type Limits } from '../labels/limits.js';
+import { hostRouteProblem, type HostRoutePolicy } from '../labels/host-routes.js';
 import type { Plan } from '../plan/types.js';
 import type { Dependencies } from './graph.js';
 
@@ -27,6 +28,8 @@ export interface PlanOptions {
   allowHostRoutes: boolean;
   /** Default DEFAULT_LIMITS. */
   limits?: Limits;
+  /** What host routes may be; without it only the fixed refusals apply (no connected subnets known). */
+  hostRoutes?: HostRoutePolicy;
 }
 
 /** The rule limit as a label error, on the label that makes the most rules. */
@@ -60,6 +63,15 @@ export function planContainer(info: ContainerInfo, inv: Inventory, opts: PlanOpt
         reason: 'host routes change the Docker host and are off: start twine with --allow-host-routes (TWINE_ALLOW_HOST_ROUTES=true) to allow them',
       },
     ]);
+  }
+  if (spec.hostRoutes.length > 0) {
+    const policy = opts.hostRoutes ?? { connected: [] };
+    const value = info.labels[HOST_ROUTES_LABEL] ?? '';
+    const issues = spec.hostRoutes
+      .map((c) => hostRouteProblem(c, policy))
+      .filter((reason): reason is string => reason !== undefined)
+      .map((reason) => ({ container: info.name, key: HOST_ROUTES_LABEL, value, reason }));
+    if (issues.length > 0) throw new LabelError(info.name, issues);
   }
   const r = resolve(info, spec, inv, limits);
   let plan: Plan;

@@ -5,6 +5,12 @@
 // `10.77.0.0/16 via <container IP> proto 74` there while the container runs
 // and takes it away when it stops or goes; a stale route of Twine's protocol
 // is removed at start-up. Without the opt-in the label is refused.
+// Policy (issue 13): default routes, loopback, link-local, multicast, prefixes
+// overlapping a subnet connected on "the host" (its addresses, and Docker's
+// networks) and, with --host-routes-allow, prefixes outside the allowed ones
+// are refused, one issue each; two containers claiming one prefix: the first
+// keeps it (also across a restart of Twine), the other is refused naming both
+// and gets it when the first stops.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,9 +43,14 @@ const NET = `${P}net`;
 const HOST = `${P}h`;
 const R = `${P}r`;
 const R2 = `${P}r2`;
+const BADR = `${P}bad`;
+const A = `${P}a`;
+const B = `${P}b`;
+const NET2 = `${P}n2`;
 const HOST_NS = { netns: HOST };
 
 let net: AutoNetwork;
+let net2: AutoNetwork;
 let daemon: TestDaemon;
 /** Every daemon this file started: all are killed in after(), whatever failed. */
 const daemons: TestDaemon[] = [];
@@ -59,13 +70,16 @@ before(async () => {
   await ensureImage();
   net = await createNetworkWithSubnet(NET);
   await fakeHost(HOST, `${P}v`, net);
+  // A network Docker has that "the host" namespace has no address on: still connected.
+  net2 = await createNetworkWithSubnet(NET2);
 });
 
 after(async () => {
   await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-  await Promise.all([R, R2].map(removeContainer));
+  await Promise.all([R, R2, BADR, A, B].map(removeContainer));
   await netnsDel(HOST);
   await removeNetwork(NET);
+  await removeNetwork(NET2);
   await cleanupLeftovers(P);
 });
 
@@ -125,4 +139,74 @@ test('without the opt-in: the label is refused, nothing reaches the host namespa
   assert.equal(daemon.lines.find((l) => l.msg === 'twine stopped; what was applied stays in place')?.drained, true);
   assert.deepEqual(await hostRoutes(), []);
   assert.deepEqual(await twineRoutes({ pid: c.pid }), []);
+});
+
+test('policy: each refused prefix is named (default, loopback, link-local, multicast, connected, Docker network, outside --host-routes-allow); nothing applied', async () => {
+  for (const d of daemons) await d.stop('SIGKILL');
+  await removeContainer(R2); // it asks for 10.77.0.0/16, which the conflict test below gives to others
+  await ip(HOST_NS, ['route', 'flush', 'proto', '74']);
+  // A subnet connected on "the host" that no Docker network has.
+  await ip(HOST_NS, ['addr', 'add', '10.79.5.1/24', 'dev', 'h1']);
+  daemon = start(['--allow-host-routes', '--host-netns', `/run/netns/${HOST}`, '--host-routes-allow', '10.76.0.0/14']);
+  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  const mark = daemon.lines.length;
+  const refused = ['0.0.0.0/0', '::/0', '127.0.0.0/8', '169.254.169.254/32', 'fe80::/10', '224.0.0.0/4', '10.79.0.0/16', net2.subnet, '10.80.0.0/16'];
+  const c = await runContainer({ name: BADR, networks: [{ name: NET, ipv4: `${net.base}.23` }], labels: { 'twine.host.routes': refused.join(','), 'twine.nat.interfaces': 'eth+' } });
+  const err = await waitForLogFrom(daemon, mark, (l) => l.msg === LABEL_ERROR_MSG && l.container === BADR);
+  const text = String(err.err);
+  assert.match(text, new RegExp(`^container ${BADR}: ${refused.length} invalid labels`), text);
+  const reasons: [string, RegExp][] = [
+    ['0.0.0.0/0', /is the default route/],
+    ['::/0', /is the default route/],
+    ['127.0.0.0/8', /loopback/],
+    ['169.254.169.254/32', /link-local/],
+    ['fe80::/10', /link-local/],
+    ['224.0.0.0/4', /multicast/],
+    ['10.79.0.0/16', /overlaps 10\.79\.5\.0\/24, a subnet connected on the host \(h1 \(10\.79\.5\.1\/24\)\)/],
+    [net2.subnet, new RegExp(`overlaps ${net2.subnet.replace(/\./g, '\\.')}, a subnet connected on the host \\(Docker network ${NET2}\\)`)],
+    ['10.80.0.0/16', /not inside the allowed prefixes \(--host-routes-allow=10\.76\.0\.0\/14\)/],
+  ];
+  for (const [cidr, re] of reasons) {
+    const line = text.split('\n').find((l) => l.includes(`: ${cidr} `));
+    assert.ok(line && re.test(line), `${cidr}: ${line ?? '(no issue)'}\n${text}`);
+    assert.ok(line.includes('twine.host.routes='), 'each issue names the label');
+  }
+  assert.deepEqual(await hostRoutes(), []);
+  assert.deepEqual(await twineRoutes({ pid: c.pid }), []);
+  assert.equal(await twineTable({ pid: c.pid }), null, 'nothing of the container is applied either');
+  await removeContainer(BADR);
+});
+
+test('conflict: the container that held a prefix first keeps it (across a restart of Twine); the other is refused naming both, and gets it when the first stops', async () => {
+  const viaA = [`10.77.0.0/16 via ${net.base}.21 dev h0`];
+  const viaB = [`10.77.0.0/16 via ${net.base}.22 dev h0`];
+  await runContainer({ name: A, networks: [{ name: NET, ipv4: `${net.base}.21` }], labels: { 'twine.host.routes': '10.77.0.0/16' } });
+  await waitUntil('the host route via A', async () => JSON.stringify(await hostRoutes()) === JSON.stringify(viaA));
+  let mark = daemon.lines.length;
+  // B asks for the same prefix, and for one inside it: both conflict.
+  await runContainer({ name: B, networks: [{ name: NET, ipv4: `${net.base}.22` }], labels: { 'twine.host.routes': '10.77.0.0/16,10.77.9.0/24' } });
+  let err = await waitForLogFrom(daemon, mark, (l) => l.msg === LABEL_ERROR_MSG && l.container === B);
+  assert.match(String(err.err), new RegExp(`10\\.77\\.0\\.0/16 conflicts with container ${A}, which holds it and keeps it: .*${B}'s claim is refused`));
+  assert.match(String(err.err), new RegExp(`10\\.77\\.9\\.0/24 conflicts with container ${A}, which holds the overlapping 10\\.77\\.0\\.0/16`));
+  assert.deepEqual(await hostRoutes(), viaA);
+
+  // A restart: whichever container is planned first, A held it.
+  await daemon.stop('SIGTERM');
+  daemon = start(['--allow-host-routes', '--host-netns', `/run/netns/${HOST}`]);
+  mark = 0;
+  err = await waitForLogFrom(daemon, mark, (l) => l.msg === LABEL_ERROR_MSG && l.container === B, 15_000);
+  assert.match(String(err.err), new RegExp(`conflicts with container ${A}`));
+  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  assert.deepEqual(await hostRoutes(), viaA);
+
+  // A stops: B is re-planned and takes the prefix.
+  mark = daemon.lines.length;
+  await run('docker', ['stop', '-t', '5', A]);
+  await waitUntil('the host route via B', async () => JSON.stringify((await hostRoutes()).filter((r) => r.startsWith('10.77.0.0/16'))) === JSON.stringify(viaB), 10_000);
+  assert.deepEqual((await hostRoutes()).sort(), [...viaB, `10.77.9.0/24 via ${net.base}.22 dev h0`].sort());
+  // And A, started again, is now the one refused.
+  await run('docker', ['start', A]);
+  err = await waitForLogFrom(daemon, mark, (l) => l.msg === LABEL_ERROR_MSG && l.container === A);
+  assert.match(String(err.err), new RegExp(`conflicts with container ${B}`));
+  assert.deepEqual((await hostRoutes()).filter((r) => r.startsWith('10.77.0.0/16')), viaB);
 });

@@ -1,0 +1,85 @@
+// What twine.host.routes may route on the Docker host. A host route changes
+// the host for everyone on it, so some prefixes are never accepted:
+// - the default route, and any prefix shorter than /8 (0.0.0.0/1 and
+//   128.0.0.0/1 together take over the host's egress just as well);
+// - loopback, link-local (169.254.0.0/16 holds cloud metadata services),
+//   multicast, and the unspecified, broadcast and IPv4-mapped ranges;
+// - any prefix overlapping a subnet connected on the host: its interfaces'
+//   addresses and Docker's networks (a route there would cut them off).
+// An allow list (--host-routes-allow) narrows that further: each prefix must
+// then lie inside one of its CIDRs.
+
+import { BITS, ipToBig, maskOf } from './ip.js';
+import type { Cidr } from './spec.js';
+
+/** A subnet the host is connected to, and where it comes from (for messages). */
+export interface ConnectedSubnet {
+  cidr: Cidr;
+  /** "eth0 (192.0.2.2/24)", "Docker network bridge". */
+  where: string;
+}
+
+export interface HostRoutePolicy {
+  /** When set, only prefixes inside one of these are accepted. */
+  allow?: Cidr[];
+  connected: ConnectedSubnet[];
+}
+
+/** The shortest prefix a host route may have. */
+export const MIN_HOST_PREFIX = 8;
+
+const RESERVED: { cidr: Cidr; what: string }[] = [
+  { cidr: { family: 4, addr: '0.0.0.0', prefixLen: 8 }, what: '"this network" (0.0.0.0/8)' },
+  { cidr: { family: 4, addr: '127.0.0.0', prefixLen: 8 }, what: 'loopback (127.0.0.0/8)' },
+  { cidr: { family: 4, addr: '169.254.0.0', prefixLen: 16 }, what: 'link-local (169.254.0.0/16, where cloud metadata services live)' },
+  { cidr: { family: 4, addr: '224.0.0.0', prefixLen: 4 }, what: 'multicast (224.0.0.0/4)' },
+  { cidr: { family: 4, addr: '255.255.255.255', prefixLen: 32 }, what: 'broadcast (255.255.255.255)' },
+  { cidr: { family: 6, addr: '::', prefixLen: 128 }, what: 'the unspecified address (::)' },
+  { cidr: { family: 6, addr: '::1', prefixLen: 128 }, what: 'loopback (::1)' },
+  { cidr: { family: 6, addr: '::ffff:0:0', prefixLen: 96 }, what: 'IPv4-mapped (::ffff:0:0/96)' },
+  { cidr: { family: 6, addr: 'fe80::', prefixLen: 10 }, what: 'link-local (fe80::/10)' },
+  { cidr: { family: 6, addr: 'ff00::', prefixLen: 8 }, what: 'multicast (ff00::/8)' },
+];
+
+/** The first and last address of a CIDR. */
+function range(c: Cidr): [bigint, bigint] {
+  const lo = ipToBig(c.addr, c.family) & maskOf(c.prefixLen, c.family);
+  return [lo, lo + (1n << BigInt(BITS[c.family] - c.prefixLen)) - 1n];
+}
+
+/** Do two CIDRs share an address (one holds the other)? */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  const [alo, ahi] = range(a);
+  const [blo, bhi] = range(b);
+  return alo <= bhi && blo <= ahi;
+}
+
+/** Does `outer` hold all of `inner`? */
+export function cidrContains(outer: Cidr, inner: Cidr): boolean {
+  if (outer.family !== inner.family || outer.prefixLen > inner.prefixLen) return false;
+  const [olo, ohi] = range(outer);
+  const [ilo, ihi] = range(inner);
+  return olo <= ilo && ihi <= ohi;
+}
+
+const text = (c: Cidr): string => `${c.addr}/${c.prefixLen}`;
+
+/** Why `c` may not be a host route under `policy`, or undefined when it may. */
+export function hostRouteProblem(c: Cidr, policy: HostRoutePolicy): string | undefined {
+  if (c.prefixLen === 0) return `${text(c)} is the default route: it would take over the host's egress`;
+  // Inside a reserved range says more than "too short" (224.0.0.0/4 is multicast).
+  const inside = RESERVED.find((r) => cidrContains(r.cidr, c));
+  if (inside) return `${text(c)} is ${inside.what}, which is never routed through a container`;
+  if (c.prefixLen < MIN_HOST_PREFIX) {
+    return `${text(c)} is shorter than /${MIN_HOST_PREFIX}: a prefix that large takes over much of the host's egress (as a split default route does)`;
+  }
+  const reserved = RESERVED.find((r) => cidrsOverlap(r.cidr, c));
+  if (reserved) return `${text(c)} overlaps ${reserved.what}, which is never routed through a container`;
+  const connected = policy.connected.find((s) => cidrsOverlap(s.cidr, c));
+  if (connected) return `${text(c)} overlaps ${text(connected.cidr)}, a subnet connected on the host (${connected.where})`;
+  if (policy.allow && !policy.allow.some((a) => cidrContains(a, c))) {
+    return `${text(c)} is not inside the allowed prefixes (--host-routes-allow=${policy.allow.map(text).join(',')})`;
+  }
+  return undefined;
+}
