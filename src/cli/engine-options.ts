@@ -27,6 +27,10 @@ export const NFT_TRANSPORT_OPTION: OptionSpec = {
   description: 'How nft batches are applied: libnftables in-process (lib), spawning nft (exec); auto = lib when built in',
 };
 
+const MAX_LIMIT = 1_000_000;
+const limitProblem = (v: string): string | undefined =>
+  /^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= MAX_LIMIT ? undefined : `expected an integer from 1 to ${MAX_LIMIT}`;
+
 /** Per-container limits: the daemon and `twine plan` take the same. */
 export const LIMIT_OPTION_SPECS: readonly OptionSpec[] = [
   {
@@ -35,6 +39,7 @@ export const LIMIT_OPTION_SPECS: readonly OptionSpec[] = [
     env: 'TWINE_MAX_RULES',
     valueName: 'n',
     default: String(DEFAULT_LIMITS.rules),
+    check: limitProblem,
     description: "Firewall rules one container's labels may expand to (port ranges and address families counted); over it the container is refused",
   },
   {
@@ -43,6 +48,7 @@ export const LIMIT_OPTION_SPECS: readonly OptionSpec[] = [
     env: 'TWINE_MAX_ROUTES',
     valueName: 'n',
     default: String(DEFAULT_LIMITS.routes),
+    check: limitProblem,
     description: 'Routes one container may ask for (twine.route.* plus the CIDRs of twine.host.routes)',
   },
   {
@@ -51,15 +57,31 @@ export const LIMIT_OPTION_SPECS: readonly OptionSpec[] = [
     env: 'TWINE_MAX_LABELS',
     valueName: 'n',
     default: String(DEFAULT_LIMITS.labels),
+    check: limitProblem,
     description: 'twine.* labels one container may have',
   },
 ];
+
+/** --host-routes-allow's CIDRs, or why the value is not a list of them. */
+function allowList(raw: string): Cidr[] | string {
+  const out: Cidr[] = [];
+  for (const part of raw.split(',').map((p) => p.trim())) {
+    const c = parseCidr(part);
+    if (typeof c === 'string') return c;
+    out.push(c);
+  }
+  return out;
+}
 
 export const HOST_ROUTES_ALLOW_OPTION: OptionSpec = {
   name: 'host-routes-allow',
   type: 'string',
   env: 'TWINE_HOST_ROUTES_ALLOW',
   valueName: 'cidr[,cidr...]',
+  check: (v) => {
+    const r = allowList(v);
+    return typeof r === 'string' ? r : undefined;
+  },
   description:
     'With --allow-host-routes: accept only host routes inside these prefixes (default routes, loopback, link-local, multicast and subnets connected on the host are refused regardless)',
 };
@@ -68,13 +90,9 @@ export const HOST_ROUTES_ALLOW_OPTION: OptionSpec = {
 export function hostRoutesAllowFrom(values: OptionValues): Cidr[] | undefined {
   const raw = values['host-routes-allow'];
   if (typeof raw !== 'string') return undefined;
-  const out: Cidr[] = [];
-  for (const part of raw.split(',').map((p) => p.trim())) {
-    const c = parseCidr(part);
-    if (typeof c === 'string') throw new UsageError(`--host-routes-allow=${JSON.stringify(raw)}: ${c}`);
-    out.push(c);
-  }
-  return out;
+  const r = allowList(raw);
+  if (typeof r === 'string') throw new UsageError(`--host-routes-allow=${JSON.stringify(raw)}: ${r}`);
+  return r;
 }
 
 export const ENGINE_OPTIONS: readonly OptionSpec[] = [
@@ -141,13 +159,13 @@ function number(values: OptionValues, name: string): number {
   return Number(raw);
 }
 
-/** The limits of LIMIT_OPTION_SPECS (integers from 1 to 1,000,000). */
+/** The limits of LIMIT_OPTION_SPECS. */
 export function limitsFrom(values: OptionValues): Limits {
   const int = (name: string): number => {
     const raw = String(values[name]).trim();
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < 1 || n > 1_000_000) throw new UsageError(`--${name}=${JSON.stringify(raw)}: expected an integer from 1 to 1000000`);
-    return n;
+    const wrong = limitProblem(raw);
+    if (wrong !== undefined) throw new UsageError(`--${name}=${JSON.stringify(raw)}: ${wrong}`);
+    return Number(raw);
   };
   return { rules: int('max-rules'), routes: int('max-routes'), labels: int('max-labels') };
 }
