@@ -9,6 +9,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import {
   cleanupLeftovers,
   createNetwork,
@@ -55,7 +56,7 @@ const LISTEN_PY = 'import socket\ns=socket.create_server(("::",9080),family=sock
 let daemon: TestDaemon | undefined;
 let gw: TestContainer;
 let app: TestContainer;
-let listener: ReturnType<typeof runAllowFail> | undefined;
+let listener: ChildProcess | undefined;
 const blackholed: string[] = [];
 
 async function gwIp6(): Promise<string> {
@@ -105,15 +106,15 @@ before(async () => {
   await execIn(g, 'nft', ['add chain inet twt_leak post { type filter hook postrouting priority 500; }']);
   await execIn(g, 'nft', [`add rule inet twt_leak post oifname "eth0" ip6 daddr ${INET6} counter`]);
   app = await runContainer({ name: APP, networks: [NET], labels: { [`twine.route.${INET6}`]: GW } });
-  listener = runAllowFail('nsenter', ['-t', String(app.pid), '-n', 'python3', '-c', LISTEN_PY], { timeoutMs: 120_000 });
+  listener = spawn('nsenter', ['-t', String(app.pid), '-n', 'python3', '-c', LISTEN_PY], { stdio: 'ignore' });
   await waitUntil('the app\'s IPv6 route via the gateway', async () => (await execIn({ pid: app.pid }, 'ip', ['-6', 'route', 'show', 'proto', '74'])).includes(`via ${await gwIp6()}`));
   await waitUntil('the IPv6 forward in the gateway', async () => JSON.stringify((await twineTable(g))?.rules ?? []).includes('"ip6"'));
 });
 
 after(async () => {
+  listener?.kill('SIGKILL');
   if (daemon?.running) await daemon.stop('SIGKILL');
   await Promise.all([GW, APP].map(removeContainer));
-  await listener?.catch(() => undefined);
   await netnsDel(SRV);
   await removeNetwork(NET);
   for (const p of blackholed) await hostBlackholeDel(p);
