@@ -201,7 +201,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // and must not be marked stopped, one that died meanwhile must not come back.
     const mark = this.touchSeq;
     const [running] = await Promise.all([
-      listRunningContainers(this.deps.docker, this.listLinks, undefined, this.host.netnsInode),
+      listRunningContainers(this.deps.docker, this.listLinks, undefined, (pid) => this.host.netnsInode(pid)),
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     const newer = (id: string): boolean => (this.touched.get(id) ?? 0) > mark;
@@ -383,7 +383,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The container as Docker shows it; undefined when it is gone. */
   private async inspect(id: string): Promise<ContainerInfo | undefined> {
     try {
-      return await inspectContainer(this.deps.docker, id, this.listLinks, this.host.netnsInode);
+      return await inspectContainer(this.deps.docker, id, this.listLinks, (pid) => this.host.netnsInode(pid));
     } catch (err) {
       if (!isNotFound(err)) throw err;
       return undefined;

@@ -1,0 +1,393 @@
+// The engine against fakes of Docker, the netns backend, the nft transport and
+// the host (test/fakes/): what it records (status documents, TxEvents) and
+// what it wrote where, for the orderings and failures that matter.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dockerEvent, FakeBed, HOST_INO } from '../fakes/index.js';
+import { TWINE_RT_PROTO, type Route } from '../../src/netns/types.js';
+
+const LAN = '172.30.1.0/24';
+const GW = 'aaaa000000000000000000000000000000000000000000000000000000000001';
+const APP = 'aaaa000000000000000000000000000000000000000000000000000000000002';
+const OTHER = 'aaaa000000000000000000000000000000000000000000000000000000000003';
+
+/** A gateway and an app that routes 10.50.0.0/16 via it, both on one bridge network. */
+function gatewayAndApp(opts: { gwIp?: string; appLabels?: Record<string, string> } = {}): FakeBed {
+  const bed = new FakeBed();
+  bed.network('lan', LAN);
+  bed.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: opts.gwIp ?? '172.30.1.2' }] });
+  bed.create({ id: APP, name: 'app', labels: opts.appLabels ?? { 'twine.route.10.50.0.0/16': 'gw' }, networks: [{ network: 'lan', ip: '172.30.1.3' }] });
+  return bed;
+}
+
+function twineRoute(bed: FakeBed, id: string, dst: string): Route | undefined {
+  return bed.routesIn(id).find((r) => r.dst === dst && r.protocol === TWINE_RT_PROTO);
+}
+
+async function started(bed: FakeBed, ...ids: string[]): Promise<void> {
+  for (const id of ids) bed.run(id);
+  await bed.engine.syncAll('start-up');
+  await bed.settle();
+}
+
+test('start-up sync: each labelled container is applied in its own namespace, one TxEvent each', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  assert.deepEqual(bed.txs.map((t) => [t.container, t.result]).sort(), [['app', 'applied'], ['gw', 'applied']]);
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
+  assert.equal(twineRoute(bed, GW, '10.50.0.0/16'), undefined);
+  assert.equal(bed.spaces.batchesIn(bed.nsOf(APP)).length, 1);
+  assert.equal(bed.spaces.batchesIn(bed.nsOf(GW)).length, 1);
+  // Nothing went anywhere else (no pid or path targets, nothing on the host).
+  const where = new Set(bed.spaces.calls.map((c) => c.ns));
+  assert.deepEqual([...where].sort(), [bed.nsOf(APP), bed.nsOf(GW)].sort());
+  const app = bed.engine.container('app');
+  assert.equal(app?.running, true);
+  assert.equal(app?.lastError, undefined);
+  assert.ok(app?.applied?.routes.some((r) => r.dst === '10.50.0.0/16' && r.gateway === '172.30.1.2'));
+  assert.equal(bed.host.openHandles, 0, 'every namespace handle closed');
+  // A second sync finds everything in place: noop, nothing sent.
+  const batches = bed.spaces.calls.filter((c) => c.op === 'nft apply').length;
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.deepEqual(bed.txs.slice(2).map((t) => t.result), ['noop', 'noop']);
+  assert.equal(bed.spaces.calls.filter((c) => c.op === 'nft apply').length, batches);
+});
+
+test('dependents re-pointed: the gateway restarts on a new address, the app routes via it', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const appNs = bed.nsOf(APP);
+  bed.stop(GW);
+  bed.event('die', GW);
+  await bed.settle();
+  bed.docker.containers.get(GW)!.networks = [{ network: 'lan', ip: '172.30.1.9' }];
+  bed.run(GW);
+  bed.event('start', GW);
+  await bed.settle();
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.9');
+  assert.equal(bed.nsOf(APP), appNs, 'the app was not restarted');
+  const last = bed.txsOf('app').at(-1)!;
+  assert.equal(last.result, 'applied');
+  assert.ok(last.reasons.some((r) => r.startsWith('dependency gw')), last.reasons.join(','));
+  assert.deepEqual(bed.engine.container('app')?.dependencies?.ids, [GW]);
+});
+
+test('kill switch: the gateway dies, the app\'s route through it becomes unreachable in the app\'s namespace', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const gwNsCalls = bed.spaces.callsIn(bed.nsOf(GW)).length;
+  bed.stop(GW);
+  bed.event('die', GW);
+  await bed.settle();
+  const r = twineRoute(bed, APP, '10.50.0.0/16');
+  assert.equal(r?.type, 'unreachable');
+  assert.equal(r?.gateway, undefined);
+  assert.equal(bed.engine.container('app')?.applied?.routes[0]?.type, 'unreachable');
+  assert.equal(bed.engine.container('gw')?.running, false);
+  assert.equal(bed.engine.container('gw')?.applied, undefined);
+  assert.equal(bed.spaces.callsIn(bed.nsOf(GW)).length, gwNsCalls, 'nothing written into the dead gateway');
+  const tx = bed.txsOf('app').at(-1)!;
+  assert.equal(tx.result, 'applied');
+  assert.ok(tx.reasons.includes('dependency gw die'), tx.reasons.join(','));
+});
+
+test('a NAT gateway\'s kill switch counter is read from its own namespace', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const gw = bed.engine.container('gw')!;
+  const from = bed.spaces.calls.length;
+  assert.equal(await bed.engine.killSwitchDrops(gw), 0);
+  assert.equal(await bed.engine.killSwitchDrops(bed.engine.container('app')!), undefined, 'no kill switch without nat');
+  assert.deepEqual(bed.spaces.calls.slice(from), [{ op: 'nft list', ns: bed.nsOf(GW) }]);
+});
+
+test('invalid labels: an invalid TxEvent, the error in the status, nothing written', async () => {
+  const bed = gatewayAndApp({ appLabels: { 'twine.rout.10.0.0.0/8': 'gw' } });
+  await started(bed, GW, APP);
+  const tx = bed.txsOf('app');
+  assert.deepEqual(tx.map((t) => t.result), ['invalid']);
+  const s = bed.engine.container('app')!;
+  assert.match(s.lastError ?? '', /twine\.rout\.10\.0\.0\.0\/8/);
+  assert.ok(s.labelErrors.length >= 1);
+  assert.equal(s.applied, undefined);
+  assert.deepEqual(bed.spaces.callsIn(bed.nsOf(APP)), [], 'nothing entered the app\'s namespace');
+  // Reported once: a re-sync with the same labels reports it again (a transaction), but still writes nothing.
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.deepEqual(bed.spaces.callsIn(bed.nsOf(APP)), []);
+});
+
+test('event ordering: a die handled while a re-sync lists containers is not undone by the listing', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  let release!: () => void;
+  bed.docker.holdList = new Promise<void>((r) => (release = r));
+  const sync = bed.engine.syncAll('resync');
+  await new Promise<void>((r) => setImmediate(r));
+  assert.equal(bed.docker.count('list'), 2, 'the re-sync is listing');
+  // The listing (already taken) still shows the app running; its die event comes meanwhile.
+  bed.stop(APP);
+  bed.event('die', APP);
+  bed.docker.holdList = undefined;
+  release();
+  await sync;
+  await bed.settle();
+  const app = bed.engine.container('app')!;
+  assert.equal(app.running, false);
+  assert.equal(app.applied, undefined);
+  assert.equal(bed.engine.containers().find((c) => c.name === 'app')?.running, false);
+});
+
+test('event ordering: start then die of one container coalesce into the later state', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW);
+  bed.run(APP);
+  bed.event('start', APP);
+  bed.stop(APP);
+  bed.event('die', APP);
+  await bed.settle();
+  const app = bed.engine.container('app');
+  assert.ok(app === undefined || (app.running === false && app.applied === undefined), JSON.stringify(app));
+});
+
+test('start path without inspect: the container\'s cgroup and /proc give the start, the inspect only confirms', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  bed.stop(APP);
+  bed.event('die', APP);
+  await bed.settle();
+  const inspects = bed.docker.count(`inspect ${APP}`);
+  const n = bed.txsOf('app').length;
+  bed.run(APP);
+  bed.event('start', APP);
+  await bed.settle();
+  const after = bed.txsOf('app').slice(n);
+  assert.deepEqual(after.map((t) => t.result), ['applied'], 'one transaction: the confirming inspect adds none');
+  assert.equal(after[0]!.stages?.inspectMs, 0);
+  assert.ok(after[0]!.stages?.startInfoMs !== undefined);
+  assert.equal(bed.docker.count(`inspect ${APP}`), inspects + 1, 'inspected once, after the transaction');
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
+});
+
+test('start path fallback: no process in the cgroup, so the start is inspected first', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  bed.stop(APP);
+  bed.event('die', APP);
+  await bed.settle();
+  const n = bed.txsOf('app').length;
+  bed.run(APP, { inCgroup: false });
+  bed.event('start', APP);
+  await bed.settle();
+  const after = bed.txsOf('app').slice(n);
+  assert.deepEqual(after.map((t) => t.result), ['applied']);
+  assert.equal(after[0]!.stages?.startInfoMs, undefined, 'not the start path');
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
+});
+
+test('start path fallback: interfaces that do not match its networks, so the start is inspected first', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  bed.stop(APP);
+  bed.event('die', APP);
+  await bed.settle();
+  const n = bed.txsOf('app').length;
+  const p = bed.run(APP);
+  p.addrs = p.addrs!.map((a) => (a.ifname === 'eth0' ? { ...a, address: '192.168.77.3' } : a));
+  bed.event('start', APP);
+  await bed.settle();
+  const after = bed.txsOf('app').slice(n);
+  assert.deepEqual(after.map((t) => t.result), ['applied']);
+  assert.equal(after[0]!.stages?.startInfoMs, undefined);
+});
+
+test('refused: network_mode host is refused before any namespace is opened, nothing written', async () => {
+  const bed = gatewayAndApp();
+  bed.create({ id: OTHER, name: 'hosty', labels: { 'twine.route.10.60.0.0/16': 'gw' }, networkMode: 'host' });
+  bed.run(OTHER, { ino: HOST_INO });
+  await started(bed, GW, APP);
+  assert.deepEqual(bed.txsOf('hosty').map((t) => t.result), ['refused']);
+  const s = bed.engine.container('hosty')!;
+  assert.equal(s.refusal?.reason, 'network_mode');
+  assert.match(s.lastError ?? '', /network_mode host/);
+  assert.equal(s.applied, undefined);
+  assert.deepEqual(bed.spaces.callsIn(`ino:${HOST_INO}`), []);
+  assert.equal(bed.host.openHandles, 0);
+  // The others are served as usual.
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
+});
+
+test('refused: a process in the host\'s namespace (by inode) is refused, its handle closed, nothing written', async () => {
+  const bed = gatewayAndApp();
+  bed.run(GW);
+  bed.run(APP, { ino: HOST_INO });
+  await bed.engine.syncAll('start-up');
+  await bed.settle();
+  const s = bed.engine.container('app')!;
+  assert.deepEqual(bed.txsOf('app').map((t) => t.result), ['refused']);
+  assert.equal(s.refusal?.reason, 'host');
+  assert.deepEqual(bed.spaces.callsIn(`ino:${HOST_INO}`), []);
+  assert.equal(bed.host.openHandles, 0);
+});
+
+test('refused: container:<victim> is refused naming the victim; the victim gets only its own transaction', async () => {
+  const bed = gatewayAndApp();
+  bed.create({ id: OTHER, name: 'joiner', labels: { 'twine.route.10.70.0.0/16': 'gw' }, networkMode: `container:${APP}` });
+  bed.run(GW);
+  const victim = bed.run(APP);
+  bed.run(OTHER, { ino: victim.ino });
+  await bed.engine.syncAll('start-up');
+  await bed.settle();
+  const s = bed.engine.container('joiner')!;
+  assert.deepEqual(bed.txsOf('joiner').map((t) => t.result), ['refused']);
+  assert.equal(s.refusal?.reason, 'network_mode');
+  assert.equal(s.refusal?.sharedWith, 'app');
+  assert.deepEqual(bed.txsOf('app').map((t) => t.result), ['applied']);
+  assert.equal(bed.spaces.batchesIn(`ino:${victim.ino}`).length, 1);
+  assert.equal(twineRoute(bed, APP, '10.70.0.0/16'), undefined, 'nothing of the joiner\'s labels in the victim');
+  assert.equal(bed.host.openHandles, 0);
+});
+
+test('refused: two containers that both claim one namespace (by inode) are both refused', async () => {
+  const bed = gatewayAndApp();
+  bed.create({ id: OTHER, name: 'mover', labels: { 'twine.route.10.70.0.0/16': 'gw' }, networks: [{ network: 'lan', ip: '172.30.1.4' }] });
+  bed.run(GW);
+  const victim = bed.run(APP);
+  bed.run(OTHER, { ino: victim.ino });
+  await bed.engine.syncAll('start-up');
+  await bed.settle();
+  for (const name of ['app', 'mover']) {
+    assert.deepEqual(bed.txsOf(name).map((t) => t.result), ['refused'], name);
+    assert.equal(bed.engine.container(name)?.refusal?.reason, 'shared', name);
+  }
+  assert.equal(bed.engine.container('mover')?.refusal?.sharedWith, 'app');
+  assert.deepEqual(bed.spaces.callsIn(`ino:${victim.ino}`), []);
+  assert.equal(bed.host.openHandles, 0);
+});
+
+test('namespace gone before the transaction: failed, the error in the status, nothing written', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const n = bed.spaces.calls.length;
+  // The process is gone, Docker has not said so yet (its inspect still shows it running).
+  bed.kill(bed.docker.containers.get(APP)!.pid!);
+  bed.engine.onEvent(dockerEvent('network', 'connect', 'net-lan', { container: APP, name: 'lan' }));
+  await bed.settle();
+  const tx = bed.txsOf('app').at(-1)!;
+  assert.notEqual(tx.result, 'applied');
+  assert.match(bed.engine.container('app')?.lastError ?? '', /gone/);
+  assert.deepEqual(bed.spaces.calls.slice(n).filter((c) => c.ns === bed.nsOf(APP)), []);
+  assert.equal(bed.host.openHandles, 0);
+});
+
+test('namespace vanished mid-transaction: failed, nothing committed, the handle closed', async () => {
+  const bed = gatewayAndApp();
+  bed.run(GW);
+  const app = bed.run(APP);
+  bed.host.onOpen = (pid) => {
+    if (pid === app.pid) bed.spaces.vanished.add(`ino:${app.ino}`);
+  };
+  await bed.engine.syncAll('start-up');
+  await bed.settle();
+  assert.deepEqual(bed.txsOf('app').map((t) => t.result), ['failed']);
+  const s = bed.engine.container('app')!;
+  assert.match(s.lastError ?? '', /ESRCH|No such process/);
+  assert.equal(s.applied, undefined);
+  assert.ok(bed.spaces.callsIn(`ino:${app.ino}`).length > 0, 'it did enter');
+  assert.equal(bed.spaces.batchesIn(`ino:${app.ino}`).length, 0, 'no nft batch after the failed netlink step');
+  assert.equal(bed.host.openHandles, 0);
+  // Docker's die event follows: the container is stopped, its dependents unaffected.
+  bed.stop(APP);
+  bed.event('die', APP);
+  await bed.settle();
+  assert.equal(bed.engine.container('app')?.running, false);
+});
+
+test('an nft batch that fails rolls the routes back: failed, the last good state kept', async () => {
+  // The app's route and its forward both follow gw: a move changes both.
+  const bed = gatewayAndApp({ appLabels: { 'twine.route.10.50.0.0/16': 'gw', 'twine.nat.forward.8080': 'gw:80' } });
+  await started(bed, GW, APP);
+  const sorted = (rs: Route[]): Route[] => [...rs].sort((a, b) => `${a.table ?? 254} ${a.dst}`.localeCompare(`${b.table ?? 254} ${b.dst}`));
+  const before = sorted(structuredClone(bed.routesIn(APP)));
+  const applied = bed.engine.container('app')!.applied;
+  bed.nft.failNext = 1;
+  bed.stop(GW);
+  bed.event('die', GW);
+  await bed.settle();
+  assert.equal(bed.spaces.batchesIn(bed.nsOf(APP)).length, 2, 'the second batch was sent (and refused)');
+  assert.equal(bed.txsOf('app').at(-1)?.result, 'failed');
+  assert.deepEqual(sorted(bed.routesIn(APP)), before, 'the unreachable route was put back to the route via gw');
+  assert.deepEqual(bed.engine.container('app')!.applied, applied);
+  assert.match(bed.engine.container('app')!.lastError ?? '', /nft/);
+});
+
+test('applied before the start event (early path): the start event finds it in place, one batch', async () => {
+  const early = new FakeBed({ applyBeforeStart: true });
+  early.network('lan', LAN);
+  early.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+  early.create({ id: APP, name: 'app', labels: { 'twine.route.10.50.0.0/16': 'gw' }, networks: [{ network: 'lan', ip: '172.30.1.3' }] });
+  await started(early, GW);
+  early.event('create', APP);
+  await early.settle();
+  const ready = early.nextTx((t) => t.container === 'app');
+  early.run(APP);
+  early.engine.onEvent(dockerEvent('network', 'connect', 'net-lan', { container: APP, name: 'lan' }));
+  const first = await ready;
+  assert.equal(first.result, 'applied');
+  assert.deepEqual(first.reasons, ['network ready']);
+  assert.equal(twineRoute(early, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
+  early.event('start', APP);
+  await early.settle();
+  assert.deepEqual(early.txsOf('app').map((t) => t.result), ['applied', 'noop']);
+  // Its network was ready before the start event: no latency to report.
+  assert.equal(early.txsOf('app')[1]!.latencyMs, 0);
+  assert.equal(early.engine.container('app')?.lastLatencyMs, 0);
+  assert.equal(early.spaces.batchesIn(early.nsOf(APP)).length, 1);
+});
+
+test('early path fallback: the start event comes before the namespace is ready, the start applies', async () => {
+  const early = new FakeBed({ applyBeforeStart: true });
+  early.network('lan', LAN);
+  early.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+  early.create({ id: APP, name: 'app', labels: { 'twine.route.10.50.0.0/16': 'gw' }, networks: [{ network: 'lan', ip: '172.30.1.3' }] });
+  await started(early, GW);
+  early.event('create', APP);
+  await early.settle();
+  const p = early.run(APP);
+  const gateways = p.gateways;
+  p.gateways = { v4: [], v6: [] }; // Docker has not added the default route yet
+  const watching = early.host.subscribedTo(p.pid);
+  // Keeps the process alive while the early path (unref'd timers) finds the namespace.
+  const alive = setInterval(() => undefined, 1000);
+  early.engine.onEvent(dockerEvent('network', 'connect', 'net-lan', { container: APP, name: 'lan' }));
+  await watching;
+  clearInterval(alive);
+  early.host.notifyChange(p.pid); // checked: no default route yet, so it waits
+  assert.deepEqual(early.txsOf('app'), []);
+  early.event('start', APP);
+  await early.settle();
+  p.gateways = gateways;
+  early.host.notifyChange(p.pid);
+  await early.settle();
+  const tx = early.txsOf('app');
+  assert.deepEqual(tx.map((t) => [t.result, t.reasons.join(',')]), [['applied', 'start']]);
+  assert.equal(early.spaces.batchesIn(early.nsOf(APP)).length, 1);
+});
+
+test('runtime hook: the start is applied before the hook is answered; a process of another container is turned away', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW);
+  bed.event('create', APP);
+  await bed.settle();
+  const p = bed.run(APP);
+  const outcome = await bed.engine.runtimeApply(APP, p.pid);
+  assert.deepEqual(outcome, { ok: true, applied: true, name: 'app' });
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2', 'in place when the hook is answered');
+  assert.deepEqual(bed.txsOf('app').map((t) => t.reasons.join(',')), ['runtime hook']);
+  const gwPid = bed.docker.containers.get(GW)!.pid!;
+  const no = await bed.engine.runtimeApply(APP, gwPid);
+  assert.equal(no.ok, false);
+  await bed.settle();
+});
