@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { DockerClient } from '../docker/client.js';
 import type { Logger } from '../log.js';
-import type { NetnsBackend, NsTarget } from '../netns/types.js';
+import type { NetnsBackend } from '../netns/types.js';
 import { TWINE_RT_PROTO } from '../netns/types.js';
 import { KILLSWITCH_COUNTER, TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
 import type { NftTransport } from '../firewall/transport.js';
@@ -32,10 +32,12 @@ import { KeyedQueue } from './queue.js';
 import { PrestartWatch } from './prestart.js';
 import { DependencyGraph, namesOf } from './graph.js';
 import { applyPlan, type TxResult } from './transaction.js';
-import { diffRoutes } from './route-diff.js';
 import { HOST_ROUTES_LABEL, planContainer, type PlanOutcome } from './planner.js';
 import { conflictReason, HostClaims } from './host-claims.js';
 import { hostRoutePolicy } from './host-subnets.js';
+import { syncHostRoutes } from './host-routes.js';
+import { RetrySchedule } from './retry.js';
+import { routeText } from '../plan/explain.js';
 import type { ContainerState, FrontStages, TxEvent } from './state.js';
 
 export interface EngineOptions {
@@ -134,6 +136,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly host: HostView;
   /** Which container holds which host-route prefix. */
   private readonly hostClaims = new HostClaims();
+  /** Containers whose transaction failed, and the host routes when one failed: retried with backoff. */
+  private readonly retries: RetrySchedule;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -146,6 +150,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       opts.concurrency,
       (key, err) => deps.log.error({ err, key }, 'job failed'),
     );
+    this.retries = new RetrySchedule((key, attempt) => this.retry(key, `retry ${attempt}`));
     // /proc/<pid>/net (read here, no worker round trip), else a link dump through the backend.
     this.listLinks = async (pid) => procInterfaces(host.addrs(pid)) ?? deps.netns.linkList({ pid });
     this.networks = new NetworkIndex(deps.docker);
@@ -276,9 +281,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     else this.hostDeferred = true;
   }
 
+  /** Queues a retry of a failed key (a container, or the host routes). */
+  private retry(key: string, why: string): void {
+    if (key === HOST_KEY) this.requestHost(why);
+    else void this.queue.request(key, { why });
+  }
+
   /** Route one Docker event to the keys it affects. Never throws. */
   onEvent(ev: DockerEvent): void {
     try {
+      // A container starting, stopping or moving between networks may be what a failure lacked.
+      for (const key of this.retries.keys()) if (key !== ev.id) this.retry(key, `retry: ${ev.type} ${ev.action}`);
       if (ev.type === 'container') this.onContainerEvent(ev);
       else if (ev.type === 'network' && (ev.action === 'create' || ev.action === 'destroy')) {
         this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed'));
@@ -352,6 +365,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Wait for every queued transaction to finish (graceful shutdown). */
   async drain(): Promise<void> {
     this.prestart.close();
+    this.retries.clear();
     await this.queue.idle();
     for (const id of [...this.early.keys()]) this.forgetEarly(id);
   }
@@ -469,6 +483,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       return; // events since the read began are newer, and their own jobs follow
     }
     const state = this.states.get(id);
+    if (!info || !info.running || !hasTwineLabels(info.labels)) this.retries.forget(id);
     if (!info || !info.running) {
       this.knownNs.delete(id);
       this.replanWaiting(this.hostClaims.release(id));
@@ -668,10 +683,12 @@ export class Engine extends EventEmitter<EngineEvents> {
 
     const invalid = (err: unknown): undefined => {
       // The start path already reported these labels; the inspect after it finds them as bad.
-      if (reasons.every((r) => r.confirm) && state.lastError === describeError(err)) return;
+      const again = state.lastError === describeError(err);
+      if (reasons.every((r) => r.confirm) && again) return;
       state.lastError = describeError(err);
       state.labelErrors = err instanceof LabelError ? err.issues : [];
-      log.error({ err: state.lastError, labels: visibleLabels(info.labels) }, 'labels invalid: nothing applied, last good state kept');
+      // Once per change: the start event and each re-check find the same labels, and say so only at debug.
+      log[again ? 'debug' : 'error']({ err: state.lastError, labels: visibleLabels(info.labels), reasons: reasons.map((r) => r.why) }, 'labels invalid: nothing applied, last good state kept');
       this.emitTx({ container: info.name, id: info.id, txId, result: 'invalid', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
       return undefined;
     };
@@ -720,11 +737,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       ns = openOwnNamespace(info, { hostInodes: this.hostNs, containers: this.inventory.values() }, this.host.open);
     } catch (err) {
+      if (err instanceof NamespaceGoneError) {
+        this.gone(info, err, reasons, log, txId, eventMs);
+        return undefined;
+      }
       if (!(err instanceof NamespaceRefusedError)) {
-        state.lastError = describeError(err);
-        const what = err instanceof NamespaceGoneError ? 'namespace gone' : 'namespace not opened';
-        log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, `${what}: nothing written`);
-        this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
+        this.failed(info, state, err, reasons, log, txId, eventMs);
         return undefined;
       }
       this.refuse(info, state, err, reasons, log, txId, eventMs);
@@ -735,6 +753,22 @@ export class Engine extends EventEmitter<EngineEvents> {
     } finally {
       ns.close();
     }
+  }
+
+  /** A real failure: rolled back, reported as the container's error, retried with backoff and on Docker events. */
+  private failed(info: ContainerInfo, state: ContainerState, err: unknown, reasons: Reason[], log: Logger, txId: string, eventMs: number | undefined): void {
+    state.lastError = describeError(err);
+    const retryInMs = this.retries.failed(info.id);
+    log.error({ err: state.lastError, reasons: reasons.map((r) => r.why), retryInMs }, 'transaction failed, rolled back');
+    this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
+  }
+
+  /** The namespace vanished under the transaction: the container stopped, and its die event follows. Nothing to retry. */
+  private gone(info: ContainerInfo, err: unknown, reasons: Reason[], log: Logger, txId: string, eventMs: number | undefined): void {
+    this.knownNs.delete(info.id);
+    this.retries.forget(info.id);
+    log.info({ err: describeError(err), reasons: reasons.map((r) => r.why) }, 'namespace gone: the container stopped during the transaction');
+    this.emitTx({ container: info.name, id: info.id, txId, result: 'gone', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
   }
 
   /** Not the container's own namespace: nothing written, and nothing of its plan kept as applied (its host routes go). */
@@ -781,11 +815,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       result = await applyPlan(this.deps, { ...plan, ns: handle.target }, { fresh });
     } catch (err) {
-      state.lastError = describeError(err);
-      log.error({ err: state.lastError, reasons: reasons.map((r) => r.why) }, 'transaction failed, rolled back');
-      this.emitTx({ container: info.name, id: info.id, txId, result: 'failed', latencyMs: undefined, eventMs, reasons: reasons.map((r) => r.why) });
+      // The container stopped under the transaction (its process left the namespace): churn, not a failure.
+      if (this.host.netnsInode(info.pid) !== ino) this.gone(info, err, reasons, log, txId, eventMs);
+      else this.failed(info, state, err, reasons, log, txId, eventMs);
       return undefined;
     }
+    this.retries.forget(info.id);
     this.knownNs.set(info.id, ino);
     const committedAt = wallMs();
     let latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
@@ -839,22 +874,37 @@ export class Engine extends EventEmitter<EngineEvents> {
     return s;
   }
 
-  /** Host routes: the union of every running container's, in the host's namespace. */
+  /**
+   * Host routes: the union of every running container's, in the host's namespace. A route
+   * the kernel refuses makes the containers that want it failed (hostRoutesError) and is
+   * retried with backoff and on Docker events.
+   */
   private async hostJob(): Promise<void> {
     if (!this.opts.allowHostRoutes) return;
-    const ns: NsTarget = { path: this.opts.hostNetns };
-    const want = [];
-    for (const s of this.states.values()) {
-      if (s.running && s.applied) want.push(...s.applied.hostRoutes.filter((r) => this.hostClaims.holds(s.id, r.dst)));
+    const owners = [...this.states.values()].filter((s) => s.running && s.applied).map((s) => ({ id: s.id, routes: s.applied!.hostRoutes.filter((r) => this.hostClaims.holds(s.id, r.dst)) }));
+    const r = await syncHostRoutes(this.deps.netns, { path: this.opts.hostNetns }, owners);
+    const txId = randomBytes(4).toString('hex');
+    const log = this.deps.log.child({ container: HOST_KEY, tx: txId });
+    const errors = new Map<string, string[]>();
+    for (const f of r.failures) {
+      const text = `host route ${f.route ? routeText(f.route) : '(listing the host routes)'}: ${describeError(f.error)}`;
+      for (const id of f.owners) errors.set(id, [...(errors.get(id) ?? []), text]);
     }
-    const have = await this.deps.netns.routeList(ns, { protocol: TWINE_RT_PROTO });
-    const changes = diffRoutes(have, want);
-    const log = this.deps.log.child({ container: '@host', tx: randomBytes(4).toString('hex') });
-    const errors: unknown[] = [];
-    for (const r of changes.replace) await this.deps.netns.routeReplace(ns, r).catch((e: unknown) => errors.push(e));
-    for (const r of changes.del) await this.deps.netns.routeDel(ns, r).catch((e: unknown) => errors.push(e));
-    if (changes.replace.length + changes.del.length > 0 || errors.length > 0) {
-      log.info({ replaced: changes.replace, deleted: changes.del, errors: errors.map(describeError) }, 'host routes');
+    for (const s of this.states.values()) {
+      const e = errors.get(s.id);
+      if (e) s.hostRoutesError = e.join('\n');
+      else delete s.hostRoutesError;
+    }
+    const fields = { replaced: r.replaced, deleted: r.deleted, errors: r.failures.map((f) => describeError(f.error)) };
+    if (r.failures.length > 0) {
+      const retryInMs = this.retries.failed(HOST_KEY);
+      log.error({ ...fields, retryInMs }, 'host routes failed');
+    } else {
+      this.retries.forget(HOST_KEY);
+      if (r.replaced.length + r.deleted.length > 0) log.info(fields, 'host routes');
+    }
+    if (r.failures.length > 0 || r.replaced.length + r.deleted.length > 0) {
+      this.emitTx({ container: HOST_KEY, id: HOST_KEY, txId, result: r.failures.length > 0 ? 'failed' : 'applied', latencyMs: undefined, eventMs: undefined, reasons: ['host routes'] });
     }
   }
 

@@ -36,6 +36,8 @@ export interface ContainerState {
   applied?: Plan;
   dependencies?: Dependencies;
   lastError?: string;
+  /** Set while a host route of this container's labels could not be applied (retried with backoff). */
+  hostRoutesError?: string;
   /** Set while Twine refuses the container's namespace (not its own); lastError carries the same message. */
   refusal?: { reason: NamespaceRefusal; message: string; sharedWith?: string };
   labelErrors: LabelIssue[];
@@ -45,8 +47,11 @@ export interface ContainerState {
   lastLatencyMs?: number;
 }
 
-/** refused: the namespace is not the container's own (host's or shared), nothing written. */
-export type TxResultKind = 'applied' | 'noop' | 'failed' | 'invalid' | 'refused';
+/**
+ * refused: the namespace is not the container's own (host's or shared), nothing written.
+ * gone: the container's namespace vanished under the transaction (it stopped meanwhile: churn, not a failure).
+ */
+export type TxResultKind = 'applied' | 'noop' | 'failed' | 'invalid' | 'refused' | 'gone';
 
 export interface TxEvent {
   container: string;

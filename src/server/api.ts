@@ -69,11 +69,22 @@ function asDesired(d: unknown): Partial<DesiredState> | undefined {
   return d !== null && typeof d === 'object' ? (d as Partial<DesiredState>) : undefined;
 }
 
+/** The last transaction's error and the host routes' one, together: either makes the container failed. */
+export function lastErrorOf(c: Pick<ContainerState, 'lastError' | 'hostRoutesError'>): string | undefined {
+  const errors = [c.lastError, c.hostRoutesError].filter((e): e is string => e !== undefined);
+  return errors.length > 0 ? errors.join('\n') : undefined;
+}
+
+/** Counted in /healthz's `errors` and twine_containers_with_errors. */
+export function hasError(c: ContainerState): boolean {
+  return lastErrorOf(c) !== undefined || c.labelErrors.length > 0;
+}
+
 export function statusOf(c: ContainerState): ContainerStatus {
   if (!c.running) return 'stopped';
   if (c.labelErrors.length > 0) return 'invalid';
   if (c.refusal !== undefined) return 'refused';
-  if (c.lastError !== undefined) return 'failed';
+  if (lastErrorOf(c) !== undefined) return 'failed';
   return c.applied ? 'applied' : 'pending';
 }
 
@@ -106,7 +117,9 @@ export function containerDoc(c: ContainerState): ContainerDoc {
     doc.appliedText = { routes: c.applied.routes.map(routeText), table: tableText(c.applied.table) };
   }
   if (c.dependencies !== undefined) doc.dependencies = c.dependencies;
-  if (c.lastError !== undefined) doc.lastError = c.lastError;
+  const lastError = lastErrorOf(c);
+  if (lastError !== undefined) doc.lastError = lastError;
+  if (c.hostRoutesError !== undefined) doc.hostRoutesError = c.hostRoutesError;
   if (c.refusal !== undefined) doc.refusal = c.refusal;
   if (c.lastApplyAt !== undefined) doc.lastApplyAt = c.lastApplyAt;
   if (c.lastLatencyMs !== undefined) doc.lastLatencyMs = c.lastLatencyMs;

@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { readVersion } from '../cli/version.js';
-import { containerDoc, type HealthDoc } from './api.js';
+import { containerDoc, hasError, type HealthDoc } from './api.js';
 import { DASHBOARD_HEADERS, DASHBOARD_PATHS, dashboardFile } from './dashboard.js';
 import { hostCheck, type HostCheck } from './host-check.js';
 import { listenExclusive } from './instance.js';
@@ -92,7 +92,7 @@ export function health(view: DaemonView): HealthDoc {
     reconciled,
     dockerConnected,
     containers: cs.filter((c) => c.running).length,
-    errors: cs.filter((c) => c.lastError !== undefined || c.labelErrors.length > 0).length,
+    errors: cs.filter(hasError).length,
     version: readVersion(),
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   };
@@ -265,6 +265,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await result.close();
     throw err;
   }
-  opts.log?.info({ listen: result.tcp ? `${result.tcp.host}:${result.tcp.port}` : 'off', socket: result.socket ?? 'off' }, 'status server listening');
+  opts.log?.debug({ listen: result.tcp ? `${result.tcp.host}:${result.tcp.port}` : 'off', socket: result.socket ?? 'off' }, 'status server listening');
   return result;
 }

@@ -6,6 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TxEvent, TxResultKind } from '../engine/state.js';
 import type { DaemonView } from './view.js';
+import { hasError } from './api.js';
 
 /** 1 ms .. 10 s: the targets are p50 ≤ 3–10 ms and p99 ≤ 40 ms; a slow engine shows in the upper buckets. */
 export const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -13,7 +14,7 @@ export const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.1, 0.25
 /** The engine's reason for a transaction run by the periodic drift check. */
 export const DRIFT_REASON = 'resync';
 
-export const TX_RESULTS: readonly TxResultKind[] = ['applied', 'noop', 'failed', 'invalid', 'refused'];
+export const TX_RESULTS: readonly TxResultKind[] = ['applied', 'noop', 'failed', 'invalid', 'refused', 'gone'];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -37,7 +38,7 @@ export class Metrics {
     });
     this.transactions = new Counter({
       name: 'twine_transactions_total',
-      help: 'Transactions by result: applied (changed something), noop (already in sync), failed (rolled back), invalid (labels rejected, nothing applied), refused (not the container\'s own network namespace, nothing written)',
+      help: 'Transactions by result: applied (changed something), noop (already in sync), failed (rolled back), invalid (labels rejected, nothing applied), refused (not the container\'s own network namespace, nothing written), gone (the container stopped during it: churn, not a failure)',
       labelNames: ['result'],
       registers,
     });
@@ -65,7 +66,7 @@ export class Metrics {
       help: 'Containers whose last transaction failed or was refused, or whose labels are invalid',
       registers,
       collect() {
-        this.set(self.view ? self.view.containers().filter((c) => c.lastError !== undefined || c.labelErrors.length > 0).length : 0);
+        this.set(self.view ? self.view.containers().filter(hasError).length : 0);
       },
     });
     new Gauge({

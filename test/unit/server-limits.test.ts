@@ -100,7 +100,7 @@ describe('status server TCP listener', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'twt-limits-'));
   const socketPath = path.join(dir, 'twine.sock');
   const warnings: unknown[] = [];
-  const log = { warn: (o: unknown) => warnings.push(o), info: () => undefined, error: () => undefined } as unknown as Logger;
+  const log = { warn: (o: unknown) => warnings.push(o), info: () => undefined, debug: () => undefined, error: () => undefined } as unknown as Logger;
   let srv: RunningServer;
   let port: number;
 
