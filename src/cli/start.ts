@@ -35,18 +35,9 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
     throw new UsageError((err as Error).message);
   }
   const settings = engineSettings(values);
-  if (settings.nice !== 0) {
-    const r = setProcessNice(settings.nice);
-    if (r.failed > 0) log.warn({ nice: settings.nice, threads: r.threads, failed: r.failed, err: r.error }, 'could not set the CPU priority of every thread');
-  }
   const serverOpts = serverOptionsFrom(values);
   const nft = selectTransport(settings.nftTransport);
   const docker = createDockerClient(endpoint);
-  log.info(
-    { version: readVersion(), docker: describeEndpoint(endpoint), nftTransport: nft.name, allowHostRoutes: settings.allowHostRoutes, applyBeforeStart: settings.applyBeforeStart, nice: settings.nice, limits: settings.limits, hostNetns: settings.allowHostRoutes ? settings.hostNetns : undefined, hostRoutesAllow: settings.hostRoutesAllow?.map((c) => `${c.addr}/${c.prefixLen}`) },
-    'twine starting',
-  );
-
   const daemon = new Daemon(docker, nativeBackend, nft, log, settings);
   const metrics = new Metrics();
   daemon.engine.on('transaction', (e) => metrics.onTransaction(e));
@@ -61,13 +52,33 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
     });
   } catch (err) {
     if (err instanceof AlreadyRunningError) {
-      log.error({ socket: err.socketPath }, err.message);
       io.stderr(`twine: ${err.message}\n`);
       await new Promise<void>((resolve) => log.flush(() => resolve()));
       return EXIT_ALREADY_RUNNING;
     }
     log.error({ err }, 'cannot start the status server');
     return EXIT_FAILURE;
+  }
+  // One line, once this daemon holds the socket (the one-per-host lock): a refused start logs nothing.
+  log.info(
+    {
+      version: readVersion(),
+      docker: describeEndpoint(endpoint),
+      nftTransport: nft.name,
+      allowHostRoutes: settings.allowHostRoutes,
+      applyBeforeStart: settings.applyBeforeStart,
+      nice: settings.nice,
+      limits: settings.limits,
+      hostNetns: settings.allowHostRoutes ? settings.hostNetns : undefined,
+      hostRoutesAllow: settings.hostRoutesAllow?.map((c) => `${c.addr}/${c.prefixLen}`),
+      listen: server.tcp ? `${server.tcp.host}:${server.tcp.port}` : 'off',
+      socket: server.socket ?? 'off',
+    },
+    'twine starting',
+  );
+  if (settings.nice !== 0) {
+    const r = setProcessNice(settings.nice);
+    if (r.failed > 0) log.warn({ nice: settings.nice, threads: r.threads, failed: r.failed, err: r.error }, 'could not set the CPU priority of every thread');
   }
 
   const done = new Promise<string>((resolve) => {

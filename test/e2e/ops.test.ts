@@ -98,7 +98,7 @@ describe('operability against a running daemon', { timeout: 90_000 }, () => {
     await runContainer({ name: BAD, networks: [NET], labels: { 'twine.rout.10.0.0.0/8': 'gw' } });
     daemon = startDaemon({ args: daemonArgs(SOCK), logLevel: 'info' });
     daemons.push(daemon);
-    const l = await daemon.waitForLog((x) => x.msg === 'status server listening');
+    const l = await daemon.waitForLog((x) => x.msg === 'twine starting');
     port = Number(String(l.listen).split(':').pop());
     assert.ok(port > 0, `listen ${String(l.listen)}`);
   });
