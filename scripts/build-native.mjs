@@ -31,9 +31,15 @@ const prefix = path.resolve(path.dirname(process.execPath), '..');
 if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include', 'node', 'node.h'))) {
   args.push(`--nodedir=${prefix}`);
 }
-const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+// Quiet unless asked (`npm ci --verbose`, `node scripts/build-native.mjs --verbose` or
+// TWINE_BUILD_VERBOSE=1): node-gyp's ~50 lines are shown only when the build fails.
+const verbose = process.argv.includes('--verbose') || ['verbose', 'silly'].includes(process.env.npm_config_loglevel ?? '') ||
+  /^(1|true|yes|on)$/i.test(process.env.TWINE_BUILD_VERBOSE ?? '');
+const r = spawnSync(process.execPath, args, verbose ? { stdio: 'inherit' } : { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 if (r.status !== 0) {
+  if (!verbose) process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}`);
   console.error('twine: node-gyp failed to build the addon (see above). It needs g++, make, python3 and the Node.js headers ' +
     '(node-gyp downloads none here: the machine must have them, e.g. the nodejs-dev / libnode-dev package or a Node.js install with include/node).');
   process.exit(r.status ?? 1);
 }
+if (!verbose) console.log('twine: native addon built (build/Release/twine_native.node)');

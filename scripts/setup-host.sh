@@ -81,8 +81,9 @@ else
   log "docker engine answers on $SOCK"
 fi
 
-# Every docker client on PATH must talk to this engine (/usr/local/bin/docker may shadow /usr/bin/docker).
+# The tests run `docker`: every docker client on PATH (/usr/local/bin/docker may shadow
+# /usr/bin/docker) must be able to talk to this engine; it is checked, and named only when it cannot.
 for c in $(for d in $(type -ap docker); do readlink -f "$d"; done | awk '!seen[$0]++'); do
-  v=$("$c" version --format '{{.Client.Version}} -> {{.Server.Version}}' 2>&1) || die "$c cannot talk to the engine: $v"
-  log "$c: $v"
+  v=$("$c" version --format '{{.Client.Version}} -> {{.Server.Version}}' 2>&1) \
+    || die "the docker client $c cannot talk to the engine on $SOCK (the tests use it): $v"
 done
