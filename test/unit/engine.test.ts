@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dockerEvent, FakeBed, HOST_INO } from '../fakes/index.js';
+import { dockerEvent, FakeBed, HOST_INO, HOST_NETNS } from '../fakes/index.js';
 import { TWINE_RT_PROTO, type Route } from '../../src/netns/types.js';
 
 const LAN = '172.30.1.0/24';
@@ -390,4 +390,59 @@ test('runtime hook: the start is applied before the hook is answered; a process 
   const no = await bed.engine.runtimeApply(APP, gwPid);
   assert.equal(no.ok, false);
   await bed.settle();
+});
+
+test('label limits: too many routes is invalid, naming the container and the option, nothing written', async () => {
+  const bed = new FakeBed({ limits: { labels: 1024, rules: 4096, routes: 2 } });
+  bed.network('lan', LAN);
+  const labels = { 'twine.route.10.1.0.0/16': '172.30.1.1', 'twine.route.10.2.0.0/16': '172.30.1.1', 'twine.route.10.3.0.0/16': '172.30.1.1' };
+  bed.create({ id: APP, name: 'app', labels, networks: [{ network: 'lan', ip: '172.30.1.3' }] });
+  await started(bed, APP);
+  assert.deepEqual(bed.txsOf('app').map((t) => t.result), ['invalid']);
+  const err = bed.engine.container('app')?.lastError ?? '';
+  assert.match(err, /app/);
+  assert.match(err, /--max-routes/);
+  assert.deepEqual(bed.spaces.callsIn(bed.nsOf(APP)), []);
+});
+
+/** A bed whose daemon may change the host's routes; the host is on 192.0.2.0/24 (its own namespace: `path:`). */
+function hostRoutesBed(): FakeBed {
+  const bed = new FakeBed({ allowHostRoutes: true });
+  bed.netns.addrs.set(`path:${HOST_NETNS}`, [{ ifindex: 2, ifname: 'eth0', family: 4, address: '192.0.2.10', prefixlen: 24 }]);
+  bed.network('lan', LAN);
+  return bed;
+}
+
+test('host routes: put on the host via the container, removed when it stops', async () => {
+  const bed = hostRoutesBed();
+  bed.create({ id: GW, name: 'gw', labels: { 'twine.host.routes': '10.80.0.0/16' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+  await started(bed, GW);
+  const host = (): Route[] => bed.spaces.get(`path:${HOST_NETNS}`).routes;
+  assert.deepEqual(host().map((r) => [r.dst, r.gateway, r.protocol]), [['10.80.0.0/16', '172.30.1.2', TWINE_RT_PROTO]]);
+  bed.stop(GW);
+  bed.event('die', GW);
+  await bed.settle();
+  assert.deepEqual(host(), []);
+});
+
+test('host routes: a prefix another container holds is invalid, naming the holder; the holder keeps it', async () => {
+  const bed = hostRoutesBed();
+  bed.create({ id: GW, name: 'gw', labels: { 'twine.host.routes': '10.80.0.0/16' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+  bed.create({ id: OTHER, name: 'late', labels: { 'twine.host.routes': '10.80.0.0/16' }, networks: [{ network: 'lan', ip: '172.30.1.4' }] });
+  await started(bed, GW);
+  bed.run(OTHER);
+  bed.event('start', OTHER);
+  await bed.settle();
+  assert.deepEqual(bed.txsOf('late').map((t) => t.result), ['invalid']);
+  assert.match(bed.engine.container('late')?.lastError ?? '', /gw/);
+  assert.deepEqual(bed.spaces.get(`path:${HOST_NETNS}`).routes.map((r) => r.gateway), ['172.30.1.2']);
+});
+
+test('host routes: a default route for the host is refused, nothing written there', async () => {
+  const bed = hostRoutesBed();
+  bed.create({ id: GW, name: 'gw', labels: { 'twine.host.routes': '0.0.0.0/0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+  await started(bed, GW);
+  assert.deepEqual(bed.txsOf('gw').map((t) => t.result), ['invalid']);
+  assert.match(bed.engine.container('gw')?.lastError ?? '', /twine\.host\.routes/);
+  assert.deepEqual(bed.spaces.callsIn(`path:${HOST_NETNS}`).filter((c) => c.op !== 'addrList' && c.op !== 'routeList'), []);
 });
