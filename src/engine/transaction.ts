@@ -81,9 +81,9 @@ function missingRoutes(after: Route[], plan: Plan): TwineError | undefined {
 }
 
 /**
- * The add-only batch found the table already there (another writer got there
- * first, e.g. a second Twine): diff against it instead of adding a second copy.
- * Returns the number of commands sent.
+ * The batch found the table, or a chain it creates, already there (another writer
+ * got there first, e.g. a second Twine): diff against what is there now instead of
+ * adding a second copy. Returns the number of commands sent.
  */
 async function applyOverExisting(a: Applier, ns: NsTarget, plan: Plan): Promise<number> {
   const live = await a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME);
@@ -211,7 +211,7 @@ async function applyObserved(a: Applier, plan: Plan): Promise<TxResult> {
       try {
         await a.nft.apply(ns, batch);
       } catch (err) {
-        if (liveTable !== null || !tableExists(err)) throw err;
+        if (!tableExists(err)) throw err;
         result.nftCommands = await applyOverExisting(a, ns, plan);
       }
     } catch (err) {

@@ -159,7 +159,10 @@ export function diffTable(desired: TableDef, live: NftBatch | null): NftBatch {
       chainDrops.push({ delete: { chain: ref(c.name) } });
     }
     if (!lc || !sameBase(c.base, lc.base)) {
-      chainAdds.push({ add: { chain: chainObj(c) } });
+      // A chain that is not there yet is created, not added: if another writer (a second
+      // Twine) creates it between our listing and this commit, the batch fails (EEXIST)
+      // instead of appending a second copy of its rules, and the applier diffs again.
+      chainAdds.push(lc ? { add: { chain: chainObj(c) } } : { create: { chain: chainObj(c) } });
       for (const r of c.rules) ruleAdds.push({ add: { rule: ruleObj(c.name, r) } });
       continue;
     }

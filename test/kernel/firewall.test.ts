@@ -131,6 +131,17 @@ for (const [transportName, makeTransport, skip] of transports) {
     assert.equal(await transport.listTable(ns, TABLE_FAMILY, TABLE_NAME), null);
   });
 
+  test('two writers with one stale listing: the second diff that adds a chain fails (EEXIST) instead of doubling its rules', async () => {
+    await transport.apply(ns, addTableBatch(table([22])));
+    const stale = await transport.listTable(ns, TABLE_FAMILY, TABLE_NAME);
+    const first = diffTable(table([22], true), stale);
+    const second = diffTable(table([22], true), stale);
+    await transport.apply(ns, first);
+    await assert.rejects(transport.apply(ns, second), (e: NftError) => /File exists/i.test(`${e.message} ${String(e.stderr ?? '')}`));
+    assert.equal(rulesOf(await transport.listTable(ns, TABLE_FAMILY, TABLE_NAME), 'TWINE_EXTRA').length, 1, 'one copy of the new chain\'s rule');
+    await transport.apply(ns, deleteTableBatch());
+  });
+
   test('a refused batch is an NftError carrying stderr and the batch', async () => {
     const bad = { nftables: [{ add: { rule: { family: 'inet', table: 'twine', chain: 'NOPE', expr: [{ accept: null }] } } }] };
     await assert.rejects(transport.apply(ns, bad), (e: unknown) => {

@@ -90,6 +90,15 @@ test('diffTable: chains no longer wanted are emptied and deleted; a changed hook
   assert.equal(((m.nftables[2]!.add as { chain: { prio: number } }).chain).prio, 5);
 });
 
+test('diffTable: a chain the live table lacks is created (fails if another writer made it meanwhile), not added', () => {
+  const withExtra: TableDef = { chains: [...def([1]).chains, { name: 'X', rules: [r('X', 1)] }] };
+  const d = diffTable(withExtra, listed(def([1])));
+  assert.deepEqual(
+    d.nftables.map((c) => Object.keys(c)[0] + ' ' + Object.keys(Object.values(c)[0] as object)[0]),
+    ['create chain', 'add rule'],
+  );
+});
+
 test('diffTable: a desired table without chains deletes the table; deleteTableBatch', () => {
   assert.deepEqual(diffTable({ chains: [] }, listed(def([1]))), deleteTableBatch());
   assert.deepEqual(deleteTableBatch(), { nftables: [{ delete: { table: { family: 'inet', name: 'twine' } } }] });
