@@ -1,4 +1,4 @@
-// `npm run bench:runtime [-- --quick] [-- --nft-transport=lib|exec] [-- --no-write]`:
+// `npm run bench:runtime [-- --quick] [-- --nft-transport=lib|exec] [-- --starts=N --bursts=N --burst=N --overhead=N] [-- --no-write]`:
 // the twine runtime against the real Docker engine. Installs the runtime
 // (`twine runtime install` in-process, dockerd reloaded), then at each fleet
 // size N starts labelled containers with `--runtime twine`, one at a time and
@@ -142,10 +142,12 @@ async function main(): Promise<number> {
   const o = parseOptions(argv, BENCH_DIR);
   const quick = o.quick;
   const sizes = argv.some((a) => a.startsWith('--sizes')) ? o.sizes : quick ? [10] : [10, 50, 200];
-  const starts = quick ? 5 : 20;
-  const bursts = quick ? 1 : 2;
+  const given = (name: string): boolean => argv.some((x) => x === `--${name}` || x.startsWith(`--${name}=`));
+  const starts = given('starts') ? o.starts : quick ? 5 : 20;
+  const bursts = given('bursts') ? o.bursts : quick ? 1 : 2;
   const burst = o.burst;
-  const count = quick ? 8 : 25;
+  const overheadArg = argv.find((x) => x.startsWith('--overhead='));
+  const count = overheadArg ? Number(overheadArg.slice('--overhead='.length)) : quick ? 8 : 25;
   const t0 = nowMs();
   const log = (msg: string): void => console.log(`[${((nowMs() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
   const r: RuntimeResults = { startedAt: new Date().toISOString(), durationS: 0, command: `npm run bench:runtime${argv.length ? ` -- ${argv.join(' ')}` : ''}`, samples: [], overhead: [], notes: [] };
