@@ -362,6 +362,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
+  /** Resolves once no job is queued or running; unlike drain, stops nothing (watches and retries go on). */
+  async idle(): Promise<void> {
+    await this.queue.idle();
+  }
+
   /** Wait for every queued transaction to finish (graceful shutdown). */
   async drain(): Promise<void> {
     this.prestart.close();

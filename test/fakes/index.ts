@@ -2,7 +2,9 @@
 // unit-test bed for the engine. Tests drive Docker's side (containers, events)
 // and read back the engine's status documents, its TxEvents and the calls the
 // fakes received. `settle()` waits until the engine and the fakes are quiet:
-// the engine's queue is drained and a round of the event loop added no call.
+// the engine's queue is idle and a turn of the event loop added no call. It
+// does not drain (a shutdown: that would end the early path's watches and
+// the retries a test may be waiting for).
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
@@ -99,7 +101,7 @@ export class FakeBed {
   async settle(): Promise<void> {
     let last = -1;
     for (let i = 0; i < 100; i++) {
-      await this.engine.drain();
+      await this.engine.idle();
       await nextTurn();
       const now = this.spaces.calls.length + this.docker.requests.length + this.txs.length;
       if (now === last) return;

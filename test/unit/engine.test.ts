@@ -69,7 +69,7 @@ test('dependents re-pointed: the gateway restarts on a new address, the app rout
   assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.9');
   assert.equal(bed.nsOf(APP), appNs, 'the app was not restarted');
   const last = bed.txsOf('app').at(-1)!;
-  assert.equal(last.result, 'applied');
+  assert.equal(last.result, 'applied', `${bed.engine.container('app')?.lastError} ${JSON.stringify(bed.txsOf('app').map((t) => [t.result, t.reasons]))}`);
   assert.ok(last.reasons.some((r) => r.startsWith('dependency gw')), last.reasons.join(','));
   assert.deepEqual(bed.engine.container('app')?.dependencies?.ids, [GW]);
 });
@@ -267,7 +267,7 @@ test('refused: two containers that both claim one namespace (by inode) are both 
   assert.equal(bed.host.openHandles, 0);
 });
 
-test('namespace gone before the transaction: failed, the error in the status, nothing written', async () => {
+test('namespace gone before the transaction: gone, nothing written, the container kept as applied until Docker says', async () => {
   const bed = gatewayAndApp();
   await started(bed, GW, APP);
   const n = bed.spaces.calls.length;
@@ -275,34 +275,60 @@ test('namespace gone before the transaction: failed, the error in the status, no
   bed.kill(bed.docker.containers.get(APP)!.pid!);
   bed.engine.onEvent(dockerEvent('network', 'connect', 'net-lan', { container: APP, name: 'lan' }));
   await bed.settle();
-  const tx = bed.txsOf('app').at(-1)!;
-  assert.notEqual(tx.result, 'applied');
-  assert.match(bed.engine.container('app')?.lastError ?? '', /gone/);
+  assert.deepEqual(bed.txsOf('app').slice(1).map((t) => t.result), ['gone']);
   assert.deepEqual(bed.spaces.calls.slice(n).filter((c) => c.ns === bed.nsOf(APP)), []);
   assert.equal(bed.host.openHandles, 0);
-});
-
-test('namespace vanished mid-transaction: failed, nothing committed, the handle closed', async () => {
-  const bed = gatewayAndApp();
-  bed.run(GW);
-  const app = bed.run(APP);
-  bed.host.onOpen = (pid) => {
-    if (pid === app.pid) bed.spaces.vanished.add(`ino:${app.ino}`);
-  };
-  await bed.engine.syncAll('start-up');
-  await bed.settle();
-  assert.deepEqual(bed.txsOf('app').map((t) => t.result), ['failed']);
-  const s = bed.engine.container('app')!;
-  assert.match(s.lastError ?? '', /ESRCH|No such process/);
-  assert.equal(s.applied, undefined);
-  assert.ok(bed.spaces.callsIn(`ino:${app.ino}`).length > 0, 'it did enter');
-  assert.equal(bed.spaces.batchesIn(`ino:${app.ino}`).length, 0, 'no nft batch after the failed netlink step');
-  assert.equal(bed.host.openHandles, 0);
-  // Docker's die event follows: the container is stopped, its dependents unaffected.
   bed.stop(APP);
   bed.event('die', APP);
   await bed.settle();
   assert.equal(bed.engine.container('app')?.running, false);
+  assert.equal(bed.engine.container('app')?.applied, undefined);
+});
+
+test('namespace vanished mid-transaction: gone (not failed), nothing committed, the handle closed', async () => {
+  const bed = gatewayAndApp();
+  bed.run(GW);
+  const app = bed.run(APP);
+  bed.host.onOpen = (pid) => {
+    if (pid !== app.pid) return;
+    // The container stops right after its namespace was opened: its process leaves, the namespace goes.
+    bed.kill(pid);
+    bed.spaces.vanished.add(`ino:${app.ino}`);
+  };
+  await bed.engine.syncAll('start-up');
+  await bed.settle();
+  assert.deepEqual(bed.txsOf('app').map((t) => t.result), ['gone']);
+  assert.equal(bed.engine.container('app')?.applied, undefined);
+  assert.ok(bed.spaces.callsIn(`ino:${app.ino}`).length > 0, 'it did enter');
+  assert.equal(bed.spaces.batchesIn(`ino:${app.ino}`).length, 0, 'no nft batch after the failed netlink step');
+  assert.equal(bed.host.openHandles, 0);
+  bed.stop(APP);
+  bed.event('die', APP);
+  await bed.settle();
+  assert.equal(bed.engine.container('app')?.running, false);
+  assert.deepEqual(bed.txsOf('app').map((t) => t.result), ['gone'], 'nothing retried');
+});
+
+test('a netlink failure in a namespace that is still there: failed, and retried on the next Docker event', async () => {
+  const bed = gatewayAndApp();
+  bed.run(GW);
+  const app = bed.run(APP);
+  bed.spaces.vanished.add(`ino:${app.ino}`); // every call there fails, the process stays
+  await bed.engine.syncAll('start-up');
+  await bed.settle();
+  assert.deepEqual(bed.txsOf('app').map((t) => t.result), ['failed']);
+  assert.match(bed.engine.container('app')?.lastError ?? '', /ESRCH|No such process/);
+  assert.equal(bed.host.openHandles, 0);
+  bed.spaces.vanished.delete(`ino:${app.ino}`);
+  bed.create({ id: OTHER, name: 'other', networks: [{ network: 'lan', ip: '172.30.1.7' }] });
+  bed.run(OTHER);
+  bed.event('start', OTHER);
+  await bed.settle();
+  const last = bed.txsOf('app').at(-1)!;
+  assert.equal(last.result, 'applied', `${bed.engine.container('app')?.lastError} ${JSON.stringify(bed.txsOf('app').map((t) => [t.result, t.reasons]))}`);
+  assert.ok(last.reasons.some((r) => r.startsWith('retry')), last.reasons.join(','));
+  assert.equal(bed.engine.container('app')?.lastError, undefined);
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
 });
 
 test('an nft batch that fails rolls the routes back: failed, the last good state kept', async () => {
