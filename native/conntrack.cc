@@ -1,5 +1,7 @@
 #include "conntrack.h"
 
+#include "netlink_socket.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -8,7 +10,6 @@
 #include <linux/netlink.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <vector>
@@ -19,7 +20,6 @@ namespace {
 
 constexpr size_t kRecvSize = 64 * 1024;
 constexpr int kDumpAttempts = 3;
-constexpr int kTimeoutSec = 5;
 
 // Calls f(type, data, len) for each attribute in [p, p+len) whose header and
 // payload lie inside the buffer; stops at the first malformed one.
@@ -147,22 +147,12 @@ class CtSocket {
     if (fd_ >= 0) close(fd_);
   }
   bool Open(Failure& f) {
-    fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-    if (fd_ < 0) {
-      f.Set(errno, "conntrack", "socket");
-      return false;
-    }
+    // With the shared receive timeout: a netlink reply that never comes fails the step.
+    fd_ = OpenNetlink(NETLINK_NETFILTER, {}, 0, f);
+    if (fd_ < 0) return false;
     int one = 1;
     setsockopt(fd_, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
     setsockopt(fd_, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-    timeval tv{kTimeoutSec, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_nl sa{};
-    sa.nl_family = AF_NETLINK;
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      f.Set(errno, "conntrack", "bind");
-      return false;
-    }
     return true;
   }
 

@@ -9,3 +9,4 @@ export * from './cleanup.js';
 export * from './daemon.js';
 export * from './engine.js';
 export * from './prefix.js';
+export * from './vpn.js';

@@ -22,18 +22,21 @@ import {
   linkDel,
   netnsAdd,
   netnsDel,
-  parseJson,
   removeContainer,
   removeNetwork,
   run,
   runAllowFail,
   runContainer,
   startDaemon,
+  addLeakCounter,
+  killSwitchDrops,
+  leakedByEth0,
   tagPrefix,
   testPrefix,
   twineTable,
   vethPair,
   waitUntil,
+  wgQuickRouting,
   type TestContainer,
   type TestDaemon,
   type TestNs,
@@ -44,7 +47,6 @@ const NET = `${P}net`;
 const GW = `${P}gw`;
 const APP = `${P}app`;
 const SRV = `${P}srv`;
-const WG_TABLE = '51820';
 const TAG = (process.pid % 65536).toString(16);
 /** The Docker network, the tunnel, and the "internet" behind the tunnel's far end. */
 const NET6 = `fd74:${TAG}::/64`;
@@ -63,16 +65,6 @@ async function gwIp6(): Promise<string> {
   const n = (await inspectContainer(GW)).networks.find((x) => x.name === NET);
   assert.ok(n?.ipv6, 'the gateway has an IPv6 address');
   return n.ipv6;
-}
-
-async function counterIn(ns: TestNs, table: string): Promise<number> {
-  const out = parseJson<{ nftables: Array<{ rule?: { expr: Array<{ counter?: { packets: number } }> } }> }>(await execIn(ns, 'nft', ['-j', 'list', 'table', 'inet', table]));
-  return out.nftables.find((i) => i.rule)?.rule?.expr.find((e) => e.counter)?.counter?.packets ?? -1;
-}
-
-async function killSwitchDrops(): Promise<number> {
-  const out = parseJson<{ nftables: Array<{ counter?: { packets: number } }> }>(await execIn({ pid: gw.pid }, 'nft', ['-j', 'list', 'counter', 'inet', 'twine', 'killswitch']));
-  return out.nftables.find((i) => i.counter)?.counter?.packets ?? -1;
 }
 
 before(async () => {
@@ -99,12 +91,8 @@ before(async () => {
   // On the tunnel's interface: the gateway's route into the tunnel has no next hop, and IPv6
   // neighbour discovery answers only for addresses of the interface asked on.
   await execIn({ netns: SRV }, 'ip', ['-6', 'addr', 'add', `${TARGET6}/128`, 'dev', 'eth0', 'nodad']);
-  await execIn(g, 'ip', ['-6', 'route', 'add', 'default', 'dev', 'wg0', 'table', WG_TABLE]);
-  await execIn(g, 'ip', ['-6', 'rule', 'add', 'not', 'fwmark', WG_TABLE, 'table', WG_TABLE]);
-  await execIn(g, 'ip', ['-6', 'rule', 'add', 'table', 'main', 'suppress_prefixlength', '0']);
-  await execIn(g, 'nft', ['add table inet twt_leak']);
-  await execIn(g, 'nft', ['add chain inet twt_leak post { type filter hook postrouting priority 500; }']);
-  await execIn(g, 'nft', [`add rule inet twt_leak post oifname "eth0" ip6 daddr ${INET6} counter`]);
+  await wgQuickRouting(g, 6, true);
+  await addLeakCounter(g, 6, INET6);
   app = await runContainer({ name: APP, networks: [NET], labels: { [`twine.route.${INET6}`]: GW } });
   listener = spawn('nsenter', ['-t', String(app.pid), '-n', 'python3', '-c', LISTEN_PY], { stdio: 'ignore' });
   await waitUntil('the app\'s IPv6 route via the gateway', async () => (await execIn({ pid: app.pid }, 'ip', ['-6', 'route', 'show', 'proto', '74'])).includes(`via ${await gwIp6()}`));
@@ -145,14 +133,14 @@ test('IPv6: the tunnel side reaches the app through the gateway\'s forward', asy
 
 test('IPv6 kill switch: with the tunnel down nothing leaves the gateway by eth0', async (t) => {
   await linkDel({ pid: gw.pid }, 'wg0');
-  const before = await killSwitchDrops();
+  const before = await killSwitchDrops({ pid: gw.pid });
   const down = await dockerExec(APP, ['ping6', '-c3', '-W1', TARGET6]);
   assert.notEqual(down.exitCode, 0, down.stdout);
   const dropped = await waitUntil('the kill switch to count the pings', async () => {
-    const n = (await killSwitchDrops()) - before;
+    const n = (await killSwitchDrops({ pid: gw.pid })) - before;
     return n >= 3 ? n : false;
   });
-  const leaked = await counterIn({ pid: gw.pid }, 'twt_leak');
+  const leaked = await leakedByEth0({ pid: gw.pid });
   t.diagnostic(`IPv6 tunnel down: ${dropped} dropped by the kill switch, ${leaked} left the gateway by eth0`);
   assert.equal(leaked, 0);
 });

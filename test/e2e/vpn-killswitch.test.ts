@@ -30,13 +30,16 @@ import {
   linkDel,
   netnsAdd,
   netnsDel,
-  parseJson,
   removeContainer,
   removeNetwork,
   routeGet,
   runAllowFail,
   runContainer,
   startDaemon,
+  addLeakCounter,
+  killSwitchDrops,
+  leakedByEth0,
+  ruleCounters,
   tagPrefix,
   testPrefix,
   twineCli,
@@ -46,6 +49,7 @@ import {
   unusedPrefixes24,
   vethPair,
   waitUntil,
+  wgQuickRouting,
   type TestContainer,
   type TestDaemon,
   type TestNs,
@@ -56,7 +60,6 @@ const NET = `${P}net`;
 const GW = `${P}gw`;
 const APP = `${P}app`;
 const SRV = `${P}srv`;
-const WG_TABLE = '51820';
 const LAN = `${P}lan`;
 const LISTEN = ['sh', '-c', 'while true; do echo hello-app | nc -l -p 9080; done & while true; do echo hello-published | nc -l -p 8080; done'];
 /** The host port the app's 8080 is published on (on the LAN veth's host address only). */
@@ -77,28 +80,7 @@ async function tunnelUp(first: boolean): Promise<void> {
   await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${tun}.1/24`] }, { ns: { netns: SRV }, name: 'eth0', addresses: [`${tun}.2/24`] });
   const g: TestNs = { pid: gw.pid };
   await execIn(g, 'ip', ['link', 'set', 'wg0', 'mtu', '1280']);
-  await execIn(g, 'ip', ['route', 'add', 'default', 'dev', 'wg0', 'table', WG_TABLE]);
-  if (first) {
-    await execIn(g, 'ip', ['rule', 'add', 'not', 'fwmark', WG_TABLE, 'table', WG_TABLE]);
-    await execIn(g, 'ip', ['rule', 'add', 'table', 'main', 'suppress_prefixlength', '0']);
-  }
-}
-
-/** Packets to the internet prefix that left the gateway by eth0, counted in the gateway's own namespace. */
-async function leakedByEth0(): Promise<number> {
-  const out = parseJson<{ nftables: Array<{ rule?: { expr: Array<{ counter?: { packets: number } }> } }> }>(
-    await execIn({ pid: gw.pid }, 'nft', ['-j', 'list', 'table', 'inet', 'twt_leak']),
-  );
-  const rule = out.nftables.find((i) => i.rule)?.rule;
-  const c = rule?.expr.find((e) => e.counter)?.counter;
-  assert.ok(c, 'the leak counter is there');
-  return c.packets;
-}
-
-/** Twine's kill-switch counter in the gateway. */
-async function killSwitchDrops(): Promise<number> {
-  const out = parseJson<{ nftables: Array<{ counter?: { packets: number } }> }>(await execIn({ pid: gw.pid }, 'nft', ['-j', 'list', 'counter', 'inet', 'twine', 'killswitch']));
-  return out.nftables.find((i) => i.counter)?.counter?.packets ?? -1;
+  await wgQuickRouting(g, 4, first);
 }
 
 before(async () => {
@@ -122,9 +104,7 @@ before(async () => {
   gw = await runContainer({ name: GW, networks: [NET], labels: { 'twine.nat.interfaces': 'wg+', 'twine.nat.forward.wg+.9080': `${APP}:9080` } });
   await tunnelUp(true);
   await execIn({ netns: SRV }, 'ip', ['addr', 'add', `${target}/32`, 'dev', 'lo']);
-  await execIn({ pid: gw.pid }, 'nft', ['add table inet twt_leak']);
-  await execIn({ pid: gw.pid }, 'nft', ['add chain inet twt_leak post { type filter hook postrouting priority 500; }']);
-  await execIn({ pid: gw.pid }, 'nft', [`add rule inet twt_leak post oifname "eth0" ip daddr ${inet}.0/24 counter`]);
+  await addLeakCounter({ pid: gw.pid }, 4, `${inet}.0/24`);
   app = await runContainer({
     name: APP,
     networks: [NET],
@@ -155,19 +135,19 @@ test('kill switch: with the tunnel down, nothing a dependent sends leaves the ga
   assert.equal(up.exitCode, 0, `ping ${target} with the tunnel up: ${up.stdout}${up.stderr}`);
   const nc = await runAllowFail('ip', ['netns', 'exec', SRV, 'busybox', 'nc', '-w', '3', `${tun}.1`, '9080'], { input: '' });
   assert.match(nc.stdout, /hello-app/, `the forward from the tunnel side: exit ${nc.exitCode} ${nc.stderr}`);
-  assert.equal(await leakedByEth0(), 0);
+  assert.equal(await leakedByEth0({ pid: gw.pid }), 0);
 
   // Tunnel down: the VPN client's interface is gone, its table empty, Docker's default route left in main.
   await linkDel({ pid: gw.pid }, 'wg0');
   const gwRoute = await routeGet({ pid: gw.pid }, target);
   assert.equal(gwRoute.route?.dev, 'eth0', `the gateway's own routing now points at eth0: ${JSON.stringify(gwRoute)}`);
   const from = daemon!.lines.length;
-  const dropsBefore = await killSwitchDrops();
+  const dropsBefore = await killSwitchDrops({ pid: gw.pid });
   const down = await dockerExec(APP, ['ping', '-c3', '-W1', target]);
   assert.notEqual(down.exitCode, 0, `no reply with the tunnel down: ${down.stdout}`);
   // The positive signal that the pings reached the gateway: the kill switch counted them.
-  const dropped = (await waitUntil('the kill switch to count 3 drops', async () => ((await killSwitchDrops()) - dropsBefore >= 3 ? (await killSwitchDrops()) - dropsBefore : false)));
-  const leaked = await leakedByEth0();
+  const dropped = (await waitUntil('the kill switch to count 3 drops', async () => ((await killSwitchDrops({ pid: gw.pid })) - dropsBefore >= 3 ? (await killSwitchDrops({ pid: gw.pid })) - dropsBefore : false)));
+  const leaked = await leakedByEth0({ pid: gw.pid });
   t.diagnostic(`tunnel down: ${dropped} packets dropped by the kill switch, ${leaked} left the gateway by eth0`);
   assert.equal(leaked, 0);
   // What the kernel counted is what `twine status` says.
@@ -181,7 +161,7 @@ test('kill switch: with the tunnel down, nothing a dependent sends leaves the ga
   const back = await dockerExec(APP, ['ping', '-c1', '-W2', target]);
   assert.equal(back.exitCode, 0, `ping ${target} with the tunnel back: ${back.stdout}${back.stderr}`);
   assert.deepEqual(txLines(daemon!, { from, container: APP }), []);
-  assert.equal(await leakedByEth0(), 0);
+  assert.equal(await leakedByEth0({ pid: gw.pid }), 0);
 });
 
 test('MSS: a TCP SYN through the gateway reaches the peer behind wg0 (MTU 1280) with MSS ≤ 1240, and 1 MB transfers', async (t) => {
@@ -209,8 +189,7 @@ test('MSS: a TCP SYN through the gateway reaches the peer behind wg0 (MTU 1280) 
   );
   await server;
   assert.equal(client, '1048576');
-  const counters = parseJson<{ nftables: Array<{ rule?: { expr: Array<{ counter?: { packets: number } }> } }> }>(await execIn(srv, 'nft', ['-j', 'list', 'table', 'inet', 'twt_mss']))
-    .nftables.flatMap((i) => (i.rule ? [i.rule.expr.find((e) => e.counter)?.counter?.packets ?? -1] : []));
+  const counters = await ruleCounters(srv, 'twt_mss');
   t.diagnostic(`SYNs at the peer with MSS <= 1240: ${counters[0]}, with MSS > 1240: ${counters[1]}; 1048576 bytes received`);
   assert.ok((counters[0] ?? 0) >= 1, `SYN counters ${JSON.stringify(counters)}`);
   assert.equal(counters[1], 0);
