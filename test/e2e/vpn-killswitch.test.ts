@@ -200,9 +200,19 @@ test('published port: a LAN client reaches the app through Docker\'s DNAT while 
   assert.match(await execIn(nsApp, 'ip', ['rule', 'show']), /7474:\s+from all fwmark 0x20000000\/0x20000000 lookup 7474 proto 74/);
   const dockerGw = (await execIn(nsApp, 'ip', ['route', 'show', 'table', '7474'])).trim();
   assert.match(dockerGw, /^default via \S+ dev eth0 proto 74/);
-  const nc = await runAllowFail('ip', ['netns', 'exec', LAN, 'busybox', 'nc', '-w', '3', `${lan}.1`, HOST_PORT], { input: '' });
-  t.diagnostic(`LAN client ${lan}.2 → ${lan}.1:${HOST_PORT} → app:8080: ${JSON.stringify(nc.stdout.trim())} (exit ${nc.exitCode}); replies by ${dockerGw}`);
-  assert.match(nc.stdout, /hello-published/, `nc from the LAN client: exit ${nc.exitCode} ${nc.stderr}`);
+  // A few tries: the app's listener is a shell loop that restarts nc after each connection.
+  const tries: string[] = [];
+  const got = await waitUntil(
+    'the LAN client to get the app\'s answer',
+    async () => {
+      const nc = await runAllowFail('ip', ['netns', 'exec', LAN, 'busybox', 'nc', '-w', '3', `${lan}.1`, HOST_PORT], { input: '' });
+      tries.push(`exit ${nc.exitCode} ${JSON.stringify(nc.stdout.trim())} ${nc.stderr.trim()}`);
+      return /hello-published/.test(nc.stdout) ? nc.stdout.trim() : false;
+    },
+    12_000,
+    500,
+  ).catch((err: unknown) => assert.fail(`${String(err)}; tries: ${tries.join(' | ')}`));
+  t.diagnostic(`LAN client ${lan}.2 → ${lan}.1:${HOST_PORT} → app:8080: ${JSON.stringify(got)} after ${tries.length} tries (${tries.join(' | ')}); replies by ${dockerGw}`);
   // The app's own traffic: via the gateway, through the tunnel.
   assert.equal((await routeGet(nsApp, target)).route?.gateway, await containerIp(GW, NET));
   const ping = await dockerExec(APP, ['ping', '-c1', '-W2', target]);
