@@ -13,8 +13,8 @@ const APP = 'aaaa000000000000000000000000000000000000000000000000000000000002';
 const OTHER = 'aaaa000000000000000000000000000000000000000000000000000000000003';
 
 /** A gateway and an app that routes 10.50.0.0/16 via it, both on one bridge network. */
-function gatewayAndApp(opts: { gwIp?: string; appLabels?: Record<string, string> } = {}): FakeBed {
-  const bed = new FakeBed();
+function gatewayAndApp(opts: { gwIp?: string; appLabels?: Record<string, string>; engine?: ConstructorParameters<typeof FakeBed>[0] } = {}): FakeBed {
+  const bed = new FakeBed(opts.engine);
   bed.network('lan', LAN);
   bed.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: opts.gwIp ?? '172.30.1.2' }] });
   bed.create({ id: APP, name: 'app', labels: opts.appLabels ?? { 'twine.route.10.50.0.0/16': 'gw' }, networks: [{ network: 'lan', ip: '172.30.1.3' }] });
@@ -29,6 +29,16 @@ async function started(bed: FakeBed, ...ids: string[]): Promise<void> {
   for (const id of ids) bed.run(id);
   await bed.engine.syncAll('start-up');
   await bed.settle();
+}
+
+/** Both applied, then the app stopped (Docker's die event handled): ready for the app's next start. */
+async function appStopped(): Promise<FakeBed> {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  bed.stop(APP);
+  bed.event('die', APP);
+  await bed.settle();
+  return bed;
 }
 
 test('start-up sync: each labelled container is applied in its own namespace, one TxEvent each', async () => {
@@ -153,11 +163,7 @@ test('event ordering: start then die of one container coalesce into the later st
 });
 
 test('start path without inspect: the container\'s cgroup and /proc give the start, the inspect only confirms', async () => {
-  const bed = gatewayAndApp();
-  await started(bed, GW, APP);
-  bed.stop(APP);
-  bed.event('die', APP);
-  await bed.settle();
+  const bed = await appStopped();
   const inspects = bed.docker.count(`inspect ${APP}`);
   const n = bed.txsOf('app').length;
   bed.run(APP);
@@ -172,11 +178,7 @@ test('start path without inspect: the container\'s cgroup and /proc give the sta
 });
 
 test('start path fallback: no process in the cgroup, so the start is inspected first', async () => {
-  const bed = gatewayAndApp();
-  await started(bed, GW, APP);
-  bed.stop(APP);
-  bed.event('die', APP);
-  await bed.settle();
+  const bed = await appStopped();
   const n = bed.txsOf('app').length;
   bed.run(APP, { inCgroup: false });
   bed.event('start', APP);
@@ -188,11 +190,7 @@ test('start path fallback: no process in the cgroup, so the start is inspected f
 });
 
 test('start path fallback: interfaces that do not match its networks, so the start is inspected first', async () => {
-  const bed = gatewayAndApp();
-  await started(bed, GW, APP);
-  bed.stop(APP);
-  bed.event('die', APP);
-  await bed.settle();
+  const bed = await appStopped();
   const n = bed.txsOf('app').length;
   const p = bed.run(APP);
   p.addrs = p.addrs!.map((a) => (a.ifname === 'eth0' ? { ...a, address: '192.168.77.3' } : a));
@@ -350,10 +348,7 @@ test('an nft batch that fails rolls the routes back: failed, the last good state
 });
 
 test('applied before the start event (early path): the start event finds it in place, one batch', async () => {
-  const early = new FakeBed({ applyBeforeStart: true });
-  early.network('lan', LAN);
-  early.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
-  early.create({ id: APP, name: 'app', labels: { 'twine.route.10.50.0.0/16': 'gw' }, networks: [{ network: 'lan', ip: '172.30.1.3' }] });
+  const early = gatewayAndApp({ engine: { applyBeforeStart: true } });
   await started(early, GW);
   early.event('create', APP);
   await early.settle();
@@ -374,10 +369,7 @@ test('applied before the start event (early path): the start event finds it in p
 });
 
 test('early path fallback: the start event comes before the namespace is ready, the start applies', async () => {
-  const early = new FakeBed({ applyBeforeStart: true });
-  early.network('lan', LAN);
-  early.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
-  early.create({ id: APP, name: 'app', labels: { 'twine.route.10.50.0.0/16': 'gw' }, networks: [{ network: 'lan', ip: '172.30.1.3' }] });
+  const early = gatewayAndApp({ engine: { applyBeforeStart: true } });
   await started(early, GW);
   early.event('create', APP);
   await early.settle();
