@@ -23,6 +23,8 @@ import {
   testPrefix,
   twineCli,
   waitUntil,
+  OWNER_LABEL,
+  TEST_LABEL,
   type TestDaemon,
 } from '../bed/index.js';
 
@@ -195,7 +197,8 @@ test('Twine stopped: a labelled container with the runtime fails to start, namin
   await stopTwine();
   const name = `${P}closed`;
   containers.push(name);
-  const r = await runAllowFail('docker', ['run', '-d', '--name', name, '--label', 'twine-test=1', '--label', `twine.route.${DST}=${GW_A}`, '--network', NET_A, ...RUNTIME, 'twine-test/busybox:latest', ...FIRST]);
+  // The bed's labels (test and owner): a leftover cleanup running elsewhere leaves a live run's container alone.
+  const r = await runAllowFail('docker', ['run', '-d', '--name', name, '--label', `${TEST_LABEL}=1`, '--label', `${OWNER_LABEL}=${process.pid}`, '--label', `twine.route.${DST}=${GW_A}`, '--network', NET_A, ...RUNTIME, 'twine-test/busybox:latest', ...FIRST]);
   assert.notEqual(r.exitCode, 0);
   assert.match(r.stderr, /twine: container [0-9a-f]{12} not started \(fail-closed runtime\): no answer from the daemon within 3000 ms/);
   const state = await run('docker', ['inspect', '-f', '{{.State.Running}}', name]);
