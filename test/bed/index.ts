@@ -10,3 +10,5 @@ export * from './daemon.js';
 export * from './engine.js';
 export * from './prefix.js';
 export * from './vpn.js';
+export * from './twine-image.js';
+export * from './compose.js';
