@@ -58,7 +58,7 @@ before(async () => {
     },
   });
   await runContainer({ name: BAD, networks: [NET], labels: { 'twine.route.10.0.0.0/33': GW } });
-  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'info', env: { TWINE_LISTEN: '127.0.0.1:0' } });
+  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'debug', env: { TWINE_LISTEN: '127.0.0.1:0' } });
   const listening = await daemon.waitForLog((l) => l.msg === 'status server listening', 30_000);
   origin = `http://${String(listening.listen)}`;
   await daemon.waitForLog((l) => l.msg === 'reconciled', 30_000);

@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
+import { TWINE_REPLY_TABLE } from '../../src/netns/types.js';
 import {
   cleanupLeftovers,
   containerIp,
@@ -13,6 +14,7 @@ import {
   inNs,
   removeContainer,
   removeNetwork,
+  run,
   runContainer,
   tagPrefix,
   testPrefix,
@@ -52,11 +54,17 @@ test('twine plan --json resolves the gateway to its address and interface and ch
   const routesBefore = await inNs(app.pid, 'ip', ['route']);
   const r = await plan(app.name, '--json');
   assert.equal(r.exitCode, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { plan: { routes: Array<{ dst: string; gateway?: string; dev?: string; protocol?: number }>; table: { chains: Array<{ name: string; rules: unknown[] }> } } };
+  const doc = JSON.parse(r.stdout) as { plan: { routes: Array<{ dst: string; gateway?: string; dev?: string; protocol?: number; table?: number }>; table: { chains: Array<{ name: string; rules: unknown[] }> } } };
   const gwIp = await containerIp(gw.name, NET);
+  const dockerGw = (await run('docker', ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', NET])).trim();
+  // The route via the gateway in the main table, and (because the app routes a prefix via a
+  // gateway) the reply path for published ports: a default via Docker's gateway in Twine's own table.
   assert.deepEqual(
-    doc.plan.routes.map((x) => [x.dst, x.gateway, x.dev, x.protocol]),
-    [['10.66.0.0/16', gwIp, 'eth0', 74]],
+    doc.plan.routes.map((x) => [x.dst, x.gateway, x.dev, x.protocol, x.table ?? 254]),
+    [
+      ['10.66.0.0/16', gwIp, 'eth0', 74, 254],
+      ['0.0.0.0/0', dockerGw, 'eth0', 74, TWINE_REPLY_TABLE],
+    ],
   );
   const pre = doc.plan.table.chains.find((c) => c.name === 'PREROUTING');
   assert.ok(pre && JSON.stringify(pre.rules).includes(gwIp), 'the forward DNATs to the gateway address');
