@@ -20,6 +20,8 @@ const healthEl = document.getElementById('health');
 const updatedEl = document.getElementById('updated');
 
 let docs = [];
+/** The selected container's own document (/api/containers/<name>): the list's plus what is applied, as text. */
+let detailDoc;
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -43,6 +45,17 @@ function selectedName() {
 function select(name) {
   location.hash = name ? `c=${encodeURIComponent(name)}` : '';
   render();
+}
+
+/** Reads the selected container's own document; none selected or unknown: undefined. */
+async function loadDetail() {
+  const name = selectedName();
+  if (!name) {
+    detailDoc = undefined;
+    return;
+  }
+  const r = await fetch(`/api/containers/${encodeURIComponent(name)}`, { cache: 'no-store' });
+  detailDoc = r.ok ? await r.json() : undefined;
 }
 
 const portText = (p) => (p.lo === p.hi ? String(p.lo) : `${p.lo}-${p.hi}`);
@@ -242,6 +255,9 @@ function renderDetail() {
   const close = el('button', { class: 'close', title: 'close' }, '×');
   close.addEventListener('click', () => select(undefined));
   const desired = d.desired ?? {};
+  // The text of what is applied comes with the container's own document, once it is read.
+  const own = detailDoc?.name === d.name ? detailDoc : undefined;
+  const applied = own?.appliedText;
   const labels = Object.entries(d.labels ?? {}).filter(([k]) => k.startsWith('twine.')).sort(([a], [b]) => a.localeCompare(b));
   const parts = [
     close,
@@ -263,11 +279,16 @@ function renderDetail() {
     list(desired.rules, (r) => `${r.chain} ${r.name}${r.state === 'down' ? ` — DOWN: ${r.reason ?? ''}` : ''}`),
     el('h4', {}, 'Host routes (desired)'),
     list(desired.hostRoutes, (h) => `${h.dst}${h.via ? ` via ${h.via}` : ''}${h.reason ? ` — ${h.reason}` : ''}`),
-    el('h4', {}, 'Applied in the namespace: routes'),
-    el('pre', {}, (d.appliedText?.routes ?? []).join('\n') || '(none)'),
-    el('h4', {}, 'Applied in the namespace: nftables'),
-    el('pre', { class: 'table-text' }, (d.appliedText?.table ?? ['(nothing applied)']).join('\n')),
   );
+  if (!own) parts.push(el('h4', {}, 'Applied in the namespace'), el('p', { class: 'muted' }, 'reading…'));
+  else {
+    parts.push(
+      el('h4', {}, 'Applied in the namespace: routes'),
+      el('pre', {}, (applied?.routes ?? []).join('\n') || '(none)'),
+      el('h4', {}, 'Applied in the namespace: nftables'),
+      el('pre', { class: 'table-text' }, (applied?.table ?? ['(nothing applied)']).join('\n')),
+    );
+  }
   detail.replaceChildren(...parts);
 }
 
@@ -284,6 +305,7 @@ async function refresh() {
       fetch('/healthz', { cache: 'no-store' }).then((r) => r.json()),
     ]);
     docs = cs;
+    await loadDetail();
     healthEl.dataset.state = h.ok ? 'ok' : 'bad';
     healthEl.textContent = h.ok
       ? `healthy · ${h.containers} running · ${h.errors} with errors · v${h.version}`
@@ -300,5 +322,8 @@ async function refresh() {
 }
 
 search.addEventListener('input', renderTable);
-window.addEventListener('hashchange', render);
+window.addEventListener('hashchange', () => {
+  render();
+  void loadDetail().then(renderDetail);
+});
 void refresh();

@@ -100,6 +100,16 @@ export function summarize(c: ContainerState): ContainerSummary {
   };
 }
 
+/**
+ * One container's document as /api/containers/<name> answers it: the list's, plus what is
+ * committed as text (rendered per request, so the list the dashboard polls stays cheap).
+ */
+export function containerDetailDoc(c: ContainerState): ContainerDoc {
+  const doc = containerDoc(c);
+  if (c.applied !== undefined) doc.appliedText = { routes: c.applied.routes.map(routeText), table: tableText(c.applied.table) };
+  return doc;
+}
+
 export function containerDoc(c: ContainerState): ContainerDoc {
   const doc: ContainerDoc = {
     id: c.id,
@@ -112,10 +122,7 @@ export function containerDoc(c: ContainerState): ContainerDoc {
   };
   if (c.desired !== undefined) doc.desired = c.desired;
   if (c.plan !== undefined) doc.plan = c.plan;
-  if (c.applied !== undefined) {
-    doc.applied = c.applied;
-    doc.appliedText = { routes: c.applied.routes.map(routeText), table: tableText(c.applied.table) };
-  }
+  if (c.applied !== undefined) doc.applied = c.applied;
   if (c.dependencies !== undefined) doc.dependencies = c.dependencies;
   const lastError = lastErrorOf(c);
   if (lastError !== undefined) doc.lastError = lastError;

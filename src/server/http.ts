@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { readVersion } from '../cli/version.js';
-import { containerDoc, hasError, type HealthDoc } from './api.js';
+import { containerDetailDoc, containerDoc, hasError, type HealthDoc } from './api.js';
 import { DASHBOARD_HEADERS, DASHBOARD_PATHS, dashboardFile } from './dashboard.js';
 import { hostCheck, type HostCheck } from './host-check.js';
 import { listenExclusive } from './instance.js';
@@ -167,7 +167,7 @@ export function createHandler(view: DaemonView, metrics: Metrics, log?: Logger, 
         const key = decodeURIComponent(pathname.slice('/api/containers/'.length));
         const c = key === '' ? undefined : view.container(key);
         if (c) {
-          const doc = containerDoc(c);
+          const doc = containerDetailDoc(c);
           const dropped = await view.killSwitchDrops?.(c).catch(() => undefined);
           if (dropped !== undefined) doc.killSwitchDropped = dropped;
           sendJson(res, 200, doc, head);
