@@ -5,7 +5,7 @@
 // Sysctls are left as they are: Twine does not know what they were before,
 // and they die with the namespace.
 
-import { NamespaceRefusedError } from '../errors.js';
+import { describeError, NamespaceRefusedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { TWINE_RT_PROTO } from '../netns/types.js';
 import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
@@ -15,7 +15,7 @@ import type { Plan } from '../plan/types.js';
 import type { Spec } from '../labels/spec.js';
 import { applyPlan, type Applier } from './transaction.js';
 import { hostNamespaceInodes, openOwnNamespace } from './ownership.js';
-import { describeError } from './engine.js';
+
 
 const NOTHING: Spec = { forwards: [], routes: [], rules: [], hostRoutes: [], warnings: [] };
 

@@ -1,0 +1,32 @@
+// What the engine is built from: its options and the interfaces it acts
+// through (Docker, the namespace backend, the nft transport, the host).
+
+import type { DockerClient } from '../docker/client.js';
+import type { NftTransport } from '../firewall/transport.js';
+import type { Cidr } from '../labels/spec.js';
+import type { Limits } from '../labels/limits.js';
+import type { Logger } from '../log.js';
+import type { NetnsBackend } from '../netns/types.js';
+import type { HostView } from './host-view.js';
+
+export interface EngineOptions {
+  allowHostRoutes: boolean;
+  /** The host's network namespace (a path); tests point it at one of their own. */
+  hostNetns: string;
+  concurrency: number;
+  /** Apply when Docker has set up a starting container's network, before its start event (default on). */
+  applyBeforeStart?: boolean;
+  /** Per-container limits (default DEFAULT_LIMITS). */
+  limits?: Limits;
+  /** --host-routes-allow: host routes must lie inside one of these. */
+  hostRoutesAllow?: Cidr[];
+}
+
+export interface EngineDeps {
+  docker: DockerClient;
+  netns: NetnsBackend;
+  nft: NftTransport;
+  log: Logger;
+  /** Cgroups, /proc and namespace files (default: this host's; unit tests give fakes). */
+  host?: HostView;
+}

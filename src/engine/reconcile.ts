@@ -1,0 +1,301 @@
+// One container's transaction as the engine runs it: plan from its labels and
+// the inventory snapshot, claim its host-route prefixes, open and check its
+// namespace, apply (./transaction.ts), then report: the container's status,
+// one log line and one TxEvent (which feeds the metrics) per outcome.
+
+import { randomBytes } from 'node:crypto';
+import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
+import type { NetworkIndex } from '../docker/networks.js';
+import { parseCidr } from '../labels/parse.js';
+import type { Cidr } from '../labels/spec.js';
+import type { HostRoutePolicy } from '../labels/host-routes.js';
+import { visibleLabels } from '../labels/visible.js';
+import { DEFAULT_LIMITS } from '../labels/limits.js';
+import type { Logger } from '../log.js';
+import type { NsHandle } from '../netns/handle.js';
+import type { Plan } from '../plan/types.js';
+import type { ContainerInfo } from '../resolve/inventory.js';
+import type { ContainerStore } from './container-store.js';
+import type { EngineDeps, EngineOptions } from './deps.js';
+import type { EarlyApplied } from './early.js';
+import type { DependencyGraph } from './graph.js';
+import { conflictReason } from './host-claims.js';
+import type { HostRoutes } from './host-routes.js';
+import { hostRoutePolicy } from './host-subnets.js';
+import type { HostView } from './host-view.js';
+import { openOwnNamespace } from './ownership.js';
+import { HOST_ROUTES_LABEL, planContainer, type PlanOutcome } from './planner.js';
+import { minEventMs, onlyConfirms, whys, type Reason } from './reason.js';
+import type { RetrySchedule } from './retry.js';
+import type { ContainerState, FrontStages, TxEvent, TxResultKind } from './state.js';
+import { applyPlan, type TxResult } from './transaction.js';
+import { wallMs } from '../util/clock.js';
+
+/**
+ * How the namespace came to be: `event`, at the container's start event (new,
+ * unless the early path or the runtime hook already wrote to it); `early`,
+ * before the start event (./start-paths.ts). Undefined: an ordinary re-plan.
+ */
+export type StartKind = 'event' | 'early';
+
+export interface ReconcileDeps {
+  deps: Pick<EngineDeps, 'netns' | 'nft' | 'log'>;
+  opts: Pick<EngineOptions, 'allowHostRoutes' | 'hostNetns' | 'limits' | 'hostRoutesAllow'>;
+  host: Pick<HostView, 'open' | 'netnsInode'>;
+  store: ContainerStore;
+  networks: NetworkIndex;
+  /** Namespaces no container's own process is in (the host's, Twine's). */
+  hostNs: ReadonlySet<number>;
+  graph: DependencyGraph;
+  retries: RetrySchedule;
+  hostRoutes: HostRoutes;
+  early: EarlyApplied;
+  /** Re-plan these containers (a host-route prefix they wait for was let go). */
+  replan(ids: string[]): void;
+  emitTx(e: TxEvent): void;
+}
+
+/** One transaction's identity, for its log lines and its TxEvent. */
+interface Tx {
+  info: ContainerInfo;
+  reasons: Reason[];
+  txId: string;
+  log: Logger;
+  eventMs: number | undefined;
+}
+
+export class Reconciler {
+  /** Per-container status, for the API and `twine status`. */
+  readonly states = new Map<string, ContainerState>();
+  /** Namespace inode per container that Twine has written to, to tell a fresh namespace from a known one. */
+  private readonly knownNs = new Map<string, number>();
+
+  constructor(private readonly d: ReconcileDeps) {}
+
+  /** The container stopped (`info` undefined: it is gone): nothing applied any more, its host routes and prefixes go. */
+  notRunning(id: string, info: ContainerInfo | undefined): void {
+    const state = this.states.get(id);
+    this.d.retries.forget(id);
+    this.knownNs.delete(id);
+    this.d.replan(this.d.hostRoutes.claims.release(id));
+    if (!info) {
+      this.states.delete(id);
+      this.d.graph.remove(id);
+    } else if (state) {
+      state.running = false;
+      state.applied = undefined;
+    }
+    if (state?.plan?.hostRoutes.length) this.d.hostRoutes.request(`${state.name} stopped`);
+  }
+
+  /** A running container without twine labels: Twine has nothing of it to keep. */
+  unlabelled(id: string): void {
+    this.d.retries.forget(id);
+    this.d.replan(this.d.hostRoutes.claims.release(id));
+    this.states.delete(id);
+    this.d.graph.remove(id);
+  }
+
+  /** Plans and applies `info`. Returns when it committed (undefined: nothing committed). */
+  async transact(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages): Promise<number | undefined> {
+    const txId = randomBytes(4).toString('hex');
+    const tx: Tx = { info, reasons, txId, log: this.d.deps.log.child({ container: info.name, tx: txId }), eventMs: minEventMs(reasons) };
+    const state = this.stateOf(info);
+    const t0 = performance.now();
+
+    // Host routes may not overlap what the host is connected to: read that first.
+    let hostRoutes: HostRoutePolicy | undefined;
+    if (this.d.opts.allowHostRoutes && info.labels[HOST_ROUTES_LABEL] !== undefined) {
+      try {
+        const [addrs] = await Promise.all([this.d.deps.netns.addrList({ path: this.d.opts.hostNetns }), this.d.networks.refresh()]);
+        hostRoutes = hostRoutePolicy(addrs, this.d.networks.all(), this.d.opts.hostRoutesAllow);
+      } catch (err) {
+        state.lastError = `cannot read the subnets connected on the host, which ${HOST_ROUTES_LABEL} must not overlap: ${describeError(err)}`;
+        tx.log.error({ err: state.lastError, reasons: whys(reasons) }, 'transaction failed, nothing applied');
+        this.report(tx, 'failed');
+        return undefined;
+      }
+    }
+    let outcome: PlanOutcome;
+    try {
+      outcome = planContainer(info, this.d.store.snapshot(), {
+        allowHostRoutes: this.d.opts.allowHostRoutes,
+        limits: this.d.opts.limits ?? DEFAULT_LIMITS,
+        ...(hostRoutes ? { hostRoutes } : {}),
+      });
+    } catch (err) {
+      return this.invalid(tx, state, err);
+    }
+    // The first container to claim a host-route prefix keeps it; no await from the check to the claim.
+    const claims = this.d.hostRoutes.claims;
+    const claim = outcome.plan.hostRoutes.map((r) => parseCidr(r.dst)).filter((c): c is Cidr => typeof c !== 'string');
+    const conflicts = claims.conflicts(info.id, claim);
+    if (conflicts.length > 0) {
+      claims.wait(info.id);
+      const value = info.labels[HOST_ROUTES_LABEL] ?? '';
+      return this.invalid(tx, state, new LabelError(info.name, conflicts.map((c) => ({ container: info.name, key: HOST_ROUTES_LABEL, value, reason: conflictReason(info.name, c) }))));
+    }
+    this.d.replan(claims.set(info.id, info.name, claim));
+    this.d.graph.set(info.id, outcome.deps);
+    state.desired = outcome.desired;
+    state.warnings = outcome.warnings;
+    for (const w of outcome.warnings) tx.log.warn({ label: w.key }, w.message);
+    const planMs = performance.now() - t0;
+
+    // The one namespace handle of this transaction, checked: the container's own namespace, the one recorded for it.
+    let ns: NsHandle;
+    try {
+      ns = openOwnNamespace(info, { hostInodes: this.d.hostNs, containers: this.d.store.values() }, this.d.host.open);
+    } catch (err) {
+      if (err instanceof NamespaceGoneError) this.gone(tx, err);
+      else if (err instanceof NamespaceRefusedError) this.refuse(tx, state, err);
+      else this.failed(tx, state, err);
+      return undefined;
+    }
+    try {
+      return await this.applyIn(ns, tx, state, outcome.plan, start, { ...front, planMs });
+    } finally {
+      ns.close();
+    }
+  }
+
+  /** The labels are invalid (or claim a held prefix): nothing applied, the last good state kept. */
+  private invalid(tx: Tx, state: ContainerState, err: unknown): undefined {
+    // The start path already reported these labels; the inspect after it finds them as bad.
+    const again = state.lastError === describeError(err);
+    if (onlyConfirms(tx.reasons) && again) return;
+    state.lastError = describeError(err);
+    state.labelErrors = err instanceof LabelError ? err.issues : [];
+    // Once per change: the start event and each re-check find the same labels, and say so only at debug.
+    tx.log[again ? 'debug' : 'error']({ err: state.lastError, labels: visibleLabels(tx.info.labels), reasons: whys(tx.reasons) }, 'labels invalid: nothing applied, last good state kept');
+    this.report(tx, 'invalid');
+    return undefined;
+  }
+
+  /** A real failure: rolled back, reported as the container's error, retried with backoff and on Docker events. */
+  private failed(tx: Tx, state: ContainerState, err: unknown): void {
+    state.lastError = describeError(err);
+    const retryInMs = this.d.retries.failed(tx.info.id);
+    tx.log.error({ err: state.lastError, reasons: whys(tx.reasons), retryInMs }, 'transaction failed, rolled back');
+    this.report(tx, 'failed');
+  }
+
+  /** The namespace vanished under the transaction: the container stopped, and its die event follows. Nothing to retry. */
+  private gone(tx: Tx, err: unknown): void {
+    this.knownNs.delete(tx.info.id);
+    this.d.retries.forget(tx.info.id);
+    tx.log.info({ err: describeError(err), reasons: whys(tx.reasons) }, 'namespace gone: the container stopped during the transaction');
+    this.report(tx, 'gone');
+  }
+
+  /** Not the container's own namespace: nothing written, and nothing of its plan kept as applied (its host routes go). */
+  private refuse(tx: Tx, state: ContainerState, err: NamespaceRefusedError): void {
+    const { info } = tx;
+    const again = state.refusal?.message === err.message;
+    const hadHostRoutes = (state.applied?.hostRoutes.length ?? 0) > 0;
+    state.lastError = err.message;
+    state.refusal = { reason: err.reason, message: err.message, ...(err.sharedWith !== undefined ? { sharedWith: err.sharedWith } : {}) };
+    state.applied = undefined;
+    this.knownNs.delete(info.id);
+    this.d.replan(this.d.hostRoutes.claims.release(info.id));
+    if (hadHostRoutes) this.d.hostRoutes.request(`${info.name} refused`);
+    // The start path already reported it; the inspect after it finds the same.
+    if (again && onlyConfirms(tx.reasons)) return;
+    tx.log.error({ err: err.message, reason: err.reason, sharedWith: err.sharedWith, reasons: whys(tx.reasons) }, 'namespace refused: nothing written');
+    this.report(tx, 'refused');
+  }
+
+  /** The transaction proper, every step through `handle`. Returns when it committed (undefined: nothing committed). */
+  private async applyIn(handle: NsHandle, tx: Tx, state: ContainerState, plan: Plan, start: StartKind | undefined, stages: FrontStages & { planMs: number }): Promise<number | undefined> {
+    const { info, log, eventMs } = tx;
+    const ino = handle.ino;
+    state.refusal = undefined;
+    const fresh = start !== undefined && this.knownNs.get(info.id) !== ino;
+    // Docker's view agrees with what the start path applied: nothing to do, nothing to report.
+    const confirming = onlyConfirms(tx.reasons);
+    if (confirming && this.knownNs.get(info.id) === ino && state.applied && samePlan(state.applied, plan)) {
+      log.debug('start confirmed by inspect');
+      return undefined;
+    }
+    if (confirming && state.applied) {
+      const differs = planDiffKeys(state.applied, plan);
+      log.debug({ differs, before: differs.map((k) => state.applied![k]), after: differs.map((k) => plan[k]) }, "Docker's view gives a different plan");
+    }
+    let result: TxResult;
+    try {
+      result = await applyPlan(this.d.deps, { ...plan, ns: handle.target }, { fresh });
+    } catch (err) {
+      // The container stopped under the transaction (its process left the namespace): churn, not a failure.
+      if (this.d.host.netnsInode(info.pid) !== ino) this.gone(tx, err);
+      else this.failed(tx, state, err);
+      return undefined;
+    }
+    this.d.retries.forget(info.id);
+    this.knownNs.set(info.id, ino);
+    const committedAt = wallMs();
+    let latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
+    // Applied before the start event and still in place: the network was ready that much earlier.
+    let beforeStartMs: number | undefined;
+    const early = start === 'event' ? this.d.early.take(info.id) : undefined;
+    if (early && early.ino === ino && result.noop && eventMs !== undefined) {
+      latencyMs = Math.max(0, early.committedAt - eventMs);
+      beforeStartMs = eventMs - early.committedAt;
+    }
+    // Against what is applied now: a stopped container has none applied (its plan is kept for
+    // the status), so its host routes must be put back when it starts again.
+    const hostChanged = JSON.stringify(state.applied?.hostRoutes ?? []) !== JSON.stringify(plan.hostRoutes);
+    state.plan = plan;
+    state.applied = plan;
+    state.lastError = undefined;
+    state.labelErrors = [];
+    state.lastApplyAt = new Date(committedAt).toISOString();
+    if (latencyMs !== undefined) state.lastLatencyMs = latencyMs;
+    const changed = {
+      routes: result.routesReplaced.length + result.routesDeleted.length,
+      sysctls: result.sysctlsSet.length,
+      nft: result.nftCommands,
+      ...(result.conntrackDeleted !== undefined ? { conntrack: result.conntrackDeleted } : {}),
+    };
+    if (result.conntrackError !== undefined) {
+      log.error({ err: describeError(result.conntrackError) }, 'stale conntrack entries of a moved or removed forward destination could not be deleted: flows may keep going to the old address');
+    }
+    const allStages = { ...stages, ...result.stages };
+    log.info(
+      { reasons: whys(tx.reasons), changed, latencyMs, ...(beforeStartMs !== undefined ? { beforeStartMs } : {}), stages: allStages, fresh },
+      // Not a transaction of its own: the check that the one before the start event still holds.
+      beforeStartMs !== undefined ? 'start: already in place' : result.noop ? 'in sync, nothing sent' : 'applied',
+    );
+    log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
+    this.report(tx, result.noop ? 'noop' : 'applied', { latencyMs, stages: allStages });
+    if (hostChanged) this.d.hostRoutes.request(`${info.name} host routes`);
+    return committedAt;
+  }
+
+  private stateOf(info: ContainerInfo): ContainerState {
+    let s = this.states.get(info.id);
+    if (!s) {
+      s = { id: info.id, name: info.name, running: true, labels: visibleLabels(info.labels), labelErrors: [], warnings: [] };
+      this.states.set(info.id, s);
+      this.d.deps.log.info({ container: info.name, id: info.id.slice(0, 12), labels: visibleLabels(info.labels) }, `labelled container: ${info.name}`);
+    }
+    s.name = info.name;
+    s.running = info.running;
+    s.labels = visibleLabels(info.labels);
+    s.dependencies = this.d.graph.get(info.id);
+    return s;
+  }
+
+  private report(tx: Tx, result: TxResultKind, extra: Pick<TxEvent, 'latencyMs' | 'stages'> = { latencyMs: undefined }): void {
+    this.d.emitTx({ container: tx.info.name, id: tx.info.id, txId: tx.txId, result, latencyMs: extra.latencyMs, eventMs: tx.eventMs, reasons: whys(tx.reasons), ...(extra.stages ? { stages: extra.stages } : {}) });
+  }
+}
+
+/** Top-level parts of two plans that differ (for the debug log). */
+function planDiffKeys(a: Plan, b: Plan): (keyof Plan)[] {
+  return (Object.keys(a) as (keyof Plan)[]).filter((k) => k !== 'ns' && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** The same plan, whichever of the namespace's processes names it. */
+function samePlan(a: Plan, b: Plan): boolean {
+  return JSON.stringify({ ...a, ns: undefined }) === JSON.stringify({ ...b, ns: undefined });
+}
