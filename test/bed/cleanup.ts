@@ -1,6 +1,7 @@
 // Removes what a killed test run left behind: containers and networks
 // labelled twine-test=1 or named twt-*, `ip netns` named twt-*, links named
-// twt-* in the root namespace, and test daemons whose test process is gone.
+// twt-* in the root namespace, test daemons whose test process is gone, second
+// Docker engines (second-engine.ts) and a swarm a test made on the machine's engine (swarm.ts).
 // Resources whose recorded owner (a test process) is still alive are kept, so
 // a cleanup never pulls the floor from under a concurrently running test
 // (owners: the bed's records, or a name ending in -<pid> of a live node process).
@@ -9,6 +10,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { runAllowFail, parseJson } from './exec.js';
 import { OWNER_ENV, OWNER_LABEL, ownerAlive, inUse, PREFIX, recordedOwner, TEST_LABEL, forgetOwner } from './owner.js';
 import { netnsList } from './netns.js';
+import { cleanupStaleEngines } from './second-engine.js';
+import { cleanupStaleSwarm } from './swarm.js';
 
 export interface CleanupReport {
   containers: string[];
@@ -16,6 +19,10 @@ export interface CleanupReport {
   netns: string[];
   links: string[];
   daemons: number[];
+  /** Second engines stopped and removed. */
+  engines: string[];
+  /** 'swarm' when the machine's engine left a killed run's swarm. */
+  swarms: string[];
 }
 
 async function dockerLines(args: string[]): Promise<string[]> {
@@ -63,7 +70,7 @@ function staleDaemons(): number[] {
 
 /** Removes leftovers whose name starts with prefix (default twt-: everything of the test bed). */
 export async function cleanupLeftovers(prefix: string = PREFIX): Promise<CleanupReport> {
-  const report: CleanupReport = { containers: [], networks: [], netns: [], links: [], daemons: [] };
+  const report: CleanupReport = { containers: [], networks: [], netns: [], links: [], daemons: [], engines: [], swarms: [] };
   if (prefix === PREFIX) {
     for (const pid of staleDaemons()) {
       try {
@@ -74,6 +81,9 @@ export async function cleanupLeftovers(prefix: string = PREFIX): Promise<Cleanup
       }
     }
   }
+  // Before containers, namespaces and links: an engine holds its namespace, a swarm restarts its tasks.
+  report.engines = await cleanupStaleEngines(prefix);
+  if (prefix === PREFIX && (await cleanupStaleSwarm())) report.swarms.push('swarm');
   const containers = await staleDocker('container', prefix);
   if (containers.length > 0) {
     await runAllowFail('docker', ['rm', '-f', '-v', ...containers]);

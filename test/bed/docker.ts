@@ -6,6 +6,15 @@ import { run, runAllowFail, parseJson } from './exec.js';
 import { ensureImage, TEST_IMAGE } from './image.js';
 import { OWNER_LABEL, PREFIX, TEST_LABEL } from './owner.js';
 
+/** `docker -H <host> <args>` (host undefined: the machine's own engine). */
+export function dockerAt(host: string | undefined, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  return run('docker', host === undefined ? args : ['-H', host, ...args], opts);
+}
+
+export function dockerAtAllowFail(host: string | undefined, args: readonly string[], opts: { timeoutMs?: number } = {}) {
+  return runAllowFail('docker', host === undefined ? args : ['-H', host, ...args], opts);
+}
+
 function checkName(name: string): void {
   if (!name.startsWith(PREFIX)) throw new Error(`test resource ${JSON.stringify(name)} must start with ${PREFIX}`);
 }

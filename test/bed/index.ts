@@ -12,3 +12,5 @@ export * from './prefix.js';
 export * from './vpn.js';
 export * from './twine-image.js';
 export * from './compose.js';
+export * from './second-engine.js';
+export * from './swarm.js';

@@ -39,20 +39,23 @@ export function inUse(name: string, recorded: number | undefined): boolean {
   return ownerAlive(recorded) || ownerAlive(ownerFromName(name));
 }
 
-function ownerFile(kind: 'netns' | 'link', name: string): string {
+/** What an owner file records: an `ip netns`, a link, a second engine (test/bed/second-engine.ts). */
+export type OwnedKind = 'netns' | 'link' | 'engine';
+
+function ownerFile(kind: OwnedKind, name: string): string {
   return path.join(OWNER_DIR, `${kind}.${name}`);
 }
 
-export function recordOwner(kind: 'netns' | 'link', name: string): void {
+export function recordOwner(kind: OwnedKind, name: string): void {
   mkdirSync(OWNER_DIR, { recursive: true });
   writeFileSync(ownerFile(kind, name), String(process.pid));
 }
 
-export function forgetOwner(kind: 'netns' | 'link', name: string): void {
+export function forgetOwner(kind: OwnedKind, name: string): void {
   rmSync(ownerFile(kind, name), { force: true });
 }
 
-export function recordedOwner(kind: 'netns' | 'link', name: string): number | undefined {
+export function recordedOwner(kind: OwnedKind, name: string): number | undefined {
   try {
     return Number(readFileSync(ownerFile(kind, name), 'utf8').trim());
   } catch {
