@@ -64,7 +64,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY binding.gyp tsconfig.json ./
 COPY scripts ./scripts
 COPY native ./native
-RUN node scripts/build-native.mjs
+# The daemon's addon and the runtime's executables only: the bench-only addon
+# (twine_bench, the benchmarks' namespace watch) has no use in the image.
+RUN node scripts/build-native.mjs --no-bench
 COPY bin ./bin
 COPY dashboard ./dashboard
 COPY src ./src

@@ -13,7 +13,7 @@ import { loadAddon } from '../src/netns/addon.js';
 import { nativeBackend as nb } from '../src/netns/backend.js';
 import { TWINE_RT_PROTO } from '../src/netns/types.js';
 import { fmt, nowMs, percentile, sleep, summarize } from './stats.js';
-import { twineSpec } from './watch.js';
+import { loadBenchAddon, twineSpec } from './watch.js';
 import { cliNum, deleteNetns, vethNetns } from './scratch.js';
 
 const PREFIX = 'twt-bw-';
@@ -119,7 +119,7 @@ async function single(child: ChildProcess, n: number, method: 'watch' | 'poll'):
     let seen: Promise<{ routeMs: number; tableMs: number; subscribedMs?: number }>;
     const started = nowMs();
     if (method === 'watch') {
-      seen = loadAddon().watchNs({ path: nsPath(ns) }, twineSpec(CIDR, gw(i), true), 5000);
+      seen = loadBenchAddon().watchNs({ path: nsPath(ns) }, twineSpec(CIDR, gw(i), true), 5000);
       await sleep(5); // subscribed before the adder starts
     } else {
       seen = poll(ns, gw(i));
@@ -146,7 +146,7 @@ async function many(child: ChildProcess, count: number): Promise<void> {
   for (const ns of names) vethNetns(ns);
   const rssBefore = status('VmRSS');
   const t0 = nowMs();
-  const watches = names.map((ns) => loadAddon().watchNs({ path: nsPath(ns) }, twineSpec(CIDR, gw(0), true), 60_000));
+  const watches = names.map((ns) => loadBenchAddon().watchNs({ path: nsPath(ns) }, twineSpec(CIDR, gw(0), true), 60_000));
   const started = nowMs();
   await sleep(500);
   console.log(`${count} watches: started in ${fmt(started - t0)} ms; threads ${status('Threads')}, VmRSS ${rssBefore} → ${status('VmRSS')}`);

@@ -22,16 +22,18 @@ std::string ErrnoCode(int err) {
   return name ? name : "E" + std::to_string(err);
 }
 
-Napi::Error MakeError(Napi::Env env, const std::string& op, const std::string& ns, const Failure& f) {
+namespace {
+
+std::string MessageOf(const std::string& op, const std::string& ns, const Failure& f) {
   std::string text = op + " in " + ns + ": ";
-  if (f.err == Failure::kErrNft) {
-    text += f.message;
-  } else {
-    if (!f.message.empty()) text += f.message + ": ";
-    text += strerror(f.err);
-    if (!f.kernelMessage.empty()) text += " (" + f.kernelMessage + ")";
-  }
-  Napi::Error e = Napi::Error::New(env, text);
+  if (f.err == Failure::kErrNft) return text + f.message;
+  if (!f.message.empty()) text += f.message + ": ";
+  text += strerror(f.err);
+  if (!f.kernelMessage.empty()) text += " (" + f.kernelMessage + ")";
+  return text;
+}
+
+void Decorate(Napi::Error& e, Napi::Env env, const std::string& op, const std::string& ns, const Failure& f) {
   e.Set("code", Napi::String::New(env, ErrnoCode(f.err)));
   e.Set("errno", Napi::Number::New(env, f.err == Failure::kErrNft ? 0 : f.err));
   e.Set("op", Napi::String::New(env, op));
@@ -39,13 +41,23 @@ Napi::Error MakeError(Napi::Env env, const std::string& op, const std::string& n
   e.Set("stage", Napi::String::New(env, f.stage));
   if (!f.kernelMessage.empty()) e.Set("kernelMessage", Napi::String::New(env, f.kernelMessage));
   if (f.err == Failure::kErrNft) e.Set("nftMessage", Napi::String::New(env, f.message));
+}
+
+}  // namespace
+
+Napi::Error MakeError(Napi::Env env, const std::string& op, const std::string& ns, const Failure& f) {
+  Napi::Error e = Napi::Error::New(env, MessageOf(op, ns, f));
+  Decorate(e, env, op, ns, f);
   return e;
 }
 
 void ThrowInvalid(Napi::Env env, const std::string& op, const std::string& what) {
   Failure f;
   f.Set(EINVAL, "arguments", what);
-  throw MakeError(env, op, "(not entered)", f);
+  const std::string ns = "(not entered)";
+  Napi::TypeError e = Napi::TypeError::New(env, MessageOf(op, ns, f));
+  Decorate(e, env, op, ns, f);
+  throw e;
 }
 
 void Job::Run() noexcept {

@@ -80,7 +80,8 @@ class Job {
 std::string ErrnoCode(int err);
 // Builds the JS Error described in ARCHITECTURE.md §4 (code, errno, op, ns, kernelMessage).
 Napi::Error MakeError(Napi::Env env, const std::string& op, const std::string& ns, const Failure& f);
-// Throws a synchronous EINVAL error for a bad argument (main thread).
+// Throws a synchronous TypeError, code EINVAL, stage "arguments", for a bad
+// argument (main thread), before anything is queued.
 [[noreturn]] void ThrowInvalid(Napi::Env env, const std::string& op, const std::string& what);
 
 }  // namespace twine

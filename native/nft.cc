@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include "args.h"
+#include "exports.h"
 #include "nft_reaper.h"
 #include "nsguard.h"
 #include "rtnl.h"
@@ -128,8 +130,11 @@ void NftInit() {
 
 size_t NftContextsHeld() { return g_reaper ? g_reaper->held() : 0; }
 
-Job* NewNftJob(Napi::Env env, Target target, std::string text) {
-  return new NftJob(env, std::move(target), std::move(text));
+Napi::Value NftRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Target t = ParseTarget(env, "nftRun", info[0]);
+  std::string text = ParseNftInput(env, "nftRun", info[1]);
+  return Submit(env, new NftJob(env, std::move(t), std::move(text)));
 }
 
 }  // namespace twine

@@ -30,8 +30,8 @@ void NftInit();
 // libnftables contexts handed to the reaper and not yet freed.
 size_t NftContextsHeld();
 
-// A job that runs `text` (nft JSON, or a list command) and resolves with
-// nft's output (JSON for list commands); rejects with code ENFT and nft's text.
-Job* NewNftJob(Napi::Env env, Target target, std::string text);
+// The export nftRun (exports.h) queues a job that runs nft input (JSON, or a
+// list command) and resolves with nft's output (JSON for list commands); it
+// rejects with code ENFT and nft's text.
 
 }  // namespace twine

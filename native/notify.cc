@@ -1,5 +1,10 @@
-#include "notify.h"
-
+// Namespace notifications for the daemon (exports notifyOpen, notifyStart): a
+// netlink socket opened inside a namespace (on a pool worker, which enters
+// it), subscribed to rtnetlink groups, then watched from the main thread's
+// event loop. Each time the socket becomes readable, everything queued is
+// drained and the callback is called once: a cheap "something changed"
+// signal, with no thread held while nothing happens (unlike the bench's
+// watchNs, which blocks a thread). The watch never keeps the process alive.
 #include <errno.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
@@ -7,7 +12,10 @@
 #include <uv.h>
 
 #include <memory>
+#include <vector>
 
+#include "args.h"
+#include "exports.h"
 #include "netlink_socket.h"
 
 namespace twine {
@@ -86,12 +94,7 @@ void OnReadable(uv_poll_t* h, int status, int /*events*/) {
   }
 }
 
-}  // namespace
-
-Job* NewNotifyOpenJob(Napi::Env env, Target target, std::vector<unsigned> groups) {
-  return new NotifyOpenJob(env, std::move(target), std::move(groups));
-}
-
+// Main thread: watches fd (taking ownership) and calls cb(overrun) after each drain.
 Napi::Value StartNotifier(Napi::Env env, int fd, Napi::Function cb) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
@@ -124,6 +127,22 @@ Napi::Value StartNotifier(Napi::Env env, int fd, Napi::Function cb) {
                           },
                           "close"));
   return handle;
+}
+
+}  // namespace
+
+Napi::Value NotifyOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Target t = ParseTarget(env, "notifyOpen", info[0]);
+  std::vector<unsigned> groups = ParseNotifyGroups(env, "notifyOpen", info[1]);
+  return Submit(env, new NotifyOpenJob(env, std::move(t), std::move(groups)));
+}
+
+Napi::Value NotifyStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t fd = ParseU32(env, "notifyStart", "fd", info[0], 1u << 30);
+  if (!info[1].IsFunction()) ThrowInvalid(env, "notifyStart", "callback must be a function");
+  return StartNotifier(env, static_cast<int>(fd), info[1].As<Napi::Function>());
 }
 
 }  // namespace twine

@@ -8,7 +8,6 @@ namespace twine {
 
 namespace {
 
-constexpr size_t kMaxKey = 256;
 constexpr size_t kMaxValue = 4096;
 
 std::string PathOf(const std::string& key) {
@@ -22,7 +21,7 @@ std::string PathOf(const std::string& key) {
 }  // namespace
 
 bool ValidSysctlKey(const std::string& key, std::string* why) {
-  if (key.size() > kMaxKey) return *why = "key too long", false;
+  if (key.size() > kMaxSysctlKeyBytes) return *why = "key too long", false;
   if (key.rfind("net.", 0) != 0) return *why = "key must start with \"net.\"", false;
   if (key.find("..") != std::string::npos) return *why = "key must not contain \"..\"", false;
   if (key.back() == '.') return *why = "key must not end with \".\"", false;

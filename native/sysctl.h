@@ -8,6 +8,8 @@
 
 namespace twine {
 
+constexpr size_t kMaxSysctlKeyBytes = 256;
+
 // Main thread: "net." prefix, no "..", no "/", only [A-Za-z0-9_.-], no empty parts.
 bool ValidSysctlKey(const std::string& key, std::string* why);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds a test copy of the native addon with AddressSanitizer into
 // build-asan/, leaving the production addon in build/ alone: the twine_native
-// target of binding.gyp, its sources re-rooted, compiled with
-// -fsanitize=address and TWINE_TEST_EXPORTS (entry points only tests use).
+// target of binding.gyp and the targets it depends on (twine_core), their
+// sources re-rooted, compiled with -fsanitize=address, plus
+// native/test_exports.cc and TWINE_TEST_EXPORTS (entry points only tests use).
 // Nothing is rebuilt when the addon is newer than every source. Prints the
 // addon's path on the last line of stdout.
 //
@@ -20,8 +21,15 @@ const addon = path.join(dir, 'build', 'Release', 'twine_native.node');
 const require = createRequire(import.meta.url);
 
 const gyp = JSON.parse(readFileSync(path.join(root, 'binding.gyp'), 'utf8'));
-const target = gyp.targets.find((t) => t.target_name === 'twine_native');
-if (!target) throw new Error('build-asan: binding.gyp has no twine_native target');
+const byName = new Map(gyp.targets.map((t) => [t.target_name, t]));
+/** twine_native and every target it depends on, dependencies first. */
+function withDependencies(name, out = []) {
+  const t = byName.get(name);
+  if (!t) throw new Error(`build-asan: binding.gyp has no ${name} target`);
+  for (const d of t.dependencies ?? []) withDependencies(d, out);
+  if (!out.includes(t)) out.push(t);
+  return out;
+}
 
 /** Every "sources" list, at any depth (conditions included), relative to build-asan/. */
 function reroot(node) {
@@ -32,14 +40,25 @@ function reroot(node) {
   return out;
 }
 
-const asan = reroot(target);
-asan.defines = [...(asan.defines ?? []), 'TWINE_TEST_EXPORTS=1'];
-asan.cflags_cc = [...(asan.cflags_cc ?? []), '-fsanitize=address', '-fno-omit-frame-pointer', '-g', '-O1'];
-asan.ldflags = [...(asan.ldflags ?? []), '-fsanitize=address'];
-const text = JSON.stringify({ targets: [asan] }, null, 2) + '\n';
+const targets = withDependencies('twine_native').map((t) => {
+  const asan = reroot(t);
+  if (asan.target_name === 'twine_native') asan.sources = [...asan.sources, '../native/test_exports.cc'];
+  asan.defines = [...(asan.defines ?? []), 'TWINE_TEST_EXPORTS=1'];
+  asan.cflags_cc = [...(asan.cflags_cc ?? []), '-fsanitize=address', '-fno-omit-frame-pointer', '-g', '-O1'];
+  asan.ldflags = [...(asan.ldflags ?? []), '-fsanitize=address'];
+  return asan;
+});
+const text = JSON.stringify({ targets }, null, 2) + '\n';
 
+/** Modification times of every file under dir. */
+function mtimes(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? mtimes(p) : [statSync(p).mtimeMs];
+  });
+}
 const newest = Math.max(
-  ...readdirSync(path.join(root, 'native')).map((f) => statSync(path.join(root, 'native', f)).mtimeMs),
+  ...mtimes(path.join(root, 'native')),
   statSync(path.join(root, 'binding.gyp')).mtimeMs,
   statSync(fileURLToPath(import.meta.url)).mtimeMs,
 );

@@ -1,4 +1,11 @@
 // Builds the native addon with node-gyp and explains what is missing when it cannot.
+//
+//   node scripts/build-native.mjs [--verbose] [--no-bench]
+//
+// Builds every target of binding.gyp: the daemon's addon (twine_native), the
+// runtime's executables and the bench-only addon (twine_bench: the namespace
+// watch the benchmarks and test/kernel/watch.test.ts use). --no-bench leaves
+// twine_bench out (the Dockerfile's production image: the daemon never loads it).
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -26,7 +33,9 @@ try {
 }
 
 // Build against the headers of the Node.js that runs us, so nothing is downloaded.
-const args = [gyp, 'rebuild'];
+const bench = !process.argv.includes('--no-bench');
+// An unknown node-gyp option becomes a gyp variable (build/config.gypi).
+const args = [gyp, 'rebuild', `--twine_bench=${bench ? 1 : 0}`];
 const prefix = path.resolve(path.dirname(process.execPath), '..');
 if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include', 'node', 'node.h'))) {
   args.push(`--nodedir=${prefix}`);
@@ -42,4 +51,4 @@ if (r.status !== 0) {
     '(node-gyp downloads none here: the machine must have them, e.g. the nodejs-dev / libnode-dev package or a Node.js install with include/node).');
   process.exit(r.status ?? 1);
 }
-if (!verbose) console.log('twine: native addon built (build/Release/twine_native.node)');
+if (!verbose) console.log(`twine: native addon built (build/Release/twine_native.node${bench ? ', twine_bench.node' : ''})`);

@@ -10,32 +10,35 @@ import type { NativeBinding } from './native.js';
 const require = createRequire(import.meta.url);
 const ADDON = 'twine_native.node';
 
+/** Where an addon built by binding.gyp (e.g. twine_native.node) may be, in order of preference. */
+export function addonCandidates(root = packageRoot(), file = ADDON): string[] {
+  return [path.join(root, 'build', 'Release', file), path.join(root, 'build', 'Debug', file)];
+}
 
-/** Where the addon may be, in order of preference. */
-export function addonCandidates(root = packageRoot()): string[] {
-  return [path.join(root, 'build', 'Release', ADDON), path.join(root, 'build', 'Debug', ADDON)];
+/** The first of the candidates for file that loads; throws an Error naming every path tried when none does. */
+export function loadNativeModule<T>(file: string): T {
+  const tried: string[] = [];
+  for (const candidate of addonCandidates(packageRoot(), file)) {
+    if (!existsSync(candidate)) {
+      tried.push(`${candidate}: not found`);
+      continue;
+    }
+    try {
+      return require(candidate) as T;
+    } catch (err) {
+      tried.push(`${candidate}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(
+    `twine: cannot load the native addon ${file}; build it with \`node scripts/build-native.mjs\`. Tried:\n` +
+      tried.map((t) => `  ${t}`).join('\n'),
+  );
 }
 
 let cached: NativeBinding | undefined;
 
 /** The binding; throws an Error naming every path tried when none loads. */
 export function loadAddon(): NativeBinding {
-  if (cached) return cached;
-  const tried: string[] = [];
-  for (const file of addonCandidates()) {
-    if (!existsSync(file)) {
-      tried.push(`${file}: not found`);
-      continue;
-    }
-    try {
-      cached = require(file) as NativeBinding;
-      return cached;
-    } catch (err) {
-      tried.push(`${file}: ${(err as Error).message}`);
-    }
-  }
-  throw new Error(
-    `twine: cannot load the native addon ${ADDON}; build it with \`node scripts/build-native.mjs\`. Tried:\n` +
-      tried.map((t) => `  ${t}`).join('\n'),
-  );
+  cached ??= loadNativeModule<NativeBinding>(ADDON);
+  return cached;
 }

@@ -1,9 +1,10 @@
-// The binding exported by build/Release/twine_native.node (native/addon.cc).
-// Every operation checks its arguments synchronously (throwing an Error with
+// The binding exported by build/Release/twine_native.node (native/addon.cc
+// registers the exports declared in native/exports.h).
+// Every operation checks its arguments synchronously (throwing a TypeError with
 // code EINVAL, stage "arguments") and then runs on a dedicated worker thread
 // inside the target namespace; the promise rejects with a NativeError.
 
-import type { Addr, Family, Link, NsStep, Route, RouteFilter, RouteType } from './types.js';
+import type { Addr, Link, NsStep, Route, RouteFilter } from './types.js';
 
 /** { pid } → /proc/<pid>/ns/net; { path } → a namespace file such as /var/run/netns/x; { fd } → that open namespace file, entered as it is. */
 export type NativeTarget = { pid: number } | { path: string } | { fd: number; name?: string };
@@ -39,31 +40,6 @@ export interface NativeStats {
   nftContextsHeld?: number;
 }
 
-/** What a namespace watch waits for: a route, an nftables table, or both. */
-export interface WatchSpec {
-  /** A single-path route matching family, dst, table (main when absent) and type (unicast when absent), and gateway and protocol when given. */
-  route?: { family: Family; dst: string; gateway?: string; protocol?: number; table?: number; type?: RouteType };
-  table?: { family: 'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev'; name: string };
-}
-
-/** How a part was first seen: the check right after subscribing, a notification, or a check after an overrun (ENOBUFS). */
-export type WatchSeenBy = 'check' | 'notification' | 'recheck';
-
-/** Wall-clock times (CLOCK_REALTIME, ms since the epoch, µs precision); NaN for what was not seen or not asked for. */
-export interface WatchResult {
-  routeMs: number;
-  /** For a table made by a batch: when the generation announcement closing that batch was received. */
-  tableMs: number;
-  /** When both sockets were subscribed (before the first check). */
-  subscribedMs: number;
-  /** When the first check returned. */
-  checkedMs: number;
-  routeBy?: WatchSeenBy;
-  tableBy?: WatchSeenBy;
-  /** Notification overruns (ENOBUFS), each followed by a fresh check. */
-  overruns: number;
-}
-
 export interface NativeBinding {
   version(): string;
   stats(): NativeStats;
@@ -81,12 +57,6 @@ export interface NativeBinding {
   sysctlGet(target: NativeTarget, key: string): Promise<string>;
   sysctlSet(target: NativeTarget, key: string, value: string): Promise<void>;
   batch(target: NativeTarget, steps: NsStep[]): Promise<{ results: unknown[]; failedAt?: number; error?: NativeError }>;
-  /**
-   * Bench tooling: waits on a thread of its own (not a pool worker) until the
-   * spec's route and table exist in the namespace or timeoutMs (≤ 600000)
-   * passes. Every time is an upper bound of the kernel's commit.
-   */
-  watchNs(target: NativeTarget, spec: WatchSpec, timeoutMs: number): Promise<WatchResult>;
   /** A non-blocking netlink socket opened in the namespace, subscribed to rtnetlink groups (RTNLGRP_*, 1..31); resolves to its fd. */
   notifyOpen(target: NativeTarget, groups: number[]): Promise<number>;
   /** Watches fd (now owned by the watch) from the event loop: cb after each drain, overrun when messages were lost. Never keeps the process alive. */

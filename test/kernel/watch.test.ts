@@ -7,8 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { loadAddon } from '../../src/netns/addon.js';
-import type { NativeError, WatchResult, WatchSpec } from '../../src/netns/native.js';
+import type { NativeError } from '../../src/netns/native.js';
+import { loadBenchAddon, type WatchResult, type WatchSpec } from '../../bench/watch.js';
 import { TWINE_RT_PROTO } from '../../src/netns/types.js';
 import { netnsAdd, netnsDel, threadNamespaces } from '../bed/netns.js';
 
@@ -56,7 +56,7 @@ async function prepared(ns: string): Promise<void> {
 }
 
 const ownNs = readlinkSync('/proc/self/ns/net');
-const addon = loadAddon();
+const addon = loadBenchAddon();
 
 describe('watchNs', () => {
   before(async () => {
@@ -148,13 +148,13 @@ describe('watchNs', () => {
     const ns = NAMES[4]!;
     const rules = Array.from({ length: 5000 }, (_, i) => `add rule inet twine c tcp dport ${1 + i} accept`);
     const batch = ['add table inet twine', 'add chain inet twine c', ...rules].join('\n') + '\n';
-    const addonJs = new URL('../../src/netns/addon.js', import.meta.url).href;
+    const watchJs = new URL('../../bench/watch.js', import.meta.url).href;
     const child = `
       import { execFileSync } from 'node:child_process';
       import { readFileSync } from 'node:fs';
-      import { loadAddon } from ${JSON.stringify(addonJs)};
+      import { loadBenchAddon } from ${JSON.stringify(watchJs)};
       const now = () => performance.timeOrigin + performance.now();
-      const watching = loadAddon().watchNs({ path: ${JSON.stringify(at(ns).path)} }, { table: { family: 'inet', name: 'twine' } }, 60000);
+      const watching = loadBenchAddon().watchNs({ path: ${JSON.stringify(at(ns).path)} }, { table: { family: 'inet', name: 'twine' } }, 60000);
       await new Promise((r) => setTimeout(r, 100));
       const t0 = now();
       execFileSync('chrt', ['--other', '0', 'ip', 'netns', 'exec', ${JSON.stringify(ns)}, 'nft', '-f', '-'], { input: readFileSync(0) });

@@ -17,8 +17,8 @@
 #include <string>
 #include <unordered_set>
 
-#include "job.h"
-#include "rtnl.h"
+#include "../job.h"
+#include "../rtnl.h"
 
 namespace twine {
 

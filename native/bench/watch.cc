@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "netlink_socket.h"
-#include "nsguard.h"
+#include "../netlink_socket.h"
+#include "../nsguard.h"
 
 namespace twine {
 
