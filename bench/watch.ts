@@ -5,7 +5,8 @@
 
 import { loadNativeModule } from '../src/netns/addon.js';
 import type { NativeError, NativeTarget } from '../src/netns/native.js';
-import { TWINE_RT_PROTO, type Family, type RouteType } from '../src/netns/types.js';
+import { TWINE_RT_PROTO, type RouteType } from '../src/netns/types.js';
+import type { Family } from '../src/net/ip.js';
 
 /** What a namespace watch waits for: a route, an nftables table, or both. */
 export interface WatchSpec {

@@ -2,8 +2,7 @@
 // tell which of a container's interfaces belongs to which network without
 // asking Docker about the container (see ./start-info.ts).
 
-import type { Family } from '../netns/types.js';
-import { ipFamily } from '../labels/ip.js';
+import { type Family, ipFamily } from '../net/ip.js';
 import { dockerError, type DockerClient } from './client.js';
 
 export interface Subnet {

@@ -3,7 +3,7 @@
 
 import type { DockerClient } from '../docker/client.js';
 import type { NftTransport } from '../firewall/transport.js';
-import type { Cidr } from '../labels/spec.js';
+import type { Cidr } from '../net/cidr.js';
 import type { Limits } from '../labels/limits.js';
 import type { Logger } from '../log.js';
 import type { NetnsBackend } from '../netns/types.js';

@@ -4,9 +4,7 @@
 // the holder's traffic) is refused with a conflict naming both, and re-planned
 // when the holder lets go.
 
-import { cidrsOverlap } from '../labels/host-routes.js';
-import { cidrText, parseCidr } from '../labels/parse.js';
-import type { Cidr } from '../labels/spec.js';
+import { cidrsOverlap, cidrText, parseCidr, type Cidr } from '../net/cidr.js';
 
 export interface Holder {
   id: string;

@@ -6,8 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { describeError } from '../errors.js';
-import { parseCidr, sameCidr } from '../labels/parse.js';
-import type { Cidr } from '../labels/spec.js';
+import { parseCidr, sameCidr, type Cidr } from '../net/cidr.js';
 import type { Logger } from '../log.js';
 import type { NetnsBackend, NsTarget, Route } from '../netns/types.js';
 import { TWINE_RT_PROTO } from '../netns/types.js';

@@ -4,10 +4,10 @@
 // overlay or macvlan networks, have no address on the host).
 
 import type { NetworkEntry } from '../docker/networks.js';
-import { bigToIp, ipToBig, maskOf } from '../labels/ip.js';
+import { bigToIp, ipToBig, maskOf, type Family } from '../net/ip.js';
+import type { Cidr } from '../net/cidr.js';
 import type { ConnectedSubnet, HostRoutePolicy } from '../labels/host-routes.js';
-import type { Cidr } from '../labels/spec.js';
-import type { Addr, Family } from '../netns/types.js';
+import type { Addr } from '../netns/types.js';
 
 function network(family: Family, addr: string, prefixLen: number): Cidr {
   return { family, addr: bigToIp(ipToBig(addr, family) & maskOf(prefixLen, family), family), prefixLen };

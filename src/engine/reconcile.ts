@@ -6,8 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NetworkIndex } from '../docker/networks.js';
-import { parseCidr } from '../labels/parse.js';
-import type { Cidr } from '../labels/spec.js';
+import { parseCidr, type Cidr } from '../net/cidr.js';
 import type { HostRoutePolicy } from '../labels/host-routes.js';
 import { visibleLabels } from '../labels/visible.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';

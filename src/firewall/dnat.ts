@@ -8,7 +8,8 @@
 // DNAT statements of the live table and of the desired one, so they hold after
 // a Twine restart as well.
 
-import type { ConntrackFilter, Family } from '../netns/types.js';
+import type { ConntrackFilter } from '../netns/types.js';
+import type { Family } from '../net/ip.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type NftExpr, type TableDef } from './nft.js';
 
 /** What one DNAT rule does: the connections it matches and where it sends them. */

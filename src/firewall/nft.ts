@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { TwineChain } from '../iptables/chains.js';
 
 // Twine's nftables layout (ARCHITECTURE.md §3): one `table inet twine` per container
 // namespace, base chains mirroring iptables, and the users' TWINE_* chains.
@@ -16,7 +17,7 @@ export interface BaseChainDef {
   /** Always an integer: "prio":"dstnat" in JSON silently makes a chain with no hook. */
   prio: number;
   /** The TWINE_* chain this base chain jumps to first. */
-  jumpTo: string;
+  jumpTo: TwineChain;
 }
 
 export const BASE_CHAINS: readonly BaseChainDef[] = [

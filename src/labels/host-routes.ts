@@ -9,8 +9,7 @@
 // An allow list (--host-routes-allow) narrows that further: each prefix must
 // then lie inside one of its CIDRs.
 
-import { BITS, ipToBig, maskOf } from './ip.js';
-import type { Cidr } from './spec.js';
+import { cidrContains, cidrsOverlap, cidrText, type Cidr } from '../net/cidr.js';
 
 /** A subnet the host is connected to, and where it comes from (for messages). */
 export interface ConnectedSubnet {
@@ -41,45 +40,21 @@ const RESERVED: { cidr: Cidr; what: string }[] = [
   { cidr: { family: 6, addr: 'ff00::', prefixLen: 8 }, what: 'multicast (ff00::/8)' },
 ];
 
-/** The first and last address of a CIDR. */
-function range(c: Cidr): [bigint, bigint] {
-  const lo = ipToBig(c.addr, c.family) & maskOf(c.prefixLen, c.family);
-  return [lo, lo + (1n << BigInt(BITS[c.family] - c.prefixLen)) - 1n];
-}
-
-/** Do two CIDRs share an address (one holds the other)? */
-export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
-  if (a.family !== b.family) return false;
-  const [alo, ahi] = range(a);
-  const [blo, bhi] = range(b);
-  return alo <= bhi && blo <= ahi;
-}
-
-/** Does `outer` hold all of `inner`? */
-export function cidrContains(outer: Cidr, inner: Cidr): boolean {
-  if (outer.family !== inner.family || outer.prefixLen > inner.prefixLen) return false;
-  const [olo, ohi] = range(outer);
-  const [ilo, ihi] = range(inner);
-  return olo <= ilo && ihi <= ohi;
-}
-
-const text = (c: Cidr): string => `${c.addr}/${c.prefixLen}`;
-
 /** Why `c` may not be a host route under `policy`, or undefined when it may. */
 export function hostRouteProblem(c: Cidr, policy: HostRoutePolicy): string | undefined {
-  if (c.prefixLen === 0) return `${text(c)} is the default route: it would take over the host's egress`;
+  if (c.prefixLen === 0) return `${cidrText(c)} is the default route: it would take over the host's egress`;
   // Inside a reserved range says more than "too short" (224.0.0.0/4 is multicast).
   const inside = RESERVED.find((r) => cidrContains(r.cidr, c));
-  if (inside) return `${text(c)} is ${inside.what}, which is never routed through a container`;
+  if (inside) return `${cidrText(c)} is ${inside.what}, which is never routed through a container`;
   if (c.prefixLen < MIN_HOST_PREFIX) {
-    return `${text(c)} is shorter than /${MIN_HOST_PREFIX}: a prefix that large takes over much of the host's egress (as a split default route does)`;
+    return `${cidrText(c)} is shorter than /${MIN_HOST_PREFIX}: a prefix that large takes over much of the host's egress (as a split default route does)`;
   }
   const reserved = RESERVED.find((r) => cidrsOverlap(r.cidr, c));
-  if (reserved) return `${text(c)} overlaps ${reserved.what}, which is never routed through a container`;
+  if (reserved) return `${cidrText(c)} overlaps ${reserved.what}, which is never routed through a container`;
   const connected = policy.connected.find((s) => cidrsOverlap(s.cidr, c));
-  if (connected) return `${text(c)} overlaps ${text(connected.cidr)}, a subnet connected on the host (${connected.where})`;
+  if (connected) return `${cidrText(c)} overlaps ${cidrText(connected.cidr)}, a subnet connected on the host (${connected.where})`;
   if (policy.allow && !policy.allow.some((a) => cidrContains(a, c))) {
-    return `${text(c)} is not inside the allowed prefixes (--host-routes-allow=${policy.allow.map(text).join(',')})`;
+    return `${cidrText(c)} is not inside the allowed prefixes (--host-routes-allow=${policy.allow.map(cidrText).join(',')})`;
   }
   return undefined;
 }

@@ -27,23 +27,13 @@
 //   any label is parsed; more routes than limits.routes after parsing.
 
 import { LabelError, type LabelIssue } from '../errors.js';
-import { parseRule, tokenize } from '../firewall/iptables/translate.js';
-import { BITS, bigToIp, ipFamily, ipToBig, maskOf } from './ip.js';
+import { parseRule } from '../iptables/rule.js';
+import { tokenize } from '../iptables/tokenize.js';
+import { TWINE_CHAINS, type TwineChain } from '../iptables/chains.js';
+import { bigToIp, ipFamily, ipToBig } from '../net/ip.js';
+import { parseCidr, sameCidr } from '../net/cidr.js';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, type Limits } from './limits.js';
-import {
-  TWINE_CHAINS,
-  type Cidr,
-  type Dest,
-  type ForwardSpec,
-  type IfacePattern,
-  type MssSetting,
-  type PortRange,
-  type Proto,
-  type RouteSpec,
-  type RuleSpec,
-  type Spec,
-  type TwineChain,
-} from './spec.js';
+import type { Dest, ForwardSpec, IfacePattern, MssSetting, PortRange, Proto, RouteSpec, RuleSpec, Spec } from './spec.js';
 
 export const MAX_KEY = 256;
 export const MAX_VALUE = 4096;
@@ -115,26 +105,6 @@ export function parsePortRange(s: string): PortRange | string {
   if (lo === undefined || hi === undefined) return `port out of range in "${s}" (1-65535)`;
   if (hi < lo) return `port range "${s}" ends before it starts`;
   return { lo, hi };
-}
-
-/** "10.0.0.0/8", "fd00::/64", "192.168.1.5" (host route). */
-export function parseCidr(s: string): Cidr | string {
-  const slash = s.indexOf('/');
-  const addrText = slash < 0 ? s : s.slice(0, slash);
-  const family = ipFamily(addrText);
-  if (family === undefined) return `"${s}" is not an IPv4 or IPv6 CIDR`;
-  let prefixLen = BITS[family];
-  if (slash >= 0) {
-    const p = s.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > BITS[family]) return `bad prefix length in "${s}" (0-${BITS[family]})`;
-    prefixLen = Number(p);
-  }
-  const n = ipToBig(addrText, family);
-  if ((n & maskOf(prefixLen, family)) !== n) {
-    const net = bigToIp(n & maskOf(prefixLen, family), family);
-    return `"${s}" has host bits set (did you mean ${net}/${prefixLen}?)`;
-  }
-  return { family, addr: bigToIp(n, family), prefixLen };
 }
 
 function parseRef(s: string): Dest | string {
@@ -473,12 +443,4 @@ export function parseLabels(container: string, labels: Record<string, string>, l
     a.chain === b.chain ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : TWINE_CHAINS.indexOf(a.chain) - TWINE_CHAINS.indexOf(b.chain),
   );
   return spec;
-}
-
-export function sameCidr(a: Cidr, b: Cidr): boolean {
-  return a.family === b.family && a.addr === b.addr && a.prefixLen === b.prefixLen;
-}
-
-export function cidrText(c: Cidr): string {
-  return `${c.addr}/${c.prefixLen}`;
 }

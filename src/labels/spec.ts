@@ -1,7 +1,9 @@
 // The typed form of a container's twine.* labels, after validation and before
 // any name is resolved.
 
-import type { Family } from '../netns/types.js';
+import type { TwineChain } from '../iptables/chains.js';
+import type { Cidr } from '../net/cidr.js';
+import type { Family } from '../net/ip.js';
 
 export type Proto = 'tcp' | 'udp';
 
@@ -16,13 +18,6 @@ export interface PortRange {
  * or "+" (any interface).
  */
 export type IfacePattern = string;
-
-export interface Cidr {
-  family: Family;
-  /** The network address as written, e.g. "10.0.0.0" or "fd00::". */
-  addr: string;
-  prefixLen: number;
-}
 
 /** A destination: an IP literal, or a container reference resolved like Docker's DNS would. */
 export type Dest = { kind: 'ip'; family: Family; ip: string } | { kind: 'ref'; name: string };
@@ -42,16 +37,6 @@ export interface RouteSpec {
   cidr: Cidr;
   dest: Dest;
 }
-
-export const TWINE_CHAINS = [
-  'TWINE_INPUT',
-  'TWINE_OUTPUT',
-  'TWINE_FORWARD',
-  'TWINE_NAT_PREROUTING',
-  'TWINE_NAT_POSTROUTING',
-  'TWINE_NAT_OUTPUT',
-] as const;
-export type TwineChain = (typeof TWINE_CHAINS)[number];
 
 export interface RuleSpec {
   label: string;

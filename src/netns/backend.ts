@@ -5,7 +5,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { NetlinkError } from '../errors.js';
 import { loadAddon } from './addon.js';
 import type { NativeBinding, NativeError } from './native.js';
-import type { Addr, BatchOutcome, ConntrackFilter, Family, Link, NetnsBackend, NsStep, NsTarget, Route, RouteFilter } from './types.js';
+import type { Addr, BatchOutcome, ConntrackFilter, Link, NetnsBackend, NsStep, NsTarget, Route, RouteFilter } from './types.js';
+import type { Family } from '../net/ip.js';
 
 const EINVAL = 22;
 

@@ -11,7 +11,7 @@
 // the caller asks the kernel over netlink instead.
 
 import { readFileSync } from 'node:fs';
-import { bigToIp, ipToBig, maskOf } from '../labels/ip.js';
+import { bigToIp, ipToBig, maskOf } from '../net/ip.js';
 import type { Addr } from './types.js';
 
 export interface ProcNetFiles {

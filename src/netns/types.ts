@@ -1,6 +1,8 @@
 // The contract of the namespace backend: what the native addon offers, in
 // iproute2's vocabulary. The engine and tests depend on this, not on the addon.
 
+import type { Family } from '../net/ip.js';
+
 /**
  * A network namespace: a container's pid (its /proc/<pid>/ns/net), a path
  * (/var/run/netns/x), or a namespace file held open (./handle.ts): `fd` is
@@ -13,7 +15,6 @@ export interface NsFdTarget {
   name: string;
 }
 
-export type Family = 4 | 6;
 export type RouteType = 'unicast' | 'unreachable' | 'blackhole' | 'prohibit';
 
 /** A route as `ip -j route` would show it. `dst` is always a CIDR ("0.0.0.0/0" for default). */

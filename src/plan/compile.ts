@@ -29,8 +29,10 @@
 //   no kill switch then.
 
 import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, REPLY_MARK_CHAIN, REPLY_ROUTE_CHAIN, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
-import { TWINE_CHAINS, type PortRange } from '../labels/spec.js';
-import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Family, type Route, type Rule } from '../netns/types.js';
+import type { PortRange } from '../labels/spec.js';
+import { TWINE_CHAINS } from '../iptables/chains.js';
+import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Route, type Rule } from '../netns/types.js';
+import type { Family } from '../net/ip.js';
 import type { DesiredForward, DesiredState, ForwardTarget } from '../resolve/desired.js';
 import { TwineError } from '../errors.js';
 import type { Plan, SysctlSetting } from './types.js';

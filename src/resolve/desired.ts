@@ -3,8 +3,9 @@
 // what `twine plan` and the status API show, and what the compiler consumes.
 
 import type { NftExpr } from '../firewall/nft.js';
-import type { IfacePattern, LabelWarning, MssSetting, PortRange, Proto, TwineChain } from '../labels/spec.js';
-import type { Family } from '../netns/types.js';
+import type { IfacePattern, LabelWarning, MssSetting, PortRange, Proto } from '../labels/spec.js';
+import type { TwineChain } from '../iptables/chains.js';
+import type { Family } from '../net/ip.js';
 
 /** A container a name resolved to, and the network it was found on. */
 export interface Peer {

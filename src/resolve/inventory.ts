@@ -1,7 +1,7 @@
 // What Twine knows about the host's containers: a snapshot built from Docker's
 // inspect output (and, for interface names, from the container's namespace).
 
-import type { Family } from '../netns/types.js';
+import type { Family } from '../net/ip.js';
 
 /** One network a container is attached to, in the container's network order. */
 export interface NetworkAttachment {

@@ -26,12 +26,13 @@
 //   networks would still be answered directly.
 
 import { LabelError } from '../errors.js';
-import { parseRule, translateRule, type RefResolver } from '../firewall/iptables/translate.js';
-import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf } from '../labels/ip.js';
-import { cidrText, parseLabels } from '../labels/parse.js';
+import { translateRule, type RefResolver } from '../firewall/iptables/translate.js';
+import { parseRule } from '../iptables/rule.js';
+import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf, type Family } from '../net/ip.js';
+import { cidrText } from '../net/cidr.js';
+import { parseLabels } from '../labels/parse.js';
 import type { Dest, Spec } from '../labels/spec.js';
 import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
-import type { Family } from '../netns/types.js';
 import type {
   DesiredForward,
   DesiredHostRoute,

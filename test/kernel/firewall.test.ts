@@ -12,10 +12,11 @@ import { createExecTransport } from '../../src/firewall/transport-exec.js';
 import { createLibTransport, libTransportAvailable } from '../../src/firewall/transport-lib.js';
 import type { NftTransport } from '../../src/firewall/transport.js';
 import { BASE_CHAINS, makeRule, TABLE_FAMILY, TABLE_NAME, type NftBatch, type NftExpr, type TableDef } from '../../src/firewall/nft.js';
-import { TWINE_CHAINS } from '../../src/labels/spec.js';
+import { TWINE_CHAINS, type TwineChain } from '../../src/iptables/chains.js';
+import { parseRule } from '../../src/iptables/rule.js';
+import { tokenize } from '../../src/iptables/tokenize.js';
 import { NftError } from '../../src/errors.js';
-import { parseRule, tokenize, translateRule } from '../../src/firewall/iptables/translate.js';
-import type { TwineChain } from '../../src/labels/spec.js';
+import { translateRule } from '../../src/firewall/iptables/translate.js';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 

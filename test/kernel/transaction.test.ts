@@ -11,7 +11,7 @@ import { BASE_CHAINS, makeRule, type TableDef } from '../../src/firewall/nft.js'
 import { createExecTransport } from '../../src/firewall/transport-exec.js';
 import { createLibTransport, libTransportAvailable } from '../../src/firewall/transport-lib.js';
 import type { NftTransport } from '../../src/firewall/transport.js';
-import { TWINE_CHAINS } from '../../src/labels/spec.js';
+import { TWINE_CHAINS } from '../../src/iptables/chains.js';
 import { nativeBackend } from '../../src/netns/backend.js';
 import { RTPROT_BOOT, TWINE_RT_PROTO, type Route } from '../../src/netns/types.js';
 import type { Plan } from '../../src/plan/types.js';

@@ -22,11 +22,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { deleteNetnsWithPrefix } from '../bed/netns.js';
-import { parseRule, tokenize, translateRule } from '../../src/firewall/iptables/translate.js';
+import { translateRule } from '../../src/firewall/iptables/translate.js';
+import { parseRule } from '../../src/iptables/rule.js';
+import { tokenize } from '../../src/iptables/tokenize.js';
+import { TWINE_CHAINS, type TwineChain } from '../../src/iptables/chains.js';
 import { BASE_CHAINS, makeRule, TABLE_FAMILY, TABLE_NAME, type NftExpr, type TableDef } from '../../src/firewall/nft.js';
 import { addTableBatch } from '../../src/firewall/batch.js';
 import { createExecTransport } from '../../src/firewall/transport-exec.js';
-import { TWINE_CHAINS, type TwineChain } from '../../src/labels/spec.js';
 
 interface Entry {
   chain: TwineChain;

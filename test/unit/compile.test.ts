@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BASE_CHAINS } from '../../src/firewall/nft.js';
-import { TWINE_CHAINS } from '../../src/labels/spec.js';
+import { TWINE_CHAINS } from '../../src/iptables/chains.js';
 import { RTPROT_BOOT, TWINE_RT_PROTO } from '../../src/netns/types.js';
 import { compile, ifaceMatch } from '../../src/plan/compile.js';
 import { explainText } from '../../src/plan/explain.js';

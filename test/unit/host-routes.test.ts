@@ -8,9 +8,8 @@ import { planContainer } from '../../src/engine/planner.js';
 import { conflictReason, HostClaims } from '../../src/engine/host-claims.js';
 import { hostRoutePolicy } from '../../src/engine/host-subnets.js';
 import { hostRoutesAllowFrom, limitsFrom } from '../../src/cli/engine-options.js';
-import { cidrContains, cidrsOverlap, hostRouteProblem, type HostRoutePolicy } from '../../src/labels/host-routes.js';
-import { parseCidr } from '../../src/labels/parse.js';
-import type { Cidr } from '../../src/labels/spec.js';
+import { hostRouteProblem, type HostRoutePolicy } from '../../src/labels/host-routes.js';
+import { cidrContains, cidrsOverlap, parseCidr, type Cidr } from '../../src/net/cidr.js';
 import type { ContainerInfo } from '../../src/resolve/inventory.js';
 
 const cidr = (s: string): Cidr => {

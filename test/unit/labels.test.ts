@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LabelError } from '../../src/errors.js';
-import { bigToIp, coversAll, ipToBig } from '../../src/labels/ip.js';
-import { ifacePatternProblem, parseCidr, parseLabels } from '../../src/labels/parse.js';
+import { bigToIp, coversAll, ipToBig } from '../../src/net/ip.js';
+import { parseCidr } from '../../src/net/cidr.js';
+import { ifacePatternProblem, parseLabels } from '../../src/labels/parse.js';
 
 function errorsOf(labels: Record<string, string>): LabelError {
   try {

@@ -3,8 +3,10 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRule, tokenize, translateRule, TokenizeError, UnresolvedRefError, type RefResolver } from '../../src/firewall/iptables/translate.js';
-import type { TwineChain } from '../../src/labels/spec.js';
+import { translateRule, UnresolvedRefError, type RefResolver } from '../../src/firewall/iptables/translate.js';
+import { parseRule } from '../../src/iptables/rule.js';
+import { tokenize, TokenizeError } from '../../src/iptables/tokenize.js';
+import type { TwineChain } from '../../src/iptables/chains.js';
 import type { NftExpr } from '../../src/firewall/nft.js';
 
 function ok(chain: TwineChain, opts: string, resolve: RefResolver = () => undefined) {

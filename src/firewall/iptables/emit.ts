@@ -7,9 +7,9 @@
 // folds it into the listing when an ip/ip6 payload match implies it anyway).
 
 import type { NftExpr } from '../nft.js';
-import type { Family } from '../../netns/types.js';
-import type { Net, Ref } from './addr.js';
-import type { Match, NatAddr, PortRange, RuleDetail, Target } from './model.js';
+import type { Family } from '../../net/ip.js';
+import type { Net, Ref } from '../../iptables/addr.js';
+import type { Match, NatAddr, PortRange, RuleDetail, Target } from '../../iptables/model.js';
 
 export type AddrOf = (ref: string, family: Family) => string;
 

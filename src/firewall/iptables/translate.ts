@@ -1,33 +1,12 @@
-// The iptables-options → nft JSON translator (twine.iptables.rule.*): the
-// contract the label compiler calls. The work is split into tokenize.ts
-// (words), parse.ts (validation, every error named by option), emit.ts (nft
-// JSON) and addr.ts (addresses and container references).
+// A validated iptables rule (src/iptables/) → nft JSON statements for Twine's
+// table, once its container references are resolved. emit.ts writes the
+// statements.
 
 import type { NftExpr } from '../nft.js';
-import type { TwineChain } from '../../labels/spec.js';
-import type { Family } from '../../netns/types.js';
+import type { Family } from '../../net/ip.js';
 import { TwineError } from '../../errors.js';
-import { parseDetail } from './parse.js';
 import { emitRule } from './emit.js';
-import type { RuleDetail } from './model.js';
-
-export { tokenize, TokenizeError } from './tokenize.js';
-
-/** A validated rule whose container references are not yet resolved. */
-export interface ParsedRule {
-  chain: TwineChain;
-  /** Container names used in -s/-d, to resolve like a route destination. */
-  refs: string[];
-  /** Opaque to callers; the translator's own representation. */
-  readonly detail: unknown;
-}
-
-/** Validate iptables options for one of the TWINE_* chains. Returns every problem found, each naming the option. */
-export function parseRule(chain: TwineChain, args: string[]): { rule: ParsedRule } | { errors: string[] } {
-  const r = parseDetail(chain, args);
-  if ('errors' in r) return r;
-  return { rule: { chain, refs: r.refs, detail: r.detail } };
-}
+import type { ParsedRule } from '../../iptables/rule.js';
 
 /** Addresses of a referenced container on the shared network, or undefined when it cannot be resolved now. */
 export type RefResolver = (ref: string) => { v4?: string; v6?: string } | undefined;
@@ -52,7 +31,7 @@ export class UnresolvedRefError extends TwineError {
  * reference has an IPv4 address, else IPv6 when every one has an IPv6 address.
  */
 export function translateRule(rule: ParsedRule, resolve: RefResolver): { expr: NftExpr[]; comment?: string; family?: Family } {
-  const d = rule.detail as RuleDetail;
+  const d = rule.detail;
   const resolved = new Map<string, { v4?: string; v6?: string }>();
   for (const ref of rule.refs) {
     const a = resolve(ref);

@@ -2,8 +2,7 @@
 // dotted netmask, as iptables accepts) and container references.
 
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Family } from '../../netns/types.js';
-import { bigToIp, canonicalIp as canonical, ipToBig, maskOf } from '../../labels/ip.js';
+import { bigToIp, canonicalIp as canonical, ipToBig, maskOf, type Family } from '../net/ip.js';
 
 /** A network in canonical form: host bits cleared, as iptables-translate prints it. */
 export interface Net {

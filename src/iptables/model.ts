@@ -1,6 +1,6 @@
 // The translator's own representation of a validated rule (ParsedRule.detail).
 
-import type { Family } from '../../netns/types.js';
+import type { Family } from '../net/ip.js';
 import type { Net, Ref } from './addr.js';
 
 export interface PortRange {

@@ -3,7 +3,9 @@
 // formatting (RFC 5952 for IPv6) and the containment tests the resolver needs.
 
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Family } from '../netns/types.js';
+
+/** An IP address family. */
+export type Family = 4 | 6;
 
 export const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 

@@ -3,7 +3,7 @@
 // \" and \\ escapes, a backslash outside quotes escaping the next character)
 // but never runs a shell: the result is only ever used as data.
 
-import { TwineError } from '../../errors.js';
+import { TwineError } from '../errors.js';
 
 /** A label value that cannot be split into words (an unterminated quote, a trailing backslash). */
 export class TokenizeError extends TwineError {

@@ -15,8 +15,8 @@
 //   family of their addresses at translate time (IPv4 when they have one).
 // - One address per -s/-d (iptables would silently make one rule per address).
 
-import type { Family } from '../../netns/types.js';
-import type { TwineChain } from '../../labels/spec.js';
+import type { Family } from '../net/ip.js';
+import type { TwineChain } from './chains.js';
 import { canonicalIp, isDockerName, parseAddr } from './addr.js';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { L4Proto, Match, NatAddr, NatTo, PortRange, RuleDetail, Target } from './model.js';
