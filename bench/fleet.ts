@@ -3,7 +3,8 @@
 // carrying the test bed's owner labels (so a cleanup after a killed run finds them).
 
 import Docker from 'dockerode';
-import { dockerodeOptions, resolveDockerEndpoint } from '../src/docker/client.js';
+import { dockerodeOptions } from '../src/docker/client.js';
+import { resolveDockerEndpoint } from '../src/docker/endpoint.js';
 import { cleanupLeftovers, ensureImage, inUse, OWNER_LABEL, TEST_IMAGE, TEST_LABEL } from '../test/bed/index.js';
 import { mapLimit } from '../src/util/map-limit.js';
 

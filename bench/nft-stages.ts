@@ -25,7 +25,7 @@ import type { NftTransport } from '../src/firewall/transport.js';
 import { parseLabels } from '../src/labels/parse.js';
 import { compile } from '../src/plan/compile.js';
 import type { Plan } from '../src/plan/types.js';
-import type { ContainerInfo, Inventory } from '../src/resolve/inventory.js';
+import type { ContainerInfo, Inventory } from '../src/docker/container.js';
 import { resolve } from '../src/resolve/resolve.js';
 import { nativeBackend } from '../src/netns/backend.js';
 import type { NsTarget } from '../src/netns/types.js';

@@ -13,7 +13,8 @@
 import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createDockerClient, resolveDockerEndpoint } from '../src/docker/client.js';
+import { createDockerClient } from '../src/docker/client.js';
+import { resolveDockerEndpoint } from '../src/docker/endpoint.js';
 import { libTransportAvailable } from '../src/firewall/transport-lib.js';
 import { DEFAULT_DAEMON_JSON, DEFAULT_PIDFILE, finishUninstall, install, reloadDockerd, uninstall } from '../src/runtime/install.js';
 import { BENCH_PREFIX, cleanup, createContainer, createGateway, createNetwork, docker, fixedIp, fleetLabels, removeContainers, startContainer } from './fleet.js';

@@ -1,6 +1,8 @@
 // `twine cleanup`: remove everything Twine wrote, from every running container and the host.
 
-import { createDockerClient, resolveDockerEndpoint } from '../docker/client.js';
+import { createDockerClient } from '../docker/client.js';
+import { resolveDockerEndpoint } from '../docker/endpoint.js';
+import { UsageError } from '../util/options.js';
 import { cleanupAll } from '../engine/cleanup.js';
 import { selectTransport, type TransportChoice } from '../firewall/select.js';
 import { createLogger } from '../log.js';
@@ -10,7 +12,7 @@ import { SOCKET_OPTION } from '../server/options.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import { HOST_NETNS_OPTION, NFT_TRANSPORT_OPTION } from './engine-options.js';
 import { readInventory } from './inventory.js';
-import { DOCKER_OPTIONS, LOG_OPTIONS, UsageError } from './options.js';
+import { DOCKER_OPTIONS, LOG_OPTIONS } from './options.js';
 
 export const cleanupCommand: Command = {
   name: 'cleanup',

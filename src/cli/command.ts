@@ -1,7 +1,7 @@
 // What a `twine <command>` module exports. main.ts dispatches on the name;
 // adding a command means one new module plus one line in commands.ts.
 
-import type { OptionSpec, OptionValues } from './options.js';
+import type { OptionSpec, OptionValues } from '../util/options.js';
 
 export interface CliIO {
   stdout: (text: string) => void;

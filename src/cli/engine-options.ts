@@ -3,7 +3,7 @@
 import { TRANSPORT_CHOICES, type TransportChoice } from '../firewall/select.js';
 import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
 import { parseCidr, type Cidr } from '../net/cidr.js';
-import { UsageError, type OptionSpec, type OptionValues } from './options.js';
+import { UsageError, type OptionSpec, type OptionValues } from '../util/options.js';
 
 export const DEFAULT_HOST_NETNS = '/proc/1/ns/net';
 

@@ -5,7 +5,7 @@ import type { HealthDoc } from '../server/api.js';
 import { getJson } from '../server/client.js';
 import { CLIENT_OPTIONS, clientFrom } from '../server/options.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
-import type { OptionValues } from './options.js';
+import type { OptionValues } from '../util/options.js';
 
 export async function runHealthcheck(values: OptionValues, io: CliIO): Promise<number> {
   const { endpoint, timeoutMs } = clientFrom(values);

@@ -1,17 +1,18 @@
 // `twine plan <container> [--json]`: what Twine would apply, changing nothing.
 
-import { createDockerClient, resolveDockerEndpoint } from '../docker/client.js';
+import { createDockerClient } from '../docker/client.js';
+import { resolveDockerEndpoint } from '../docker/endpoint.js';
+import { UsageError } from '../util/options.js';
 import { LabelError } from '../errors.js';
 import { planContainer } from '../engine/planner.js';
 import { explainJson, explainText } from '../plan/explain.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type Command } from './command.js';
 import { readInventory } from './inventory.js';
-import { DOCKER_OPTIONS, UsageError } from './options.js';
+import { DOCKER_OPTIONS } from './options.js';
 import { HOST_NETNS_OPTION, HOST_ROUTES_ALLOW_OPTION, hostRoutesAllowFrom, LIMIT_OPTION_SPECS, limitsFrom } from './engine-options.js';
 import { NetworkIndex } from '../docker/networks.js';
 import { hostRoutePolicy } from '../engine/host-subnets.js';
-import { HOST_ROUTES_LABEL } from '../engine/planner.js';
-import type { HostRoutePolicy } from '../labels/host-routes.js';
+import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
 import { nativeBackend } from '../netns/backend.js';
 import type { Addr } from '../netns/types.js';
 

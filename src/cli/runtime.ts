@@ -1,6 +1,8 @@
 // `twine runtime install|uninstall`: the fail-closed start (see ../runtime/install.ts).
 
-import { createDockerClient, resolveDockerEndpoint } from '../docker/client.js';
+import { createDockerClient } from '../docker/client.js';
+import { resolveDockerEndpoint } from '../docker/endpoint.js';
+import { UsageError, type OptionValues } from '../util/options.js';
 import type { DockerClient } from '../docker/api.js';
 import { TwineError } from '../errors.js';
 import { DEFAULT_SOCKET } from '../server/instance.js';
@@ -16,7 +18,7 @@ import {
   type RuntimeSettings,
 } from '../runtime/install.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
-import { DOCKER_OPTIONS, UsageError, type OptionValues } from './options.js';
+import { DOCKER_OPTIONS } from './options.js';
 
 function settingsFrom(values: OptionValues): RuntimeSettings {
   const socket = String(values['hook-socket'] ?? DEFAULT_SOCKET);

@@ -4,7 +4,10 @@
 // applied stays in the namespaces.
 
 import { createLogger } from '../log.js';
-import { createDockerClient, describeEndpoint, resolveDockerEndpoint } from '../docker/client.js';
+import { createDockerClient } from '../docker/client.js';
+import { describeEndpoint, resolveDockerEndpoint } from '../docker/endpoint.js';
+import { UsageError, type OptionValues } from '../util/options.js';
+import { readVersion } from '../util/version.js';
 import { Daemon } from '../engine/daemon.js';
 import { selectTransport } from '../firewall/select.js';
 import { nativeBackend } from '../netns/backend.js';
@@ -14,9 +17,8 @@ import { Metrics } from '../server/metrics.js';
 import { SERVER_OPTIONS, serverOptionsFrom } from '../server/options.js';
 import { daemonView } from '../server/view.js';
 import { ENGINE_OPTIONS, engineSettings } from './engine-options.js';
-import { DOCKER_OPTIONS, LOG_OPTIONS, UsageError, type OptionValues } from './options.js';
+import { DOCKER_OPTIONS, LOG_OPTIONS } from './options.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
-import { readVersion } from './version.js';
 import { setProcessNice } from '../util/priority.js';
 
 /** In-flight transactions get this long to finish after SIGINT/SIGTERM. */

@@ -7,7 +7,7 @@ import { getJson } from '../server/client.js';
 import { CLIENT_OPTIONS, clientFrom } from '../server/options.js';
 import { errorText, formatLatency, renderTable } from '../server/table.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, USAGE_EXIT, type CliIO, type Command } from './command.js';
-import type { OptionValues } from './options.js';
+import type { OptionValues } from '../util/options.js';
 
 /**
  * One line per label that names a destination: what it resolved to, or why it is down

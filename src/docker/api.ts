@@ -13,7 +13,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import type { DockerEndpoint } from './client.js';
+import type { DockerEndpoint } from './endpoint.js';
 
 /** Default time a JSON GET may take, connect to last byte. */
 export const DEFAULT_TIMEOUT_MS = 30_000;

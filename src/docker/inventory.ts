@@ -1,4 +1,4 @@
-// Docker's inspect JSON → ContainerInfo (src/resolve/inventory.ts).
+// Docker's inspect JSON → ContainerInfo (./container.ts).
 //
 // Network order. Docker's inspect output keeps a container's networks in a map
 // (serialized sorted by network name), and the order in which they were given
@@ -12,7 +12,7 @@
 // or no match) come after those, in Docker's serialized order (by name), so
 // the result is always deterministic.
 
-import type { ContainerInfo, NetworkAttachment } from '../resolve/inventory.js';
+import type { ContainerInfo, NetworkAttachment } from './container.js';
 import type { Addr, Link } from '../netns/types.js';
 import { dockerError, type DockerClient } from './client.js';
 import { mapLimit } from '../util/map-limit.js';

@@ -19,7 +19,7 @@
 
 import type { Addr } from '../netns/types.js';
 import type { DefaultGateways } from '../netns/procfs.js';
-import type { ContainerInfo } from '../resolve/inventory.js';
+import type { ContainerInfo } from './container.js';
 import type { NetworkEntry } from './networks.js';
 import { startedInfo } from './start-info.js';
 

@@ -16,7 +16,7 @@
 import type { Addr } from '../netns/types.js';
 import type { DefaultGateways } from '../netns/procfs.js';
 import { ipInNet } from '../net/ip.js';
-import type { ContainerInfo, NetworkAttachment } from '../resolve/inventory.js';
+import type { ContainerInfo, NetworkAttachment } from './container.js';
 import type { NetworkEntry, Subnet } from './networks.js';
 
 export interface StartFacts {

@@ -8,7 +8,7 @@
 import { describeError, NamespaceRefusedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { TWINE_RT_PROTO } from '../netns/types.js';
-import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
+import type { ContainerInfo, Inventory } from '../docker/container.js';
 import { resolve } from '../resolve/resolve.js';
 import { compile } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';

@@ -5,7 +5,7 @@
 // read that began before a newer fact about the container is stale and must
 // not overwrite it.
 
-import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
+import type { ContainerInfo, Inventory } from '../docker/container.js';
 import { namesOf } from './graph.js';
 
 /** A container's entry changed: what it was, what it is, and every name it answered to in either. */

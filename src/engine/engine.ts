@@ -13,9 +13,8 @@ import { hasTwineLabels, inspectContainer, listRunningContainers, procInterfaces
 import { NetworkIndex } from '../docker/networks.js';
 import { describeError } from '../errors.js';
 import { KILLSWITCH_COUNTER, TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
-import type { ContainerInfo } from '../resolve/inventory.js';
-import { sameNetworks } from '../resolve/inventory.js';
-import { wallMs } from '../util/clock.js';
+import { sameNetworks, type ContainerInfo } from '../docker/container.js';
+import { wallMs } from '../netns/clock.js';
 import { ContainerStore, type Change } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
 import { EarlyApplied } from './early.js';

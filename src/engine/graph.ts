@@ -3,7 +3,7 @@
 // ids they resolved to, so an event about D finds exactly the S's to re-plan,
 // including S's whose reference did not resolve yet (D not started).
 
-import type { ContainerInfo } from '../resolve/inventory.js';
+import type { ContainerInfo } from '../docker/container.js';
 
 export interface Dependencies {
   /** Names as written in the source's labels. */

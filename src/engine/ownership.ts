@@ -18,7 +18,7 @@
 import { statSync } from 'node:fs';
 import { NamespaceRefusedError } from '../errors.js';
 import { openNsHandle, type NsHandle } from '../netns/handle.js';
-import type { ContainerInfo } from '../resolve/inventory.js';
+import type { ContainerInfo } from '../docker/container.js';
 
 export const OWN_NAMESPACE_ONLY = "Twine writes only into a container's own network namespace";
 

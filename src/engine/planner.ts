@@ -6,10 +6,10 @@ import { parseLabels } from '../labels/parse.js';
 import type { LabelWarning } from '../labels/spec.js';
 import { resolve } from '../resolve/resolve.js';
 import type { DesiredState, Resolution, Unresolved } from '../resolve/desired.js';
-import type { ContainerInfo, Inventory } from '../resolve/inventory.js';
+import type { ContainerInfo, Inventory } from '../docker/container.js';
 import { compile, RuleLimitError } from '../plan/compile.js';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, type Limits } from '../labels/limits.js';
-import { hostRouteProblem, type HostRoutePolicy } from '../labels/host-routes.js';
+import { HOST_ROUTES_LABEL, hostRouteProblem, type HostRoutePolicy } from '../labels/host-routes.js';
 import type { Plan } from '../plan/types.js';
 import type { Dependencies } from './graph.js';
 
@@ -21,8 +21,6 @@ export interface PlanOutcome {
   warnings: LabelWarning[];
   unresolved: Unresolved[];
 }
-
-export const HOST_ROUTES_LABEL = 'twine.host.routes';
 
 export interface PlanOptions {
   allowHostRoutes: boolean;

@@ -9,7 +9,7 @@
 
 import type { Logger } from '../log.js';
 import type { NetworkEntry } from '../docker/networks.js';
-import type { ContainerInfo } from '../resolve/inventory.js';
+import type { ContainerInfo } from '../docker/container.js';
 import { sandboxReadiness } from '../docker/sandbox.js';
 import type { NsNotifier } from '../netns/notify.js';
 import { hostView, type HostView } from './host-view.js';

@@ -3,7 +3,7 @@
 // says what the job must do; the helpers below decide what a set of them asks
 // for together.
 
-import type { ContainerInfo } from '../resolve/inventory.js';
+import type { ContainerInfo } from '../docker/container.js';
 import type { FrontStages } from './state.js';
 
 /** What the runtime hook is told: go on (applied, or nothing to apply), or why the start must fail. */

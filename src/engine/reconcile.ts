@@ -7,13 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NetworkIndex } from '../docker/networks.js';
 import { parseCidr, type Cidr } from '../net/cidr.js';
-import type { HostRoutePolicy } from '../labels/host-routes.js';
+import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
 import { visibleLabels } from '../labels/visible.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';
 import type { Logger } from '../log.js';
 import type { NsHandle } from '../netns/handle.js';
 import type { Plan } from '../plan/types.js';
-import type { ContainerInfo } from '../resolve/inventory.js';
+import type { ContainerInfo } from '../docker/container.js';
+import { wallMs } from '../netns/clock.js';
 import type { ContainerStore } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
 import type { EarlyApplied } from './early.js';
@@ -23,12 +24,11 @@ import type { HostRoutes } from './host-routes.js';
 import { hostRoutePolicy } from './host-subnets.js';
 import type { HostView } from './host-view.js';
 import { openOwnNamespace } from './ownership.js';
-import { HOST_ROUTES_LABEL, planContainer, type PlanOutcome } from './planner.js';
+import { planContainer, type PlanOutcome } from './planner.js';
 import { minEventMs, onlyConfirms, whys, type Reason } from './reason.js';
 import type { RetrySchedule } from './retry.js';
 import type { ContainerState, FrontStages, TxEvent, TxResultKind } from './state.js';
 import { applyPlan, type TxResult } from './transaction.js';
-import { wallMs } from '../util/clock.js';
 
 /**
  * How the namespace came to be: `event`, at the container's start event (new,

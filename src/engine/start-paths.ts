@@ -15,7 +15,7 @@ import { startedInfo, type StartFacts, type StartInfo } from '../docker/start-in
 import { describeError } from '../errors.js';
 import { parseLabels } from '../labels/parse.js';
 import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
-import type { ContainerInfo } from '../resolve/inventory.js';
+import type { ContainerInfo } from '../docker/container.js';
 import { stopped, type Change, type ContainerStore } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
 import type { EarlyApplied } from './early.js';

@@ -11,6 +11,9 @@
 
 import { cidrContains, cidrsOverlap, cidrText, type Cidr } from '../net/cidr.js';
 
+/** The label that asks for host routes. */
+export const HOST_ROUTES_LABEL = 'twine.host.routes';
+
 /** A subnet the host is connected to, and where it comes from (for messages). */
 export interface ConnectedSubnet {
   cidr: Cidr;

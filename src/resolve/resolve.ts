@@ -46,7 +46,7 @@ import type {
   Resolution,
   Unresolved,
 } from './desired.js';
-import { addressOf, type ContainerInfo, type Inventory, type NetworkAttachment } from './inventory.js';
+import { addressOf, type ContainerInfo, type Inventory, type NetworkAttachment } from '../docker/container.js';
 
 interface Match {
   c: ContainerInfo;

@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
-import { readVersion } from '../cli/version.js';
+import { readVersion } from '../util/version.js';
 import { containerDetailDoc, containerDoc, hasError, type HealthDoc } from './api.js';
 import { DASHBOARD_HEADERS, DASHBOARD_PATHS, dashboardFile } from './dashboard.js';
 import { hostCheck, type HostCheck } from './host-check.js';

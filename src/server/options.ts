@@ -1,8 +1,7 @@
 // Command-line options for the status server (`twine start`) and for the
 // commands that talk to it (`twine status`, `twine healthcheck`).
 
-import type { OptionSpec, OptionValues } from '../cli/options.js';
-import { problemOf, UsageError } from '../cli/options.js';
+import { problemOf, UsageError, type OptionSpec, type OptionValues } from '../util/options.js';
 import type { Endpoint } from './client.js';
 import { parseAllowedHosts } from './host-check.js';
 import { DEFAULT_LISTEN, parseListen } from './http.js';

@@ -6,11 +6,11 @@
 import { Readable } from 'node:stream';
 import type { DockerClient } from '../../src/docker/client.js';
 import type { ContainerSummary, EngineVersion } from '../../src/docker/api.js';
-import type { DockerEndpoint } from '../../src/docker/client.js';
+import type { DockerEndpoint } from '../../src/docker/endpoint.js';
+import { wallMs } from '../../src/netns/clock.js';
 import type { ContainerInspect } from '../../src/docker/inventory.js';
 import type { NetworkSummary } from '../../src/docker/networks.js';
 import type { DockerEvent } from '../../src/docker/events.js';
-import { wallMs } from '../../src/util/clock.js';
 
 export interface FakeNetworkSpec {
   name: string;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
-import { parseOptions, UsageError, type OptionSpec } from '../../src/cli/options.js';
+import { parseOptions, UsageError, type OptionSpec } from '../../src/util/options.js';
 import type { CliIO } from '../../src/cli/command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

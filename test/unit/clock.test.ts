@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wallMs } from '../../src/util/clock.js';
+import { wallMs } from '../../src/netns/clock.js';
 
 test('wallMs: the wall clock with a sub-millisecond fraction', () => {
   const fractions = new Set<number>();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseDockerEndpoint, resolveDockerEndpoint } from '../../src/docker/client.js';
+import { parseDockerEndpoint, resolveDockerEndpoint } from '../../src/docker/endpoint.js';
 import { DockerError } from '../../src/errors.js';
 
 test('endpoint precedence: explicit (flag/TWINE_DOCKER_SOCKET), then DOCKER_HOST, then the default socket', () => {

@@ -12,7 +12,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { createDockerClient, describeEndpoint, pingDocker, resolveDockerEndpoint } from '../../src/docker/client.js';
+import { createDockerClient, pingDocker } from '../../src/docker/client.js';
+import { describeEndpoint, resolveDockerEndpoint } from '../../src/docker/endpoint.js';
 import { DockerError } from '../../src/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'twt-tls-'));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DependencyGraph, namesOf } from '../../src/engine/graph.js';
-import type { ContainerInfo } from '../../src/resolve/inventory.js';
+import type { ContainerInfo } from '../../src/docker/container.js';
 
 test('dependents are found by referenced name and by resolved id, and only those', () => {
   const g = new DependencyGraph();

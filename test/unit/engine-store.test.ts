@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ContainerStore, stopped } from '../../src/engine/container-store.js';
-import type { ContainerInfo } from '../../src/resolve/inventory.js';
+import type { ContainerInfo } from '../../src/docker/container.js';
 
 function info(id: string, over: Partial<ContainerInfo> = {}): ContainerInfo {
   return { id, name: id, pid: 100, running: true, labels: {}, networks: [], netnsIno: 7, ...over };

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { LabelError } from '../../src/errors.js';
 import { parseLabels } from '../../src/labels/parse.js';
 import { compile } from '../../src/plan/compile.js';
-import type { ContainerInfo, Inventory } from '../../src/resolve/inventory.js';
+import type { ContainerInfo, Inventory } from '../../src/docker/container.js';
 import { resolve } from '../../src/resolve/resolve.js';
 
 const RUNS = 10_000;

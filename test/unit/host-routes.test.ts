@@ -10,7 +10,7 @@ import { hostRoutePolicy } from '../../src/engine/host-subnets.js';
 import { hostRoutesAllowFrom, limitsFrom } from '../../src/cli/engine-options.js';
 import { hostRouteProblem, type HostRoutePolicy } from '../../src/labels/host-routes.js';
 import { cidrContains, cidrsOverlap, parseCidr, type Cidr } from '../../src/net/cidr.js';
-import type { ContainerInfo } from '../../src/resolve/inventory.js';
+import type { ContainerInfo } from '../../src/docker/container.js';
 
 const cidr = (s: string): Cidr => {
   const c = parseCidr(s);

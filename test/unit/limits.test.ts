@@ -7,7 +7,7 @@ import { LabelError } from '../../src/errors.js';
 import { planContainer } from '../../src/engine/planner.js';
 import { DEFAULT_LIMITS } from '../../src/labels/limits.js';
 import { MAX_ISSUES, parseLabels } from '../../src/labels/parse.js';
-import type { ContainerInfo } from '../../src/resolve/inventory.js';
+import type { ContainerInfo } from '../../src/docker/container.js';
 
 function ctr(labels: Record<string, string>): ContainerInfo {
   return {

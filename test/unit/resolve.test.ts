@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseLabels } from '../../src/labels/parse.js';
-import type { ContainerInfo, Inventory, NetworkAttachment } from '../../src/resolve/inventory.js';
+import type { ContainerInfo, Inventory, NetworkAttachment } from '../../src/docker/container.js';
 import { resolve } from '../../src/resolve/resolve.js';
 
 function net(id: string, ipv4?: string, extra: Partial<NetworkAttachment> = {}): NetworkAttachment {

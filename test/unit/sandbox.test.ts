@@ -5,7 +5,7 @@ import { toNetworkEntry, type NetworkEntry } from '../../src/docker/networks.js'
 import { sandboxReadiness, type SandboxFacts } from '../../src/docker/sandbox.js';
 import { parseDefaultGateways } from '../../src/netns/procfs.js';
 import type { Addr } from '../../src/netns/types.js';
-import type { ContainerInfo } from '../../src/resolve/inventory.js';
+import type { ContainerInfo } from '../../src/docker/container.js';
 import { startedContainer } from '../fixtures/inspect.js';
 
 const NET_B = '868e640d3a738247e2e584a2376d2d164f12f81fcd93870ecf0e493c8da06578';

@@ -4,7 +4,7 @@ import { createdInfo, toContainerInfo, type ContainerInspect, type InspectNetwor
 import { startedContainer as running } from '../fixtures/inspect.js';
 import { startedInfo, type StartFacts } from '../../src/docker/start-info.js';
 import { parseSubnet, toNetworkEntry, type NetworkEntry } from '../../src/docker/networks.js';
-import { sameNetworks } from '../../src/resolve/inventory.js';
+import { sameNetworks } from '../../src/docker/container.js';
 import type { Addr, Link } from '../../src/netns/types.js';
 
 const NET_A = '23f1d5701dbc8ad243d44bf1d7760d8792a9d5eec2f90ffaad0030ea3f9282c1';

@@ -6,7 +6,7 @@ let cached: string | undefined;
 
 export function readVersion(): string {
   if (cached === undefined) {
-    // Compiled to dist/src/cli/version.js; package.json is three levels up (also from src/cli/).
+    // Compiled to dist/src/util/version.js; package.json is three levels up (also from src/util/).
     const candidates = [new URL('../../../package.json', import.meta.url), new URL('../../package.json', import.meta.url)];
     for (const u of candidates) {
       try {

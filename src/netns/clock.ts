@@ -5,7 +5,7 @@
 // 0.12 ms): latencies of a few ms would be off by up to two. The addon reads
 // CLOCK_REALTIME itself.
 
-import { loadAddon } from '../netns/addon.js';
+import { loadAddon } from './addon.js';
 
 let realtime: (() => number) | undefined;
 
