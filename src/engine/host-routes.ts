@@ -15,6 +15,7 @@ import type { ContainerInfo } from '../docker/container.js';
 import { HOST_ROUTES_LABEL } from '../labels/host-routes.js';
 import { HostClaims } from './host-claims.js';
 import type { RetrySchedule } from './retry.js';
+import { applyRoutesBestEffort } from './route-apply.js';
 import { diffRoutes, routeKey } from './route-diff.js';
 import type { ContainerState, TxEvent } from './state.js';
 
@@ -46,19 +47,11 @@ export async function syncHostRoutes(netns: NetnsBackend, ns: NsTarget, owners: 
     result.failures.push({ error, owners: owners.filter((o) => o.routes.length > 0).map((o) => o.id) });
     return result;
   }
-  const changes = diffRoutes(have, want);
-  for (const r of changes.replace) {
-    await netns.routeReplace(ns, r).then(
-      () => result.replaced.push(r),
-      (error: unknown) => result.failures.push({ route: r, error, owners: ownersOf(r) }),
-    );
-  }
-  for (const r of changes.del) {
-    await netns.routeDel(ns, r).then(
-      () => result.deleted.push(r),
-      (error: unknown) => result.failures.push({ route: r, error, owners: [] }),
-    );
-  }
+  const done = await applyRoutesBestEffort(netns, ns, diffRoutes(have, want));
+  result.replaced = done.replaced;
+  result.deleted = done.deleted;
+  // A route that could not be deleted is no container's: none wants it.
+  for (const f of done.failures) result.failures.push({ route: f.route, error: f.error, owners: f.op === 'replace' ? ownersOf(f.route) : [] });
   return result;
 }
 

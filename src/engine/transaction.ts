@@ -14,6 +14,7 @@ import type { Plan, SysctlSetting } from '../plan/types.js';
 import { TwineError } from '../errors.js';
 import { openNsHandle } from '../netns/handle.js';
 import { diffRoutes, diffRules, isEmpty, routeKey } from './route-diff.js';
+import { applyRoutesBestEffort } from './route-apply.js';
 import type { TxStages } from './state.js';
 
 export interface TxOptions {
@@ -97,21 +98,20 @@ async function applyOverExisting(a: Applier, ns: NsTarget, plan: Plan): Promise<
  * Twine had replaced it) and every sysctl the plan changed back to the value read
  * before. Returns what failed on the way; it never throws.
  */
-async function restore(a: Applier, plan: Plan, before: Route[], oldValues: Map<string, string>, rulesBefore: Rule[]): Promise<unknown[]> {
+async function restore(a: Applier, plan: Plan, before: Known, oldValues: ReadonlyMap<string, string>): Promise<unknown[]> {
   const ns = plan.ns;
   const errors: unknown[] = [];
   try {
     const now = await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO, table: 0 });
-    const back = diffRoutes(now, before, plan.defaultRoutes);
-    for (const r of back.replace) await a.netns.routeReplace(ns, r).catch((e: unknown) => errors.push(e));
-    for (const r of back.del) await a.netns.routeDel(ns, r).catch((e: unknown) => errors.push(e));
+    const back = await applyRoutesBestEffort(a.netns, ns, diffRoutes(now, before.routes, plan.defaultRoutes));
+    errors.push(...back.failures.map((f) => f.error));
   } catch (e) {
     errors.push(e);
   }
   try {
     const now = await a.netns.batch(ns, [TWINE_RULES]);
     if (now.failedAt !== undefined) throw now.error;
-    const back = diffRules(now.results[0] as Rule[], rulesBefore);
+    const back = diffRules(now.results[0] as Rule[], before.rules);
     const steps = [...back.add.map((rule): NsStep => ({ op: 'ruleAdd', rule })), ...back.del.map((rule): NsStep => ({ op: 'ruleDel', rule }))];
     // One at a time, so one that fails does not keep the others from running.
     for (const st of steps) {
@@ -139,7 +139,7 @@ function txError(step: string, err: unknown, rollbackErrors: unknown[]): Transac
  * already checked), else one opened here for the whole transaction.
  */
 export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
-  if ('fd' in plan.ns) return opts.fresh ? applyFresh(a, plan) : applyObserved(a, plan);
+  if ('fd' in plan.ns) return apply(a, plan, opts.fresh ? FRESH : await observe(a, plan));
   const handle = openNsHandle(plan.ns);
   try {
     return await applyPlan(a, { ...plan, ns: handle.target }, opts);
@@ -149,81 +149,129 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   }
 }
 
-async function applyObserved(a: Applier, plan: Plan): Promise<TxResult> {
-  const ns = plan.ns;
-  const t0 = performance.now();
+/** What is known of the namespace before the transaction writes. */
+interface Known {
+  /** Twine's routes and policy rules. */
+  routes: Route[];
+  rules: Rule[];
+  /** The plan's sysctls as read; undefined: not read (each is read in the batch, right before it is written). */
+  sysctls: ReadonlyMap<string, string> | undefined;
+  /** The live table (null: there is none). */
+  table: NftBatch | null;
+  /** False for a namespace Twine has never written to: it was not observed. */
+  observed: boolean;
+  observeMs: number;
+}
 
-  // observe: Twine's routes and the sysctls in one entry into the namespace, the table beside it
-  const reads = [observeNetlink(a.netns, ns, plan.sysctls.map((s) => s.key)), a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME)] as const;
+/**
+ * A namespace Twine has never written to (a start event): nothing of Twine's is
+ * there, so there is no observe round trip.
+ */
+const FRESH: Known = { routes: [], rules: [], sysctls: undefined, table: null, observed: false, observeMs: 0 };
+
+/** Twine's routes, rules and the plan's sysctls in one entry into the namespace, the table beside it. */
+async function observe(a: Applier, plan: Plan): Promise<Known> {
+  const t0 = performance.now();
+  const reads = [observeNetlink(a.netns, plan.ns, plan.sysctls.map((s) => s.key)), a.nft.listTable(plan.ns, TABLE_FAMILY, TABLE_NAME)] as const;
   // Completions may arrive in any order: when several fail (the namespace is gone),
   // report the first in this order, the backend's typed error, every time.
   await Promise.allSettled(reads);
-  const [[before, sysBefore, rulesBefore], liveTable] = await Promise.all(reads);
-  const t1 = performance.now();
+  const [[routes, sysctls, rules], table] = await Promise.all(reads);
+  return { routes, rules, sysctls, table, observed: true, observeMs: performance.now() - t0 };
+}
 
-  // diff
-  const routes = diffRoutes(before, plan.routes, plan.defaultRoutes);
-  const rules = diffRules(rulesBefore, plan.rules ?? []);
-  const sysctls = plan.sysctls.filter((s) => sysBefore.get(s.key) !== s.value);
-  let batch: NftBatch;
-  if (liveTable === null) batch = freshTableBatch(plan.table);
-  else batch = diffTable(plan.table, liveTable);
-
+/**
+ * diff → apply → verify, the same for every namespace; what is known of it
+ * decides the rest. One backend batch does the netlink part in one entry into
+ * the namespace: the sysctls (each read right before it is written when its
+ * value is not known), the routes and rules, and the routes read back. The nft
+ * batch follows once the routes are verified; in a fresh namespace with an
+ * ordered transport it is submitted with the netlink batch and runs right after
+ * it (the backend keeps one namespace's operations in submission order), so
+ * the kernel sees the same order with no round trip between. Any failure rolls
+ * everything back, a table this batch created included.
+ */
+async function apply(a: Applier, plan: Plan, known: Known): Promise<TxResult> {
+  const ns = plan.ns;
+  const routes = diffRoutes(known.routes, plan.routes, plan.defaultRoutes);
+  const rules = diffRules(known.rules, plan.rules ?? []);
+  const sysctls = known.sysctls ? plan.sysctls.filter((s) => known.sysctls!.get(s.key) !== s.value) : plan.sysctls;
+  const batch = known.table === null ? freshTableBatch(plan.table) : diffTable(plan.table, known.table);
   const result: TxResult = {
     routesReplaced: routes.replace,
     routesDeleted: routes.del,
-    sysctlsSet: sysctls,
+    sysctlsSet: known.sysctls ? sysctls : [],
     nftCommands: batch.nftables.length,
     noop: isEmpty(routes) && rules.add.length + rules.del.length === 0 && sysctls.length === 0 && batch.nftables.length === 0,
-    stages: { observeMs: t1 - t0, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
+    stages: { observeMs: known.observeMs, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
   };
   if (result.noop) return result;
 
-  const fail = async (step: string, err: unknown): Promise<never> => {
-    throw txError(step, err, await restore(a, plan, before, sysBefore, rulesBefore));
-  };
-
-  // apply: netlink first, and the routes read back as planned (verify) in the same
-  // entry into the namespace, before the firewall is committed
-  const t2 = performance.now();
   const steps: NsStep[] = [
-    ...sysctls.map((s): NsStep => ({ op: 'sysctlSet', key: s.key, value: s.value })),
+    ...sysctls.flatMap((s): NsStep[] => [...(known.sysctls ? [] : [{ op: 'sysctlGet', key: s.key } as const]), { op: 'sysctlSet', key: s.key, value: s.value }]),
     ...routes.replace.map((route): NsStep => ({ op: 'routeReplace', route })),
     ...rules.add.map((rule): NsStep => ({ op: 'ruleAdd', rule })),
     ...rules.del.map((rule): NsStep => ({ op: 'ruleDel', rule })),
     ...routes.del.map((route): NsStep => ({ op: 'routeDel', route })),
     TWINE_ROUTES,
   ];
-  let applied: BatchOutcome;
-  try {
-    applied = await a.netns.batch(ns, steps);
-  } catch (err) {
-    return fail('netlink', err);
-  }
-  if (applied.failedAt !== undefined) return fail('netlink', applied.error);
-  const t3 = performance.now();
-  const missing = missingRoutes(applied.results[steps.length - 1] as Route[], plan);
-  if (missing) return fail('verify', missing);
-  const t4 = performance.now();
+  const t0 = performance.now();
+  const netlink = timed(a.netns.batch(ns, steps));
+  const runNft = (): Promise<Timed<void>> => timed(batch.nftables.length > 0 ? a.nft.apply(ns, batch) : Promise.resolve());
+  const nftEarly = !known.observed && a.nft.ordered ? runNft() : undefined;
 
-  if (batch.nftables.length > 0) {
-    try {
-      try {
-        await a.nft.apply(ns, batch);
-      } catch (err) {
-        if (!tableExists(err)) throw err;
-        result.nftCommands = await applyOverExisting(a, ns, plan);
-      }
-    } catch (err) {
-      return fail('nft', err);
-    }
+  const done = await netlink;
+  const outcome = done.ok ? done.value : { results: [], failedAt: 0, error: done.error };
+  // The values before the writes: what a rollback puts back.
+  const oldValues = known.sysctls ?? readBeforeWrites(sysctls, outcome);
+  let step: string | undefined;
+  let error: unknown;
+  if (outcome.failedAt !== undefined) [step, error] = ['netlink', outcome.error];
+  else {
+    const missing = missingRoutes(outcome.results[steps.length - 1] as Route[], plan);
+    if (missing) [step, error] = ['verify', missing];
   }
-  const t5 = performance.now();
-  result.stages.netlinkMs = t3 - t2;
-  result.stages.verifyMs = t4 - t3;
-  result.stages.nftMs = t5 - t4;
-  if (batch.nftables.length > 0) await flushStaleConntrack(a, ns, staleConntrack(liveTable, plan.table), result);
+  const verified = performance.now();
+  // Otherwise the batch only once routes are verified.
+  const nft = nftEarly ? await nftEarly : step ? undefined : await runNft();
+  if (!step && nft && !nft.ok) {
+    if (tableExists(nft.error)) {
+      try {
+        result.nftCommands = await applyOverExisting(a, ns, plan);
+      } catch (err) {
+        [step, error] = ['nft', err];
+      }
+    } else [step, error] = ['nft', nft.error];
+  }
+  const end = performance.now();
+
+  if (step) {
+    const rollbackErrors: unknown[] = [];
+    // Committed by this transaction (not by another writer): the batch created the table.
+    if (known.table === null && nft?.ok && batch.nftables.length > 0) {
+      await a.nft.apply(ns, { nftables: [{ delete: { table: { family: TABLE_FAMILY, name: TABLE_NAME } } }] }).catch((e: unknown) => rollbackErrors.push(e));
+    }
+    rollbackErrors.push(...(await restore(a, plan, known, oldValues)));
+    throw txError(step, error, rollbackErrors);
+  }
+
+  if (!known.sysctls) result.sysctlsSet = sysctls.filter((s) => oldValues.get(s.key) !== s.value);
+  result.stages.netlinkMs = done.at - t0;
+  result.stages.verifyMs = verified - done.at;
+  result.stages.nftMs = Math.max(0, end - verified);
+  // A new table in a new namespace leaves no flow behind; otherwise flows may go to an old destination.
+  if (known.observed && batch.nftables.length > 0) await flushStaleConntrack(a, ns, staleConntrack(known.table, plan.table), result);
   return result;
+}
+
+/** The sysctls' values the netlink batch read right before writing them (a get before each set). */
+function readBeforeWrites(sysctls: SysctlSetting[], outcome: BatchOutcome): Map<string, string> {
+  const out = new Map<string, string>();
+  sysctls.forEach((s, i) => {
+    const v = outcome.results[2 * i];
+    if (typeof v === 'string') out.set(s.key, v.trim());
+  });
+  return out;
 }
 
 /**
@@ -252,83 +300,3 @@ function timed<T>(p: Promise<T>): Promise<Timed<T>> {
   );
 }
 
-/**
- * A namespace Twine has never written to (a start event): nothing of Twine's is
- * there to observe, so there is no observe round trip. One backend batch reads
- * each sysctl right before writing it, replaces the routes and reads them back,
- * in one entry into the namespace; with an ordered transport the nft batch is
- * submitted with it and runs right after it (the backend keeps one namespace's
- * operations in submission order). The kernel sees what the observed path does,
- * in the same order. Any failure rolls everything back, the table included.
- */
-async function applyFresh(a: Applier, plan: Plan): Promise<TxResult> {
-  const ns = plan.ns;
-  const t0 = performance.now();
-  const routes = diffRoutes([], plan.routes, plan.defaultRoutes);
-  const batch = freshTableBatch(plan.table);
-  const result: TxResult = {
-    routesReplaced: routes.replace,
-    routesDeleted: [],
-    sysctlsSet: [],
-    nftCommands: batch.nftables.length,
-    noop: isEmpty(routes) && (plan.rules ?? []).length === 0 && plan.sysctls.length === 0 && batch.nftables.length === 0,
-    stages: { observeMs: 0, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
-  };
-  if (result.noop) return result;
-
-  const steps: NsStep[] = [
-    ...plan.sysctls.flatMap((s): NsStep[] => [
-      { op: 'sysctlGet', key: s.key },
-      { op: 'sysctlSet', key: s.key, value: s.value },
-    ]),
-    ...routes.replace.map((route): NsStep => ({ op: 'routeReplace', route })),
-    ...(plan.rules ?? []).map((rule): NsStep => ({ op: 'ruleAdd', rule })),
-    TWINE_ROUTES,
-  ];
-  const netlink = timed(a.netns.batch(ns, steps));
-  const runNft = (): Promise<Timed<void>> => timed(batch.nftables.length > 0 ? a.nft.apply(ns, batch) : Promise.resolve());
-  const nftEarly = a.nft.ordered ? runNft() : undefined;
-
-  const done = await netlink;
-  const outcome = done.ok ? done.value : { results: [], failedAt: 0, error: done.error };
-  // The values read before each write: what a rollback puts back.
-  const oldValues = new Map<string, string>();
-  plan.sysctls.forEach((s, i) => {
-    const v = outcome.results[2 * i];
-    if (typeof v === 'string') oldValues.set(s.key, v.trim());
-  });
-  let step: string | undefined;
-  let error: unknown;
-  if (outcome.failedAt !== undefined) [step, error] = ['netlink', outcome.error];
-  else {
-    const missing = missingRoutes(outcome.results[steps.length - 1] as Route[], plan);
-    if (missing) [step, error] = ['verify', missing];
-  }
-  // Unordered (exec): the batch only once routes are verified, as on the observed path.
-  const nft = nftEarly ? await nftEarly : step ? undefined : await runNft();
-  if (!step && nft && !nft.ok) {
-    if (tableExists(nft.error)) {
-      try {
-        result.nftCommands = await applyOverExisting(a, ns, plan);
-      } catch (err) {
-        [step, error] = ['nft', err];
-      }
-    } else [step, error] = ['nft', nft.error];
-  }
-
-  if (step) {
-    const rollbackErrors: unknown[] = [];
-    // Committed by this transaction (not by another writer): the batch created the table.
-    if (nft?.ok && batch.nftables.length > 0) {
-      await a.nft.apply(ns, { nftables: [{ delete: { table: { family: TABLE_FAMILY, name: TABLE_NAME } } }] }).catch((e: unknown) => rollbackErrors.push(e));
-    }
-    rollbackErrors.push(...(await restore(a, plan, [], oldValues, [])));
-    throw txError(step, error, rollbackErrors);
-  }
-
-  result.sysctlsSet = plan.sysctls.filter((s) => oldValues.get(s.key) !== s.value);
-  // Routes and their read-back are one step here: verify is part of netlinkMs.
-  result.stages.netlinkMs = done.at - t0;
-  result.stages.nftMs = Math.max(0, (nft?.at ?? done.at) - done.at);
-  return result;
-}
