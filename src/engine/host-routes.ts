@@ -39,20 +39,16 @@ export interface HostRoutesResult {
 export async function syncHostRoutes(netns: NetnsBackend, ns: NsTarget, owners: HostRouteOwner[]): Promise<HostRoutesResult> {
   const want = owners.flatMap((o) => o.routes);
   const ownersOf = (r: Route): string[] => owners.filter((o) => o.routes.some((x) => routeKey(x) === routeKey(r))).map((o) => o.id);
-  const result: HostRoutesResult = { replaced: [], deleted: [], failures: [] };
   let have: Route[];
   try {
     have = await netns.routeList(ns, { protocol: TWINE_RT_PROTO });
   } catch (error) {
-    result.failures.push({ error, owners: owners.filter((o) => o.routes.length > 0).map((o) => o.id) });
-    return result;
+    return { replaced: [], deleted: [], failures: [{ error, owners: owners.filter((o) => o.routes.length > 0).map((o) => o.id) }] };
   }
   const done = await applyRoutesBestEffort(netns, ns, diffRoutes(have, want));
-  result.replaced = done.replaced;
-  result.deleted = done.deleted;
   // A route that could not be deleted is no container's: none wants it.
-  for (const f of done.failures) result.failures.push({ route: f.route, error: f.error, owners: f.op === 'replace' ? ownersOf(f.route) : [] });
-  return result;
+  const failures = done.failures.map((f) => ({ route: f.route, error: f.error, owners: f.op === 'replace' ? ownersOf(f.route) : [] }));
+  return { replaced: done.replaced, deleted: done.deleted, failures };
 }
 
 export interface HostRoutesDeps {
