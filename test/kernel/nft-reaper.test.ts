@@ -16,18 +16,16 @@ import { loadAddon } from '../../src/netns/addon.js';
 import { createLibTransport, libTransportAvailable } from '../../src/firewall/transport-lib.js';
 import type { NftBatch } from '../../src/firewall/nft.js';
 import type { NsTarget } from '../../src/netns/types.js';
-import { deleteNetnsWithPrefix, threadNamespaces } from '../bed/netns.js';
+import { netnsAdd, netnsDel, threadNamespaces } from '../bed/netns.js';
 
-const PREFIX = 'twt-nftr-';
-const A = `${PREFIX}a`;
-const B = `${PREFIX}b`;
+// Named for this process and recorded (netnsAdd), so a concurrent run's leftover cleanup keeps them.
+const A = `twt-nftr-a-${process.pid}`;
+const B = `twt-nftr-b-${process.pid}`;
 const at = (ns: string): NsTarget => ({ path: `/var/run/netns/${ns}` });
 /** Only a limit against hanging: a held context waits 100 ms (native/nft_reaper.h kSettle), far longer on a loaded machine. */
 const DRAIN_MS = 10_000;
 /** Runs of heldWhenBFreed before giving up: one conclusive run is enough, each takes ~0.1 s. */
 const TRIES = 20;
-
-const cleanup = (): void => deleteNetnsWithPrefix(PREFIX);
 
 /** The comments of the rules of chain c in table inet t, in order, as nft lists them. */
 function comments(ns: string): string[] {
@@ -128,12 +126,11 @@ describe('libnftables context reaping', { skip }, () => {
     return n;
   }
 
-  before(() => {
-    cleanup();
-    for (const n of [A, B]) execFileSync('ip', ['netns', 'add', n]);
+  before(async () => {
+    for (const n of [A, B]) await netnsAdd(n);
   });
-  after(() => {
-    cleanup();
+  after(async () => {
+    for (const n of [A, B]) await netnsDel(n);
     assert.deepEqual(new Set(threadNamespaces()), new Set([ownNs]));
     assert.equal(loadAddon().stats().retired, 0);
   });
