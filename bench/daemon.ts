@@ -27,11 +27,12 @@ export interface BenchDaemon {
 /** The daemons' unix socket (one daemon at a time): the runtime bench's hook asks there. */
 export const BENCH_SOCKET = `/tmp/twt-bench-${process.pid}.sock`;
 
-export function startTwine(transport: Transport): BenchDaemon {
+/** With `cpuProfDir`, the daemon writes its V8 CPU profile there when it exits. */
+export function startTwine(transport: Transport, cpuProfDir?: string): BenchDaemon {
   const spawnedMs = nowMs();
   const d = startDaemon({
     args: [`--nft-transport=${transport}`, '--resync-interval=0', '--listen=none'],
-    env: { TWINE_SOCKET: BENCH_SOCKET },
+    env: { TWINE_SOCKET: BENCH_SOCKET, ...(cpuProfDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${cpuProfDir}` } : {}) },
     // What a deployment runs: debug would add a line per Docker event and per change.
     logLevel: 'info',
   });

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BenchOptions, Transport } from './options.js';
-import type { GatewayRound, MemoryPoint, ReconcileRun, Sample } from './scenarios.js';
+import type { GatewayRound, MemoryPoint, ReconcileRun, Sample, SyncedRun } from './scenarios.js';
 import { fmt, summarize, type Summary } from './stats.js';
 import { cdfPoints, COLORS, lineChart, type Series } from './svg.js';
 
@@ -27,6 +27,8 @@ export interface Results {
   gateway: GatewayRound[];
   reconcile: ReconcileRun[];
   memory: MemoryPoint[];
+  /** Restarts with every container already in sync (absent in results of older runs). */
+  synced: SyncedRun[];
   notes: string[];
 }
 
@@ -152,6 +154,15 @@ export function gatewayTable(r: Results): string {
 export function reconcileTable(r: Results): string {
   const lines = ['| transport | containers | daemon "reconciled" (ms) | spawn → reconciled (ms) | observer: spawn → all applied (ms) |', '|---|---:|---:|---:|---:|'];
   for (const x of r.reconcile) lines.push(`| ${x.transport} | ${x.containers} | ${fmt(x.reconciledMs)} | ${fmt(x.spawnToReconciledMs)} | ${fmt(x.externalMs)}${x.missing ? ` (${x.missing} missing)` : ''} |`);
+  return lines.join('\n');
+}
+
+export function syncedTable(r: Results): string {
+  const lines = ['| transport | containers | restarts | spawn → reconciled, median / each (ms) | daemon "reconciled", median (ms) | found in sync / applied, each restart |', '|---|---:|---:|---|---:|---|'];
+  for (const x of r.synced ?? []) {
+    const each = x.spawnToReconciledMs.map(fmt).join(', ');
+    lines.push(`| ${x.transport} | ${x.containers} | ${x.spawnToReconciledMs.length} | ${fmt(summarize(x.spawnToReconciledMs).p50)} / ${each} | ${fmt(summarize(x.reconciledMs).p50)} | ${x.inSync.map((n, i) => `${n} / ${x.applied[i]}`).join(', ')} |`);
+  }
   return lines.join('\n');
 }
 

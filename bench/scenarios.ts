@@ -10,7 +10,7 @@ import { selectTransport } from '../src/firewall/select.js';
 import { BENCH_PREFIX, createContainer, fixedIp, fleetLabels, pool, readdressGateway, removeContainers, restartContainer, startContainer, type Gateway } from './fleet.js';
 import { containerPids } from '../src/docker/cgroup.js';
 import { namespacePid, watchAllApplied, watchApplied, watchRoutes } from './observer.js';
-import { rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
+import { isTx, rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
 import type { BenchOptions, Transport } from './options.js';
 import { StartEvents } from './events.js';
 import type { WatchSeenBy } from './watch.js';
@@ -73,8 +73,8 @@ let serial = 0;
 const SUBSCRIBE_MS = 300;
 
 /** Creates `count` labelled containers (not started); gateways alternate so half depend on each. */
-export async function createMembers(c: Ctx, tag: string, count: number, offset = 0, runtime?: string): Promise<FleetMember[]> {
-  return pool(Array.from({ length: count }, (_, i) => i), 4, async (i) => {
+export async function createMembers(c: Ctx, tag: string, count: number, offset = 0, runtime?: string, concurrency = 4): Promise<FleetMember[]> {
+  return pool(Array.from({ length: count }, (_, i) => i), concurrency, async (i) => {
     const gw = c.gws[(offset + i) % 2]!;
     const name = `${BENCH_PREFIX}${tag}-${++serial}`;
     const id = await createContainer(c.d, { name, labels: fleetLabels(gw.name), ...(runtime ? { runtime } : {}) });
@@ -87,8 +87,8 @@ export async function growFleet(c: Ctx, n: number): Promise<void> {
   const add = n - c.fleet.length;
   if (add <= 0) return;
   const t0 = nowMs();
-  const members = await createMembers(c, 'f', add, c.fleet.length);
-  await pool(members, 4, (m) => startContainer(c.d, m.id));
+  const members = await createMembers(c, 'f', add, c.fleet.length, undefined, c.o.fleetConcurrency);
+  await pool(members, c.o.fleetConcurrency, (m) => startContainer(c.d, m.id));
   c.fleet.push(...members);
   c.log(`fleet: ${c.fleet.length} running (+${add} in ${((nowMs() - t0) / 1000).toFixed(1)} s)`);
 }
@@ -286,6 +286,61 @@ export async function startupReconcile(c: Ctx, t: Transport, out: ReconcileRun[]
   out.push(run);
   c.log(`  c: ${t}: reconciled ${c.fleet.length} in ${run.reconciledMs} ms (daemon); spawn → all applied ${run.externalMs.toFixed(0)} ms (observer)`);
   await stopTwine(b);
+}
+
+export interface SyncedRun {
+  transport: Transport;
+  containers: number;
+  /** Per measured restart: daemon spawn → its "reconciled" line, every container checked (ms). */
+  spawnToReconciledMs: number[];
+  /** Per measured restart: the daemon's own "reconciled" ms (from its start-up sync's beginning). */
+  reconciledMs: number[];
+  /** Per measured restart: fleet containers whose transaction found them in sync / had to change something. */
+  inSync: number[];
+  applied: number[];
+}
+
+/** Fleet containers by their transaction line's message, since `sinceMs`. */
+function outcomes(c: Ctx, b: BenchDaemon, sinceMs: number): { inSync: number; applied: number } {
+  const names = new Set(c.fleet.map((m) => m.name));
+  let inSync = 0;
+  let applied = 0;
+  for (const l of b.d.lines) {
+    if (!isTx(l) || !names.has(l.container) || l.time < Math.floor(sinceMs)) continue;
+    if (l.msg === 'applied') applied++;
+    else inSync++;
+  }
+  return { inSync, applied };
+}
+
+/**
+ * Twine restarted (an upgrade) while every container is already as it wants it:
+ * one daemon brings the fleet in sync, then each measured daemon's spawn → its
+ * "reconciled" line (every labelled container observed and diffed).
+ */
+export async function reconcileSynced(c: Ctx, t: Transport, out: SyncedRun[]): Promise<SyncedRun> {
+  const first = startTwine(t);
+  await waitReconciled(first, 300_000);
+  await stopTwine(first);
+  const run: SyncedRun = { transport: t, containers: c.fleet.length, spawnToReconciledMs: [], reconciledMs: [], inSync: [], applied: [] };
+  // With --cpu-prof, one more restart after the measured ones writes the profile (its figure is not counted).
+  const profiled = c.o.cpuProfDir ? 1 : 0;
+  for (let r = 0; r < c.o.rounds + profiled; r++) {
+    const prof = r === c.o.rounds ? c.o.cpuProfDir : undefined;
+    const b = startTwine(t, prof);
+    const rec = await waitReconciled(b, 300_000);
+    const o = outcomes(c, b, b.spawnedMs);
+    const ms = rec.time - b.spawnedMs;
+    c.log(`  synced: ${t} ${prof ? 'profiled restart' : `round ${r}`}: ${c.fleet.length} containers, spawn → reconciled ${ms.toFixed(0)} ms (daemon ${String(rec.ms)} ms); ${o.inSync} in sync, ${o.applied} applied`);
+    await stopTwine(b);
+    if (prof) continue;
+    run.spawnToReconciledMs.push(ms);
+    run.reconciledMs.push(Number(rec.ms));
+    run.inSync.push(o.inSync);
+    run.applied.push(o.applied);
+  }
+  out.push(run);
+  return run;
 }
 
 export interface MemoryPoint {
