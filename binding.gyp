@@ -11,6 +11,7 @@
         "native/conntrack.cc",
         "native/job.cc",
         "native/netlink_socket.cc",
+        "native/nft_read.cc",
         "native/nsguard.cc",
         "native/rtnl.cc",
         "native/sysctl.cc"

@@ -328,6 +328,13 @@ std::vector<BatchStep> ParseBatchSteps(Napi::Env env, const std::string& op, Nap
     } else if (name == "conntrackDelete") {
       st.kind = BatchStep::kConntrackDelete;
       st.ct = ParseCtFilter(env, name, o.Get("filter"));
+    } else if (name == "nftTableRead") {
+      st.kind = BatchStep::kNftTableRead;
+      Napi::Value table = o.Get("table");
+      if (!table.IsObject()) ThrowInvalid(env, name, "table must be {family, name}");
+      st.nftFamily = ParseNftFamily(env, name, table.As<Napi::Object>().Get("family"));
+      st.nftTable = ParseString(env, name, "table.name", table.As<Napi::Object>().Get("name"), 255);
+      if (st.nftTable.empty()) ThrowInvalid(env, name, "table.name must not be empty");
     } else {
       ThrowInvalid(env, op, "unknown op \"" + name + "\"");
     }

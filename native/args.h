@@ -68,7 +68,8 @@ struct BatchStep {
     kRuleAdd,
     kRuleDel,
     kRuleList,
-    kConntrackDelete
+    kConntrackDelete,
+    kNftTableRead
   } kind;
   std::string op;  // as JS named it, for the error
   std::string key, value;
@@ -77,11 +78,13 @@ struct BatchStep {
   RuleSpec rule;
   RuleFilterSpec ruleFilter;
   CtFilter ct;
+  int nftFamily = 0;  // kNftTableRead: NFPROTO_*
+  std::string nftTable;
 };
 
 // [{op: 'sysctlGet', key} | {op: 'sysctlSet', key, value} | {op: 'routeReplace'|'routeDel', route} |
 //  {op: 'routeList', filter?} | {op: 'ruleAdd'|'ruleDel', rule} | {op: 'ruleList', filter?} |
-//  {op: 'conntrackDelete', filter}], at most kMaxBatchSteps.
+//  {op: 'conntrackDelete', filter} | {op: 'nftTableRead', table: {family, name}}], at most kMaxBatchSteps.
 std::vector<BatchStep> ParseBatchSteps(Napi::Env env, const std::string& op, Napi::Value v);
 
 }  // namespace twine

@@ -1,4 +1,4 @@
-// A batch: route, rule, sysctl and conntrack steps run in order in one entry
+// A batch: route, rule, sysctl, conntrack and nft table-read steps run in order in one entry
 // into the namespace, over one netlink socket, stopping at the first failure;
 // the main thread wakes once for all of them. What ran is reported even when
 // a step failed (the caller needs the sysctl values read before it to roll back).
@@ -8,6 +8,7 @@
 #include "args.h"
 #include "conntrack.h"
 #include "exports.h"
+#include "nft_read.h"
 #include "rtnl.h"
 #include "sysctl.h"
 #include "values.h"
@@ -29,7 +30,8 @@ class BatchJob : public Job {
         values_(steps_.size()),
         routes_(steps_.size()),
         rules_(steps_.size()),
-        counts_(steps_.size()) {}
+        counts_(steps_.size()),
+        tables_(steps_.size()) {}
 
   void Execute() override {
     Rtnl nl;
@@ -52,6 +54,7 @@ class BatchJob : public Job {
         case BatchStep::kRuleDel: nl.RuleModify(false, st.rule, f); break;
         case BatchStep::kRuleList: nl.RuleDump(st.ruleFilter, &rules_[i], f); break;
         case BatchStep::kConntrackDelete: ConntrackDelete(st.ct, &counts_[i], f); break;
+        case BatchStep::kNftTableRead: NftReadTable(st.nftFamily, st.nftTable, &tables_[i], f); break;
       }
       if (f.failed()) {
         failedAt_ = static_cast<int>(i);
@@ -69,6 +72,7 @@ class BatchJob : public Job {
         case BatchStep::kRouteList: results.Set(i, RoutesToJs(env, routes_[i])); break;
         case BatchStep::kRuleList: results.Set(i, RulesToJs(env, rules_[i])); break;
         case BatchStep::kConntrackDelete: results.Set(i, Napi::Number::New(env, counts_[i])); break;
+        case BatchStep::kNftTableRead: results.Set(i, NftTableToJs(env, tables_[i])); break;
         default: results.Set(i, env.Undefined()); break;
       }
     }
@@ -87,6 +91,7 @@ class BatchJob : public Job {
   std::vector<std::vector<RouteEntry>> routes_;
   std::vector<std::vector<RuleSpec>> rules_;
   std::vector<uint32_t> counts_;
+  std::vector<NftTableState> tables_;
   Failure stepFailure_;
   int failedAt_ = -1;
 };

@@ -74,4 +74,48 @@ Napi::Array AddrsToJs(Napi::Env env, const std::vector<AddrEntry>& addrs) {
   return arr;
 }
 
+// inet/ip/ip6 hook numbers (NF_INET_*) → nft's names.
+static const char* InetHookName(uint32_t hook) {
+  static const char* const kNames[] = {"prerouting", "input", "forward", "output", "postrouting", "ingress"};
+  return hook < sizeof kNames / sizeof kNames[0] ? kNames[hook] : "unknown";
+}
+
+Napi::Value NftTableToJs(Napi::Env env, const NftTableState& t) {
+  if (!t.exists) return env.Null();
+  Napi::Array chains = Napi::Array::New(env, t.chains.size());
+  for (size_t i = 0; i < t.chains.size(); i++) {
+    const NftChainInfo& c = t.chains[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", c.name);
+    if (c.base) {
+      o.Set("type", c.type);
+      o.Set("hook", InetHookName(c.hook));
+      o.Set("prio", Napi::Number::New(env, c.prio));
+    }
+    chains.Set(i, o);
+  }
+  Napi::Array rules = Napi::Array::New(env, t.rules.size());
+  for (size_t i = 0; i < t.rules.size(); i++) {
+    const NftRuleInfo& r = t.rules[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("chain", r.chain);
+    o.Set("handle", Napi::Number::New(env, static_cast<double>(r.handle)));
+    if (r.hasComment) o.Set("comment", r.comment);
+    rules.Set(i, o);
+  }
+  Napi::Array counters = Napi::Array::New(env, t.counters.size());
+  for (size_t i = 0; i < t.counters.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", t.counters[i].name);
+    o.Set("packets", Napi::Number::New(env, static_cast<double>(t.counters[i].packets)));
+    o.Set("bytes", Napi::Number::New(env, static_cast<double>(t.counters[i].bytes)));
+    counters.Set(i, o);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("chains", chains);
+  out.Set("rules", rules);
+  out.Set("counters", counters);
+  return out;
+}
+
 }  // namespace twine

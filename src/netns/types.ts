@@ -126,12 +126,25 @@ export type NsStep =
   /** ip rule show */
   | { op: 'ruleList'; filter?: RuleFilter }
   /** conntrack -D: resolves with the number of entries deleted. */
-  | { op: 'conntrackDelete'; filter: ConntrackFilter };
+  | { op: 'conntrackDelete'; filter: ConntrackFilter }
+  /** One nftables table over nfnetlink (no libnftables): NftTableState, or null when there is none. */
+  | { op: 'nftTableRead'; table: { family: string; name: string } };
+
+/**
+ * An nftables table as the kernel holds it, without rule expressions: base
+ * chains with hook (nft's name), priority and type; rules in each chain's order
+ * with handle and comment; named counters with what they counted.
+ */
+export interface NftTableState {
+  chains: { name: string; type?: string; hook?: string; prio?: number }[];
+  rules: { chain: string; handle: number; comment?: string }[];
+  counters: { name: string; packets: number; bytes: number }[];
+}
 
 export interface BatchOutcome {
   /**
    * One entry per step that ran: the value read (sysctlGet: string, routeList: Route[],
-   * ruleList: Rule[], conntrackDelete: number), else undefined.
+   * ruleList: Rule[], conntrackDelete: number, nftTableRead: NftTableState | null), else undefined.
    */
   results: unknown[];
   /** The step that failed (those after it did not run), and why. */

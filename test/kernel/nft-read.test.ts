@@ -1,0 +1,101 @@
+// The addon's nftTableRead (nfnetlink, no libnftables) against `nft -j list
+// table` in a real namespace: the same chains (hooks, types, priorities), the
+// same rules in the same order with their handles and comments (a rule
+// without one too), the same counters; no table is null; a table of the same
+// name in another family is not read.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { nativeBackend } from '../../src/netns/backend.js';
+import type { NftTableState } from '../../src/netns/types.js';
+
+const nsName = `twt-nftread-${process.pid}`;
+const ns = { path: `/var/run/netns/${nsName}` };
+const nft = (...args: string[]) => execa('ip', ['netns', 'exec', nsName, 'nft', ...args]);
+
+async function read(): Promise<NftTableState | null> {
+  const out = await nativeBackend.batch(ns, [{ op: 'nftTableRead', table: { family: 'inet', name: 'twine' } }]);
+  if (out.failedAt !== undefined) throw out.error;
+  return out.results[0] as NftTableState | null;
+}
+
+type Item = Record<string, Record<string, unknown> | undefined>;
+
+async function listed(): Promise<NftTableState> {
+  const items = (JSON.parse((await nft('-j', 'list', 'table', 'inet', 'twine')).stdout) as { nftables: Item[] }).nftables;
+  const s: NftTableState = { chains: [], rules: [], counters: [] };
+  for (const i of items) {
+    if (i.chain) s.chains.push({ name: String(i.chain.name), ...(i.chain.hook !== undefined ? { type: String(i.chain.type), hook: String(i.chain.hook), prio: Number(i.chain.prio) } : {}) });
+    if (i.rule) s.rules.push({ chain: String(i.rule.chain), handle: Number(i.rule.handle), ...(i.rule.comment !== undefined ? { comment: String(i.rule.comment) } : {}) });
+    if (i.counter) s.counters.push({ name: String(i.counter.name), packets: Number(i.counter.packets), bytes: Number(i.counter.bytes) });
+  }
+  return s;
+}
+
+const byChain = (s: NftTableState) => ({ ...s, chains: [...s.chains].sort((a, b) => a.name.localeCompare(b.name)) });
+
+before(async () => {
+  await execa('ip', ['netns', 'add', nsName]);
+});
+after(() => execa('ip', ['netns', 'del', nsName], { reject: false }));
+
+test('no table: null', async () => {
+  assert.equal(await read(), null);
+});
+
+test('chains, rules in order with handles and comments, counters: as nft lists them', async () => {
+  const text = `
+    table ip twine {
+      chain X {
+        accept comment "other family"
+      }
+    }
+    table inet twine {
+      counter killswitch {
+      }
+      chain INPUT {
+        type filter hook input priority -1; policy accept;
+        jump TWINE_INPUT comment "twine:1111"
+      }
+      chain PREROUTING {
+        type nat hook prerouting priority -101; policy accept;
+      }
+      chain REPLY_ROUTE {
+        type route hook output priority -150; policy accept;
+      }
+      chain POSTROUTING {
+        type nat hook postrouting priority 99; policy accept;
+        oifname "wg*" masquerade comment "twine:2222 twine.nat.interfaces"
+      }
+      chain TWINE_INPUT {
+        tcp dport 22 accept comment "twine:3333 twine.iptables.rule.a"
+        tcp dport 23 accept
+        counter name "killswitch" drop comment "twine:4444"
+      }
+    }
+`;
+  await execa('ip', ['netns', 'exec', nsName, 'nft', '-f', '-'], { input: text });
+  const got = await read();
+  assert.ok(got);
+  const want = await listed();
+  assert.deepEqual(byChain(got), byChain(want));
+  assert.deepEqual(
+    got.rules.filter((r) => r.chain === 'TWINE_INPUT').map((r) => r.comment),
+    ['twine:3333 twine.iptables.rule.a', undefined, 'twine:4444'],
+  );
+  assert.deepEqual(got.chains.find((c) => c.name === 'POSTROUTING'), { name: 'POSTROUTING', type: 'nat', hook: 'postrouting', prio: 99 });
+  assert.deepEqual(got.chains.find((c) => c.name === 'TWINE_INPUT'), { name: 'TWINE_INPUT' });
+  assert.deepEqual(got.counters, [{ name: 'killswitch', packets: 0, bytes: 0 }]);
+});
+
+test('after a rule is deleted and one inserted: the new order and handles', async () => {
+  const before = (await read())!;
+  const h = before.rules.find((r) => r.comment === undefined)!.handle;
+  await nft('delete', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'handle', String(h));
+  await nft('insert', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'udp', 'dport', '53', 'accept', 'comment', '"twine:5555"');
+  const got = (await read())!;
+  assert.deepEqual(byChain(got), byChain(await listed()));
+  assert.equal(got.rules.filter((r) => r.chain === 'TWINE_INPUT')[0]!.comment, 'twine:5555');
+  assert.ok(!got.rules.some((r) => r.handle === h));
+});
