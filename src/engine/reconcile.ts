@@ -222,7 +222,7 @@ export class Reconciler {
     }
     let result: TxResult;
     try {
-      result = await applyPlan(this.d.deps, { ...plan, ns: handle.target }, { fresh });
+      result = await applyPlan(this.d.deps, { ...plan, ns: handle.target }, { fresh, ...(state.applied ? { known: state.applied.table } : {}) });
     } catch (err) {
       // The container stopped under the transaction (its process left the namespace): churn, not a failure.
       if (this.d.host.netnsInode(info.pid) !== ino) this.gone(tx, err);

@@ -7,9 +7,10 @@
 
 import { addTableBatch, diffTable, freshTableBatch } from '../firewall/batch.js';
 import { staleConntrack } from '../firewall/dnat.js';
-import { TABLE_FAMILY, TABLE_NAME, type NftBatch } from '../firewall/nft.js';
+import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type TableDef } from '../firewall/nft.js';
+import { liveTable } from '../firewall/live.js';
 import type { NftTransport } from '../firewall/transport.js';
-import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NsStep, type NsTarget, type Route, type Rule } from '../netns/types.js';
+import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NftTableState, type NsStep, type NsTarget, type Route, type Rule } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
 import { TwineError } from '../errors.js';
 import { openNsHandle } from '../netns/handle.js';
@@ -23,6 +24,11 @@ export interface TxOptions {
    * nftables need not be listed, the first batch is add-only.
    */
   fresh: boolean;
+  /**
+   * The table Twine last committed there, when it knows it: the live rules whose
+   * identity it holds need no listing of their statements (../firewall/live.ts).
+   */
+  known?: TableDef;
 }
 
 export interface TxResult {
@@ -63,12 +69,8 @@ export interface Applier {
 const TWINE_ROUTES: NsStep = { op: 'routeList', filter: { protocol: TWINE_RT_PROTO, table: 0 } };
 const TWINE_RULES: NsStep = { op: 'ruleList', filter: { protocol: TWINE_RT_PROTO } };
 
-/** Twine's routes, its policy rules and the sysctls' values, read in one batch. */
-async function observeNetlink(netns: NetnsBackend, ns: NsTarget, keys: string[]): Promise<[Route[], Map<string, string>, Rule[]]> {
-  const out = await netns.batch(ns, [TWINE_ROUTES, TWINE_RULES, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))]);
-  if (out.failedAt !== undefined) throw out.error;
-  return [out.results[0] as Route[], new Map(keys.map((k, i) => [k, String(out.results[i + 2]).trim()])), out.results[1] as Rule[]];
-}
+/** Twine's nft table over nfnetlink (chains, rules' handles and comments, counters). */
+const TWINE_TABLE: NsStep = { op: 'nftTableRead', table: { family: TABLE_FAMILY, name: TABLE_NAME } };
 
 function tableExists(err: unknown): boolean {
   const e = err as { stderr?: unknown; message?: unknown; code?: unknown };
@@ -139,7 +141,7 @@ function txError(step: string, err: unknown, rollbackErrors: unknown[]): Transac
  * already checked), else one opened here for the whole transaction.
  */
 export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
-  if ('fd' in plan.ns) return apply(a, plan, opts.fresh ? FRESH : await observe(a, plan));
+  if ('fd' in plan.ns) return apply(a, plan, opts.fresh ? FRESH : await observe(a, plan, opts.known));
   const handle = openNsHandle(plan.ns);
   try {
     return await applyPlan(a, { ...plan, ns: handle.target }, opts);
@@ -169,15 +171,24 @@ interface Known {
  */
 const FRESH: Known = { routes: [], rules: [], sysctls: undefined, table: null, observed: false, observeMs: 0 };
 
-/** Twine's routes, rules and the plan's sysctls in one entry into the namespace, the table beside it. */
-async function observe(a: Applier, plan: Plan): Promise<Known> {
+/**
+ * Twine's routes, rules, table and the plan's sysctls in one backend batch (one
+ * entry into the namespace). The table comes without rule statements; those of
+ * rules known by identity (the plan's, the last committed table's) are filled
+ * in, and only when the table must change and holds a rule Twine does not know
+ * is it listed through the nft transport (the conntrack clean-up reads the
+ * statements of the rules that go).
+ */
+async function observe(a: Applier, plan: Plan, last: TableDef | undefined): Promise<Known> {
   const t0 = performance.now();
-  const reads = [observeNetlink(a.netns, plan.ns, plan.sysctls.map((s) => s.key)), a.nft.listTable(plan.ns, TABLE_FAMILY, TABLE_NAME)] as const;
-  // Completions may arrive in any order: when several fail (the namespace is gone),
-  // report the first in this order, the backend's typed error, every time.
-  await Promise.allSettled(reads);
-  const [[routes, sysctls, rules], table] = await Promise.all(reads);
-  return { routes, rules, sysctls, table, observed: true, observeMs: performance.now() - t0 };
+  const keys = plan.sysctls.map((s) => s.key);
+  const out = await a.netns.batch(plan.ns, [TWINE_ROUTES, TWINE_RULES, TWINE_TABLE, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))]);
+  if (out.failedAt !== undefined) throw out.error;
+  const sysctls = new Map(keys.map((k, i) => [k, String(out.results[i + 3]).trim()]));
+  const seen = liveTable(out.results[2] as NftTableState | null, [plan.table, last]);
+  let table = seen.live;
+  if (!seen.complete && diffTable(plan.table, table).nftables.length > 0) table = await a.nft.listTable(plan.ns, TABLE_FAMILY, TABLE_NAME);
+  return { routes: out.results[0] as Route[], rules: out.results[1] as Rule[], sysctls, table, observed: true, observeMs: performance.now() - t0 };
 }
 
 /**

@@ -1,9 +1,11 @@
 // A NetnsBackend over in-memory namespaces (./namespaces.ts): routes, policy
 // rules and sysctls, replaced and deleted as the kernel would, every call
-// recorded with the namespace it went to.
+// recorded with the namespace it went to; nftTableRead reads the twine table
+// FakeNft keeps there.
 
 import { NetlinkError } from '../../src/errors.js';
-import type { Addr, BatchOutcome, Link, NetnsBackend, NsStep, NsTarget, Route, RouteFilter, Rule } from '../../src/netns/types.js';
+import type { Addr, BatchOutcome, Link, NetnsBackend, NftTableState, NsStep, NsTarget, Route, RouteFilter, Rule } from '../../src/netns/types.js';
+import { TABLE_FAMILY, TABLE_NAME } from '../../src/firewall/nft.js';
 import type { Namespaces } from './namespaces.js';
 
 const sameRoute = (a: Route, b: Route): boolean => a.family === b.family && a.dst === b.dst && (a.table ?? 254) === (b.table ?? 254) && (a.metric ?? 0) === (b.metric ?? 0);
@@ -96,6 +98,23 @@ export class FakeNetns implements NetnsBackend {
         return n.rules.filter((r) => (s.filter?.family === undefined || r.family === s.filter.family) && (s.filter?.protocol === undefined || r.protocol === s.filter.protocol));
       case 'conntrackDelete':
         return 0;
+      case 'nftTableRead':
+        return s.table.family === TABLE_FAMILY && s.table.name === TABLE_NAME ? tableState(n.table) : null;
     }
   }
+}
+
+/** The twine table of a fake namespace as the native nftTableRead gives it. */
+function tableState(table: Record<string, unknown>[] | null): NftTableState | null {
+  if (table === null) return null;
+  const out: NftTableState = { chains: [], rules: [], counters: [] };
+  for (const o of table) {
+    const c = o.chain as { name: string; type?: string; hook?: string; prio?: number } | undefined;
+    if (c) out.chains.push({ name: c.name, ...(c.hook !== undefined ? { type: c.type!, hook: c.hook, prio: c.prio! } : {}) });
+    const r = o.rule as { chain: string; handle: number; comment?: string } | undefined;
+    if (r) out.rules.push({ chain: r.chain, handle: r.handle, ...(r.comment !== undefined ? { comment: r.comment } : {}) });
+    const k = o.counter as { name: string; packets?: number; bytes?: number } | undefined;
+    if (k) out.counters.push({ name: k.name, packets: k.packets ?? 0, bytes: k.bytes ?? 0 });
+  }
+  return out;
 }

@@ -41,9 +41,10 @@ function recorder(opts: { nftFails: boolean }) {
         if (s.op === 'routeList') results.push(routes);
         else if (s.op === 'ruleList') results.push([]);
         else if (s.op === 'sysctlGet') results.push('0');
+        else if (s.op === 'nftTableRead') results.push(null);
         else if (s.op === 'routeReplace') routes = [...routes.filter((x) => x.dst !== s.route.dst), s.route];
         else if (s.op === 'routeDel') routes = routes.filter((x) => x.dst !== s.route.dst);
-        if (s.op !== 'routeList' && s.op !== 'ruleList' && s.op !== 'sysctlGet') results.push(undefined);
+        if (s.op !== 'routeList' && s.op !== 'ruleList' && s.op !== 'sysctlGet' && s.op !== 'nftTableRead') results.push(undefined);
       }
       return { results };
     },

@@ -1,0 +1,91 @@
+// Unit tests of firewall/live.ts: the native table read (no statements) in the
+// listing's form, statements filled in from known tables by identity, and the
+// diff over it equal to the diff over a full listing.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { diffTable } from '../../src/firewall/batch.js';
+import { staleConntrack } from '../../src/firewall/dnat.js';
+import { liveTable } from '../../src/firewall/live.js';
+import { makeRule, type NftBatch, type NftCommand, type TableDef } from '../../src/firewall/nft.js';
+import type { NftTableState } from '../../src/netns/types.js';
+
+const dnat = (addr: string) =>
+  makeRule('TWINE_NAT_PREROUTING', [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 8080 } }, { dnat: { family: 'ip', addr, port: 80 } }], 'twine.nat.forward.8080');
+const def = (addr: string): TableDef => ({
+  chains: [
+    { name: 'PREROUTING', base: { type: 'nat', hook: 'prerouting', prio: -101 }, rules: [makeRule('PREROUTING', [{ jump: { target: 'TWINE_NAT_PREROUTING' } }])] },
+    { name: 'TWINE_NAT_PREROUTING', rules: [dnat(addr)] },
+  ],
+  counters: ['killswitch'],
+});
+
+/** What the kernel holds after `t` was committed, as nftTableRead gives it; handles from 10 up. */
+function state(t: TableDef, extra: NftTableState['rules'] = []): NftTableState {
+  let h = 10;
+  return {
+    chains: t.chains.map((c) => ({ name: c.name, ...(c.base ? { type: c.base.type, hook: c.base.hook, prio: c.base.prio } : {}) })),
+    rules: [...t.chains.flatMap((c) => c.rules.map((r) => ({ chain: c.name, handle: h++, comment: r.comment }))), ...extra],
+    counters: (t.counters ?? []).map((name) => ({ name, packets: 3, bytes: 180 })),
+  };
+}
+
+/** The same as `nft -j list table` shows it. */
+function listed(s: NftTableState, t: TableDef): NftBatch {
+  const expr = new Map(t.chains.flatMap((c) => c.rules.map((r) => [r.comment, r.expr] as const)));
+  const out: NftCommand[] = [{ table: { family: 'inet', name: 'twine' } }];
+  for (const k of s.counters) out.push({ counter: { family: 'inet', table: 'twine', ...k } });
+  for (const c of s.chains) out.push({ chain: { family: 'inet', table: 'twine', ...c } });
+  for (const r of s.rules) out.push({ rule: { family: 'inet', table: 'twine', ...r, expr: expr.get(r.comment ?? '') ?? [{ accept: null }] } });
+  return { nftables: out };
+}
+
+test('no table: null, complete', () => {
+  assert.deepEqual(liveTable(null, [def('10.0.0.2')]), { live: null, complete: true });
+});
+
+test('in sync: the diff is empty, as over the full listing', () => {
+  const t = def('10.0.0.2');
+  const l = liveTable(state(t), [t]);
+  assert.equal(l.complete, true);
+  assert.deepEqual(diffTable(t, l.live), { nftables: [] });
+  assert.deepEqual(diffTable(t, listed(state(t), t)), { nftables: [] });
+});
+
+test('a forward that moved: the old rule is known from the last applied table, so the diff and the conntrack clean-up match the full listing', () => {
+  const old = def('10.0.0.2');
+  const now = def('10.0.0.3');
+  const s = state(old);
+  const l = liveTable(s, [now, old]);
+  assert.equal(l.complete, true);
+  assert.deepEqual(diffTable(now, l.live), diffTable(now, listed(s, old)));
+  assert.deepEqual(staleConntrack(l.live, now), staleConntrack(listed(s, old), now));
+  assert.ok(staleConntrack(l.live, now).some((f) => f.replySrc === '10.0.0.2'), 'entries DNATed to the old address go');
+});
+
+test('without the last applied table (after a restart) the moved rule is unknown: incomplete, so the caller lists', () => {
+  const old = def('10.0.0.2');
+  const now = def('10.0.0.3');
+  const l = liveTable(state(old), [now]);
+  assert.equal(l.complete, false);
+  assert.ok(diffTable(now, l.live).nftables.length > 0);
+});
+
+test('a foreign rule (no comment) is incomplete and deleted by the diff; a flushed chain is refilled', () => {
+  const t = def('10.0.0.2');
+  const foreign = liveTable(state(t, [{ chain: 'TWINE_NAT_PREROUTING', handle: 99 }]), [t]);
+  assert.equal(foreign.complete, false);
+  assert.deepEqual(diffTable(t, foreign.live).nftables, [{ delete: { rule: { family: 'inet', table: 'twine', chain: 'TWINE_NAT_PREROUTING', handle: 99 } } }]);
+  const flushed = { ...state(t), rules: state(t).rules.filter((r) => r.chain !== 'TWINE_NAT_PREROUTING') };
+  const b = diffTable(t, liveTable(flushed, [t]).live);
+  assert.equal(b.nftables.length, 1);
+  assert.ok('add' in b.nftables[0]!);
+});
+
+test('base chains keep hook, type and priority: a chain whose hook changed is recreated', () => {
+  const t = def('10.0.0.2');
+  const s = state(t);
+  s.chains[0] = { ...s.chains[0]!, prio: 0 };
+  const b = diffTable(t, liveTable(s, [t]).live);
+  assert.ok(b.nftables.some((c) => JSON.stringify(c).includes('"delete":{"chain"')));
+});
