@@ -32,7 +32,8 @@ export function startTwine(transport: Transport, cpuProfDir?: string): BenchDaem
   const spawnedMs = nowMs();
   const d = startDaemon({
     args: [`--nft-transport=${transport}`, '--resync-interval=0', '--listen=none'],
-    env: { TWINE_SOCKET: BENCH_SOCKET, ...(cpuProfDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${cpuProfDir}` } : {}) },
+    env: { TWINE_SOCKET: BENCH_SOCKET },
+    ...(cpuProfDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] } : {}),
     // What a deployment runs: debug would add a line per Docker event and per change.
     logLevel: 'info',
   });

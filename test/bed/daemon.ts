@@ -24,6 +24,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   /** Default debug. */
   logLevel?: string;
+  /** More node flags (e.g. --cpu-prof, which NODE_OPTIONS may not carry). */
+  nodeFlags?: string[];
 }
 
 export interface DaemonExit {
@@ -127,7 +129,7 @@ export const TWINE_NODE_FLAGS: string[] = (readFileSync(TWINE_BIN, 'utf8').split
 export function startDaemon(opts: DaemonOptions = {}): TestDaemon {
   // Each test daemon gets a socket of its own (the socket is also the one-per-host guard) and no TCP port.
   const socket = `/tmp/twt-sock-${process.pid}-${++daemons}.sock`;
-  const child = spawn(process.execPath, [...TWINE_NODE_FLAGS, TWINE_BIN, 'start', ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...TWINE_NODE_FLAGS, ...(opts.nodeFlags ?? []), TWINE_BIN, 'start', ...(opts.args ?? [])], {
     env: {
       ...process.env,
       TWINE_SOCKET: socket,
