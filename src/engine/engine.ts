@@ -12,7 +12,6 @@ import type { DockerEvent } from '../docker/events.js';
 import { hasTwineLabels, inspectContainer, listRunningContainers, procInterfaces, type LinkLister } from '../docker/inventory.js';
 import { NetworkIndex } from '../docker/networks.js';
 import { describeError } from '../errors.js';
-import { KILLSWITCH_COUNTER, TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
 import { sameNetworks, type ContainerInfo } from '../docker/container.js';
 import { wallMs } from '../netns/clock.js';
 import { ContainerStore, type Change } from './container-store.js';
@@ -22,7 +21,7 @@ import { DependencyGraph, namesOf } from './graph.js';
 import { HOST_KEY, HostRoutes } from './host-routes.js';
 import { hostView, type HostView } from './host-view.js';
 import { KeyedQueue } from './queue.js';
-import { Reconciler } from './reconcile.js';
+import { killSwitchDrops, Reconciler } from './reconcile.js';
 import { frontStages, hasKind, minEventMs, minReceived, newestRead, ofKind, onlyConfirms, wantsInspect, withoutKind, type HookOutcome, type Reason } from './reason.js';
 import { RetrySchedule } from './retry.js';
 import { StartPaths } from './start-paths.js';
@@ -55,6 +54,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly starts: StartPaths;
   /** True once the first full reconcile finished. */
   reconciled = false;
+  /** Docker events handled so far. */
+  eventsHandled = 0;
+  private readsInFlight = 0;
   private markReconciled: () => void = () => undefined;
   /** Resolves when the first full reconcile finished: before it, names of running containers may not resolve yet. */
   private readonly firstReconcile = new Promise<void>((resolve) => (this.markReconciled = resolve));
@@ -80,16 +82,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const id of ids) void this.queue.request(id, { kind: 'replan', why: 'a host-route prefix was let go' });
     };
     this.early = new EarlyApplied((id) => void this.queue.request(id, { kind: 'inspect', why: 'no start event after its network was ready' }));
-    this.hostRoutes = new HostRoutes({
-      netns: deps.netns,
-      log: deps.log,
-      allow: opts.allowHostRoutes,
-      hostNetns: opts.hostNetns,
-      retries: this.retries,
-      queue: (why) => void this.queue.request(HOST_KEY, { kind: 'replan', why }),
-      states: () => this.reconciler.states.values(),
-      emitTx,
-    });
+    const queueHost = (why: string): void => void this.queue.request(HOST_KEY, { kind: 'replan', why });
+    const states = (): Iterable<ContainerState> => this.reconciler.states.values();
+    this.hostRoutes = new HostRoutes({ netns: deps.netns, log: deps.log, allow: opts.allowHostRoutes, hostNetns: opts.hostNetns, retries: this.retries, emitTx, queue: queueHost, states });
     const parts = { store: this.store, networks: this.networks, hostNs: this.hostNs, graph: this.graph, early: this.early, host };
     this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx });
     this.starts = new StartPaths({
@@ -115,16 +110,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     return undefined;
   }
 
-  /**
-   * Packets a NAT gateway's kill switch dropped, read from its namespace now
-   * (the named counter `killswitch` of its table); undefined when it has none.
-   */
-  async killSwitchDrops(c: ContainerState): Promise<number | undefined> {
-    const plan = c.applied;
-    if (!c.running || !plan?.table.counters?.includes(KILLSWITCH_COUNTER)) return undefined;
-    const live = await this.deps.nft.listTable({ pid: plan.container.pid }, TABLE_FAMILY, TABLE_NAME);
-    const counter = live?.nftables.map((i) => (i as { counter?: { name?: unknown; packets?: unknown } }).counter).find((x) => x?.name === KILLSWITCH_COUNTER);
-    return typeof counter?.packets === 'number' ? counter.packets : undefined;
+  /** Packets a NAT gateway's kill switch dropped, read from its namespace now; undefined when it has none. */
+  killSwitchDrops(c: ContainerState): Promise<number | undefined> {
+    return killSwitchDrops(this.deps.nft, c);
+  }
+
+  /** Work under way: jobs queued or running, Docker reads whose job is not queued yet, starts watched. 0: idle. */
+  get busy(): number {
+    return this.queue.pending + this.readsInFlight + this.starts.watching;
   }
 
   /**
@@ -162,6 +155,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Route one Docker event to the keys it affects. Never throws. */
   onEvent(ev: DockerEvent): void {
+    this.eventsHandled++;
     try {
       // A container starting, stopping or moving between networks may be what a failure lacked.
       for (const key of this.retries.keys()) if (key !== ev.id) this.retry(key, `retry: ${ev.type} ${ev.action}`);
@@ -265,10 +259,13 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   private inspectThenConfirm(id: string, base: EventTimes): void {
     const mark = this.store.mark;
-    this.inspect(id).then(
-      (info) => void this.queue.request(id, { ...base, kind: 'confirm', read: { info, mark } }),
-      (err: unknown) => this.deps.log.warn({ id: id.slice(0, 12), err: describeError(err), why: base.why }, 'inspect failed; the next re-sync reads it'),
-    );
+    this.readsInFlight++;
+    this.inspect(id)
+      .then(
+        (info) => void this.queue.request(id, { ...base, kind: 'confirm', read: { info, mark } }),
+        (err: unknown) => this.deps.log.warn({ id: id.slice(0, 12), err: describeError(err), why: base.why }, 'inspect failed; the next re-sync reads it'),
+      )
+      .finally(() => this.readsInFlight--);
   }
 
   /** Takes what Docker said of a container into the inventory and re-plans its dependents; returns it. */

@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NetworkIndex } from '../docker/networks.js';
+import { KILLSWITCH_COUNTER, TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
+import type { NftTransport } from '../firewall/transport.js';
 import { parseCidr, type Cidr } from '../net/cidr.js';
 import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
 import { visibleLabels } from '../labels/visible.js';
@@ -287,6 +289,18 @@ export class Reconciler {
   private report(tx: Tx, result: TxResultKind, extra: Pick<TxEvent, 'latencyMs' | 'stages'> = { latencyMs: undefined }): void {
     this.d.emitTx({ container: tx.info.name, id: tx.info.id, txId: tx.txId, result, latencyMs: extra.latencyMs, eventMs: tx.eventMs, reasons: whys(tx.reasons), ...(extra.stages ? { stages: extra.stages } : {}) });
   }
+}
+
+/**
+ * Packets a NAT gateway's kill switch dropped, read from its namespace now
+ * (the named counter `killswitch` of its table); undefined when it has none.
+ */
+export async function killSwitchDrops(nft: NftTransport, c: ContainerState): Promise<number | undefined> {
+  const plan = c.applied;
+  if (!c.running || !plan?.table.counters?.includes(KILLSWITCH_COUNTER)) return undefined;
+  const live = await nft.listTable({ pid: plan.container.pid }, TABLE_FAMILY, TABLE_NAME);
+  const counter = live?.nftables.map((i) => (i as { counter?: { name?: unknown; packets?: unknown } }).counter).find((x) => x?.name === KILLSWITCH_COUNTER);
+  return typeof counter?.packets === 'number' ? counter.packets : undefined;
 }
 
 /** Top-level parts of two plans that differ (for the debug log). */

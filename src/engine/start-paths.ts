@@ -69,6 +69,11 @@ export class StartPaths {
     this.prestart.watch(id, network);
   }
 
+  /** Starts being watched until their namespace is ready. */
+  get watching(): number {
+    return this.prestart.size;
+  }
+
   cancel(id: string): void {
     this.prestart.cancel(id);
   }

@@ -53,6 +53,10 @@ export interface HealthDoc {
   errors: number;
   version: string;
   uptimeSeconds: number;
+  /** Docker events the engine has handled since it started. */
+  events?: number;
+  /** Work under way that may still change something (jobs queued or running, reads of Docker, starts being watched); 0: idle. */
+  busy?: number;
 }
 
 function count<T extends { state: string }>(xs: readonly T[] | undefined): Counts {

@@ -96,6 +96,11 @@ export function health(view: DaemonView): HealthDoc {
     version: readVersion(),
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   };
+  const activity = view.activity?.();
+  if (activity) {
+    doc.events = activity.events;
+    doc.busy = activity.busy;
+  }
   const down = dockerConnected ? undefined : view.dockerDown?.();
   if (down) {
     doc.dockerDownSince = isoSeconds(down.since);

@@ -22,6 +22,8 @@ export interface DaemonView {
   dockerConnects?(): number;
   /** Packets a NAT gateway's kill switch dropped, read from the kernel now; undefined without one. */
   killSwitchDrops?(c: ContainerState): Promise<number | undefined>;
+  /** Docker events handled so far, and the work still under way (0: idle). */
+  activity?(): { events: number; busy: number };
 }
 
 /** The parts of Engine and DockerEventStream the adapter reads (structural, so tests need neither). */
@@ -30,6 +32,8 @@ export interface EngineLike {
   container(nameOrId: string): ContainerState | undefined;
   readonly reconciled: boolean;
   killSwitchDrops?(c: ContainerState): Promise<number | undefined>;
+  readonly eventsHandled?: number;
+  readonly busy?: number;
 }
 
 export interface EventStreamLike {
@@ -50,5 +54,6 @@ export function daemonView(engine: EngineLike, events: EventStreamLike): DaemonV
     dockerDown: () => events.disconnected,
     dockerConnects: () => events.connects,
     killSwitchDrops: (c) => engine.killSwitchDrops?.(c) ?? Promise.resolve(undefined),
+    activity: () => ({ events: engine.eventsHandled ?? 0, busy: engine.busy ?? 0 }),
   };
 }

@@ -23,6 +23,8 @@ export interface DockerProxy {
   release(): void;
   /** When an event with this action about this container id (its own, or a network's naming it) first passed to the daemon (Date.now()). */
   eventSeen(action: string, id: string): number | undefined;
+  /** How many events passed to the daemon so far, on every event stream it opened. */
+  eventsPassed(): number;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,8 @@ export async function startDockerProxy(socket: string, upstream = '/var/run/dock
   rmSync(socket, { force: true });
   const requests: ProxiedRequest[] = [];
   const events: Array<{ at: number; text: string }> = [];
+  /** Everything each event stream carried, to count events in (one may span chunks). */
+  const streams: Array<{ text: string }> = [];
   const conns = new Set<net.Socket>();
   let holding: RegExp | undefined;
   const held: Array<() => void> = [];
@@ -48,6 +52,7 @@ export async function startDockerProxy(socket: string, upstream = '/var/run/dock
     conns.add(up);
     const pending: ProxiedRequest[] = [];
     let streaming = false;
+    const stream = { text: '' };
     /** The answer now coming back is held: its chunks wait for release(), in order. */
     let holdingThis = false;
     client.on('data', (chunk: Buffer) => {
@@ -61,15 +66,21 @@ export async function startDockerProxy(socket: string, upstream = '/var/run/dock
     });
     up.on('data', (chunk: Buffer) => {
       const now = Date.now();
-      if (streaming) events.push({ at: now, text: chunk.toString('utf8') });
-      else {
+      if (streaming) {
+        events.push({ at: now, text: chunk.toString('utf8') });
+        stream.text += chunk.toString('latin1');
+      } else {
         const r = pending.shift();
         if (r) {
           holdingThis = holding?.test(r.path) === true;
           if (!holdingThis) r.answeredAt = now;
           else held.push(() => (r.answeredAt = Date.now()));
           streaming = r.path.startsWith('/events') || /\/v[\d.]+\/events/.test(r.path);
-          if (streaming) events.push({ at: now, text: chunk.toString('utf8') });
+          if (streaming) {
+            events.push({ at: now, text: chunk.toString('utf8') });
+            stream.text += chunk.toString('latin1');
+            streams.push(stream);
+          }
         }
       }
       if (holdingThis) held.push(() => client.write(chunk));
@@ -98,6 +109,10 @@ export async function startDockerProxy(socket: string, upstream = '/var/run/dock
     eventSeen(action, id) {
       const hit = events.find((e) => e.text.includes(`"Action":"${action}"`) && (e.text.includes(`"ID":"${id}"`) || e.text.includes(`"container":"${id}"`)));
       return hit?.at;
+    },
+    eventsPassed() {
+      // Each event is one JSON object with one top-level "Action" (a label value's quotes are escaped).
+      return streams.reduce((n, st) => n + (st.text.match(/"Action":"/g)?.length ?? 0), 0);
     },
     async close() {
       for (const c of conns) c.destroy();

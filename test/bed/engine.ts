@@ -7,6 +7,9 @@ import { execInAllowFail, netnsAdd, routes, vethPair, type IpRoute, type TestNs 
 import { createNetwork, type NetworkOptions } from './docker.js';
 import { TWINE_BIN, type LogLine, type TestDaemon } from './daemon.js';
 import { mapLimit } from '../../src/util/map-limit.js';
+import { getJson } from '../../src/server/client.js';
+import type { HealthDoc } from '../../src/server/api.js';
+import type { DockerProxy } from './docker-proxy.js';
 
 /** Twine's routing protocol number as `ip -j` prints it. */
 export const TWINE_PROTO = '74';
@@ -57,6 +60,21 @@ export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Resolves once the daemon (talking to Docker through `proxy`) has handled every
+ * event the proxy passed to it so far and nothing those events caused is still
+ * under way (/healthz: `events` reached the proxy's count with `busy` 0). The
+ * positive signal that late effects of those events had their chance: a check
+ * that something did not happen looks after this, not after a quiet spell.
+ */
+export async function caughtUp(d: TestDaemon, proxy: DockerProxy, timeoutMs = 20_000): Promise<HealthDoc> {
+  return waitUntil(`the daemon to handle every event passed to it, and finish what they caused`, async () => {
+    const passed = proxy.eventsPassed();
+    const h = (await getJson<HealthDoc>({ socket: d.socket }, '/healthz', 2000)).body;
+    return h.events !== undefined && h.events >= passed && h.busy === 0 ? h : undefined;
+  }, timeoutMs);
 }
 
 /** Routes of Twine's protocol in ns (IPv4). */

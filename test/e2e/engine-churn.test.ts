@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  caughtUp,
   cleanupLeftovers,
   containerIp,
   containerPid as containerPidOf,
@@ -30,6 +31,7 @@ import {
   type TestContainer,
   type TestDaemon,
 } from '../bed/index.js';
+import { startDockerProxy, type DockerProxy } from '../bed/docker-proxy.js';
 
 const P = testPrefix('ec');
 const NET = `${P}net`;
@@ -39,18 +41,19 @@ const name = (i: number): string => `${P}c${i}`;
 const isDependent = (i: number): boolean => i % 2 === 0;
 
 let daemon: TestDaemon;
+/** Between the daemon and Docker: counts the events the daemon was sent. */
+let proxy: DockerProxy;
 let others: TestContainer[] = [];
 const dependents = new Set<string>();
 
-/** Waits until the daemon logged no transaction for `quietMs`. */
-async function settle(d: TestDaemon, quietMs = 400): Promise<void> {
-  let n = -1;
-  await waitUntil('a quiet log', async () => {
-    const now = txLines(d).length;
-    const quiet = now === n;
-    n = now;
-    return quiet;
-  }, 20_000, quietMs);
+/**
+ * Every event Docker sent about `id` up to `action` reached the daemon, and the
+ * daemon has handled every event it was sent and finished what they caused: a
+ * transaction they would cause is in the log by now.
+ */
+async function settled(id?: string, action = 'restart'): Promise<void> {
+  if (id !== undefined) await waitUntil(`the ${action} event of ${id.slice(0, 12)} passed to the daemon`, async () => proxy.eventSeen(action, id), 20_000);
+  await caughtUp(daemon, proxy);
 }
 
 function mine(l: LogLine): boolean {
@@ -79,15 +82,17 @@ before(async () => {
     return runContainer({ name: name(i), networks: [NET], labels });
   });
   // Started after the containers: the start-up reconcile applies all 50.
-  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'info' });
+  proxy = await startDockerProxy(`/tmp/${P}docker.sock`);
+  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'info', env: { TWINE_DOCKER_SOCKET: proxy.socket } });
   await daemon.waitForLog((l) => l.msg === 'reconciled', 60_000);
-  await settle(daemon);
+  await settled();
 });
 
 after(async () => {
   if (daemon?.running) await daemon.stop('SIGKILL');
   await parallel([GW, ...Array.from({ length: N }, (_, k) => name(k + 1))], 8, removeContainer);
   await removeNetwork(NET);
+  await proxy?.close();
   await cleanupLeftovers(P);
 });
 
@@ -112,7 +117,7 @@ test('docker restart of one labelled container (no dependents): exactly one tran
   const pid = await containerPidOf(target);
   others = others.map((c) => (c.name === target ? { ...c, pid } : c));
   await wired({ name: target, pid }, await containerIp(GW, NET));
-  await settle(daemon);
+  await settled(others.find((c) => c.name === target)!.id);
   const after = txLines(daemon, { from: mark });
   const mineAfter = after.filter(mine);
   // Applied once Docker had set up its network (before the start event), or else at the start event.
@@ -125,6 +130,7 @@ test('docker restart of one labelled container (no dependents): exactly one tran
 });
 
 test("docker restart of the gateway: one transaction for it, its dependents' only because of it, no one else", async (t) => {
+  const gwId = (await run('docker', ['inspect', '-f', '{{.Id}}', GW])).trim();
   const mark = daemon.lines.length;
   await run('docker', ['restart', '-t', '5', GW]);
   await waitTx(daemon, GW, mark);
@@ -137,7 +143,7 @@ test("docker restart of the gateway: one transaction for it, its dependents' onl
     return true;
   };
   await waitUntil('dependents re-pointed', pointed, 20_000);
-  await settle(daemon);
+  await settled(gwId);
   const after = txLines(daemon, { from: mark }).filter(mine);
   const count = new Map<string, LogLine[]>();
   for (const l of after) count.set(String(l.container), [...(count.get(String(l.container)) ?? []), l]);
