@@ -283,6 +283,44 @@ describe('native netns backend', () => {
       (e: Error & { code?: string }) => e.code === 'EINVAL');
   });
 
+  it('the addon refuses bad arguments synchronously: a TypeError with code EINVAL, stage arguments, nothing queued', () => {
+    const addon = loadAddon() as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const route = { family: 4, dst: '10.9.0.0/24', type: 'unicast' };
+    const bad: Array<[string, unknown[], RegExp]> = [
+      ['routeAdd', [T, { ...route, dst: '10.9.0.0\u0000/24' }], /dst contains a NUL byte/],
+      ['routeAdd', [T, { ...route, dst: '1'.repeat(100) }], /dst is longer than 64 bytes/],
+      ['routeAdd', [T, { ...route, dst: '10.9.0.0/ 24' }], /bad prefix length/],
+      ['routeAdd', [T, { ...route, family: 4.5 }], /family must be 4 or 6/],
+      ['routeAdd', [T, { ...route, gateway: 7 }], /gateway must be a string/],
+      ['routeAdd', [T, { ...route, metric: 1.5 }], /metric must be an integer/],
+      ['routeAdd', [T, { ...route, dev: 'x'.repeat(1000) }], /dev is longer than 255 bytes/],
+      ['linkList', [{ path: `/${'x'.repeat(5000)}` }], /path is longer than 4095 bytes/],
+      ['linkList', [{ path: '/var/run/netns/a\u0000b' }], /path contains a NUL byte/],
+      ['linkList', [{ fd: -1 }], /fd must be an integer/],
+      ['linkList', [{ pid: 0 }], /pid must be a positive integer/],
+      ['linkList', [{ pid: 1, path: '/x' }], /target must be/],
+      ['sysctlGet', [T, 'net.'.repeat(100)], /sysctl key is too long/],
+      ['sysctlSet', [T, 'net.ipv4.ip_forward', '1\n2'], /one non-empty line/],
+      ['sysctlSet', [T, 'net.ipv4.ip_forward', 'x'.repeat(2000)], /value is longer than 1024 bytes/],
+      ['batch', [T, {}], /steps must be an array/],
+      ['batch', [T, [{ op: 'nope' }]], /unknown op "nope"/],
+      ['batch', [T, [{ op: 'conntrackDelete', filter: { family: 4, origDport: [9, 1] } }]], /origDport ends before it starts/],
+      ['batch', [T, [{ op: 'conntrackDelete', filter: { family: 4, proto: 'x'.repeat(1e6) } }]], /proto must be tcp or udp/],
+      ['notifyOpen', [T, Array.from({ length: 32 }, () => 1)], /at most 31 entries/],
+      ['notifyOpen', [T, []], /must not be empty/],
+    ];
+    if (addon.nftRun) bad.push(['nftRun', [T, 'list ruleset\u0000'], /command contains a NUL byte/]);
+    for (const [op, args, message] of bad) {
+      assert.throws(() => addon[op]!(...args), (e: Error & { code?: string; stage?: string; op?: string }) => {
+        assert.ok(e instanceof TypeError, `${op}: ${e.message} is a TypeError`);
+        assert.equal(e.code, 'EINVAL');
+        assert.equal(e.stage, 'arguments');
+        assert.match(e.message, message);
+        return true;
+      });
+    }
+  });
+
   it('leaves every thread of the process in its own namespace', () => {
     const seen = threadNamespaces();
     assert.ok(seen.length > 1);
