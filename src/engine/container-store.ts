@@ -6,6 +6,7 @@
 // not overwrite it.
 
 import type { ContainerInfo, Inventory } from '../docker/container.js';
+import { SpecCache } from '../labels/spec-cache.js';
 import { namesOf } from './graph.js';
 
 /** A container's entry changed: what it was, what it is, and every name it answered to in either. */
@@ -16,6 +17,9 @@ export interface Change {
 }
 
 export class ContainerStore {
+  /** The containers' labels, parsed once per container as read (every plan of every snapshot shares them). */
+  constructor(readonly specs = new SpecCache()) {}
+
   private readonly byId = new Map<string, ContainerInfo>();
   private list: ContainerInfo[] | undefined;
   /** When (a mark) the inventory last learnt about a container from an event or a read of its own. */

@@ -5,6 +5,7 @@ import type { DockerClient } from '../docker/client.js';
 import type { NftTransport } from '../firewall/transport.js';
 import type { Cidr } from '../net/cidr.js';
 import type { Limits } from '../labels/limits.js';
+import type { LabelParser } from '../labels/spec-cache.js';
 import type { Logger } from '../log.js';
 import type { NetnsBackend } from '../netns/types.js';
 import type { HostView } from './host-view.js';
@@ -29,4 +30,6 @@ export interface EngineDeps {
   log: Logger;
   /** Cgroups, /proc and namespace files (default: this host's; unit tests give fakes). */
   host?: HostView;
+  /** Parses a container's labels (default labels/parse's parseLabels; unit tests count the calls). */
+  parseLabels?: LabelParser;
 }

@@ -12,6 +12,8 @@ import type { DockerEvent } from '../docker/events.js';
 import { hasTwineLabels, inspectContainer, listRunningContainers, procInterfaces, type LinkLister } from '../docker/inventory.js';
 import { NetworkIndex } from '../docker/networks.js';
 import { describeError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../labels/limits.js';
+import { SpecCache } from '../labels/spec-cache.js';
 import { sameNetworks, type ContainerInfo } from '../docker/container.js';
 import { wallMs } from '../netns/clock.js';
 import { ContainerStore, type Change } from './container-store.js';
@@ -38,7 +40,7 @@ export interface EngineEvents {
 type EventTimes = Pick<Reason, 'why' | 'eventMs' | 'receivedMs'>;
 
 export class Engine extends EventEmitter<EngineEvents> {
-  private readonly store = new ContainerStore();
+  private readonly store: ContainerStore;
   private readonly graph = new DependencyGraph();
   private readonly queue: KeyedQueue<Reason>;
   private readonly listLinks: LinkLister;
@@ -66,6 +68,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     private readonly opts: EngineOptions,
   ) {
     super();
+    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels));
     const host = (this.host = deps.host ?? hostView);
     this.queue = new KeyedQueue<Reason>(
       (key, reasons) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons)),
@@ -90,7 +93,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.starts = new StartPaths({
       ...parts,
       deps,
-      opts,
       reconciler: this.reconciler,
       request: (id, reason) => void this.queue.request(id, reason),
       moved: (id, change, reasons) => this.requestDependentsIfMoved(id, change, reasons),

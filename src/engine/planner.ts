@@ -2,7 +2,7 @@
 // transaction, shared by the engine and `twine plan`.
 
 import { LabelError } from '../errors.js';
-import { parseLabels } from '../labels/parse.js';
+import { SpecCache } from '../labels/spec-cache.js';
 import type { LabelWarning } from '../labels/spec.js';
 import { resolve } from '../resolve/resolve.js';
 import type { DesiredState, Resolution, Unresolved } from '../resolve/desired.js';
@@ -28,6 +28,8 @@ export interface PlanOptions {
   limits?: Limits;
   /** What host routes may be; without it only the fixed refusals apply (no connected subnets known). */
   hostRoutes?: HostRoutePolicy;
+  /** The snapshot's labels, parsed once for every plan made from it (the engine's store); default: this call's own, with `limits`. */
+  specs?: SpecCache;
 }
 
 /** The rule limit as a label error, on the label that makes the most rules. */
@@ -51,7 +53,8 @@ function ruleLimitError(info: ContainerInfo, e: RuleLimitError): LabelError {
 /** Throws LabelError (naming container and label) when the labels are invalid, not allowed or over a limit. */
 export function planContainer(info: ContainerInfo, inv: Inventory, opts: PlanOptions): PlanOutcome {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const spec = parseLabels(info.name, info.labels, limits);
+  const specs = opts.specs ?? new SpecCache(limits);
+  const spec = specs.specOf(info);
   if (spec.hostRoutes.length > 0 && !opts.allowHostRoutes) {
     throw new LabelError(info.name, [
       {
@@ -71,7 +74,7 @@ export function planContainer(info: ContainerInfo, inv: Inventory, opts: PlanOpt
       .map((reason) => ({ container: info.name, key: HOST_ROUTES_LABEL, value, reason }));
     if (issues.length > 0) throw new LabelError(info.name, issues);
   }
-  const r = resolve(info, spec, inv, limits);
+  const r = resolve(info, spec, inv, specs);
   let plan: Plan;
   try {
     plan = compile(r.desired, limits.rules);

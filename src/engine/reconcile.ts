@@ -122,6 +122,7 @@ export class Reconciler {
       outcome = planContainer(info, this.d.store.snapshot(), {
         allowHostRoutes: this.d.opts.allowHostRoutes,
         limits: this.d.opts.limits ?? DEFAULT_LIMITS,
+        specs: this.d.store.specs,
         ...(hostRoutes ? { hostRoutes } : {}),
       });
     } catch (err) {

@@ -13,11 +13,10 @@ import { createdInfo, hasTwineLabels, listedContainer } from '../docker/inventor
 import type { NetworkIndex } from '../docker/networks.js';
 import { startedInfo, type StartFacts, type StartInfo } from '../docker/start-info.js';
 import { describeError } from '../errors.js';
-import { parseLabels } from '../labels/parse.js';
-import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
+import type { SpecCache } from '../labels/spec-cache.js';
 import type { ContainerInfo } from '../docker/container.js';
 import { stopped, type Change, type ContainerStore } from './container-store.js';
-import type { EngineDeps, EngineOptions } from './deps.js';
+import type { EngineDeps } from './deps.js';
 import type { EarlyApplied } from './early.js';
 import { namesOf, type DependencyGraph } from './graph.js';
 import type { HostView } from './host-view.js';
@@ -27,7 +26,6 @@ import { frontStages, startName, type HookOutcome, type Reason, type ReasonOf } 
 
 export interface StartPathDeps {
   deps: Pick<EngineDeps, 'docker' | 'netns' | 'log'>;
-  opts: Pick<EngineOptions, 'limits'>;
   host: HostView;
   store: ContainerStore;
   networks: NetworkIndex;
@@ -46,7 +44,6 @@ export class StartPaths {
   private readonly prestart: PrestartWatch;
 
   constructor(private readonly d: StartPathDeps) {
-    const limits = d.opts.limits ?? DEFAULT_LIMITS;
     this.prestart = new PrestartWatch({
       hostNs: d.hostNs,
       template: (id, networks) => {
@@ -57,7 +54,7 @@ export class StartPaths {
       },
       wanted: (c) => hasTwineLabels(c.labels) || d.graph.dependentsOf({ id: c.id, names: namesOf(c) }).size > 0,
       network: (n) => d.networks.get(n),
-      replacesDefault: (c) => replacesDefault(c, limits),
+      replacesDefault: (c) => replacesDefault(c, d.store.specs),
       onReady: (id, info, ino) => d.request(id, { kind: 'prestart', why: 'network ready', info, ino }),
       log: d.deps.log,
       host: d.host,
@@ -198,9 +195,9 @@ export class StartPaths {
 }
 
 /** Families whose default route a container's labels replace (both when they do not parse: the cautious answer). */
-function replacesDefault(c: ContainerInfo, limits: Limits): { v4: boolean; v6: boolean } {
+function replacesDefault(c: ContainerInfo, specs: SpecCache): { v4: boolean; v6: boolean } {
   try {
-    const routes = parseLabels(c.name, c.labels, limits).routes.filter((r) => r.cidr.prefixLen === 0);
+    const routes = specs.specOf(c).routes.filter((r) => r.cidr.prefixLen === 0);
     return { v4: routes.some((r) => r.cidr.family === 4), v6: routes.some((r) => r.cidr.family === 6) };
   } catch {
     return { v4: true, v6: true };

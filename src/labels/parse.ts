@@ -281,7 +281,7 @@ function parseRuleLabel(c: Collector, key: string, value: string, name: string):
     for (const err of result.errors) c.add(key, value, err);
     return undefined;
   }
-  return { label: key, name, chain: chain as TwineChain, args };
+  return { label: key, name, chain: chain as TwineChain, args, parsed: result.rule };
 }
 
 function parseKillSwitch(c: Collector, key: string, value: string): boolean | undefined {

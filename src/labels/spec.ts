@@ -2,6 +2,7 @@
 // any name is resolved.
 
 import type { TwineChain } from '../iptables/chains.js';
+import type { ParsedRule } from '../iptables/rule.js';
 import type { Cidr } from '../net/cidr.js';
 import type { Family } from '../net/ip.js';
 
@@ -43,8 +44,10 @@ export interface RuleSpec {
   /** The <name> part of twine.iptables.rule.<name>; rules of a chain apply in lexical order of it. */
   name: string;
   chain: TwineChain;
-  /** The iptables options after the chain, tokenised (validated at parse time). */
+  /** The iptables options after the chain, tokenised. */
   args: string[];
+  /** The same options validated: what the firewall translates once references are resolved. */
+  parsed: ParsedRule;
 }
 
 export interface LabelWarning {

@@ -27,12 +27,10 @@
 
 import { LabelError } from '../errors.js';
 import { translateRule, type RefResolver } from '../firewall/iptables/translate.js';
-import { parseRule } from '../iptables/rule.js';
 import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf, type Family } from '../net/ip.js';
 import { cidrText } from '../net/cidr.js';
-import { parseLabels } from '../labels/parse.js';
 import type { Dest, Spec } from '../labels/spec.js';
-import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
+import { SpecCache } from '../labels/spec-cache.js';
 import type {
   DesiredForward,
   DesiredHostRoute,
@@ -213,10 +211,10 @@ function destText(d: Dest): string {
 }
 
 /** Does `dest` (a container) route all of `family` via `source`, per its own labels? */
-export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family: Family, inv: Inventory, limits: Pick<Limits, 'labels' | 'routes'> = DEFAULT_LIMITS): boolean {
+export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family: Family, inv: Inventory, specs: SpecCache): boolean {
   let spec: Spec;
   try {
-    spec = parseLabels(dest.name, dest.labels, limits);
+    spec = specs.specOf(dest);
   } catch (e) {
     if (e instanceof LabelError) return false;
     throw e;
@@ -231,14 +229,15 @@ export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family:
   return via.length > 0 && coversAll(via.map((rt) => rt.cidr), family);
 }
 
-export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, limits: Pick<Limits, 'labels' | 'routes'> = DEFAULT_LIMITS): Resolution {
+/** `specs` holds the other containers' labels, parsed (a planner shares one across the containers of a snapshot). */
+export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs: SpecCache = new SpecCache()): Resolution {
   const r = new Resolver(source, inv);
-  // Many forwards to one destination parse its labels once.
+  // Many forwards to one destination ask once.
   const allVia = new Map<string, boolean>();
   const viaUs = (dest: ContainerInfo, family: Family): boolean => {
     const k = `${dest.id}/${family}`;
     let v = allVia.get(k);
-    if (v === undefined) allVia.set(k, (v = routesAllVia(dest, source, family, inv, limits)));
+    if (v === undefined) allVia.set(k, (v = routesAllVia(dest, source, family, inv, specs)));
     return v;
   };
   const deps = new Set<string>();
@@ -316,9 +315,8 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, limit
   const rules: DesiredRule[] = spec.rules.map((rule) => {
     const base = { label: rule.label, name: rule.name, chain: rule.chain };
     try {
-      const parsed = parseRule(rule.chain, rule.args);
-      if ('errors' in parsed) return { ...base, state: 'down', reason: parsed.errors.join('; ') };
-      parsed.rule.refs.forEach(noteRef);
+      const parsed = rule.parsed;
+      parsed.refs.forEach(noteRef);
       const failed: string[] = [];
       const refResolver: RefResolver = (ref) => {
         const v4 = r.lookup(ref, 4)?.ip;
@@ -329,13 +327,13 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, limit
         }
         return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
       };
-      for (const ref of parsed.rule.refs) refResolver(ref);
+      for (const ref of parsed.refs) refResolver(ref);
       if (failed.length > 0) {
         const reason = failed.map((ref) => r.whyNot(ref, 'rule address')).join('; ');
         for (const ref of failed) unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref, 'rule address') });
         return { ...base, state: 'down', reason };
       }
-      const t = translateRule(parsed.rule, refResolver);
+      const t = translateRule(parsed, refResolver);
       return { ...base, state: 'up', expr: t.expr, ...(t.comment !== undefined ? { comment: t.comment } : {}) };
     } catch (e) {
       return { ...base, state: 'down', reason: `cannot translate: ${(e as Error).message}` };

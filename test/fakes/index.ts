@@ -7,7 +7,7 @@
 // the retries a test may be waiting for).
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Engine, type EngineOptions } from '../../src/engine/engine.js';
+import { Engine, type EngineDeps, type EngineOptions } from '../../src/engine/engine.js';
 import type { TxEvent } from '../../src/engine/state.js';
 import { createLogger } from '../../src/log.js';
 import type { Addr, Route } from '../../src/netns/types.js';
@@ -35,9 +35,9 @@ export class FakeBed {
   private nextPid = 5_000_000;
   private nextIno = 4_100_000_000;
 
-  constructor(opts: Partial<EngineOptions> = {}) {
+  constructor(opts: Partial<EngineOptions> = {}, deps: Pick<EngineDeps, 'parseLabels'> = {}) {
     this.engine = new Engine(
-      { docker: this.docker, netns: this.netns, nft: this.nft, log: createLogger({ level: 'silent' }), host: this.host },
+      { docker: this.docker, netns: this.netns, nft: this.nft, log: createLogger({ level: 'silent' }), host: this.host, ...deps },
       { allowHostRoutes: false, hostNetns: HOST_NETNS, concurrency: 4, applyBeforeStart: false, ...opts },
     );
     this.engine.on('transaction', (e) => this.txs.push(e));
