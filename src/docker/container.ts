@@ -44,11 +44,38 @@ export interface ContainerInfo {
   /** com.docker.compose.service / .project when the container came from compose. */
   composeService?: string;
   composeProject?: string;
+  /** The swarm task this container runs (its com.docker.swarm.* labels), when a swarm service made it. */
+  swarm?: SwarmTask;
+}
+
+/**
+ * A swarm service's task. Local tasks are containers (from their labels);
+ * tasks on other nodes come from the overlay network's own view
+ * (docker/swarm.ts) and stand in the inventory as containers of their own
+ * (`Inventory.remoteTasks`: id = the task id, name = the task name, one
+ * attachment, no labels, no pid).
+ */
+export interface SwarmTask {
+  /** The service's name; a stack's services are named `<stack>_<service>`. */
+  service: string;
+  /** The replica's slot number, or for a global service the node id: the middle part of the task name. */
+  slot: string;
+  /** `<service>.<slot>.<task id>`, which is also the name of the task's container. */
+  name: string;
+  taskId: string;
+  /** com.docker.stack.namespace (local tasks only: the network's view does not say). */
+  stack?: string;
+  /** The node a task of another node runs on: its swarm address (the view's "Host IP"). */
+  nodeAddr?: string;
 }
 
 /** A snapshot of every container the resolver may look at. */
 export interface Inventory {
   containers: ContainerInfo[];
+  /** Swarm tasks on other nodes, as the overlay networks' views list them. */
+  remoteTasks?: readonly ContainerInfo[];
+  /** Networks on which Docker's embedded DNS answers no names (swarm's ingress): references never resolve there. */
+  noDns?: ReadonlySet<string>;
 }
 
 export function addressOf(n: NetworkAttachment, family: Family): string | undefined {

@@ -1,4 +1,5 @@
-// Docker's event stream (container + network events), kept open: on any
+// Docker's event stream (container, network, and swarm's service and node
+// events, which only managers send), kept open: on any
 // disconnect it reconnects with exponential backoff (capped, default 5 s) and
 // calls `onConnect` after every (re)connect, so the owner can re-sync what it
 // may have missed. Events carry Docker's own timestamp in nanoseconds. Lines
@@ -10,13 +11,15 @@ import { dockerError, type DockerClient } from './client.js';
 import { LineSplitter, MAX_LINE_BYTES } from './json-lines.js';
 import type { DockerError } from '../errors.js';
 
-export type DockerEventType = 'container' | 'network';
+export type DockerEventType = 'container' | 'network' | 'service' | 'node';
+
+const EVENT_TYPES: readonly string[] = ['container', 'network', 'service', 'node'] satisfies DockerEventType[];
 
 export interface DockerEvent {
   type: DockerEventType;
   /** Docker's Action: start, die, stop, destroy, rename, connect, disconnect, ... */
   action: string;
-  /** Actor.ID: the container id, or for network events the network id. */
+  /** Actor.ID: the container id; for network, service and node events that one's id. */
   id: string;
   /** Actor.Attributes (for containers: name, image and the labels; for networks: name, type, container). */
   attributes: Record<string, string>;
@@ -58,14 +61,14 @@ export function parseDockerEvent(line: string): DockerEvent | undefined {
     return undefined;
   }
   const type = j.Type;
-  if (type !== 'container' && type !== 'network') return undefined;
+  if (type === undefined || !EVENT_TYPES.includes(type)) return undefined;
   const action = j.Action ?? j.status;
   const id = j.Actor?.ID ?? j.id;
   if (action === undefined || id === undefined) return undefined;
   const m = /"timeNano"\s*:\s*(\d+)/.exec(line);
   const timeNano = m ? BigInt(m[1]!) : BigInt(j.time ?? 0) * 1_000_000_000n;
   const timeMs = Number(timeNano / 1_000_000n) + Number(timeNano % 1_000_000n) / 1e6;
-  return { type, action, id, attributes: { ...(j.Actor?.Attributes ?? {}) }, timeNano, timeMs };
+  return { type: type as DockerEventType, action, id, attributes: { ...(j.Actor?.Attributes ?? {}) }, timeNano, timeMs };
 }
 
 export class DockerEventStream {
@@ -127,7 +130,7 @@ export class DockerEventStream {
   private async run(): Promise<void> {
     const initial = this.opts.initialBackoffMs ?? 100;
     const max = this.opts.maxBackoffMs ?? 5000;
-    const types = this.opts.types ?? ['container', 'network'];
+    const types = this.opts.types ?? [...EVENT_TYPES];
     let delay = initial;
     let attempt = 0;
     while (!this.stopped) {

@@ -17,7 +17,8 @@ import type { Addr, Link } from '../netns/types.js';
 import { dockerError, type DockerClient } from './client.js';
 import { mapLimit } from '../util/map-limit.js';
 import { netnsInode } from './cgroup.js';
-import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, isTwineLabel, visibleLabels } from '../labels/visible.js';
+import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, isTwineLabel, STACK_LABEL, SWARM_SERVICE_LABEL, SWARM_TASK_ID_LABEL, SWARM_TASK_NAME_LABEL, visibleLabels } from '../labels/visible.js';
+import { taskFromName } from './swarm-task.js';
 
 /** The part of `GET /containers/<id>/json` that Twine reads. */
 export interface InspectNetwork {
@@ -120,12 +121,20 @@ export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsI
   return withCompose(info);
 }
 
-/** Sets composeService / composeProject from the container's compose labels. */
+/** Sets composeService / composeProject from the container's compose labels, and the swarm task it runs. */
 function withCompose(info: ContainerInfo): ContainerInfo {
   const svc = info.labels[COMPOSE_SERVICE_LABEL];
   if (svc !== undefined) info.composeService = svc;
   const proj = info.labels[COMPOSE_PROJECT_LABEL];
   if (proj !== undefined) info.composeProject = proj;
+  const service = info.labels[SWARM_SERVICE_LABEL];
+  const taskName = info.labels[SWARM_TASK_NAME_LABEL];
+  const task = service !== undefined && taskName !== undefined ? taskFromName(service, taskName) : undefined;
+  // The task id in the name is the task's: one that disagrees with the label is not a swarm task's name.
+  if (task && task.taskId === info.labels[SWARM_TASK_ID_LABEL]) {
+    const stack = info.labels[STACK_LABEL];
+    info.swarm = stack !== undefined && stack !== '' ? { ...task, stack } : task;
+  }
   return info;
 }
 

@@ -23,6 +23,8 @@ export interface NetworkEntry {
   internal: boolean;
   /** --ipv6: Docker adds an IPv6 default route too. */
   ipv6: boolean;
+  /** Swarm's ingress network: Docker's DNS answers no names on it. */
+  ingress: boolean;
 }
 
 /** The part of `GET /networks` that Twine reads. */
@@ -32,6 +34,7 @@ export interface NetworkSummary {
   Driver?: string;
   Internal?: boolean;
   EnableIPv6?: boolean;
+  Ingress?: boolean;
   IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null } | null;
 }
 
@@ -48,12 +51,13 @@ export function parseSubnet(cidr: string | undefined, gateway: string | undefine
 
 export function toNetworkEntry(n: NetworkSummary): NetworkEntry {
   const subnets = (n.IPAM?.Config ?? []).map((c) => parseSubnet(c.Subnet, c.Gateway)).filter((s): s is Subnet => s !== undefined);
-  return { id: n.Id, name: n.Name, driver: n.Driver ?? '', subnets, internal: n.Internal === true, ipv6: n.EnableIPv6 === true };
+  return { id: n.Id, name: n.Name, driver: n.Driver ?? '', subnets, internal: n.Internal === true, ipv6: n.EnableIPv6 === true, ingress: n.Ingress === true };
 }
 
 /** Name → network, re-read as a whole (one request) whenever networks change. */
 export class NetworkIndex {
   private byName = new Map<string, NetworkEntry>();
+  private ingressIds: ReadonlySet<string> = new Set();
   private loading: Promise<void> | undefined;
   private stale = true;
 
@@ -61,6 +65,11 @@ export class NetworkIndex {
 
   get(name: string): NetworkEntry | undefined {
     return this.byName.get(name);
+  }
+
+  /** Ids of swarm's ingress networks, as last read (the same set until a read changes it). */
+  ingress(): ReadonlySet<string> {
+    return this.ingressIds;
   }
 
   /** Every network, as last read. */
@@ -86,5 +95,7 @@ export class NetworkIndex {
       throw dockerError('list networks', err);
     }
     this.byName = new Map(list.map((n) => [n.Name, toNetworkEntry(n)]));
+    const ingress = [...this.byName.values()].filter((n) => n.ingress).map((n) => n.id);
+    if (ingress.length !== this.ingressIds.size || ingress.some((id) => !this.ingressIds.has(id))) this.ingressIds = new Set(ingress);
   }
 }

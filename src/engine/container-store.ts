@@ -17,8 +17,14 @@ export interface Change {
 }
 
 export class ContainerStore {
-  /** The containers' labels, parsed once per container as read (every plan of every snapshot shares them). */
-  constructor(readonly specs = new SpecCache()) {}
+  /**
+   * The containers' labels, parsed once per container as read (every plan of every snapshot shares them).
+   * `extras`: what the snapshot adds to the containers (swarm tasks on other nodes, networks without names).
+   */
+  constructor(
+    readonly specs = new SpecCache(),
+    private readonly extras: () => Omit<Inventory, 'containers'> = () => ({}),
+  ) {}
 
   private readonly byId = new Map<string, ContainerInfo>();
   private list: ContainerInfo[] | undefined;
@@ -41,7 +47,12 @@ export class ContainerStore {
   /** The inventory as the planner sees it; the same array until something changes. */
   snapshot(): Inventory {
     this.list ??= [...this.byId.values()];
-    return { containers: this.list };
+    return { containers: this.list, ...this.extras() };
+  }
+
+  /** What the snapshot adds changed: planners must not reuse what they derived from the last one. */
+  invalidate(): void {
+    this.list = undefined;
   }
 
   /** The current mark: a read that begins now is stale once anything newer is learnt. */

@@ -21,6 +21,8 @@ export interface EngineOptions {
   limits?: Limits;
   /** --host-routes-allow: host routes must lie inside one of these. */
   hostRoutesAllow?: Cidr[];
+  /** How often the overlay networks' views are read for swarm tasks on other nodes (default 2000 ms; 0: only on events and re-syncs). */
+  swarmPollMs?: number;
 }
 
 export interface EngineDeps {

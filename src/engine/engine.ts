@@ -27,6 +27,7 @@ import { killSwitchDrops, Reconciler } from './reconcile.js';
 import { frontStages, hasKind, minEventMs, minReceived, newestRead, ofKind, onlyConfirms, wantsInspect, withoutKind, type HookOutcome, type Reason } from './reason.js';
 import { RetrySchedule } from './retry.js';
 import { StartPaths } from './start-paths.js';
+import { SwarmTasks } from './swarm-tasks.js';
 import type { ContainerState, TxEvent } from './state.js';
 
 export type { EngineDeps, EngineOptions } from './deps.js';
@@ -54,6 +55,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly hostRoutes: HostRoutes;
   private readonly reconciler: Reconciler;
   private readonly starts: StartPaths;
+  /** Swarm tasks on other nodes. */
+  private readonly swarm: SwarmTasks;
   /** True once the first full reconcile finished. */
   reconciled = false;
   /** Docker events handled so far. */
@@ -68,7 +71,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     private readonly opts: EngineOptions,
   ) {
     super();
-    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels));
+    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress() }));
     const host = (this.host = deps.host ?? hostView);
     this.queue = new KeyedQueue<Reason>(
       (key, reasons) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons)),
@@ -89,7 +92,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     const states = (): Iterable<ContainerState> => this.reconciler.states.values();
     this.hostRoutes = new HostRoutes({ netns: deps.netns, log: deps.log, allow: opts.allowHostRoutes, hostNetns: opts.hostNetns, retries: this.retries, emitTx, queue: queueHost, states });
     const parts = { store: this.store, networks: this.networks, hostNs: this.hostNs, graph: this.graph, early: this.early, host };
-    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx });
+    this.swarm = new SwarmTasks({
+      ...parts,
+      deps,
+      pollMs: opts.swarmPollMs ?? 2000,
+      replan: (ids, why) => {
+        for (const id of ids) void this.queue.request(id, { kind: 'replan', why });
+      },
+    });
+    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, beforePlan: (info) => this.swarm.before(info) });
     this.starts = new StartPaths({
       ...parts,
       deps,
@@ -134,6 +145,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     this.store.sync(running, mark);
+    await this.swarm.refresh();
     if (!this.reconciled && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
     const jobs: Promise<void>[] = [];
     for (const c of this.store.values()) {
@@ -161,6 +173,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       // A container starting, stopping or moving between networks may be what a failure lacked.
       for (const key of this.retries.keys()) if (key !== ev.id) this.retry(key, `retry: ${ev.type} ${ev.action}`);
+      this.swarm.onEvent(ev);
       if (ev.type === 'container') this.onContainerEvent(ev);
       else if (ev.type === 'network' && (ev.action === 'create' || ev.action === 'destroy')) {
         this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed'));
@@ -234,6 +247,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Wait for every queued transaction to finish (graceful shutdown). */
   async drain(): Promise<void> {
     this.starts.close();
+    this.swarm.stop();
     this.retries.clear();
     await this.queue.idle();
     this.early.clear();

@@ -4,6 +4,7 @@
 // including S's whose reference did not resolve yet (D not started).
 
 import type { ContainerInfo } from '../docker/container.js';
+import { taskNames } from '../docker/swarm-task.js';
 
 export interface Dependencies {
   /** Names as written in the source's labels. */
@@ -50,10 +51,12 @@ export class DependencyGraph {
   }
 }
 
-/** Every name Docker's embedded DNS would answer with this container. */
+/** Every name a reference to this container may use (those Docker's embedded DNS answers, and a swarm task's service and slot). */
 export function namesOf(c: ContainerInfo): Set<string> {
   const names = new Set<string>([c.name, c.id, c.id.slice(0, 12)]);
   if (c.composeService) names.add(c.composeService);
+  // A swarm task: its service, its slot, and both as seen from inside a stack.
+  if (c.swarm) for (const n of taskNames(c.swarm)) names.add(n);
   for (const n of c.networks) {
     for (const a of n.aliases) names.add(a);
     for (const a of n.dnsNames) names.add(a);

@@ -53,6 +53,8 @@ export interface ReconcileDeps {
   early: EarlyApplied;
   /** Re-plan these containers (a host-route prefix they wait for was let go). */
   replan(ids: string[]): void;
+  /** Before planning: what the snapshot must hold first (swarm tasks on the container's overlay networks). */
+  beforePlan?(info: ContainerInfo): Promise<void>;
   emitTx(e: TxEvent): void;
 }
 
@@ -117,6 +119,7 @@ export class Reconciler {
         return undefined;
       }
     }
+    await this.d.beforePlan?.(info);
     let outcome: PlanOutcome;
     try {
       outcome = planContainer(info, this.d.store.snapshot(), {

@@ -15,6 +15,13 @@
 //   remaining ties go to the lexically smallest name, then id.
 // - Each address family resolves on its own: the first shared network where
 //   the destination has an address of that family.
+// - Swarm services (./swarm.ts): a service's task answers to the service's
+//   name and to `<service>.<slot>` like an alias does. When the best matches on
+//   the first network that has any are more than one container or task and a
+//   service is among them, the reference does not resolve: it names the tasks
+//   (a route must not pick one at random). Tasks on other nodes come as
+//   `inv.remoteTasks`. Networks in `inv.noDns` (swarm's ingress) are skipped,
+//   as Docker's DNS answers no names there.
 // - A reference to the source itself is not resolved (a route or forward to
 //   oneself is a mistake; it is reported as down).
 // - Masquerade-or-keep-client for forwards: the client's source address is
@@ -45,6 +52,8 @@ import type {
   Unresolved,
 } from './desired.js';
 import { addressOf, type ContainerInfo, type Inventory, type NetworkAttachment } from '../docker/container.js';
+import { serviceKeys } from '../docker/swarm-task.js';
+import { ambiguousReason, stackForm } from './swarm.js';
 
 interface Match {
   c: ContainerInfo;
@@ -57,7 +66,7 @@ interface Match {
 
 const lc = (s: string) => s.toLowerCase();
 
-/** How well `c` (on attachment `a`) answers to `ref`: 0 name, 1 alias/DNS name, 2 service; undefined = no. */
+/** How well `c` (on attachment `a`) answers to `ref`: 0 name, 1 alias/DNS name, 2 compose service; undefined = no. */
 function rank(source: ContainerInfo, c: ContainerInfo, a: NetworkAttachment | undefined, ref: string): number | undefined {
   const r = lc(ref);
   if (lc(c.name) === r) return 0;
@@ -72,8 +81,10 @@ function rank(source: ContainerInfo, c: ContainerInfo, a: NetworkAttachment | un
 interface Entry {
   c: ContainerInfo;
   a: NetworkAttachment | undefined;
-  /** 0 name, 1 alias/DNS name, 2 compose service (see rank). */
+  /** 0 name, 1 alias/DNS name or swarm service, 2 compose service (see rank). */
   r: number;
+  /** Answers as a swarm service's task (the service's name, or `<service>.<slot>`). */
+  swarm?: boolean;
   /** Position in the inventory, to keep its order. */
   at: number;
 }
@@ -90,32 +101,33 @@ interface NameIndex {
  * changes): every container planned against the same snapshot looks names up in
  * it instead of scanning every container once per reference.
  */
-const indexes = new WeakMap<readonly ContainerInfo[], NameIndex>();
+const indexes = new WeakMap<readonly ContainerInfo[], { remote: Inventory['remoteTasks']; ix: NameIndex }>();
 
 function indexOf(inv: Inventory): NameIndex {
-  let ix = indexes.get(inv.containers);
-  if (ix) return ix;
-  ix = { byKey: new Map(), byNetwork: new Map() };
+  const cached = indexes.get(inv.containers);
+  if (cached && cached.remote === inv.remoteTasks) return cached.ix;
+  const ix: NameIndex = { byKey: new Map(), byNetwork: new Map() };
   const add = (key: string, e: Entry): void => {
     const k = lc(key);
-    const list = ix!.byKey.get(k);
+    const list = ix.byKey.get(k);
     if (list) list.push(e);
-    else ix!.byKey.set(k, [e]);
+    else ix.byKey.set(k, [e]);
   };
-  inv.containers.forEach((c, at) => {
+  [...inv.containers, ...(inv.remoteTasks ?? [])].forEach((c, at) => {
     const atts: (NetworkAttachment | undefined)[] = c.networks.length > 0 ? c.networks : [undefined];
     for (const a of atts) {
       add(c.name, { c, a, r: 0, at });
       for (const x of [...(a?.aliases ?? []), ...(a?.dnsNames ?? [])]) add(x, { c, a, r: 1, at });
+      if (c.swarm) for (const k of serviceKeys(c.swarm)) add(k, { c, a, r: 1, swarm: true, at });
       if (c.composeService !== undefined) add(c.composeService, { c, a, r: 2, at });
       if (a && c.running) {
-        const list = ix!.byNetwork.get(a.networkId);
+        const list = ix.byNetwork.get(a.networkId);
         if (list) list.push({ c, a });
-        else ix!.byNetwork.set(a.networkId, [{ c, a }]);
+        else ix.byNetwork.set(a.networkId, [{ c, a }]);
       }
     }
   });
-  indexes.set(inv.containers, ix);
+  indexes.set(inv.containers, { remote: inv.remoteTasks, ix });
   return ix;
 }
 
@@ -124,6 +136,8 @@ export type RefRole = 'gateway' | 'forward destination' | 'rule address';
 
 export class Resolver {
   private readonly index: NameIndex;
+  /** Why a lookup found several tasks (lower-cased ref/family → reason), for whyNot. */
+  private readonly ambiguous = new Map<string, string>();
 
   constructor(
     readonly source: ContainerInfo,
@@ -132,10 +146,15 @@ export class Resolver {
     this.index = indexOf(inv);
   }
 
-  /** Entries for `ref` that answer to it from the source's point of view (a service only within its compose project). */
+  /**
+   * Entries for `ref` that answer to it from the source's point of view (a compose service only
+   * within its project; inside a stack, the stack's services by their short names too).
+   */
   private answering(ref: string): Entry[] {
     const src = this.source;
-    return (this.index.byKey.get(lc(ref)) ?? []).filter(
+    const inStack = stackForm(src, ref);
+    const stackEntries = inStack === undefined ? [] : (this.index.byKey.get(lc(inStack)) ?? []).filter((e) => e.swarm);
+    return [...(this.index.byKey.get(lc(ref)) ?? []), ...stackEntries].filter(
       (e) => e.c.id !== src.id && (e.r !== 2 || src.composeProject === undefined || e.c.composeProject === src.composeProject),
     );
   }
@@ -143,17 +162,24 @@ export class Resolver {
   /** Resolve `ref` for one address family. */
   lookup(ref: string, family: Family): Match | undefined {
     const entries = this.answering(ref);
+    this.ambiguous.delete(`${lc(ref)}/${family}`);
     for (const src of this.source.networks) {
-      let best: { m: Match; r: number } | undefined;
-      for (const { c, a, r } of entries) {
-        if (!c.running || !a || a.networkId !== src.networkId) continue;
-        const ip = addressOf(a, family);
-        if (!ip) continue;
-        const better =
-          !best || r < best.r || (r === best.r && (c.name < best.m.c.name || (c.name === best.m.c.name && c.id < best.m.c.id)));
-        if (better) best = { m: { c, src, dst: a, ip }, r };
+      if (this.inv.noDns?.has(src.networkId)) continue;
+      let top: Entry[] = [];
+      for (const e of entries) {
+        if (!e.c.running || !e.a || e.a.networkId !== src.networkId || !addressOf(e.a, family)) continue;
+        if (top.length === 0 || e.r < top[0]!.r) top = [e];
+        else if (e.r === top[0]!.r) top.push(e);
       }
-      if (best) return best.m;
+      if (top.length === 0) continue;
+      const distinct = [...new Map(top.map((e) => [e.c.id, e])).values()];
+      if (distinct.length > 1 && top.some((e) => e.swarm)) {
+        const matches = distinct.map((e) => ({ c: e.c, ip: addressOf(e.a!, family)! })).sort((x, y) => (x.c.name < y.c.name ? -1 : 1));
+        this.ambiguous.set(`${lc(ref)}/${family}`, ambiguousReason(ref, src.networkName, matches));
+        return undefined;
+      }
+      const best = distinct.reduce((b, e) => (e.c.name < b.c.name || (e.c.name === b.c.name && e.c.id < b.c.id) ? e : b));
+      return { c: best.c, src, dst: best.a!, ip: addressOf(best.a!, family)! };
     }
     return undefined;
   }
@@ -170,16 +196,22 @@ export class Resolver {
    * words of what the label uses it as: a route's gateway, a forward's destination, a rule's address.
    */
   whyNot(ref: string, role: RefRole, family?: Family): string {
+    for (const f of family === undefined ? ([4, 6] as const) : [family]) {
+      const several = this.ambiguous.get(`${lc(ref)}/${f}`);
+      if (several !== undefined) return `${several} (${role} down)`;
+    }
     if (rank(this.source, this.source, undefined, ref) !== undefined && this.namedBy(ref).length === 0) {
       return `"${ref}" is this container itself`;
     }
     const named = this.namedBy(ref);
     if (named.length === 0) return `no container named "${ref}" (${role} down)`;
     const running = named.filter((c) => c.running);
-    if (running.length === 0) return `container "${ref}" is not running (${role} down)`;
-    const shared = running.some((c) => c.networks.some((a) => this.source.networks.some((s) => s.networkId === a.networkId)));
-    if (!shared) return `container "${ref}" shares no network with ${this.source.name}`;
-    return `container "${ref}" has no IPv${family ?? 4} address on a network shared with ${this.source.name}`;
+    const service = this.answering(ref).every((e) => e.swarm);
+    if (running.length === 0) return service ? `no running swarm task answers to "${ref}" (${role} down)` : `container "${ref}" is not running (${role} down)`;
+    const what = service ? `swarm service "${ref}"` : `container "${ref}"`;
+    const shared = running.some((c) => c.networks.some((a) => !this.inv.noDns?.has(a.networkId) && this.source.networks.some((s) => s.networkId === a.networkId)));
+    if (!shared) return `${what} shares no network with ${this.source.name}`;
+    return `${what} has no IPv${family ?? 4} address on a network shared with ${this.source.name}`;
   }
 
   /** The source's attachment whose subnet holds `ip` (for IP-literal gateways). */

@@ -10,12 +10,15 @@ import type { DockerEndpoint } from '../../src/docker/endpoint.js';
 import { wallMs } from '../../src/netns/clock.js';
 import type { ContainerInspect } from '../../src/docker/inventory.js';
 import type { NetworkSummary } from '../../src/docker/networks.js';
-import type { DockerEvent } from '../../src/docker/events.js';
+import type { DockerEvent, DockerEventType } from '../../src/docker/events.js';
+import type { VerboseNetwork } from '../../src/docker/swarm.js';
 
 export interface FakeNetworkSpec {
   name: string;
   /** e.g. 172.30.1.0/24; Docker's gateway is its .1. */
   subnet: string;
+  /** Default bridge; `overlay` networks answer a verbose inspect from `FakeDocker.views`. */
+  driver?: string;
 }
 
 export interface FakeAttachment {
@@ -48,6 +51,8 @@ export class FakeDocker implements DockerClient {
   readonly networks = new Map<string, FakeNetworkSpec>();
   /** Requests in order: `list`, `inspect <id>`, `networks`, `get <path>`. */
   readonly requests: string[] = [];
+  /** Network id → what `GET /networks/<id>?verbose=true` answers (swarm tasks of every node); none: 404. */
+  readonly views = new Map<string, VerboseNetwork>();
   /** While set, listContainers waits for it (after taking its snapshot of the running containers). */
   holdList: Promise<void> | undefined;
 
@@ -114,7 +119,7 @@ export class FakeDocker implements DockerClient {
       const list: NetworkSummary[] = [...this.networks.values()].map((n) => ({
         Id: `net-${n.name}`,
         Name: n.name,
-        Driver: 'bridge',
+        Driver: n.driver ?? 'bridge',
         IPAM: { Config: [{ Subnet: n.subnet, Gateway: gatewayOf(n.subnet) }] },
       }));
       return list as T;
@@ -127,6 +132,9 @@ export class FakeDocker implements DockerClient {
       const i = this.inspectOf(c);
       return [{ Id: c.id, Names: [`/${c.name}`], Labels: c.labels ?? {}, NetworkSettings: i.NetworkSettings }] as T;
     }
+    const verbose = /^\/networks\/([^/?]+)\?verbose=true$/.exec(path);
+    const view = verbose && this.views.get(decodeURIComponent(verbose[1]!));
+    if (view) return structuredClone(view) as T;
     throw new NotFound(`fake: ${path}`);
   }
 
@@ -138,7 +146,7 @@ export class FakeDocker implements DockerClient {
 }
 
 /** A Docker event as the event stream hands it to the engine, stamped now (Docker's clock is the host's). */
-export function dockerEvent(type: 'container' | 'network', action: string, id: string, attributes: Record<string, string> = {}): DockerEvent {
+export function dockerEvent(type: DockerEventType, action: string, id: string, attributes: Record<string, string> = {}): DockerEvent {
   const timeMs = wallMs();
   return { type, action, id, attributes, timeNano: BigInt(Math.round(timeMs * 1e6)), timeMs };
 }

@@ -43,8 +43,8 @@ export class FakeBed {
     this.engine.on('transaction', (e) => this.txs.push(e));
   }
 
-  network(name: string, subnet: string): void {
-    this.docker.addNetwork({ name, subnet });
+  network(name: string, subnet: string, driver?: string): void {
+    this.docker.addNetwork({ name, subnet, ...(driver !== undefined ? { driver } : {}) });
   }
 
   /** A container Docker knows, not running. */

@@ -24,6 +24,9 @@ test('parseDockerEvent keeps timeNano exact and types container/network events',
   assert.equal(n.type, 'network');
   assert.equal(n.attributes.container, 'c1');
   assert.equal(n.timeNano, 5000000001n);
+  const svc = parseDockerEvent('{"Type":"service","Action":"update","Actor":{"ID":"s1","Attributes":{"name":"gw"}},"scope":"swarm","time":5,"timeNano":5000000001}')!;
+  assert.deepEqual([svc.type, svc.action, svc.attributes.name], ['service', 'update', 'gw']);
+  assert.equal(parseDockerEvent('{"Type":"node","Action":"update","Actor":{"ID":"n1"}}')?.type, 'node');
   assert.equal(parseDockerEvent('{"Type":"image","Action":"pull","Actor":{"ID":"x"}}'), undefined);
   assert.equal(parseDockerEvent('not json'), undefined);
 });
@@ -47,7 +50,7 @@ test('the stream reconnects with backoff, re-syncs after every connect, and stop
       res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"engine starting"}');
       return;
     }
-    assert.match(decodeURIComponent(req.url), /"type":\["container","network"\]/);
+    assert.match(decodeURIComponent(req.url), /"type":\["container","network","service","node"\]/);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
     open.push(res);
