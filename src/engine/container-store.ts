@@ -28,6 +28,8 @@ export class ContainerStore {
 
   private readonly byId = new Map<string, ContainerInfo>();
   private list: ContainerInfo[] | undefined;
+  /** Running containers by the inode of their namespace, built when first asked after a change. */
+  private inNs: Map<number, ContainerInfo[]> | undefined;
   /** When (a mark) the inventory last learnt about a container from an event or a read of its own. */
   private readonly touched = new Map<string, number>();
   private seq = 0;
@@ -53,6 +55,20 @@ export class ContainerStore {
   /** What the snapshot adds changed: planners must not reuse what they derived from the last one. */
   invalidate(): void {
     this.list = undefined;
+  }
+
+  /** Running containers recorded in namespace `ino`: what a transaction's ownership check compares with, without a scan of every container. */
+  inNamespace(ino: number): readonly ContainerInfo[] {
+    if (!this.inNs) {
+      this.inNs = new Map();
+      for (const c of this.byId.values()) {
+        if (!c.running || c.netnsIno === undefined) continue;
+        const l = this.inNs.get(c.netnsIno);
+        if (l) l.push(c);
+        else this.inNs.set(c.netnsIno, [c]);
+      }
+    }
+    return this.inNs.get(ino) ?? [];
   }
 
   /** The current mark: a read that begins now is stale once anything newer is learnt. */
@@ -135,11 +151,13 @@ export class ContainerStore {
   private set(c: ContainerInfo): void {
     this.byId.set(c.id, c);
     this.list = undefined;
+    this.inNs = undefined;
   }
 
   private delete(id: string): void {
     this.byId.delete(id);
     this.list = undefined;
+    this.inNs = undefined;
   }
 }
 

@@ -30,6 +30,8 @@ export interface NamespaceContext {
   hostInodes: ReadonlySet<number>;
   /** Every container Twine knows of, labelled or not. */
   containers: Iterable<Occupant>;
+  /** The running ones recorded in a namespace (an index of `containers`); without it, `containers` is scanned. */
+  inNamespace?: (ino: number) => Iterable<Occupant>;
 }
 
 const CONTAINER_MODE = 'container:';
@@ -80,7 +82,7 @@ export function identityRefusal(c: Occupant, ino: number, ctx: NamespaceContext)
     return new NamespaceRefusedError(`network namespace is the host's (inode ${ino}): ${OWN_NAMESPACE_ONLY}`, c.name, 'host');
   }
   const sharers: Occupant[] = [];
-  for (const o of ctx.containers) if (o.id !== c.id && o.running && o.netnsIno === ino) sharers.push(o);
+  for (const o of ctx.inNamespace ? ctx.inNamespace(ino) : ctx.containers) if (o.id !== c.id && o.running && o.netnsIno === ino) sharers.push(o);
   if (sharers.length === 0) return undefined;
   if (ownsItsNamespace(c) && !sharers.some(ownsItsNamespace)) return undefined;
   const other = sharers.find(ownsItsNamespace) ?? sharers[0]!;

@@ -150,7 +150,7 @@ export class Reconciler {
     // The one namespace handle of this transaction, checked: the container's own namespace, the one recorded for it.
     let ns: NsHandle;
     try {
-      ns = openOwnNamespace(info, { hostInodes: this.d.hostNs, containers: this.d.store.values() }, this.d.host.open);
+      ns = openOwnNamespace(info, { hostInodes: this.d.hostNs, containers: this.d.store.values(), inNamespace: (ino) => this.d.store.inNamespace(ino) }, this.d.host.open);
     } catch (err) {
       if (err instanceof NamespaceGoneError) this.gone(tx, err);
       else if (err instanceof NamespaceRefusedError) this.refuse(tx, state, err);
