@@ -8,7 +8,7 @@
 import { addTableBatch, diffTable, freshTableBatch } from '../firewall/batch.js';
 import { staleConntrack } from '../firewall/dnat.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type TableDef } from '../firewall/nft.js';
-import { liveTable } from '../firewall/live.js';
+import { liveTable, tableInSync } from '../firewall/live.js';
 import type { NftTransport } from '../firewall/transport.js';
 import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NftTableState, type NsStep, type NsTarget, type Route, type Rule } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
@@ -160,6 +160,8 @@ interface Known {
   sysctls: ReadonlyMap<string, string> | undefined;
   /** The live table (null: there is none). */
   table: NftBatch | null;
+  /** The live table was read and is the plan's (no nft batch): `table` is then not built. */
+  tableInSync?: boolean;
   /** False for a namespace Twine has never written to: it was not observed. */
   observed: boolean;
   observeMs: number;
@@ -185,10 +187,15 @@ async function observe(a: Applier, plan: Plan, last: TableDef | undefined): Prom
   const out = await a.netns.batch(plan.ns, [TWINE_ROUTES, TWINE_RULES, TWINE_TABLE, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))]);
   if (out.failedAt !== undefined) throw out.error;
   const sysctls = new Map(keys.map((k, i) => [k, String(out.results[i + 3]).trim()]));
-  const seen = liveTable(out.results[2] as NftTableState | null, [plan.table, last]);
+  const state = out.results[2] as NftTableState | null;
+  const routes = out.results[0] as Route[];
+  const rules = out.results[1] as Rule[];
+  // The common case (every resync, every confirmation): nothing to build or diff.
+  if (tableInSync(plan.table, state)) return { routes, rules, sysctls, table: null, tableInSync: true, observed: true, observeMs: performance.now() - t0 };
+  const seen = liveTable(state, [plan.table, last]);
   let table = seen.live;
   if (!seen.complete && diffTable(plan.table, table).nftables.length > 0) table = await a.nft.listTable(plan.ns, TABLE_FAMILY, TABLE_NAME);
-  return { routes: out.results[0] as Route[], rules: out.results[1] as Rule[], sysctls, table, observed: true, observeMs: performance.now() - t0 };
+  return { routes, rules, sysctls, table, observed: true, observeMs: performance.now() - t0 };
 }
 
 /**
@@ -207,7 +214,7 @@ async function apply(a: Applier, plan: Plan, known: Known): Promise<TxResult> {
   const routes = diffRoutes(known.routes, plan.routes, plan.defaultRoutes);
   const rules = diffRules(known.rules, plan.rules ?? []);
   const sysctls = known.sysctls ? plan.sysctls.filter((s) => known.sysctls!.get(s.key) !== s.value) : plan.sysctls;
-  const batch = known.table === null ? freshTableBatch(plan.table) : diffTable(plan.table, known.table);
+  const batch = known.tableInSync ? { nftables: [] } : known.table === null ? freshTableBatch(plan.table) : diffTable(plan.table, known.table);
   const result: TxResult = {
     routesReplaced: routes.replace,
     routesDeleted: routes.del,

@@ -20,19 +20,65 @@ export interface LiveTable {
 
 export function liveTable(state: NftTableState | null, known: readonly (TableDef | undefined)[]): LiveTable {
   if (state === null) return { live: null, complete: true };
-  const exprs = new Map<string, NftExpr[]>();
-  for (const t of known) for (const c of t?.chains ?? []) for (const r of c.rules) exprs.set(`${c.name}\0${r.comment}`, r.expr);
-  const at = { family: TABLE_FAMILY, table: TABLE_NAME };
+  // Per chain, comment → statements (no string keys built per rule).
+  const exprs = new Map<string, Map<string, NftExpr[]>>();
+  for (const t of known) {
+    for (const c of t?.chains ?? []) {
+      let m = exprs.get(c.name);
+      if (!m) exprs.set(c.name, (m = new Map()));
+      for (const r of c.rules) m.set(r.comment, r.expr);
+    }
+  }
   const items: NftCommand[] = [{ table: { family: TABLE_FAMILY, name: TABLE_NAME } }];
-  for (const k of state.counters) items.push({ counter: { ...at, name: k.name, packets: k.packets, bytes: k.bytes } });
+  for (const k of state.counters) items.push({ counter: { family: TABLE_FAMILY, table: TABLE_NAME, name: k.name, packets: k.packets, bytes: k.bytes } });
   for (const c of state.chains) {
-    items.push({ chain: { ...at, name: c.name, ...(c.hook !== undefined ? { type: c.type, hook: c.hook, prio: c.prio } : {}) } });
+    const chain: NftExpr = { family: TABLE_FAMILY, table: TABLE_NAME, name: c.name };
+    if (c.hook !== undefined) {
+      chain.type = c.type;
+      chain.hook = c.hook;
+      chain.prio = c.prio;
+    }
+    items.push({ chain });
   }
   let complete = true;
   for (const r of state.rules) {
-    const expr = r.comment === undefined ? undefined : exprs.get(`${r.chain}\0${r.comment}`);
-    if (!expr) complete = false;
-    items.push({ rule: { ...at, chain: r.chain, handle: r.handle, ...(r.comment !== undefined ? { comment: r.comment } : {}), ...(expr ? { expr } : {}) } });
+    const rule: NftExpr = { family: TABLE_FAMILY, table: TABLE_NAME, chain: r.chain, handle: r.handle };
+    const expr = r.comment === undefined ? undefined : exprs.get(r.chain)?.get(r.comment);
+    if (r.comment !== undefined) rule.comment = r.comment;
+    if (expr) rule.expr = expr;
+    else complete = false;
+    items.push({ rule });
   }
   return { live: { nftables: items }, complete };
+}
+
+/**
+ * Whether the live table is exactly the desired one as the diff sees it (so
+ * diffTable over it would be empty): the same chains with the same hooks, each
+ * chain's rules the desired ones by comment in the desired order and no other,
+ * the same counters. A no-table plan is in sync with no table.
+ */
+export function tableInSync(desired: TableDef, state: NftTableState | null): boolean {
+  if (state === null) return desired.chains.length === 0;
+  if (desired.chains.length === 0 || state.chains.length !== desired.chains.length) return false;
+  const want = new Map(desired.chains.map((c) => [c.name, c]));
+  for (const c of state.chains) {
+    const d = want.get(c.name);
+    if (!d) return false;
+    const b = d.base;
+    if (b ? c.hook === undefined || b.hook !== c.hook || b.type !== c.type || b.prio !== c.prio : c.hook !== undefined) return false;
+  }
+  // The kernel dumps rules chain by chain, each in its order.
+  const next = new Map<string, number>();
+  let rules = 0;
+  for (const r of state.rules) {
+    const d = want.get(r.chain);
+    const i = next.get(r.chain) ?? 0;
+    if (!d || r.comment === undefined || d.rules[i]?.comment !== r.comment) return false;
+    next.set(r.chain, i + 1);
+    rules++;
+  }
+  if (rules !== desired.chains.reduce((n, c) => n + c.rules.length, 0)) return false;
+  const counters = new Set(desired.counters ?? []);
+  return state.counters.length === counters.size && state.counters.every((k) => counters.has(k.name));
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffTable } from '../../src/firewall/batch.js';
 import { staleConntrack } from '../../src/firewall/dnat.js';
-import { liveTable } from '../../src/firewall/live.js';
+import { liveTable, tableInSync } from '../../src/firewall/live.js';
 import { makeRule, type NftBatch, type NftCommand, type TableDef } from '../../src/firewall/nft.js';
 import type { NftTableState } from '../../src/netns/types.js';
 
@@ -88,4 +88,30 @@ test('base chains keep hook, type and priority: a chain whose hook changed is re
   s.chains[0] = { ...s.chains[0]!, prio: 0 };
   const b = diffTable(t, liveTable(s, [t]).live);
   assert.ok(b.nftables.some((c) => JSON.stringify(c).includes('"delete":{"chain"')));
+});
+
+test('tableInSync says in sync exactly when the diff over the same read is empty', () => {
+  const t = def('10.0.0.2');
+  const base = state(t);
+  const variants: [string, NftTableState | null][] = [
+    ['same', base],
+    ['no table', null],
+    ['a rule gone', { ...base, rules: base.rules.slice(1) }],
+    ['rules swapped', { ...base, rules: [base.rules[1]!, base.rules[0]!] }],
+    ['a foreign rule', { ...base, rules: [...base.rules, { chain: 'TWINE_NAT_PREROUTING', handle: 99 }] }],
+    ['a duplicate', { ...base, rules: [...base.rules, { ...base.rules[1]!, handle: 98 }] }],
+    ['a comment changed', { ...base, rules: [base.rules[0]!, { ...base.rules[1]!, comment: `${base.rules[1]!.comment!}x` }] }],
+    ['an extra chain', { ...base, chains: [...base.chains, { name: 'OTHER' }] }],
+    ['a chain gone', { ...base, chains: base.chains.slice(0, 1), rules: base.rules.slice(0, 1) }],
+    ['a hook moved', { ...base, chains: [{ ...base.chains[0]!, prio: 0 }, base.chains[1]!] }],
+    ['a base chain made regular', { ...base, chains: [{ name: 'PREROUTING' }, base.chains[1]!] }],
+    ['no counter', { ...base, counters: [] }],
+    ['another counter', { ...base, counters: [...base.counters, { name: 'x', packets: 0, bytes: 0 }] }],
+  ];
+  for (const [what, s] of variants) {
+    assert.equal(tableInSync(t, s), diffTable(t, liveTable(s, [t]).live).nftables.length === 0, what);
+  }
+  assert.equal(tableInSync(t, base), true);
+  assert.equal(tableInSync({ chains: [] }, null), true, 'no table wanted, none there');
+  assert.equal(tableInSync({ chains: [] }, base), false, 'no table wanted, one there');
 });
