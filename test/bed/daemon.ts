@@ -26,6 +26,8 @@ export interface DaemonOptions {
   logLevel?: string;
   /** More node flags (e.g. --cpu-prof, which NODE_OPTIONS may not carry). */
   nodeFlags?: string[];
+  /** Run it in this network namespace (a path such as /var/run/netns/<name>), as a second node's Twine. */
+  netns?: string;
 }
 
 export interface DaemonExit {
@@ -129,7 +131,10 @@ export const TWINE_NODE_FLAGS: string[] = (readFileSync(TWINE_BIN, 'utf8').split
 export function startDaemon(opts: DaemonOptions = {}): TestDaemon {
   // Each test daemon gets a socket of its own (the socket is also the one-per-host guard) and no TCP port.
   const socket = `/tmp/twt-sock-${process.pid}-${++daemons}.sock`;
-  const child = spawn(process.execPath, [...TWINE_NODE_FLAGS, ...(opts.nodeFlags ?? []), TWINE_BIN, 'start', ...(opts.args ?? [])], {
+  const argv = [process.execPath, ...TWINE_NODE_FLAGS, ...(opts.nodeFlags ?? []), TWINE_BIN, 'start', ...(opts.args ?? [])];
+  // nsenter execs node, so the child's pid is the daemon's (`ip netns exec` would remount /sys).
+  if (opts.netns !== undefined) argv.unshift('nsenter', `--net=${opts.netns}`);
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: {
       ...process.env,
       TWINE_SOCKET: socket,
