@@ -52,11 +52,13 @@ async function nodeId(host: string | undefined): Promise<string> {
 /**
  * Makes the machine's engine a single-manager swarm listening and advertising
  * on addr only (port 2377; the data path, VXLAN on 4789, also on addr).
- * Refuses an engine that is already in a swarm. defaultAddrPool (a CIDR)
+ * Refuses an engine that is already in a swarm (a killed test run's swarm is
+ * left first). defaultAddrPool (a CIDR)
  * is where Docker takes the subnets of overlay networks made without one
  * (ingress among them); Docker's default is 10.0.0.0/8.
  */
 export async function swarmInit(addr: string, opts: { defaultAddrPool?: string } = {}): Promise<SwarmNode> {
+  await cleanupStaleSwarm();
   const state = await swarmState(undefined);
   if (state !== 'inactive') {
     throw new Error(`the machine's Docker engine is already in a swarm (state ${state}): the swarm tests need an engine outside any swarm`);

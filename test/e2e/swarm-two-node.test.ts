@@ -7,7 +7,8 @@
 // on B routes a test prefix via a gateway service whose task runs on A; the
 // route reads back with the gateway task's overlay address, and pings reach a
 // test host behind the gateway, over the overlay. When the gateway task is
-// replaced, B's route follows the new task and traffic flows again.
+// replaced, B's route follows the new task and traffic flows again; while no
+// task of it runs anywhere, B's route is unreachable (the kill switch).
 //
 // Runs under the Docker lock as one command: the swarm and the second engine
 // exist only while this file runs; the after hook stops the engine and leaves
@@ -28,6 +29,7 @@ import {
   netnsDel,
   startDaemon,
   taskContainers,
+  routeGet,
   twineRoutes,
   vethPair,
   waitUntil,
@@ -162,9 +164,10 @@ function brief(rs: IpRoute[]): string[] {
   return rs.map((r) => `${r.type ?? 'unicast'} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}`).sort();
 }
 
-/** Twine's routes in the app task on B are exactly the test prefix via `gw`. */
-async function appRoutesVia(app: TaskContainer, gw: string): Promise<boolean> {
-  return JSON.stringify(brief(await twineRoutes({ pid: app.pid }))) === JSON.stringify([`unicast ${farBase}.0/24 via ${gw}`]);
+/** Twine's routes in the app task on B are exactly the test prefix via `gw` (unreachable when gw is undefined). */
+async function appRoutesVia(app: TaskContainer, gw: string | undefined): Promise<boolean> {
+  const want = gw === undefined ? `unreachable ${farBase}.0/24` : `unicast ${farBase}.0/24 via ${gw}`;
+  return JSON.stringify(brief(await twineRoutes({ pid: app.pid }))) === JSON.stringify([want]);
 }
 
 /** Pings the test host from the app task on B; the requests and replies cross the veth link between the nodes. */
@@ -217,4 +220,22 @@ test('the gateway task replaced: the route on the other node follows the new tas
   await pingFarFromApp(appTask);
   // The app task itself was left alone.
   assert.equal((await oneTask(engine.host, APP)).id, appTask.id);
+});
+
+test('no gateway task runs anywhere: the route on the other node is unreachable, and follows the task that comes back', async (t) => {
+  assert.ok(engine && gwTask && appTask);
+  const last = await oneTask(undefined, GW);
+  await dockerAt(nodeA.host, ['service', 'scale', '--detach', `${GW}=0`]);
+  await waitUntil(`the app's route unreachable`, () => appRoutesVia(appTask, undefined), 30_000);
+  const r = await routeGet({ pid: appTask.pid }, `${farBase}.2`);
+  assert.equal(r.ok, false, `route get in the app: ${JSON.stringify(r.route)}`);
+  assert.match(r.error, /unreachable|No route to host/i);
+
+  const t0 = performance.now();
+  await dockerAt(nodeA.host, ['service', 'scale', '--detach', `${GW}=1`]);
+  const back = await oneTask(undefined, GW, last);
+  await waitUntil(`the app's route via ${overlayIp(back)}`, () => appRoutesVia(appTask, overlayIp(back)), 30_000);
+  t.diagnostic(`service scaled 0 → 1 → the app's route re-pointed on node B: ${(performance.now() - t0).toFixed(0)} ms`);
+  await attachTunnel(back);
+  await pingFarFromApp(appTask);
 });
