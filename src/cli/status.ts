@@ -2,6 +2,7 @@
 // from its status API (/api/containers over the unix socket, or --url).
 
 import type { ContainerDoc, HealthDoc } from '../server/api.js';
+import { isTwineLabel } from '../labels/visible.js';
 import type { DesiredState, Peer } from '../resolve/desired.js';
 import { getJson } from '../server/client.js';
 import { CLIENT_OPTIONS, clientFrom } from '../server/options.js';
@@ -43,7 +44,7 @@ export function renderDetail(d: ContainerDoc): string {
   if (d.dependencies && d.dependencies.refs.length) out.push(`depends on:    ${d.dependencies.refs.join(', ')}`);
   const refs = referenceLines(d.desired);
   if (refs.length) out.push('references:', ...refs.map((l) => `  ${l}`));
-  const labels = Object.entries(d.labels).filter(([k]) => k.startsWith('twine.'));
+  const labels = Object.entries(d.labels).filter(([k]) => isTwineLabel(k));
   if (labels.length) {
     out.push('labels:');
     for (const [k, v] of labels) out.push(`  ${k}=${v}`);
