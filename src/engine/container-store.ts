@@ -5,7 +5,7 @@
 // read that began before a newer fact about the container is stale and must
 // not overwrite it.
 
-import type { ContainerInfo, Inventory } from '../docker/container.js';
+import { sameNetworks, type ContainerInfo, type Inventory } from '../docker/container.js';
 import { SpecCache } from '../labels/spec-cache.js';
 import { namesOf } from './graph.js';
 
@@ -159,6 +159,14 @@ export class ContainerStore {
     this.list = undefined;
     this.inNs = undefined;
   }
+}
+
+/** It started, stopped, was renamed or moved on its networks: what references it may resolve differently. */
+export function moved({ before, after }: Change): boolean {
+  const wasUp = before?.running === true;
+  const isUp = after?.running === true;
+  if (!wasUp && !isUp) return false;
+  return !(wasUp && isUp && before.name === after.name && sameNetworks(before.networks, after.networks));
 }
 
 /** The container as stopped: no process, so no namespace recorded either. */

@@ -7,21 +7,21 @@
 // (./reconcile.ts). The host routes have a job of their own (./host-routes.ts).
 
 import { EventEmitter } from 'node:events';
-import { isNotFound } from '../docker/client.js';
 import type { DockerEvent } from '../docker/events.js';
-import { hasTwineLabels, inspectContainer, listRunningContainers, procInterfaces, type LinkLister } from '../docker/inventory.js';
+import { hasTwineLabels } from '../docker/inventory.js';
 import { NetworkIndex } from '../docker/networks.js';
 import { describeError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';
 import { SpecCache } from '../labels/spec-cache.js';
-import { sameNetworks, type ContainerInfo } from '../docker/container.js';
+import type { ContainerInfo } from '../docker/container.js';
 import { wallMs } from '../netns/clock.js';
-import { ContainerStore, type Change } from './container-store.js';
+import { ContainerStore, moved, type Change } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
+import { DockerReads } from './docker-reads.js';
 import { EarlyApplied } from './early.js';
 import { DependencyGraph, namesOf } from './graph.js';
 import { HOST_KEY, HostRoutes } from './host-routes.js';
-import { hostView, type HostView } from './host-view.js';
+import { hostView } from './host-view.js';
 import { KeyedQueue } from './queue.js';
 import { killSwitchDrops, Reconciler } from './reconcile.js';
 import { frontStages, hasKind, minEventMs, minReceived, newestRead, ofKind, onlyConfirms, wantsInspect, withoutKind, type HookOutcome, type Reason } from './reason.js';
@@ -44,11 +44,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly store: ContainerStore;
   private readonly graph = new DependencyGraph();
   private readonly queue: KeyedQueue<Reason>;
-  private readonly listLinks: LinkLister;
+  private readonly reads: DockerReads;
   private readonly networks: NetworkIndex;
   /** Namespaces a container's process is not in once it runs: the host's and Twine's own. */
   private readonly hostNs = new Set<number>();
-  private readonly host: HostView;
   /** Containers whose transaction failed, and the host routes when one failed: retried with backoff. */
   private readonly retries: RetrySchedule;
   private readonly early: EarlyApplied;
@@ -61,7 +60,6 @@ export class Engine extends EventEmitter<EngineEvents> {
   reconciled = false;
   /** Docker events handled so far. */
   eventsHandled = 0;
-  private readsInFlight = 0;
   private markReconciled: () => void = () => undefined;
   /** Resolves when the first full reconcile finished: before it, names of running containers may not resolve yet. */
   private readonly firstReconcile = new Promise<void>((resolve) => (this.markReconciled = resolve));
@@ -72,34 +70,24 @@ export class Engine extends EventEmitter<EngineEvents> {
   ) {
     super();
     this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress() }));
-    const host = (this.host = deps.host ?? hostView);
+    const host = deps.host ?? hostView;
     this.queue = new KeyedQueue<Reason>(
       (key, reasons) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons)),
       opts.concurrency,
       (key, err) => deps.log.error({ err, key }, 'job failed'),
     );
     this.retries = new RetrySchedule((key, attempt) => this.retry(key, `retry ${attempt}`));
-    // /proc/<pid>/net (read here, no worker round trip), else a link dump through the backend.
-    this.listLinks = async (pid) => procInterfaces(host.addrs(pid)) ?? deps.netns.linkList({ pid });
+    this.reads = new DockerReads({ deps, host, store: this.store, request: (id, reason) => void this.queue.request(id, reason) });
     this.networks = new NetworkIndex(deps.docker);
     for (const ino of host.hostInodes(opts.hostNetns)) this.hostNs.add(ino);
     const emitTx = (e: TxEvent): void => this.emitTx(e);
-    const replan = (ids: string[]): void => {
-      for (const id of ids) void this.queue.request(id, { kind: 'replan', why: 'a host-route prefix was let go' });
-    };
     this.early = new EarlyApplied((id) => void this.queue.request(id, { kind: 'inspect', why: 'no start event after its network was ready' }));
     const queueHost = (why: string): void => void this.queue.request(HOST_KEY, { kind: 'replan', why });
     const states = (): Iterable<ContainerState> => this.reconciler.states.values();
     this.hostRoutes = new HostRoutes({ netns: deps.netns, log: deps.log, allow: opts.allowHostRoutes, hostNetns: opts.hostNetns, retries: this.retries, emitTx, queue: queueHost, states });
     const parts = { store: this.store, networks: this.networks, hostNs: this.hostNs, graph: this.graph, early: this.early, host };
-    this.swarm = new SwarmTasks({
-      ...parts,
-      deps,
-      pollMs: opts.swarmPollMs ?? 2000,
-      replan: (ids, why) => {
-        for (const id of ids) void this.queue.request(id, { kind: 'replan', why });
-      },
-    });
+    this.swarm = new SwarmTasks({ ...parts, deps, pollMs: opts.swarmPollMs ?? 2000, replan: (ids, why) => this.replan(ids, why) });
+    const replan = (ids: string[]): void => this.replan(ids, 'a host-route prefix was let go');
     this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, beforePlan: (info) => this.swarm.before(info) });
     this.starts = new StartPaths({
       ...parts,
@@ -111,16 +99,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
   }
 
-  /** Per-container status, for the API and `twine status`. */
+  /** Per-container status, for the API and `twine status`, sorted by name. */
   containers(): ContainerState[] {
-    return [...this.reconciler.states.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return this.reconciler.list();
   }
 
+  /** By name, full id, or an id prefix of at least 4 characters. */
   container(nameOrId: string): ContainerState | undefined {
-    for (const s of this.reconciler.states.values()) {
-      if (s.id === nameOrId || s.name === nameOrId || (nameOrId.length >= 4 && s.id.startsWith(nameOrId))) return s;
-    }
-    return undefined;
+    return this.reconciler.find(nameOrId);
   }
 
   /** Packets a NAT gateway's kill switch dropped, read from its namespace now; undefined when it has none. */
@@ -130,7 +116,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Work under way: jobs queued or running, Docker reads whose job is not queued yet, starts watched. 0: idle. */
   get busy(): number {
-    return this.queue.pending + this.readsInFlight + this.starts.watching;
+    return this.queue.pending + this.reads.pending + this.starts.watching;
   }
 
   /**
@@ -141,7 +127,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Events handled while the listing runs (it can take a while on a busy host) are newer than the listing.
     const mark = this.store.mark;
     const [running] = await Promise.all([
-      listRunningContainers(this.deps.docker, this.listLinks, undefined, (pid) => this.host.netnsInode(pid)),
+      this.reads.listRunning(),
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     this.store.sync(running, mark);
@@ -159,6 +145,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.markReconciled();
     // Host-route changes of containers that started while the start-up sync ran.
     this.hostRoutes.goLive();
+  }
+
+  private replan(ids: Iterable<string>, why: string): void {
+    for (const id of ids) void this.queue.request(id, { kind: 'replan', why });
   }
 
   /** Queues a retry of a failed key (a container, or the host routes). */
@@ -210,7 +200,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         // end; meanwhile the event's own attributes stand in, and if the container was
         // applied before its start with them, the inspect only confirms.
         this.store.noteCreated(ev.id, ev.attributes);
-        this.inspectThenConfirm(ev.id, base);
+        this.reads.inspectThenConfirm(ev.id, base);
         break;
       case 'die':
       case 'destroy':
@@ -258,32 +248,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.starts.runtimeApply(id, pid);
   }
 
-  /** The container as Docker shows it; undefined when it is gone. */
-  private async inspect(id: string): Promise<ContainerInfo | undefined> {
-    try {
-      return await inspectContainer(this.deps.docker, id, this.listLinks, (pid) => this.host.netnsInode(pid));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      return undefined;
-    }
-  }
-
-  /**
-   * Inspects outside the transaction queue, then queues a confirmation with what was read.
-   * Docker answers late while it starts containers (with `docker run` only once the start
-   * is over), and a job waiting for it would hold a slot that a transaction needs.
-   */
-  private inspectThenConfirm(id: string, base: EventTimes): void {
-    const mark = this.store.mark;
-    this.readsInFlight++;
-    this.inspect(id)
-      .then(
-        (info) => void this.queue.request(id, { ...base, kind: 'confirm', read: { info, mark } }),
-        (err: unknown) => this.deps.log.warn({ id: id.slice(0, 12), err: describeError(err), why: base.why }, 'inspect failed; the next re-sync reads it'),
-      )
-      .finally(() => this.readsInFlight--);
-  }
-
   /** Takes what Docker said of a container into the inventory and re-plans its dependents; returns it. */
   private adopt(id: string, info: ContainerInfo | undefined, reasons: Reason[]): ContainerInfo | undefined {
     const change = this.store.adopt(id, info);
@@ -311,7 +275,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const started = hasKind(reasons, 'start');
     if (started && (await this.starts.withoutInspect(id, reasons, jobStart))) {
       // Applied from what Twine could read itself; Docker's view follows, off the latency path.
-      this.inspectThenConfirm(id, { why: 'start confirmed by inspect' });
+      this.reads.inspectThenConfirm(id, { why: 'start confirmed by inspect' });
       return;
     }
     let info = this.store.get(id);
@@ -319,7 +283,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const read = newestRead(reasons);
     if (wantsInspect(reasons)) {
       const t = performance.now();
-      const fresh = await this.inspect(id);
+      const fresh = await this.reads.inspect(id);
       inspectMs = performance.now() - t;
       info = this.adopt(id, fresh, reasons);
     } else if (read && !this.store.staleRead(id, read.mark)) {
@@ -338,14 +302,11 @@ export class Engine extends EventEmitter<EngineEvents> {
    * Anything that references this container may resolve differently when it started,
    * stopped, was renamed or moved on its networks. Only running containers resolve.
    */
-  private requestDependentsIfMoved(id: string, { before, after, names }: Change, reasons: Reason[]): void {
-    const wasUp = before?.running === true;
-    const isUp = after?.running === true;
-    if (!wasUp && !isUp) return;
-    if (wasUp && isUp && before.name === after.name && sameNetworks(before.networks, after.networks)) return;
+  private requestDependentsIfMoved(id: string, change: Change, reasons: Reason[]): void {
+    if (!moved(change)) return;
     const times = { eventMs: minEventMs(reasons), receivedMs: minReceived(reasons) };
-    for (const dep of this.graph.dependentsOf({ id, names })) {
-      void this.queue.request(dep, { ...times, kind: 'replan', why: `dependency ${after?.name ?? before?.name ?? id} changed` });
+    for (const dep of this.graph.dependentsOf({ id, names: change.names })) {
+      void this.queue.request(dep, { ...times, kind: 'replan', why: `dependency ${change.after?.name ?? change.before?.name ?? id} changed` });
     }
   }
 

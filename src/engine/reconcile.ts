@@ -75,6 +75,19 @@ export class Reconciler {
 
   constructor(private readonly d: ReconcileDeps) {}
 
+  /** Every container's status, sorted by name. */
+  list(): ContainerState[] {
+    return [...this.states.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** By name, full id, or an id prefix of at least 4 characters. */
+  find(nameOrId: string): ContainerState | undefined {
+    for (const s of this.states.values()) {
+      if (s.id === nameOrId || s.name === nameOrId || (nameOrId.length >= 4 && s.id.startsWith(nameOrId))) return s;
+    }
+    return undefined;
+  }
+
   /** The container stopped (`info` undefined: it is gone): nothing applied any more, its host routes and prefixes go. */
   notRunning(id: string, info: ContainerInfo | undefined): void {
     const state = this.states.get(id);

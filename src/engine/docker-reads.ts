@@ -1,0 +1,63 @@
+// The engine's reads of Docker: the listing of running containers (a full
+// re-sync) and one container's inspect, with each container's interfaces read
+// from its namespace. An inspect can also run outside the transaction queue and
+// queue what it read as a confirmation: Docker answers late while it starts
+// containers (with `docker run` only once the start is over), and a job waiting
+// for it would hold a slot that a transaction needs.
+
+import { isNotFound } from '../docker/client.js';
+import type { ContainerInfo } from '../docker/container.js';
+import { inspectContainer, listRunningContainers, procInterfaces, type LinkLister } from '../docker/inventory.js';
+import { describeError } from '../errors.js';
+import type { ContainerStore } from './container-store.js';
+import type { EngineDeps } from './deps.js';
+import type { HostView } from './host-view.js';
+import type { Reason } from './reason.js';
+
+export interface DockerReadsDeps {
+  deps: Pick<EngineDeps, 'docker' | 'netns' | 'log'>;
+  host: Pick<HostView, 'addrs' | 'netnsInode'>;
+  store: Pick<ContainerStore, 'mark'>;
+  request(id: string, reason: Reason): void;
+}
+
+export class DockerReads {
+  private readonly listLinks: LinkLister;
+  private inFlight = 0;
+
+  constructor(private readonly d: DockerReadsDeps) {
+    // /proc/<pid>/net (read here, no worker round trip), else a link dump through the backend.
+    this.listLinks = async (pid) => procInterfaces(d.host.addrs(pid)) ?? d.deps.netns.linkList({ pid });
+  }
+
+  /** Confirming inspects under way (their confirmation is not queued yet). */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  listRunning(): Promise<ContainerInfo[]> {
+    return listRunningContainers(this.d.deps.docker, this.listLinks, undefined, (pid) => this.d.host.netnsInode(pid));
+  }
+
+  /** The container as Docker shows it; undefined when it is gone. */
+  async inspect(id: string): Promise<ContainerInfo | undefined> {
+    try {
+      return await inspectContainer(this.d.deps.docker, id, this.listLinks, (pid) => this.d.host.netnsInode(pid));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      return undefined;
+    }
+  }
+
+  /** Inspects outside the transaction queue, then queues a confirmation (`why`, the event's times) with what was read. */
+  inspectThenConfirm(id: string, base: Pick<Reason, 'why' | 'eventMs' | 'receivedMs'>): void {
+    const mark = this.d.store.mark;
+    this.inFlight++;
+    this.inspect(id)
+      .then(
+        (info) => this.d.request(id, { ...base, kind: 'confirm', read: { info, mark } }),
+        (err: unknown) => this.d.deps.log.warn({ id: id.slice(0, 12), err: describeError(err), why: base.why }, 'inspect failed; the next re-sync reads it'),
+      )
+      .finally(() => this.inFlight--);
+  }
+}
