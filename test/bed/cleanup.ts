@@ -11,6 +11,7 @@ import { runAllowFail, parseJson } from './exec.js';
 import { OWNER_ENV, OWNER_LABEL, ownerAlive, inUse, PREFIX, recordedOwner, TEST_LABEL, forgetOwner } from './owner.js';
 import { netnsList } from './netns.js';
 import { cleanupStaleEngines } from './second-engine.js';
+import { cleanupStaleBlackholes } from './prefix.js';
 import { cleanupStaleSwarm } from './swarm.js';
 
 export interface CleanupReport {
@@ -23,6 +24,8 @@ export interface CleanupReport {
   engines: string[];
   /** 'swarm' when the machine's engine left a killed run's swarm. */
   swarms: string[];
+  /** The test bed's host blackhole routes of killed runs. */
+  blackholes: string[];
 }
 
 async function dockerLines(args: string[]): Promise<string[]> {
@@ -70,7 +73,7 @@ function staleDaemons(): number[] {
 
 /** Removes leftovers whose name starts with prefix (default twt-: everything of the test bed). */
 export async function cleanupLeftovers(prefix: string = PREFIX): Promise<CleanupReport> {
-  const report: CleanupReport = { containers: [], networks: [], netns: [], links: [], daemons: [], engines: [], swarms: [] };
+  const report: CleanupReport = { containers: [], networks: [], netns: [], links: [], daemons: [], engines: [], swarms: [], blackholes: [] };
   if (prefix === PREFIX) {
     for (const pid of staleDaemons()) {
       try {
@@ -84,6 +87,7 @@ export async function cleanupLeftovers(prefix: string = PREFIX): Promise<Cleanup
   // Before containers, namespaces and links: an engine holds its namespace, a swarm restarts its tasks.
   report.engines = await cleanupStaleEngines(prefix);
   if (prefix === PREFIX && (await cleanupStaleSwarm())) report.swarms.push('swarm');
+  if (prefix === PREFIX) report.blackholes = await cleanupStaleBlackholes();
   const containers = await staleDocker('container', prefix);
   if (containers.length > 0) {
     await runAllowFail('docker', ['rm', '-f', '-v', ...containers]);

@@ -39,8 +39,8 @@ export function inUse(name: string, recorded: number | undefined): boolean {
   return ownerAlive(recorded) || ownerAlive(ownerFromName(name));
 }
 
-/** What an owner file records: an `ip netns`, a link, a second engine (test/bed/second-engine.ts). */
-export type OwnedKind = 'netns' | 'link' | 'engine';
+/** What an owner file records: an `ip netns`, a link, a second engine (test/bed/second-engine.ts), a host blackhole route (name: its CIDR, / as _). */
+export type OwnedKind = 'netns' | 'link' | 'engine' | 'blackhole';
 
 function ownerFile(kind: OwnedKind, name: string): string {
   return path.join(OWNER_DIR, `${kind}.${name}`);

@@ -1,11 +1,12 @@
 // Test prefixes for traffic tests: a /24 (or IPv6 /64) that nothing on this
 // machine uses or routes, and blackhole routes for it on the host, so that a
 // packet that leaks past a test's gateway dies on the host instead of leaving
-// the machine (DESIGN.md §5). Blackholes carry TEST_RT_PROTO, so a killed run's
-// leftovers can be found and removed.
+// the machine (DESIGN.md §5). Blackholes carry TEST_RT_PROTO and are recorded
+// with their owner pid, so a killed run's leftovers are found and removed.
 
 import { isIPv4 } from 'node:net';
 import { parseJson, run, runAllowFail } from './exec.js';
+import { forgetOwner, ownerAlive, recordedOwner, recordOwner } from './owner.js';
 
 /** rtm_protocol of the test bed's blackhole routes on the host (Twine's is 74). */
 export const TEST_RT_PROTO = '73';
@@ -60,9 +61,35 @@ export async function unusedPrefixes24(second: number, count: number): Promise<s
 export async function hostBlackhole(cidr: string): Promise<void> {
   const fam = cidr.includes(':') ? '-6' : '-4';
   await runAllowFail('ip', [fam, 'route', 'del', 'blackhole', cidr, 'proto', TEST_RT_PROTO]);
+  recordOwner('blackhole', ownerName(cidr));
   await run('ip', [fam, 'route', 'add', 'blackhole', cidr, 'proto', TEST_RT_PROTO]);
 }
 
 export async function hostBlackholeDel(cidr: string): Promise<void> {
   await runAllowFail('ip', [cidr.includes(':') ? '-6' : '-4', 'route', 'del', 'blackhole', cidr, 'proto', TEST_RT_PROTO]);
+  forgetOwner('blackhole', ownerName(cidr));
+}
+
+function ownerName(cidr: string): string {
+  return cidr.replace(/\//g, '_');
+}
+
+/**
+ * The test bed's blackholes whose recorded owner is gone: removed. One with no
+ * record (made before blackholes were recorded) is kept: it may guard a live run.
+ */
+export async function cleanupStaleBlackholes(): Promise<string[]> {
+  const out: string[] = [];
+  for (const fam of ['-4', '-6']) {
+    const r = await runAllowFail('ip', ['-j', fam, 'route', 'show', 'proto', TEST_RT_PROTO]);
+    if (r.exitCode !== 0) continue;
+    for (const { dst, type } of parseJson<Array<{ dst: string; type?: string }>>(r.stdout)) {
+      if (type !== 'blackhole') continue;
+      const owner = recordedOwner('blackhole', ownerName(dst));
+      if (owner === undefined || ownerAlive(owner)) continue;
+      await hostBlackholeDel(dst);
+      out.push(dst);
+    }
+  }
+  return out;
 }
