@@ -156,6 +156,15 @@ async function fullRun(c: Ctx, results: Results): Promise<void> {
 async function scenariosAlone(c: Ctx, results: Results): Promise<(string | undefined)[]> {
   const { o } = c;
   const asked = o.scenarios ?? [];
+  if (asked.includes('memory')) {
+    // The baseline: the same daemon with no labelled container yet.
+    for (const t of o.transports) {
+      const b = startTwine(t);
+      await waitReconciled(b);
+      await memoryAt(c, b, results.memory, 'idle');
+      await stopTwine(b);
+    }
+  }
   await growFleet(c, Math.max(asked.includes('repoint') ? 2 * o.dependents : 0, asked.some((x) => x !== 'repoint') ? o.n : 0));
   const lines = new Map<string, string | undefined>();
   for (const t of o.transports) {

@@ -158,10 +158,10 @@ export function reconcileTable(r: Results): string {
 }
 
 export function syncedTable(r: Results): string {
-  const lines = ['| transport | containers | restarts | spawn → reconciled, median / each (ms) | daemon "reconciled", median (ms) | found in sync / applied, each restart |', '|---|---:|---:|---|---:|---|'];
+  const lines = ['| transport | containers | restarts | spawn → reconciled, median / each (ms) | daemon "reconciled", median (ms) | daemon CPU time to then, median (ms) | found in sync / applied, each restart |', '|---|---:|---:|---|---:|---:|---|'];
   for (const x of r.synced ?? []) {
     const each = x.spawnToReconciledMs.map(fmt).join(', ');
-    lines.push(`| ${x.transport} | ${x.containers} | ${x.spawnToReconciledMs.length} | ${fmt(summarize(x.spawnToReconciledMs).p50)} / ${each} | ${fmt(summarize(x.reconciledMs).p50)} | ${x.inSync.map((n, i) => `${n} / ${x.applied[i]}`).join(', ')} |`);
+    lines.push(`| ${x.transport} | ${x.containers} | ${x.spawnToReconciledMs.length} | ${fmt(summarize(x.spawnToReconciledMs).p50)} / ${each} | ${fmt(summarize(x.reconciledMs).p50)} | ${fmt(summarize(x.cpuMs ?? []).p50)} | ${x.inSync.map((n, i) => `${n} / ${x.applied[i]}`).join(', ')} |`);
   }
   return lines.join('\n');
 }

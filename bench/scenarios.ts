@@ -10,7 +10,7 @@ import { selectTransport } from '../src/firewall/select.js';
 import { BENCH_PREFIX, createContainer, fixedIp, fleetLabels, pool, readdressGateway, removeContainers, restartContainer, startContainer, type Gateway } from './fleet.js';
 import { containerPids } from '../src/docker/cgroup.js';
 import { namespacePid, watchAllApplied, watchApplied, watchRoutes } from './observer.js';
-import { isTx, rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
+import { cpuMs, isTx, rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
 import type { BenchOptions, Transport } from './options.js';
 import { StartEvents } from './events.js';
 import type { WatchSeenBy } from './watch.js';
@@ -174,6 +174,8 @@ export interface GatewayRound {
   /** Mean per stage over the dependents' transactions (and their count). */
   stagesMean: Record<string, number>;
   transactions: number;
+  /** The daemon's CPU time (all threads) from the gateway's start to every dependent's line. */
+  cpuMs?: number;
 }
 
 /** Waits until the daemon has logged nothing for `ms` (at most `maxMs`). */
@@ -205,6 +207,7 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
     const t0 = nowMs();
     const watching = watchRoutes(pids, ip);
     await sleep(SUBSCRIBE_MS);
+    const cpu0 = cpuMs(b);
     await startContainer(c.d, gw.id);
     const seen = await watching;
     const ev = await c.events.startOf(gw.id, t0);
@@ -213,6 +216,7 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
     const lineOf = (m: FleetMember): TxLine | undefined =>
       txLines(b, m.name, t0).find((x) => x.msg === 'applied' && x.reasons.some((y) => y.startsWith('dependency')));
     for (let i = 0; i < 100 && deps.some((m) => !lineOf(m)); i++) await sleep(50);
+    const cpu = cpuMs(b) - cpu0;
     const twine = deps.map((m) => {
       const l = lineOf(m);
       return l ? (l.latencyMs ?? l.time - evMs) : NaN;
@@ -233,8 +237,9 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
       byCheck: seen.filter((x) => x.byCheck).length,
       stagesMean,
       transactions: lines.length,
+      cpuMs: cpu,
     });
-    c.log(`  b: ${b.transport} round ${r}: ${deps.length} dependents re-pointed in ${Math.max(...per).toFixed(1)} ms (observer), ${Math.max(...twine).toFixed(1)} ms (twine)${missing ? `, ${missing} missing` : ''}`);
+    c.log(`  b: ${b.transport} round ${r}: ${deps.length} dependents re-pointed in ${Math.max(...per).toFixed(1)} ms (observer), ${Math.max(...twine).toFixed(1)} ms (twine), daemon CPU ${cpu.toFixed(0)} ms${missing ? `, ${missing} missing` : ''}`);
   }
 }
 
@@ -295,6 +300,8 @@ export interface SyncedRun {
   spawnToReconciledMs: number[];
   /** Per measured restart: the daemon's own "reconciled" ms (from its start-up sync's beginning). */
   reconciledMs: number[];
+  /** Per measured restart: the daemon's CPU time (all threads) from spawn to shortly after "reconciled". */
+  cpuMs?: number[];
   /** Per measured restart: fleet containers whose transaction found them in sync / had to change something. */
   inSync: number[];
   applied: number[];
@@ -322,20 +329,22 @@ export async function reconcileSynced(c: Ctx, t: Transport, out: SyncedRun[]): P
   const first = startTwine(t);
   await waitReconciled(first, 300_000);
   await stopTwine(first);
-  const run: SyncedRun = { transport: t, containers: c.fleet.length, spawnToReconciledMs: [], reconciledMs: [], inSync: [], applied: [] };
+  const run: SyncedRun = { transport: t, containers: c.fleet.length, spawnToReconciledMs: [], reconciledMs: [], cpuMs: [], inSync: [], applied: [] };
   // With --cpu-prof, one more restart after the measured ones writes the profile (its figure is not counted).
   const profiled = c.o.cpuProfDir ? 1 : 0;
   for (let r = 0; r < c.o.rounds + profiled; r++) {
     const prof = r === c.o.rounds ? c.o.cpuProfDir : undefined;
     const b = startTwine(t, prof);
     const rec = await waitReconciled(b, 300_000);
+    const cpu = cpuMs(b);
     const o = outcomes(c, b, b.spawnedMs);
     const ms = rec.time - b.spawnedMs;
-    c.log(`  synced: ${t} ${prof ? 'profiled restart' : `round ${r}`}: ${c.fleet.length} containers, spawn → reconciled ${ms.toFixed(0)} ms (daemon ${String(rec.ms)} ms); ${o.inSync} in sync, ${o.applied} applied`);
+    c.log(`  synced: ${t} ${prof ? 'profiled restart' : `round ${r}`}: ${c.fleet.length} containers, spawn → reconciled ${ms.toFixed(0)} ms (daemon ${String(rec.ms)} ms, CPU ${cpu.toFixed(0)} ms); ${o.inSync} in sync, ${o.applied} applied`);
     await stopTwine(b);
     if (prof) continue;
     run.spawnToReconciledMs.push(ms);
     run.reconciledMs.push(Number(rec.ms));
+    run.cpuMs!.push(cpu);
     run.inSync.push(o.inSync);
     run.applied.push(o.applied);
   }
