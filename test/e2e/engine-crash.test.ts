@@ -4,7 +4,10 @@
 // second wave of containers starts. It must converge: every labelled
 // container has its routes and exactly one copy of each rule (same rules as a
 // container applied cleanly), and "the host" (a test namespace) holds exactly
-// the host routes of running containers — none of the stopped ones.
+// the host routes of running containers — none of the stopped ones. And drift
+// made while Twine is down (a route deleted, a rule deleted, a foreign rule
+// added) is repaired by the next start; a start with nothing drifted sends
+// nothing.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +17,7 @@ import {
   createNetworkWithSubnet,
   duplicateRules,
   ensureImage,
+  execIn,
   fakeHost,
   isTx,
   netnsDel,
@@ -175,4 +179,40 @@ test('two Twines at once (each with its own socket) still write each rule exactl
   const [first, ...rest] = await Promise.all(started.map(async (c) => shape((await twineTable({ pid: c.pid }))!.rules)));
   for (const r of rest) assert.deepEqual(r, first);
   t.diagnostic(`${started.length} containers applied by two daemons, ${first!.length} rules each, 0 duplicates`);
+});
+
+test('drift while Twine is down is repaired at the next start; a start with nothing drifted sends nothing', async () => {
+  const d1 = start();
+  await d1.waitForLog((l) => l.msg === 'reconciled');
+  const c = await runLabelled(100);
+  const clean = await waitUntil(`${c.name} applied`, async () => {
+    const tb = await twineTable({ pid: c.pid });
+    return (await twineRoutes({ pid: c.pid })).length === 1 && tb && tb.rules.length > 0 ? tb : undefined;
+  }, 10_000);
+  const routesBefore = (await twineRoutes({ pid: c.pid })).map((r) => [r.dst, r.gateway]);
+  await d1.stop('SIGTERM');
+
+  // While it is down: its route goes, one of its rules goes (by handle), a rule of someone else's appears.
+  await execIn({ pid: c.pid }, 'ip', ['route', 'del', '10.250.0.0/16']);
+  const listed = JSON.parse(await execIn({ pid: c.pid }, 'nft', ['-a', '-j', 'list', 'chain', 'inet', 'twine', 'TWINE_INPUT'])) as { nftables: { rule?: { handle: number } }[] };
+  const handle = listed.nftables.find((i) => i.rule)?.rule?.handle;
+  assert.ok(handle !== undefined, 'the custom rule is in TWINE_INPUT');
+  await execIn({ pid: c.pid }, 'nft', ['delete', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'handle', String(handle)]);
+  await execIn({ pid: c.pid }, 'nft', ['add', 'rule', 'inet', 'twine', 'TWINE_OUTPUT', 'udp', 'dport', '9', 'accept']);
+  assert.equal((await twineRoutes({ pid: c.pid })).length, 0);
+
+  const d2 = start();
+  await d2.waitForLog((l) => l.msg === 'reconciled', 20_000);
+  const line = d2.lines.find((l) => isTx(l) && l.container === c.name);
+  assert.equal(line?.msg, 'applied', `the start's transaction repaired it: ${JSON.stringify(line)}`);
+  assert.deepEqual((await twineRoutes({ pid: c.pid })).map((r) => [r.dst, r.gateway]), routesBefore);
+  const repaired = (await twineTable({ pid: c.pid }))!;
+  assert.deepEqual(shape(repaired.rules), shape(clean.rules), 'the deleted rule is back, the foreign one gone');
+  assert.deepEqual(duplicateRules(repaired.rules), []);
+  await d2.stop('SIGTERM');
+
+  const d3 = start();
+  await d3.waitForLog((l) => l.msg === 'reconciled', 20_000);
+  assert.equal(d3.lines.find((l) => isTx(l) && l.container === c.name)?.msg, 'in sync, nothing sent');
+  assert.deepEqual(shape((await twineTable({ pid: c.pid }))!.rules), shape(clean.rules));
 });
