@@ -187,7 +187,7 @@ test('two gateway tasks: the service name is ambiguous (unreachable, the status 
   const doc = await getJson<{ desired?: { routes?: { state: string; reason?: string }[] } }>({ socket: twine.socket }, `/api/containers/${appTask.name}`);
   const reason = doc.body.desired?.routes?.[0]?.reason ?? '';
   assert.match(reason, /"gw" matches 2 running tasks/);
-  for (const t of both) assert.ok(reason.includes(`task ${t.name} at ${overlayIp(t)}`), reason);
+  for (const t of both) assert.ok(reason.includes(`(task ${t.name}) at ${overlayIp(t)}`), reason);
   assert.match(reason, /name one in the label, e\.g\. .*_gw\.1/);
 
   const slot1 = both.find((t) => t.name.startsWith(`${GW}.1.`));
