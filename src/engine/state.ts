@@ -26,7 +26,7 @@ export interface ContainerState {
   id: string;
   name: string;
   running: boolean;
-  /** Only `twine.*` and the compose project/service (labels/visible.ts): this is what the API shows. */
+  /** Only `twine.*` and the compose and swarm names (labels/visible.ts): this is what the API shows. */
   labels: Record<string, string>;
   /** The resolved desired state of the last plan (names → addresses). */
   desired?: unknown;
