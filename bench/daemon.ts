@@ -84,10 +84,16 @@ export function waitApplied(b: BenchDaemon, container: string, sinceMs: number, 
 
 /** CPU time (user + system, all threads) the daemon has used since it was spawned, in ms: a figure a loaded host does not inflate as it does wall time. */
 export function cpuMs(b: BenchDaemon): number {
+  const t = cpuTimes(b);
+  return t.user + t.system;
+}
+
+/** The same, split: user (JavaScript, libnftables) and system (the kernel: netlink, nftables commits, syscalls). */
+export function cpuTimes(b: BenchDaemon): { user: number; system: number } {
   const stat = readFileSync(`/proc/${b.d.child.pid}/stat`, 'utf8');
   // Fields after the command (which may hold spaces) start at state; utime and stime are the 12th and 13th after it.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  return { user: (Number(f[11]) * 1000) / CLK_TCK, system: (Number(f[12]) * 1000) / CLK_TCK };
 }
 
 /** USER_HZ: 100 on every Linux architecture Node runs on. */

@@ -10,7 +10,7 @@ import { selectTransport } from '../src/firewall/select.js';
 import { BENCH_PREFIX, createContainer, fixedIp, fleetLabels, pool, readdressGateway, removeContainers, restartContainer, startContainer, type Gateway } from './fleet.js';
 import { containerPids } from '../src/docker/cgroup.js';
 import { namespacePid, watchAllApplied, watchApplied, watchRoutes } from './observer.js';
-import { cpuMs, isTx, rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
+import { cpuMs, cpuTimes, isTx, rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
 import type { BenchOptions, Transport } from './options.js';
 import { StartEvents } from './events.js';
 import type { WatchSeenBy } from './watch.js';
@@ -176,6 +176,8 @@ export interface GatewayRound {
   transactions: number;
   /** The daemon's CPU time (all threads) from the gateway's start to every dependent's line. */
   cpuMs?: number;
+  /** Transaction lines per dependent in that time (1 when each was re-planned once). */
+  txPerDependent?: number;
 }
 
 /** Waits until the daemon has logged nothing for `ms` (at most `maxMs`). */
@@ -207,7 +209,7 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
     const t0 = nowMs();
     const watching = watchRoutes(pids, ip);
     await sleep(SUBSCRIBE_MS);
-    const cpu0 = cpuMs(b);
+    const cpu0 = cpuTimes(b);
     await startContainer(c.d, gw.id);
     const seen = await watching;
     const ev = await c.events.startOf(gw.id, t0);
@@ -216,7 +218,11 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
     const lineOf = (m: FleetMember): TxLine | undefined =>
       txLines(b, m.name, t0).find((x) => x.msg === 'applied' && x.reasons.some((y) => y.startsWith('dependency')));
     for (let i = 0; i < 100 && deps.some((m) => !lineOf(m)); i++) await sleep(50);
-    const cpu = cpuMs(b) - cpu0;
+    const cpuNow = cpuTimes(b);
+    const [user, system] = [cpuNow.user - cpu0.user, cpuNow.system - cpu0.system];
+    const cpu = user + system;
+    // Every transaction line of the dependents since the gateway's start (not only the one that re-pointed).
+    const txPerDep = deps.reduce((n, m) => n + txLines(b, m.name, t0).length, 0) / deps.length;
     const twine = deps.map((m) => {
       const l = lineOf(m);
       return l ? (l.latencyMs ?? l.time - evMs) : NaN;
@@ -238,8 +244,9 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
       stagesMean,
       transactions: lines.length,
       cpuMs: cpu,
+      txPerDependent: txPerDep,
     });
-    c.log(`  b: ${b.transport} round ${r}: ${deps.length} dependents re-pointed in ${Math.max(...per).toFixed(1)} ms (observer), ${Math.max(...twine).toFixed(1)} ms (twine), daemon CPU ${cpu.toFixed(0)} ms${missing ? `, ${missing} missing` : ''}`);
+    c.log(`  b: ${b.transport} round ${r}: ${deps.length} dependents re-pointed in ${Math.max(...per).toFixed(1)} ms (observer), ${Math.max(...twine).toFixed(1)} ms (twine), daemon CPU ${cpu.toFixed(0)} ms (user ${user.toFixed(0)}, system ${system.toFixed(0)}), ${txPerDep.toFixed(2)} transactions per dependent${missing ? `, ${missing} missing` : ''}`);
   }
 }
 
