@@ -14,3 +14,4 @@ export * from './twine-image.js';
 export * from './compose.js';
 export * from './second-engine.js';
 export * from './swarm.js';
+export * from './swarm-gateway.js';

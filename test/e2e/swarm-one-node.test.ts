@@ -40,14 +40,14 @@ import {
   TEST_IMAGE,
   TEST_LABEL,
   testPrefix,
-  twineRoutes,
   unusedPrefixes24,
-  vethPair,
   waitUntil,
-  type IpRoute,
   type SwarmNode,
   type TaskContainer,
   type TestDaemon,
+  ipOn,
+  routesExactly,
+  tunnelTo,
 } from '../bed/index.js';
 import { getJson } from '../../src/server/client.js';
 
@@ -108,26 +108,9 @@ async function tasks(service: string, n: number, not: TaskContainer[] = []): Pro
   );
 }
 
-function overlayIp(task: TaskContainer): string {
-  const ip = task.addresses[OV];
-  if (ip === undefined || !ip.startsWith(`${overlayBase}.`)) throw new Error(`task ${task.name} has no address on ${OV}: ${JSON.stringify(task.addresses)}`);
-  return ip;
-}
-
-/** The gateway task's stand-in tunnel: wg0 in the task, its far end in the test host. */
-async function attachTunnel(gw: TaskContainer): Promise<void> {
-  await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${farBase}.1/24`] }, { ns: { netns: FAR }, name: 'eth0', addresses: [`${farBase}.2/24`] });
-}
-
-function brief(rs: IpRoute[]): string[] {
-  return rs.map((r) => `${r.type ?? 'unicast'} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}`).sort();
-}
-
-/** Twine's routes in a task are exactly the test prefix via `gw` (unreachable when gw is undefined). */
-async function routesVia(task: TaskContainer, gw: string | undefined): Promise<boolean> {
-  const want = gw === undefined ? `unreachable ${farBase}.0/24` : `unicast ${farBase}.0/24 via ${gw}`;
-  return JSON.stringify(brief(await twineRoutes({ pid: task.pid }))) === JSON.stringify([want]);
-}
+const overlayIp = (t: TaskContainer): string => ipOn(t, OV, overlayBase);
+const attachTunnel = (gw: TaskContainer): Promise<void> => tunnelTo(`${P}w`, gw, FAR, farBase);
+const routesVia = (t: TaskContainer, gw: string | undefined): Promise<boolean> => routesExactly(t, farBase, gw);
 
 async function pingFar(task: TaskContainer): Promise<void> {
   const r = await dockerExec(task.name, ['ping', '-c2', '-W2', `${farBase}.2`]);

@@ -30,8 +30,6 @@ import {
   startDaemon,
   taskContainers,
   routeGet,
-  twineRoutes,
-  vethPair,
   waitUntil,
   OWNER_LABEL,
   parseJson,
@@ -48,11 +46,13 @@ import {
   TEST_LABEL,
   testPrefix,
   unusedPrefixes24,
-  type IpRoute,
   type SecondEngine,
   type SwarmNode,
   type TaskContainer,
   type TestDaemon,
+  ipOn,
+  routesExactly,
+  tunnelTo,
 } from '../bed/index.js';
 
 const TAG = 'sn';
@@ -149,26 +149,10 @@ async function oneTask(host: string | undefined, service: string, not?: TaskCont
   );
 }
 
-function overlayIp(task: TaskContainer): string {
-  const ip = task.addresses[OV];
-  if (ip === undefined || !ip.startsWith(`${overlayBase}.`)) throw new Error(`task ${task.name} has no address on ${OV}: ${JSON.stringify(task.addresses)}`);
-  return ip;
-}
-
-/** The gateway task's stand-in tunnel: wg0 in the task, its far end in the test host. */
-async function attachTunnel(gw: TaskContainer): Promise<void> {
-  await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${farBase}.1/24`] }, { ns: { netns: FAR }, name: 'eth0', addresses: [`${farBase}.2/24`] });
-}
-
-function brief(rs: IpRoute[]): string[] {
-  return rs.map((r) => `${r.type ?? 'unicast'} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}`).sort();
-}
-
+const overlayIp = (t: TaskContainer): string => ipOn(t, OV, overlayBase);
+const attachTunnel = (gw: TaskContainer): Promise<void> => tunnelTo(`${P}w`, gw, FAR, farBase);
 /** Twine's routes in the app task on B are exactly the test prefix via `gw` (unreachable when gw is undefined). */
-async function appRoutesVia(app: TaskContainer, gw: string | undefined): Promise<boolean> {
-  const want = gw === undefined ? `unreachable ${farBase}.0/24` : `unicast ${farBase}.0/24 via ${gw}`;
-  return JSON.stringify(brief(await twineRoutes({ pid: app.pid }))) === JSON.stringify([want]);
-}
+const appRoutesVia = (app: TaskContainer, gw: string | undefined): Promise<boolean> => routesExactly(app, farBase, gw);
 
 /** Pings the test host from the app task on B; the requests and replies cross the veth link between the nodes. */
 async function pingFarFromApp(app: TaskContainer): Promise<void> {
