@@ -1,6 +1,7 @@
 #include "conntrack.h"
 
 #include "netlink_socket.h"
+#include "nlattr.h"
 #include "sysctl.h"
 
 #include <arpa/inet.h>
@@ -22,22 +23,6 @@ namespace {
 
 constexpr size_t kRecvSize = 64 * 1024;
 constexpr int kDumpAttempts = 3;
-
-// Calls f(type, data, len) for each attribute in [p, p+len) whose header and
-// payload lie inside the buffer; stops at the first malformed one.
-template <typename F>
-void ForEachAttr(const uint8_t* p, size_t len, F f) {
-  while (len >= NLA_HDRLEN) {
-    nlattr a;
-    memcpy(&a, p, sizeof a);
-    if (a.nla_len < NLA_HDRLEN || a.nla_len > len) return;
-    f(static_cast<uint16_t>(a.nla_type & NLA_TYPE_MASK), p + NLA_HDRLEN, static_cast<size_t>(a.nla_len - NLA_HDRLEN));
-    size_t step = NLA_ALIGN(a.nla_len);
-    if (step >= len) return;
-    p += step;
-    len -= step;
-  }
-}
 
 uint16_t Be16(const uint8_t* p) {
   uint16_t v;

@@ -13,6 +13,7 @@
 #include <functional>
 
 #include "netlink_socket.h"
+#include "nlattr.h"
 #include "rtnl.h"
 
 namespace twine {
@@ -57,26 +58,22 @@ bool U64Of(const nlattr* a, uint64_t* v) {
   return true;
 }
 
-// Calls fn(type, attr) for each attribute in [data, data + len), every one bounded.
-void ForEachAttr(const void* data, int len, const std::function<void(int, const nlattr*)>& fn) {
-  auto* a = static_cast<const nlattr*>(data);
-  while (len >= static_cast<int>(NLA_HDRLEN) && a->nla_len >= NLA_HDRLEN && a->nla_len <= len) {
-    fn(a->nla_type & NLA_TYPE_MASK, a);
-    int step = NLA_ALIGN(a->nla_len);
-    len -= step;
-    a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + step);
-  }
+// Calls fn(type, attr) for each attribute in [data, data + len), every one bounded (./nlattr.h).
+void WalkAttrs(const void* data, size_t len, const std::function<void(int, const nlattr*)>& fn) {
+  ForEachAttr(static_cast<const uint8_t*>(data), len, [&](uint16_t type, const uint8_t* d, size_t) {
+    fn(type, reinterpret_cast<const nlattr*>(d - NLA_HDRLEN));
+  });
 }
 
 void ForEachNested(const nlattr* a, const std::function<void(int, const nlattr*)>& fn) {
-  ForEachAttr(reinterpret_cast<const char*>(a) + NLA_HDRLEN, static_cast<int>(PayloadLen(a)), fn);
+  WalkAttrs(reinterpret_cast<const char*>(a) + NLA_HDRLEN, PayloadLen(a), fn);
 }
 
 // The attributes of an nftables message (after its nfgenmsg), or false when it is too short.
 bool MessageAttrs(const nlmsghdr* h, const std::function<void(int, const nlattr*)>& fn) {
   size_t head = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(nfgenmsg)));
   if (h->nlmsg_len < head) return false;
-  ForEachAttr(reinterpret_cast<const char*>(h) + head, static_cast<int>(h->nlmsg_len - head), fn);
+  WalkAttrs(reinterpret_cast<const char*>(h) + head, h->nlmsg_len - head, fn);
   return true;
 }
 
