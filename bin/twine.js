@@ -4,8 +4,21 @@
 // twice, RSS 101 MB with it and 130 MB without. Only a start-up flag works
 // (v8.setFlagsFromString has no effect on it later), hence the shebang; tests
 // and the bench read the flags from this line so they run what is deployed.
-import { main } from '../dist/src/cli/main.js';
+import { createRequire } from 'node:module';
 
+// The daemon loads its native addon before any other module: the addon's init
+// caps glibc's malloc arenas, which binds only threads that have not allocated
+// yet, and loading modules already runs on libuv's threads. A failure here is
+// left to the regular loader (src/netns/addon.ts), which says what it tried.
+if (process.argv[2] === 'start') {
+  try {
+    createRequire(import.meta.url)('../build/Release/twine_native.node');
+  } catch {
+    // reported when the daemon loads the addon
+  }
+}
+
+const { main } = await import('../dist/src/cli/main.js');
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => { console.error(err instanceof Error ? err.message : err); process.exitCode = 2; },

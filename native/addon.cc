@@ -1,6 +1,7 @@
 // Module init of the twine_native addon: creates the worker pool (the
 // environment's instance data) and registers the exports. The exports
 // themselves live with their jobs (exports.h).
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "exports.h"
@@ -14,6 +15,7 @@ namespace {
 
 constexpr int kDefaultThreads = 4;
 constexpr int kMaxThreads = 64;
+constexpr int kMaxArenas = 2;
 
 int ThreadCount() {
   const char* s = getenv("TWINE_NETNS_THREADS");
@@ -32,6 +34,15 @@ Napi::Value Submit(Napi::Env env, Job* job) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // At most two glibc malloc arenas for the process: the main one and one that
+  // every other thread shares. By default each thread that allocates gets an
+  // arena of its own (up to 8 per CPU), and the workers' libnftables contexts
+  // and netlink buffers, freed in bursts, leave each of them fragmented: with
+  // 300 containers brought in sync, 76-83 MB settled RSS with an arena per
+  // thread, 67-72 MB with two.
+  // It binds only threads that have not allocated yet, so the daemon's launcher
+  // (bin/twine.js) loads this addon before any other module.
+  mallopt(M_ARENA_MAX, kMaxArenas);
   auto* addon = new AddonData();
   addon->pool = new Pool(env, ThreadCount());
   env.SetInstanceData(addon);
