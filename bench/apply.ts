@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanup, createGateway, createNetwork, docker, fixedIp, BENCH_PREFIX } from './fleet.js';
 import { parseOptions } from './options.js';
-import { killDaemons } from './daemon.js';
+import { killDaemons, removeInspectCache } from './daemon.js';
 import { StartEvents } from './events.js';
 import { churn, gatewayMove, growFleet, memoryAt, reconcileSynced, startupReconcile, startTwine, stopTwine, waitReconciled, type Ctx } from './scenarios.js';
 import { repointLine, rssLine, syncedLine } from './lines.js';
@@ -66,6 +66,7 @@ async function main(): Promise<number> {
     events.close();
     log('cleaning up');
     await cleanup();
+    removeInspectCache();
   }
 
   if (o.scenarios) {
@@ -209,6 +210,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     interrupted = true;
     console.error(`bench: ${sig}, removing the bench's daemons, containers and network`);
     killDaemons();
+    removeInspectCache();
     cleanup().finally(() => process.exit(130));
   });
 }

@@ -2,7 +2,7 @@
 // runner) with a private socket, no TCP listener and JSON logs at info level,
 // plus what the bench reads from it: transaction lines and resident memory.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { startDaemon, type LogLine, type TestDaemon } from '../test/bed/index.js';
 import type { Transport } from './options.js';
 import { nowMs } from './stats.js';
@@ -26,6 +26,11 @@ export interface BenchDaemon {
 
 /** The daemons' unix socket (one daemon at a time): the runtime bench's hook asks there. */
 export const BENCH_SOCKET = `/tmp/twt-bench-${process.pid}.sock`;
+
+/** The daemons' inspect cache (beside the socket): kept from one daemon to the next, as across an upgrade; removed with the fleet. */
+export function removeInspectCache(): void {
+  rmSync(`${BENCH_SOCKET}.inspects.json`, { force: true });
+}
 
 /** With `cpuProfDir`, the daemon writes its V8 CPU profile there when it exits. */
 export function startTwine(transport: Transport, cpuProfDir?: string): BenchDaemon {

@@ -114,6 +114,14 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
     description: 'Re-check every container and repair drift this often; 0 disables',
   },
   {
+    name: 'inspect-cache',
+    type: 'string',
+    env: 'TWINE_INSPECT_CACHE',
+    valueName: 'path|none',
+    description:
+      "Keep Docker's inspect answers here across restarts (default: beside --socket, <socket>.inspects.json); a restart inspects only containers Docker's list shows changed. none: memory only",
+  },
+  {
     name: 'concurrency',
     type: 'string',
     env: 'TWINE_CONCURRENCY',
@@ -179,6 +187,15 @@ export interface EngineSettings {
   nice: number;
   limits: Limits;
   hostRoutesAllow?: Cidr[];
+  /** --inspect-cache as given (undefined: the default beside the socket). */
+  inspectCache?: string;
+}
+
+/** The inspect cache's file: --inspect-cache, else beside the socket; undefined for none. */
+export function inspectCacheFile(setting: string | undefined, socket: string): string | undefined {
+  if (setting === 'none') return undefined;
+  if (setting !== undefined && setting !== '') return setting;
+  return `${socket}.inspects.json`;
 }
 
 export function engineSettings(values: OptionValues): EngineSettings {
@@ -191,6 +208,7 @@ export function engineSettings(values: OptionValues): EngineSettings {
     applyBeforeStart: values['apply-before-start'] !== 'off',
     nice: number(values, 'nice'),
     limits: limitsFrom(values),
+    ...(typeof values['inspect-cache'] === 'string' ? { inspectCache: values['inspect-cache'] } : {}),
   };
   const allow = hostRoutesAllowFrom(values);
   return allow ? { ...settings, hostRoutesAllow: allow } : settings;

@@ -16,7 +16,7 @@ import { AlreadyRunningError, EXIT_ALREADY_RUNNING } from '../server/instance.js
 import { Metrics } from '../server/metrics.js';
 import { SERVER_OPTIONS, serverOptionsFrom } from '../server/options.js';
 import { daemonView } from '../server/view.js';
-import { ENGINE_OPTIONS, engineSettings } from './engine-options.js';
+import { ENGINE_OPTIONS, engineSettings, inspectCacheFile } from './engine-options.js';
 import { DOCKER_OPTIONS, LOG_OPTIONS } from './options.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import { setProcessNice } from '../util/priority.js';
@@ -40,7 +40,8 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
   const serverOpts = serverOptionsFrom(values);
   const nft = selectTransport(settings.nftTransport);
   const docker = createDockerClient(endpoint);
-  const daemon = new Daemon(docker, nativeBackend, nft, log, settings);
+  const cacheFile = inspectCacheFile(settings.inspectCache, serverOpts.socket);
+  const daemon = new Daemon(docker, nativeBackend, nft, log, { ...settings, ...(cacheFile !== undefined ? { inspectCacheFile: cacheFile } : {}) });
   const metrics = new Metrics();
   daemon.engine.on('transaction', (e) => metrics.onTransaction(e));
   let server: RunningServer;

@@ -7,6 +7,8 @@ import type { Family } from '../net/ip.js';
 export interface NetworkAttachment {
   networkId: string;
   networkName: string;
+  /** Docker's endpoint on this network: a new id at every start or connect (./inspect-cache.ts). */
+  endpointId?: string;
   ipv4?: string;
   ipv4PrefixLen?: number;
   ipv6?: string;

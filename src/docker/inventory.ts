@@ -19,6 +19,7 @@ import { mapLimit } from '../util/map-limit.js';
 import { netnsInode } from './cgroup.js';
 import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, isTwineLabel, STACK_LABEL, SWARM_SERVICE_LABEL, SWARM_TASK_ID_LABEL, SWARM_TASK_NAME_LABEL, visibleLabels } from '../labels/visible.js';
 import { taskFromName } from './swarm-task.js';
+import type { InspectCache, ListedRunning, PidCheck } from './inspect-cache.js';
 
 /** The part of `GET /containers/<id>/json` that Twine reads. */
 export interface InspectNetwork {
@@ -59,6 +60,8 @@ function attachment(networkName: string, n: InspectNetwork): NetworkAttachment {
     aliases: [...(n.Aliases ?? [])],
     dnsNames: [...(n.DNSNames ?? [])],
   };
+  const endpoint = nonEmpty(n.EndpointID);
+  if (endpoint !== undefined) a.endpointId = endpoint;
   const ipv4 = nonEmpty(n.IPAddress);
   if (ipv4 !== undefined) {
     a.ipv4 = ipv4;
@@ -175,33 +178,57 @@ export async function inspectContainer(docker: DockerClient, idOrName: string, l
   return info;
 }
 
-/** IDs of running containers (`docker ps -q --no-trunc`). */
-export async function listRunningContainerIds(docker: DockerClient): Promise<string[]> {
+/** The running containers as Docker lists them (`docker ps --no-trunc`). */
+async function listRunning(docker: DockerClient): Promise<ListedRunning[]> {
   try {
-    const list = await docker.listContainers();
-    return list.map((c) => c.Id);
+    return (await docker.listContainers()) as ListedRunning[];
   } catch (err) {
     throw dockerError('list containers', err);
   }
 }
 
-/** Every running container, inspected (in parallel, bounded). */
+/** IDs of running containers (`docker ps -q --no-trunc`). */
+export async function listRunningContainerIds(docker: DockerClient): Promise<string[]> {
+  return (await listRunning(docker)).map((c) => c.Id);
+}
+
+/** How a full listing reuses earlier inspects (./inspect-cache.ts): the cache, and the host checks of a cached pid. */
+export interface ListReuse {
+  cache: InspectCache;
+  host: PidCheck;
+  /** Counted here: containers taken from the cache, and inspected. */
+  counts?: { reused: number; inspected: number };
+}
+
+/**
+ * Every running container (in parallel, bounded). With `reuse`, a container
+ * the list shows unchanged since its cached inspect is not inspected again;
+ * every inspect made here is remembered, and the cache keeps only the
+ * containers running now.
+ */
 export async function listRunningContainers(
   docker: DockerClient,
   listLinks?: LinkLister,
   concurrency = 8,
   readIno: (pid: number) => number | undefined = netnsInode,
+  reuse?: ListReuse,
 ): Promise<ContainerInfo[]> {
-  const ids = await listRunningContainerIds(docker);
-  const found = await mapLimit(ids, concurrency, async (id) => {
+  const listed = await listRunning(docker);
+  const found = await mapLimit(listed, concurrency, async (l) => {
+    const cached = reuse?.cache.reuse(l, reuse.host);
+    if (reuse?.counts) reuse.counts[cached ? 'reused' : 'inspected']++;
+    if (cached) return cached;
     try {
-      return await inspectContainer(docker, id, listLinks, readIno);
+      const info = await inspectContainer(docker, l.Id, listLinks, readIno);
+      reuse?.cache.remember(info);
+      return info;
     } catch (err) {
       // Gone between list and inspect: not running any more, nothing to report.
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;
       return undefined;
     }
   });
+  reuse?.cache.retain(new Set(listed.map((l) => l.Id)));
   const out = found.filter((c): c is ContainerInfo => c !== undefined);
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import type { NetnsBackend } from '../netns/types.js';
 import type { NftTransport } from '../firewall/transport.js';
 import { DockerEventStream } from '../docker/events.js';
+import { InspectCache } from '../docker/inspect-cache.js';
+import { describeError } from '../errors.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { trimMalloc } from '../netns/memory.js';
 
@@ -15,6 +17,8 @@ const TRIM_INTERVAL_MS = 5000;
 export interface DaemonOptions extends EngineOptions {
   /** 0 disables the periodic drift check. */
   resyncIntervalMs: number;
+  /** Where the inspect cache persists across restarts (docker/inspect-cache.ts); undefined: memory only. */
+  inspectCacheFile?: string;
 }
 
 export class Daemon {
@@ -24,6 +28,7 @@ export class Daemon {
   private trimTimer: NodeJS.Timeout | undefined;
   private txSinceTrim = 0;
   private stopping = false;
+  private readonly inspectCache: InspectCache;
   /** Docker reconnects after the first connect. */
   reconnects = 0;
 
@@ -34,7 +39,8 @@ export class Daemon {
     private readonly log: Logger,
     private readonly opts: DaemonOptions,
   ) {
-    this.engine = new Engine({ docker, netns, nft, log }, opts);
+    this.inspectCache = opts.inspectCacheFile === undefined ? new InspectCache() : InspectCache.load(opts.inspectCacheFile);
+    this.engine = new Engine({ docker, netns, nft, log, inspectCache: this.inspectCache }, opts);
     this.events = new DockerEventStream({
       docker,
       onEvent: (e) => {
@@ -47,7 +53,8 @@ export class Daemon {
         if (reconnect) this.reconnects++;
         const t0 = performance.now();
         await this.engine.syncAll(reconnect ? 'reconnect' : 'start-up');
-        log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length }, 'reconciled');
+        this.saveInspects();
+        log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length, ...this.engine.lastListing }, 'reconciled');
       },
       onOversizedLine: (maxBytes) => log.warn({ maxBytes }, 'docker event longer than the limit dropped; the stream goes on'),
       onDisconnect: (err, retryInMs) => {
@@ -74,7 +81,10 @@ export class Daemon {
         if (!this.events.connected) return;
         const t0 = performance.now();
         this.engine.syncAll('resync').then(
-          () => this.log.debug({ ms: Math.round(performance.now() - t0) }, 'drift check done'),
+          () => {
+            this.saveInspects();
+            this.log.debug({ ms: Math.round(performance.now() - t0) }, 'drift check done');
+          },
           (err: unknown) => this.log.warn({ err }, 'drift check failed'),
         );
       }, this.opts.resyncIntervalMs);
@@ -92,6 +102,17 @@ export class Daemon {
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
     const drained = await Promise.race([this.engine.drain().then(() => true), timeout]);
     clearTimeout(timer);
+    this.saveInspects();
     return drained;
+  }
+
+  /** The inspect cache to its file, for the next start; a failure only costs that start its inspects. */
+  private saveInspects(): void {
+    if (this.opts.inspectCacheFile === undefined) return;
+    try {
+      this.inspectCache.save(this.opts.inspectCacheFile);
+    } catch (err) {
+      this.log.warn({ err: describeError(err), file: this.opts.inspectCacheFile }, 'cannot write the inspect cache; the next start inspects every container');
+    }
   }
 }

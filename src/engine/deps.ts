@@ -2,6 +2,7 @@
 // through (Docker, the namespace backend, the nft transport, the host).
 
 import type { DockerClient } from '../docker/client.js';
+import type { InspectCache } from '../docker/inspect-cache.js';
 import type { NftTransport } from '../firewall/transport.js';
 import type { Cidr } from '../net/cidr.js';
 import type { Limits } from '../labels/limits.js';
@@ -34,4 +35,6 @@ export interface EngineDeps {
   host?: HostView;
   /** Parses a container's labels (default labels/parse's parseLabels; unit tests count the calls). */
   parseLabels?: LabelParser;
+  /** Earlier inspects a full listing may reuse (default: an empty one, kept in memory). */
+  inspectCache?: InspectCache;
 }

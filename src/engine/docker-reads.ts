@@ -7,6 +7,7 @@
 
 import { isNotFound } from '../docker/client.js';
 import type { ContainerInfo } from '../docker/container.js';
+import { InspectCache } from '../docker/inspect-cache.js';
 import { inspectContainer, listRunningContainers, procInterfaces, type LinkLister } from '../docker/inventory.js';
 import { describeError } from '../errors.js';
 import type { ContainerStore } from './container-store.js';
@@ -15,8 +16,8 @@ import type { HostView } from './host-view.js';
 import type { Reason } from './reason.js';
 
 export interface DockerReadsDeps {
-  deps: Pick<EngineDeps, 'docker' | 'netns' | 'log'>;
-  host: Pick<HostView, 'addrs' | 'netnsInode'>;
+  deps: Pick<EngineDeps, 'docker' | 'netns' | 'log' | 'inspectCache'>;
+  host: Pick<HostView, 'addrs' | 'netnsInode' | 'processInContainer'>;
   store: Pick<ContainerStore, 'mark'>;
   request(id: string, reason: Reason): void;
 }
@@ -24,8 +25,11 @@ export interface DockerReadsDeps {
 export class DockerReads {
   private readonly listLinks: LinkLister;
   private inFlight = 0;
+  /** Earlier inspects, which a full listing reuses while the list shows the container unchanged. */
+  readonly cache: InspectCache;
 
   constructor(private readonly d: DockerReadsDeps) {
+    this.cache = d.deps.inspectCache ?? new InspectCache();
     // /proc/<pid>/net (read here, no worker round trip), else a link dump through the backend.
     this.listLinks = async (pid) => procInterfaces(d.host.addrs(pid)) ?? d.deps.netns.linkList({ pid });
   }
@@ -35,16 +39,25 @@ export class DockerReads {
     return this.inFlight;
   }
 
-  listRunning(): Promise<ContainerInfo[]> {
-    return listRunningContainers(this.d.deps.docker, this.listLinks, undefined, (pid) => this.d.host.netnsInode(pid));
+  /** Every running container; `counts` gets how many came from the cache and how many were inspected. */
+  listRunning(counts?: { reused: number; inspected: number }): Promise<ContainerInfo[]> {
+    const host = this.d.host;
+    return listRunningContainers(this.d.deps.docker, this.listLinks, undefined, (pid) => host.netnsInode(pid), {
+      cache: this.cache,
+      host: { processInContainer: (pid, id) => host.processInContainer(pid, id), netnsInode: (pid) => host.netnsInode(pid) },
+      ...(counts ? { counts } : {}),
+    });
   }
 
   /** The container as Docker shows it; undefined when it is gone. */
   async inspect(id: string): Promise<ContainerInfo | undefined> {
     try {
-      return await inspectContainer(this.d.deps.docker, id, this.listLinks, (pid) => this.d.host.netnsInode(pid));
+      const info = await inspectContainer(this.d.deps.docker, id, this.listLinks, (pid) => this.d.host.netnsInode(pid));
+      this.cache.remember(info);
+      return info;
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      this.cache.forget(id);
       return undefined;
     }
   }

@@ -60,6 +60,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   reconciled = false;
   /** Docker events handled so far. */
   eventsHandled = 0;
+  /** The last full listing: running containers taken from the inspect cache, and inspected. */
+  lastListing = { reused: 0, inspected: 0 };
   private markReconciled: () => void = () => undefined;
   /** Resolves when the first full reconcile finished: before it, names of running containers may not resolve yet. */
   private readonly firstReconcile = new Promise<void>((resolve) => (this.markReconciled = resolve));
@@ -126,11 +128,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   async syncAll(why: string): Promise<void> {
     // Events handled while the listing runs (it can take a while on a busy host) are newer than the listing.
     const mark = this.store.mark;
+    const counts = { reused: 0, inspected: 0 };
     const [running] = await Promise.all([
-      this.reads.listRunning(),
+      this.reads.listRunning(counts),
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     this.store.sync(running, mark);
+    this.lastListing = counts;
     await this.swarm.refresh();
     if (!this.reconciled && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
     const jobs: Promise<void>[] = [];

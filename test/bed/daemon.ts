@@ -3,7 +3,7 @@
 // process ended and how long it took.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OWNER_ENV } from './owner.js';
 
@@ -146,5 +146,7 @@ export function startDaemon(opts: DaemonOptions = {}): TestDaemon {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Its inspect cache (kept beside the socket by default) goes with the socket of its own.
+  if (opts.env?.TWINE_SOCKET === undefined) child.on('exit', () => rmSync(`${socket}.inspects.json`, { force: true }));
   return new TestDaemon(child, opts.env?.TWINE_SOCKET ?? socket);
 }

@@ -11,6 +11,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import {
   cleanupLeftovers,
   containerIp,
@@ -62,8 +63,11 @@ function labels(i: number): Record<string, string> {
   return l;
 }
 
-function start(): TestDaemon {
-  const d = startDaemon({ args: ['--allow-host-routes', '--host-netns', `/run/netns/${HOST}`, '--resync-interval', '0'] });
+/** The inspect cache the drift test's daemons share (the others get one beside their own socket each). */
+const CACHE = `/tmp/${P}${process.pid}.inspects.json`;
+
+function start(inspectCache?: string): TestDaemon {
+  const d = startDaemon({ args: ['--allow-host-routes', '--host-netns', `/run/netns/${HOST}`, '--resync-interval', '0', ...(inspectCache ? ['--inspect-cache', inspectCache] : [])] });
   daemons.push(d);
   return d;
 }
@@ -92,6 +96,7 @@ after(async () => {
   await netnsDel(HOST);
   await removeNetwork(NET);
   await cleanupLeftovers(P);
+  rmSync(CACHE, { force: true });
 });
 
 test('kill -9 during churn, restart: converges with no duplicate rules and no stale host routes', async (t) => {
@@ -181,15 +186,28 @@ test('two Twines at once (each with its own socket) still write each rule exactl
   t.diagnostic(`${started.length} containers applied by two daemons, ${first!.length} rules each, 0 duplicates`);
 });
 
-test('drift while Twine is down is repaired at the next start; a start with nothing drifted sends nothing', async () => {
-  const d1 = start();
+test('drift while Twine is down is repaired at the next start; a start with nothing drifted sends nothing (both from saved inspects)', async () => {
+  // A reference by network alias (from inspect only: Docker's list has no aliases), and a container restarted while Twine is down.
+  const ga = `${P}ga`;
+  const alias = `${P}alias`;
+  names.push(ga);
+  await runContainer({ name: ga, networks: [{ name: NET, aliases: [alias] }] });
+  const byAlias = `${P}a`;
+  names.push(byAlias);
+  const d1 = start(CACHE);
   await d1.waitForLog((l) => l.msg === 'reconciled');
   const c = await runLabelled(100);
+  const r = await runLabelled(101);
+  let a = await runContainer({ name: byAlias, networks: [NET], labels: { 'twine.route.10.251.0.0/16': alias } });
   const clean = await waitUntil(`${c.name} applied`, async () => {
     const tb = await twineTable({ pid: c.pid });
     return (await twineRoutes({ pid: c.pid })).length === 1 && tb && tb.rules.length > 0 ? tb : undefined;
   }, 10_000);
-  const routesBefore = (await twineRoutes({ pid: c.pid })).map((r) => [r.dst, r.gateway]);
+  const gaIp = await containerIp(ga, NET);
+  const viaAlias = async (): Promise<string[][]> => (await twineRoutes({ pid: a.pid })).map((x) => [x.dst, x.gateway ?? '']);
+  await waitUntil(`${byAlias} routed via the alias`, async () => JSON.stringify(await viaAlias()) === JSON.stringify([['10.251.0.0/16', gaIp]]), 10_000);
+  await waitUntil(`${r.name} applied`, async () => (await twineRoutes({ pid: r.pid })).length === 1, 10_000);
+  const routesBefore = (await twineRoutes({ pid: c.pid })).map((x) => [x.dst, x.gateway]);
   await d1.stop('SIGTERM');
 
   // While it is down: its route goes, one of its rules goes (by handle), a rule of someone else's appears.
@@ -200,19 +218,34 @@ test('drift while Twine is down is repaired at the next start; a start with noth
   await execIn({ pid: c.pid }, 'nft', ['delete', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'handle', String(handle)]);
   await execIn({ pid: c.pid }, 'nft', ['add', 'rule', 'inet', 'twine', 'TWINE_OUTPUT', 'udp', 'dport', '9', 'accept']);
   assert.equal((await twineRoutes({ pid: c.pid })).length, 0);
+  // r restarts: a new process and new endpoints, so its saved inspect must not be taken.
+  await run('docker', ['restart', '-t', '1', r.name]);
+  const rPid = Number((await run('docker', ['inspect', '-f', '{{.State.Pid}}', r.name])).trim());
+  assert.notEqual(rPid, r.pid);
 
-  const d2 = start();
-  await d2.waitForLog((l) => l.msg === 'reconciled', 20_000);
+  const d2 = start(CACHE);
+  const rec2 = await d2.waitForLog((l) => l.msg === 'reconciled', 20_000);
+  // c, r, ga, a and the gateway were inspected by d1; all but r are taken from the saved inspects.
+  assert.ok(Number(rec2.reused) >= 4 && Number(rec2.inspected) >= 1, `reused and inspected: ${JSON.stringify(rec2)}`);
   const line = d2.lines.find((l) => isTx(l) && l.container === c.name);
   assert.equal(line?.msg, 'applied', `the start's transaction repaired it: ${JSON.stringify(line)}`);
-  assert.deepEqual((await twineRoutes({ pid: c.pid })).map((r) => [r.dst, r.gateway]), routesBefore);
+  assert.deepEqual((await twineRoutes({ pid: c.pid })).map((x) => [x.dst, x.gateway]), routesBefore);
   const repaired = (await twineTable({ pid: c.pid }))!;
   assert.deepEqual(shape(repaired.rules), shape(clean.rules), 'the deleted rule is back, the foreign one gone');
   assert.deepEqual(duplicateRules(repaired.rules), []);
+  assert.equal((await twineRoutes({ pid: rPid })).length, 1, `${r.name} applied in its new namespace`);
+  assert.deepEqual(shape((await twineTable({ pid: rPid }))!.rules), shape(clean.rules));
+  assert.deepEqual(await viaAlias(), [['10.251.0.0/16', gaIp]], 'the alias still resolves from the saved inspect');
+  assert.equal(d2.lines.find((l) => isTx(l) && l.container === byAlias)?.msg, 'in sync, nothing sent');
   await d2.stop('SIGTERM');
 
-  const d3 = start();
-  await d3.waitForLog((l) => l.msg === 'reconciled', 20_000);
+  // Not saved across a restart of a: it moves to a new endpoint and is inspected again.
+  await run('docker', ['restart', '-t', '1', byAlias]);
+  a = { ...a, pid: Number((await run('docker', ['inspect', '-f', '{{.State.Pid}}', byAlias])).trim()) };
+  const d3 = start(CACHE);
+  const rec3 = await d3.waitForLog((l) => l.msg === 'reconciled', 20_000);
+  assert.ok(Number(rec3.reused) >= 4 && Number(rec3.inspected) >= 1, `reused and inspected: ${JSON.stringify(rec3)}`);
   assert.equal(d3.lines.find((l) => isTx(l) && l.container === c.name)?.msg, 'in sync, nothing sent');
   assert.deepEqual(shape((await twineTable({ pid: c.pid }))!.rules), shape(clean.rules));
+  assert.deepEqual(await viaAlias(), [['10.251.0.0/16', gaIp]]);
 });

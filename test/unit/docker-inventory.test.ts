@@ -14,6 +14,7 @@ test('inspect JSON → ContainerInfo: name without slash, pid, labels, compose l
   assert.deepEqual(c.networks[0], {
     networkId: '23f1d5701dbc8ad243d44bf1d7760d8792a9d5eec2f90ffaad0030ea3f9282c1',
     networkName: 'twt-fx-a',
+    endpointId: 'cf7a5ab050147ca9b2e0583a972e1617bd445710778b13366620284861930a8a',
     ipv4: '172.19.0.2',
     ipv4PrefixLen: 16,
     gatewayV4: '172.19.0.1',
