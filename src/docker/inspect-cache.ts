@@ -90,7 +90,11 @@ export class InspectCache {
     if (!host.processInContainer(c.pid, c.id)) return undefined;
     const ino = host.netnsInode(c.pid);
     if (ino === undefined) return undefined;
-    return { ...c, netnsIno: ino };
+    if (c.netnsIno === ino) return c;
+    // Kept as returned: the inventory and the cache then share one object per container.
+    const info = { ...c, netnsIno: ino };
+    this.byId.set(c.id, info);
+    return info;
   }
 
   /** The entries as the file holds them (the namespace inode is read again when used). */
