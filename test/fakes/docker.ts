@@ -34,6 +34,8 @@ export interface FakeContainerSpec {
   networkMode?: string;
   running?: boolean;
   pid?: number;
+  /** Docker's endpoints of this start (a new value at every start, as Docker makes new endpoint ids); none: no EndpointID. */
+  endpoints?: string;
 }
 
 export function gatewayOf(subnet: string): string {
@@ -76,7 +78,14 @@ export class FakeDocker implements DockerClient {
 
   async listContainers(): Promise<ContainerSummary[]> {
     this.requests.push('list');
-    const out = [...this.containers.values()].filter((c) => c.running).map((c): ContainerSummary => ({ Id: c.id, Names: [`/${c.name}`], Labels: c.labels ?? {}, State: 'running' }));
+    // What Docker 20.10 lists: names, labels, network mode and networks with endpoint ids and addresses, no aliases, no pid.
+    const out = [...this.containers.values()]
+      .filter((c) => c.running)
+      .map((c): ContainerSummary => {
+        const i = this.inspectOf(c);
+        const nets = Object.fromEntries(Object.entries(i.NetworkSettings?.Networks ?? {}).map(([k, n]) => [k, { ...n, Aliases: null, DNSNames: null }]));
+        return { Id: c.id, Names: [`/${c.name}`], Labels: c.labels ?? {}, State: 'running', HostConfig: i.HostConfig, NetworkSettings: { Networks: nets } };
+      });
     if (this.holdList) await this.holdList;
     return out;
   }
@@ -96,6 +105,7 @@ export class FakeDocker implements DockerClient {
       if (!n) throw new Error(`fake: no network ${a.network}`);
       networks[a.network] = {
         NetworkID: `net-${a.network}`,
+        ...(running && c.endpoints !== undefined ? { EndpointID: `${c.endpoints}-${a.network}` } : {}),
         IPAddress: running ? a.ip : '',
         IPPrefixLen: Number(n.subnet.split('/')[1]),
         Gateway: running ? gatewayOf(n.subnet) : '',

@@ -63,6 +63,8 @@ export class FakeBed {
     const ino = opts.ino ?? this.nextIno++;
     c.running = true;
     c.pid = pid;
+    // Docker makes the container's endpoints anew at every start.
+    c.endpoints = `ep${pid}`;
     const addrs: Addr[] = [{ ifindex: 1, ifname: 'lo', family: 4, address: '127.0.0.1', prefixlen: 8 }];
     const v4: string[] = [];
     for (const [i, a] of (c.networks ?? []).entries()) {
@@ -83,6 +85,7 @@ export class FakeBed {
     if (!c) return;
     if (c.pid !== undefined) this.kill(c.pid);
     c.running = false;
+    delete c.endpoints;
   }
 
   /** The process exits (Docker may not have noticed yet): /proc and the namespace are gone with it. */

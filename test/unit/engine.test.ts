@@ -65,6 +65,38 @@ test('start-up sync: each labelled container is applied in its own namespace, on
   assert.equal(bed.spaces.calls.filter((c) => c.op === 'nft apply').length, batches);
 });
 
+test('re-syncs reuse earlier inspects while the list shows the same endpoints; a restart while unnoticed is inspected again and still checked in its namespace', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const inspects = (): string[] => bed.docker.requests.filter((r) => r.startsWith('inspect'));
+  assert.deepEqual(inspects().sort(), [`inspect ${GW}`, `inspect ${APP}`]);
+  assert.deepEqual(bed.engine.lastListing, { reused: 0, inspected: 2 });
+  const seen = bed.docker.requests.length;
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.deepEqual(bed.engine.lastListing, { reused: 2, inspected: 0 });
+  assert.deepEqual(bed.docker.requests.slice(seen).filter((r) => r.startsWith('inspect')), [], 'nothing inspected');
+  assert.deepEqual(bed.txs.slice(2).map((t) => t.result), ['noop', 'noop'], 'both namespaces still observed');
+
+  // The app restarts and no event says so (Twine was disconnected): new process, new endpoints.
+  bed.stop(APP);
+  bed.run(APP);
+  const before = bed.docker.requests.length;
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.deepEqual(bed.docker.requests.slice(before).filter((r) => r.startsWith('inspect')), [`inspect ${APP}`]);
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2', 'applied in its new namespace');
+  assert.equal(bed.engine.container('app')?.lastError, undefined);
+
+  // Renamed without an event: the name differs from the cached inspect's, so it is inspected.
+  bed.docker.containers.get(GW)!.name = 'gw2';
+  const again = bed.docker.requests.length;
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.deepEqual(bed.docker.requests.slice(again).filter((r) => r.startsWith('inspect')), [`inspect ${GW}`]);
+  assert.equal(bed.engine.container('gw2')?.name, 'gw2');
+});
+
 test('dependents re-pointed: the gateway restarts on a new address, the app routes via it', async () => {
   const bed = gatewayAndApp();
   await started(bed, GW, APP);
