@@ -13,7 +13,7 @@
 // restarts; an entry is taken only when every check below holds, else the
 // container is inspected as before.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { ContainerInfo } from './container.js';
 
 /** A network of a listed container, as far as the checks read it. */
@@ -48,6 +48,10 @@ function same(a: string | undefined, b: string | undefined | null): boolean {
 /** Inspected containers by id, with each network's endpoint id (NetworkAttachment.endpointId). */
 export class InspectCache {
   private readonly byId = new Map<string, ContainerInfo>();
+  /** Something the file holds changed since it was read or written. */
+  private dirty = false;
+  /** Resolves once the file given to load() is read (at once without one). */
+  ready: Promise<void> = Promise.resolve();
 
   get size(): number {
     return this.byId.size;
@@ -55,17 +59,19 @@ export class InspectCache {
 
   /** An inspect's result: kept when the container runs and every network has its endpoint id; else forgotten. */
   remember(info: ContainerInfo): void {
-    if (info.running && info.pid > 0 && info.networks.length > 0 && info.networks.every((n) => (n.endpointId ?? '') !== '')) this.byId.set(info.id, info);
-    else this.byId.delete(info.id);
+    if (keepable(info)) {
+      this.byId.set(info.id, info);
+      this.dirty = true;
+    } else this.forget(info.id);
   }
 
   forget(id: string): void {
-    this.byId.delete(id);
+    if (this.byId.delete(id)) this.dirty = true;
   }
 
   /** Keeps only these ids (the containers running now). */
   retain(ids: ReadonlySet<string>): void {
-    for (const id of this.byId.keys()) if (!ids.has(id)) this.byId.delete(id);
+    for (const id of this.byId.keys()) if (!ids.has(id)) this.forget(id);
   }
 
   /**
@@ -103,36 +109,65 @@ export class InspectCache {
     return JSON.stringify({ format: FORMAT, entries });
   }
 
-  /** Entries from `serialize()`'s text; anything malformed is left out. */
-  static parse(text: string): InspectCache {
-    const cache = new InspectCache();
+  /** Adds the entries of `serialize()`'s text; anything malformed is left out. */
+  parse(text: string): void {
     let j: unknown;
     try {
       j = JSON.parse(text);
     } catch {
-      return cache;
+      return;
     }
     const o = j as { format?: unknown; entries?: unknown };
-    if (o?.format !== FORMAT || !Array.isArray(o.entries)) return cache;
-    for (const e of o.entries) if (wellFormed(e)) cache.remember(e);
-    return cache;
+    if (o?.format !== FORMAT || !Array.isArray(o.entries)) return;
+    for (const e of o.entries) if (wellFormed(e) && keepable(e) && !this.byId.has(e.id)) this.byId.set(e.id, e);
   }
 
-  /** The file's entries; an empty cache when it is missing or unreadable. */
-  static load(file: string): InspectCache {
-    try {
-      return InspectCache.parse(readFileSync(file, 'utf8'));
-    } catch {
-      return new InspectCache();
-    }
+  /**
+   * Reads the file's entries in the background (a missing or unreadable file
+   * adds none); `ready` resolves when done. The daemon starts this before
+   * asking Docker for the list, which takes longer.
+   */
+  load(file: string): Promise<void> {
+    this.ready = readFile(file, 'utf8').then(
+      (text) => this.parse(text),
+      () => undefined,
+    );
+    return this.ready;
   }
 
-  /** Writes the entries through a rename (readable only by the daemon's user). */
-  save(file: string): void {
+  /**
+   * Writes the entries through a rename (readable only by the daemon's user),
+   * when they changed since the file was read or written: a restart that found
+   * every container as saved writes nothing.
+   */
+  save(file: string): Promise<boolean> {
+    // One write at a time: two would share the temporary file.
+    const next = this.saving.then(() => this.write(file));
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  private saving: Promise<unknown> = Promise.resolve();
+
+  private async write(file: string): Promise<boolean> {
+    await this.ready;
+    if (!this.dirty) return false;
+    this.dirty = false;
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, this.serialize(), { mode: 0o600 });
-    renameSync(tmp, file);
+    try {
+      await writeFile(tmp, this.serialize(), { mode: 0o600 });
+      await rename(tmp, file);
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
+    return true;
   }
+}
+
+/** A running container's inspect with an endpoint id on each of its networks: what the list can vouch for. */
+function keepable(info: ContainerInfo): boolean {
+  return info.running && info.pid > 0 && info.networks.length > 0 && info.networks.every((n) => (n.endpointId ?? '') !== '');
 }
 
 const str = (x: unknown): boolean => typeof x === 'string';

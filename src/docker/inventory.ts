@@ -214,6 +214,7 @@ export async function listRunningContainers(
   reuse?: ListReuse,
 ): Promise<ContainerInfo[]> {
   const listed = await listRunning(docker);
+  await reuse?.cache.ready;
   const found = await mapLimit(listed, concurrency, async (l) => {
     const cached = reuse?.cache.reuse(l, reuse.host);
     if (reuse?.counts) reuse.counts[cached ? 'reused' : 'inspected']++;

@@ -39,7 +39,9 @@ export class Daemon {
     private readonly log: Logger,
     private readonly opts: DaemonOptions,
   ) {
-    this.inspectCache = opts.inspectCacheFile === undefined ? new InspectCache() : InspectCache.load(opts.inspectCacheFile);
+    this.inspectCache = new InspectCache();
+    // Read while Docker prepares the first listing.
+    if (opts.inspectCacheFile !== undefined) void this.inspectCache.load(opts.inspectCacheFile);
     this.engine = new Engine({ docker, netns, nft, log, inspectCache: this.inspectCache }, opts);
     this.events = new DockerEventStream({
       docker,
@@ -53,8 +55,8 @@ export class Daemon {
         if (reconnect) this.reconnects++;
         const t0 = performance.now();
         await this.engine.syncAll(reconnect ? 'reconnect' : 'start-up');
-        this.saveInspects();
         log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length, ...this.engine.lastListing }, 'reconciled');
+        void this.saveInspects();
       },
       onOversizedLine: (maxBytes) => log.warn({ maxBytes }, 'docker event longer than the limit dropped; the stream goes on'),
       onDisconnect: (err, retryInMs) => {
@@ -82,8 +84,8 @@ export class Daemon {
         const t0 = performance.now();
         this.engine.syncAll('resync').then(
           () => {
-            this.saveInspects();
             this.log.debug({ ms: Math.round(performance.now() - t0) }, 'drift check done');
+            void this.saveInspects();
           },
           (err: unknown) => this.log.warn({ err }, 'drift check failed'),
         );
@@ -102,15 +104,15 @@ export class Daemon {
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
     const drained = await Promise.race([this.engine.drain().then(() => true), timeout]);
     clearTimeout(timer);
-    this.saveInspects();
+    await this.saveInspects();
     return drained;
   }
 
-  /** The inspect cache to its file, for the next start; a failure only costs that start its inspects. */
-  private saveInspects(): void {
+  /** The inspect cache to its file (when it changed), for the next start; a failure only costs that start its inspects. Never rejects. */
+  private async saveInspects(): Promise<void> {
     if (this.opts.inspectCacheFile === undefined) return;
     try {
-      this.inspectCache.save(this.opts.inspectCacheFile);
+      await this.inspectCache.save(this.opts.inspectCacheFile);
     } catch (err) {
       this.log.warn({ err: describeError(err), file: this.opts.inspectCacheFile }, 'cannot write the inspect cache; the next start inspects every container');
     }

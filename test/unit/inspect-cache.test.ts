@@ -86,30 +86,48 @@ test('inspect cache: only running containers with an endpoint id on every networ
   assert.equal(c.size, 0, 'retain drops containers not running now');
 });
 
-test('inspect cache: the file round-trips without the namespace inode, and a malformed file or entry is left out', () => {
+function parsed(text: string): InspectCache {
+  const c = new InspectCache();
+  c.parse(text);
+  return c;
+}
+
+test('inspect cache: the file round-trips without the namespace inode, is written only when it changed, and a malformed file or entry is left out', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'twt-inspect-cache-'));
   try {
     const file = path.join(dir, 'inspects.json');
     const cache = cached();
-    cache.save(file);
+    assert.equal(await cache.save(file), true);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.doesNotMatch(readFileSync(file, 'utf8'), /netnsIno/);
-    const back = InspectCache.load(file);
+    const back = new InspectCache();
+    await back.load(file);
     assert.deepEqual(back.reuse(listed(startedContainer()), host()), cache.reuse(listed(startedContainer()), host()));
-    assert.equal(InspectCache.load(path.join(dir, 'missing.json')).size, 0);
+    assert.equal(await back.save(file), false, 'as read, and a reuse that only reads the namespace inode again: nothing to write');
+    back.forget(startedContainer().Id);
+    assert.equal(await back.save(file), true);
+    assert.equal(parsed(readFileSync(file, 'utf8')).size, 0);
+    const missing = new InspectCache();
+    await missing.load(path.join(dir, 'missing.json'));
+    assert.equal(missing.size, 0);
     writeFileSync(file, '{not json');
-    assert.equal(InspectCache.load(file).size, 0);
+    const broken = new InspectCache();
+    await broken.load(file);
+    assert.equal(broken.size, 0);
     const good = JSON.parse(cache.serialize()) as { format: number; entries: Record<string, unknown>[] };
-    assert.equal(InspectCache.parse(JSON.stringify({ ...good, format: 99 })).size, 0, 'another format');
+    assert.equal(parsed(JSON.stringify({ ...good, format: 99 })).size, 0, 'another format');
     const bad = [
       { ...good.entries[0], pid: '7254' },
+      { ...good.entries[0], pid: 0 },
       { ...good.entries[0], running: false },
+      { ...good.entries[0], networks: [] },
       { ...good.entries[0], networks: [{ networkId: 'x', networkName: 'y', aliases: [1], dnsNames: [], endpointId: 'e' }] },
+      { ...good.entries[0], networks: [{ networkId: 'x', networkName: 'y', aliases: [], dnsNames: [], endpointId: '' }] },
       { ...good.entries[0], labels: { a: 1 } },
       { ...good.entries[0], swarm: { service: 's' } },
       null,
     ];
-    assert.equal(InspectCache.parse(JSON.stringify({ format: good.format, entries: [...bad, good.entries[0]] })).size, 1, 'only the good entry');
+    assert.equal(parsed(JSON.stringify({ format: good.format, entries: [...bad, good.entries[0]] })).size, 1, 'only the good entry');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
