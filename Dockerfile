@@ -71,6 +71,7 @@ COPY bin ./bin
 COPY dashboard ./dashboard
 COPY src ./src
 RUN npx tsc -p tsconfig.json \
+ && node scripts/bundle.mjs \
  && node scripts/stage-app.mjs /out/app
 
 FROM runtime
