@@ -57,6 +57,11 @@ export class InspectCache {
     return this.byId.size;
   }
 
+  /** The cached inspects. */
+  values(): IterableIterator<ContainerInfo> {
+    return this.byId.values();
+  }
+
   /** An inspect's result: kept when the container runs and every network has its endpoint id; else forgotten. */
   remember(info: ContainerInfo): void {
     if (keepable(info)) {

@@ -8,7 +8,7 @@
 import { isNotFound } from '../docker/client.js';
 import type { ContainerInfo } from '../docker/container.js';
 import { InspectCache } from '../docker/inspect-cache.js';
-import { inspectContainer, listRunningContainers, procInterfaces, type LinkLister } from '../docker/inventory.js';
+import { hasTwineLabels, inspectContainer, listRunningContainers, procInterfaces, type LinkLister } from '../docker/inventory.js';
 import { describeError } from '../errors.js';
 import type { ContainerStore } from './container-store.js';
 import type { EngineDeps } from './deps.js';
@@ -18,9 +18,12 @@ import type { Reason } from './reason.js';
 export interface DockerReadsDeps {
   deps: Pick<EngineDeps, 'docker' | 'netns' | 'log' | 'inspectCache'>;
   host: Pick<HostView, 'addrs' | 'netnsInode' | 'processInContainer'>;
-  store: Pick<ContainerStore, 'mark'>;
+  store: Pick<ContainerStore, 'mark' | 'specs'>;
   request(id: string, reason: Reason): void;
 }
+
+/** Containers whose labels are parsed per turn of the event loop while the listing is awaited. */
+const PARSE_AHEAD_CHUNK = 50;
 
 export class DockerReads {
   private readonly listLinks: LinkLister;
@@ -42,11 +45,37 @@ export class DockerReads {
   /** Every running container; `counts` gets how many came from the cache and how many were inspected. */
   listRunning(counts?: { reused: number; inspected: number }): Promise<ContainerInfo[]> {
     const host = this.d.host;
-    return listRunningContainers(this.d.deps.docker, this.listLinks, undefined, (pid) => host.netnsInode(pid), {
+    const listing = listRunningContainers(this.d.deps.docker, this.listLinks, undefined, (pid) => host.netnsInode(pid), {
       cache: this.cache,
       host: { processInContainer: (pid, id) => host.processInContainer(pid, id), netnsInode: (pid) => host.netnsInode(pid) },
       ...(counts ? { counts } : {}),
     });
+    // While Docker builds the list: parse the labels of the cached containers, a few at a
+    // time so the request and its answer are not held up. A reused entry keeps its labels
+    // record, on which the parsed labels are keyed, so its plan finds them parsed.
+    void this.cache.ready.then(() => this.parseAhead([...this.cache.values()], listing));
+    return listing;
+  }
+
+  private parseAhead(cached: ContainerInfo[], listing: Promise<unknown>): void {
+    let done = false;
+    listing.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    const step = (from: number): void => {
+      if (done) return;
+      for (const c of cached.slice(from, from + PARSE_AHEAD_CHUNK)) {
+        if (!hasTwineLabels(c.labels)) continue;
+        try {
+          this.d.store.specs.specOf(c);
+        } catch {
+          // Invalid labels: kept parsed as such; the container's transaction reports them.
+        }
+      }
+      if (from + PARSE_AHEAD_CHUNK < cached.length) setImmediate(() => step(from + PARSE_AHEAD_CHUNK));
+    };
+    setImmediate(() => step(0));
   }
 
   /** The container as Docker shows it; undefined when it is gone. */
