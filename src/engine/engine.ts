@@ -74,7 +74,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress() }));
     const host = deps.host ?? hostView;
     this.queue = new KeyedQueue<Reason>(
-      (key, reasons) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons)),
+      (key, reasons, release) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons, release)),
       opts.concurrency,
       (key, err) => deps.log.error({ err, key }, 'job failed'),
     );
@@ -259,7 +259,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     return change.after;
   }
 
-  private async containerJob(id: string, jobReasons: Reason[]): Promise<void> {
+  /** `release`: the job's routes are in; the next container may start (./queue.ts). */
+  private async containerJob(id: string, jobReasons: Reason[], release: () => void): Promise<void> {
     const jobStart = wallMs();
     let reasons = jobReasons;
     const hooks = ofKind(reasons, 'runtime');
@@ -299,7 +300,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (!hasTwineLabels(info.labels)) return this.reconciler.unlabelled(id);
     // A confirmation that arrived together with real work is real work.
     if (!onlyConfirms(reasons)) reasons = withoutKind(reasons, 'confirm');
-    await this.reconciler.transact(info, reasons, started ? 'event' : undefined, frontStages(reasons, jobStart, { inspectMs }));
+    await this.reconciler.transact(info, reasons, started ? 'event' : undefined, frontStages(reasons, jobStart, { inspectMs }), release);
   }
 
   /**

@@ -1,8 +1,18 @@
 // A keyed work queue: jobs for the same key never run at the same time, and
 // requests that arrive while a key is queued or running coalesce into one
 // more run. At most `concurrency` keys run at once.
+//
+// A job may give its place up before it ends (`release`): it still holds its
+// key, but the next key may start. The engine's transactions do so once their
+// routes are in the kernel, so the routes of the next containers do not wait
+// for the nft commits before them, which libnftables runs one at a time
+// (ARCHITECTURE.md, "Dependents re-pointed"). At most `concurrency * TAIL_FACTOR`
+// released jobs run on; beyond that `release` keeps the place.
 
-export type Job<T> = (key: string, reasons: T[]) => Promise<void>;
+/** `release()`: this run gives its place up (idempotent); the key stays busy until the run ends. */
+export type Job<T> = (key: string, reasons: T[], release: () => void) => Promise<void>;
+
+const TAIL_FACTOR = 8;
 
 interface KeyState<T> {
   queued: boolean;
@@ -15,6 +25,8 @@ export class KeyedQueue<T> {
   private readonly keys = new Map<string, KeyState<T>>();
   private readonly ready: string[] = [];
   private active = 0;
+  /** Runs that gave their place up and have not ended. */
+  private tailing = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -41,7 +53,7 @@ export class KeyedQueue<T> {
   }
 
   get pending(): number {
-    return this.ready.length + this.active;
+    return this.ready.length + this.active + this.tailing;
   }
 
   /** Resolves once nothing is queued or running. */
@@ -61,10 +73,19 @@ export class KeyedQueue<T> {
       st.reasons = [];
       st.waiters = [];
       this.active++;
-      void this.job(key, reasons)
+      let released = false;
+      const release = (): void => {
+        if (released || this.tailing >= this.concurrency * TAIL_FACTOR) return;
+        released = true;
+        this.active--;
+        this.tailing++;
+        this.pump();
+      };
+      void this.job(key, reasons, release)
         .catch((err: unknown) => this.onError(key, err))
         .finally(() => {
-          this.active--;
+          if (released) this.tailing--;
+          else this.active--;
           st.running = false;
           for (const w of waiters) w();
           if (st.queued) this.ready.push(key);

@@ -113,7 +113,7 @@ export class Reconciler {
   }
 
   /** Plans and applies `info`. Returns when it committed (undefined: nothing committed). */
-  async transact(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages): Promise<number | undefined> {
+  async transact(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, routesDone?: () => void): Promise<number | undefined> {
     const txId = randomBytes(4).toString('hex');
     const tx: Tx = { info, reasons, txId, log: this.d.deps.log.child({ container: info.name, tx: txId }), eventMs: minEventMs(reasons) };
     const state = this.stateOf(info);
@@ -171,7 +171,7 @@ export class Reconciler {
       return undefined;
     }
     try {
-      return await this.applyIn(ns, tx, state, outcome.plan, start, { ...front, planMs });
+      return await this.applyIn(ns, tx, state, outcome.plan, start, { ...front, planMs }, routesDone);
     } finally {
       ns.close();
     }
@@ -224,7 +224,7 @@ export class Reconciler {
   }
 
   /** The transaction proper, every step through `handle`. Returns when it committed (undefined: nothing committed). */
-  private async applyIn(handle: NsHandle, tx: Tx, state: ContainerState, plan: Plan, start: StartKind | undefined, stages: FrontStages & { planMs: number }): Promise<number | undefined> {
+  private async applyIn(handle: NsHandle, tx: Tx, state: ContainerState, plan: Plan, start: StartKind | undefined, stages: FrontStages & { planMs: number }, routesDone?: () => void): Promise<number | undefined> {
     const { info, log, eventMs } = tx;
     const ino = handle.ino;
     state.refusal = undefined;
@@ -241,7 +241,13 @@ export class Reconciler {
     }
     let result: TxResult;
     try {
-      result = await applyPlan(this.d.deps, { ...plan, ns: handle.target }, { fresh, ...(state.applied ? { known: state.applied.table } : {}) });
+      result = await applyPlan(this.d.deps, { ...plan, ns: handle.target }, {
+        fresh,
+        ...(state.applied ? { known: state.applied.table } : {}),
+        // What Twine last committed in this very namespace: its routes are written with the reads.
+        ...(state.applied && !fresh && this.knownNs.get(info.id) === ino ? { lastRoutes: state.applied.routes } : {}),
+        ...(routesDone ? { routesDone } : {}),
+      });
     } catch (err) {
       // The container stopped under the transaction (its process left the namespace): churn, not a failure.
       if (this.d.host.netnsInode(info.pid) !== ino) this.gone(tx, err);

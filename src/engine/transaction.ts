@@ -29,6 +29,20 @@ export interface TxOptions {
    * identity it holds need no listing of their statements (../firewall/live.ts).
    */
   known?: TableDef;
+  /**
+   * The routes Twine last committed there, when it knows them: the plan's routes
+   * that differ from these are written in the observe batch itself, right after
+   * its reads (a re-pointed route costs one round trip, not two); the diff then
+   * starts from the routes read after those writes, and a rollback goes back to
+   * the routes read before them.
+   */
+  lastRoutes?: Route[];
+  /**
+   * Called once the routes, rules and sysctls are in the kernel and verified,
+   * before the nft batch is committed (the engine lets the next container's
+   * transaction start then).
+   */
+  routesDone?: () => void;
 }
 
 export interface TxResult {
@@ -141,7 +155,7 @@ function txError(step: string, err: unknown, rollbackErrors: unknown[]): Transac
  * already checked), else one opened here for the whole transaction.
  */
 export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
-  if ('fd' in plan.ns) return apply(a, plan, opts.fresh ? FRESH : await observe(a, plan, opts.known));
+  if ('fd' in plan.ns) return apply(a, plan, opts.fresh ? FRESH : await observe(a, plan, opts.known, opts.lastRoutes), opts.routesDone);
   const handle = openNsHandle(plan.ns);
   try {
     return await applyPlan(a, { ...plan, ns: handle.target }, opts);
@@ -153,9 +167,11 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
 
 /** What is known of the namespace before the transaction writes. */
 interface Known {
-  /** Twine's routes and policy rules. */
+  /** Twine's routes and policy rules, as found before the transaction wrote anything (what a rollback restores). */
   routes: Route[];
   rules: Rule[];
+  /** Routes the observe batch already replaced (TxOptions.lastRoutes), and Twine's routes read right after. */
+  early?: { replaced: Route[]; now: Route[] };
   /** The plan's sysctls as read; undefined: not read (each is read in the batch, right before it is written). */
   sysctls: ReadonlyMap<string, string> | undefined;
   /** The live table (null: there is none). */
@@ -181,21 +197,31 @@ const FRESH: Known = { routes: [], rules: [], sysctls: undefined, table: null, o
  * is it listed through the nft transport (the conntrack clean-up reads the
  * statements of the rules that go).
  */
-async function observe(a: Applier, plan: Plan, last: TableDef | undefined): Promise<Known> {
+async function observe(a: Applier, plan: Plan, last: TableDef | undefined, lastRoutes: Route[] | undefined): Promise<Known> {
   const t0 = performance.now();
   const keys = plan.sysctls.map((s) => s.key);
-  const out = await a.netns.batch(plan.ns, [TWINE_ROUTES, TWINE_RULES, TWINE_TABLE, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))]);
-  if (out.failedAt !== undefined) throw out.error;
+  const reads: NsStep[] = [TWINE_ROUTES, TWINE_RULES, TWINE_TABLE, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))];
+  // Only replacements of the plan's own routes: idempotent, and right whatever the reads find.
+  const early = lastRoutes ? diffRoutes(lastRoutes, plan.routes).replace : [];
+  const writes: NsStep[] = early.length > 0 ? [...early.map((route): NsStep => ({ op: 'routeReplace', route })), TWINE_ROUTES] : [];
+  const out = await a.netns.batch(plan.ns, [...reads, ...writes]);
+  if (out.failedAt !== undefined) {
+    if (out.failedAt < reads.length) throw out.error;
+    // An early write failed: put back the routes read before it, as any failed transaction does.
+    const before: Known = { ...FRESH, routes: out.results[0] as Route[], rules: out.results[1] as Rule[], observed: true };
+    throw txError('netlink', out.error, await restore(a, { ...plan, sysctls: [] }, before, new Map()));
+  }
   const sysctls = new Map(keys.map((k, i) => [k, String(out.results[i + 3]).trim()]));
   const state = out.results[2] as NftTableState | null;
   const routes = out.results[0] as Route[];
   const rules = out.results[1] as Rule[];
+  const seenEarly = writes.length > 0 ? { early: { replaced: early, now: out.results[out.results.length - 1] as Route[] } } : {};
   // The common case (every resync, every confirmation): nothing to build or diff.
-  if (tableInSync(plan.table, state)) return { routes, rules, sysctls, table: null, tableInSync: true, observed: true, observeMs: performance.now() - t0 };
+  if (tableInSync(plan.table, state)) return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, observed: true, observeMs: performance.now() - t0 };
   const seen = liveTable(state, [plan.table, last]);
   let table = seen.live;
   if (!seen.complete && diffTable(plan.table, table).nftables.length > 0) table = await a.nft.listTable(plan.ns, TABLE_FAMILY, TABLE_NAME);
-  return { routes, rules, sysctls, table, observed: true, observeMs: performance.now() - t0 };
+  return { routes, rules, ...seenEarly, sysctls, table, observed: true, observeMs: performance.now() - t0 };
 }
 
 /**
@@ -209,18 +235,19 @@ async function observe(a: Applier, plan: Plan, last: TableDef | undefined): Prom
  * the kernel sees the same order with no round trip between. Any failure rolls
  * everything back, a table this batch created included.
  */
-async function apply(a: Applier, plan: Plan, known: Known): Promise<TxResult> {
+async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => void): Promise<TxResult> {
   const ns = plan.ns;
-  const routes = diffRoutes(known.routes, plan.routes, plan.defaultRoutes);
+  const routes = diffRoutes(known.early?.now ?? known.routes, plan.routes, plan.defaultRoutes);
   const rules = diffRules(known.rules, plan.rules ?? []);
   const sysctls = known.sysctls ? plan.sysctls.filter((s) => known.sysctls!.get(s.key) !== s.value) : plan.sysctls;
   const batch = known.tableInSync ? { nftables: [] } : known.table === null ? freshTableBatch(plan.table) : diffTable(plan.table, known.table);
+  const replacedEarly = known.early?.replaced ?? [];
   const result: TxResult = {
-    routesReplaced: routes.replace,
+    routesReplaced: [...replacedEarly, ...routes.replace],
     routesDeleted: routes.del,
     sysctlsSet: known.sysctls ? sysctls : [],
     nftCommands: batch.nftables.length,
-    noop: isEmpty(routes) && rules.add.length + rules.del.length === 0 && sysctls.length === 0 && batch.nftables.length === 0,
+    noop: replacedEarly.length === 0 && isEmpty(routes) && rules.add.length + rules.del.length === 0 && sysctls.length === 0 && batch.nftables.length === 0,
     stages: { observeMs: known.observeMs, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
   };
   if (result.noop) return result;
@@ -234,7 +261,8 @@ async function apply(a: Applier, plan: Plan, known: Known): Promise<TxResult> {
     TWINE_ROUTES,
   ];
   const t0 = performance.now();
-  const netlink = timed(a.netns.batch(ns, steps));
+  // Nothing left to write over netlink after the early writes: their read-back is the verification.
+  const netlink = known.early && steps.length === 1 ? timed(Promise.resolve<BatchOutcome>({ results: [known.early.now] })) : timed(a.netns.batch(ns, steps));
   const runNft = (): Promise<Timed<void>> => timed(batch.nftables.length > 0 ? a.nft.apply(ns, batch) : Promise.resolve());
   const nftEarly = !known.observed && a.nft.ordered ? runNft() : undefined;
 
@@ -250,6 +278,7 @@ async function apply(a: Applier, plan: Plan, known: Known): Promise<TxResult> {
     if (missing) [step, error] = ['verify', missing];
   }
   const verified = performance.now();
+  if (!step) routesDone?.();
   // Otherwise the batch only once routes are verified.
   const nft = nftEarly ? await nftEarly : step ? undefined : await runNft();
   if (!step && nft && !nft.ok) {

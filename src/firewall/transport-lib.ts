@@ -34,11 +34,20 @@ function nftText(err: unknown): string | undefined {
 
 export function createLibTransport(): NftTransport {
   let binding: NativeBinding | undefined;
+  // libnftables runs one at a time (its lock, native/nft_reaper.h): a second run
+  // handed to the addon would only hold a worker, waiting, that the namespaces'
+  // netlink batches need. So the runs wait here, in order, one in the addon at once.
+  let last: Promise<unknown> = Promise.resolve();
   const nftRun = (ns: NsTarget, input: string): Promise<string> => {
     binding ??= loadAddon();
-    if (!binding.nftAvailable || !binding.nftRun)
-      throw new NftError('the native addon was built without libnftables; use the exec transport', '', null);
-    return binding.nftRun(ns, input);
+    const b = binding;
+    if (!b.nftAvailable || !b.nftRun) throw new NftError('the native addon was built without libnftables; use the exec transport', '', null);
+    const run = last.then(
+      () => b.nftRun!(ns, input),
+      () => b.nftRun!(ns, input),
+    );
+    last = run.catch(() => undefined);
+    return run;
   };
 
   /** Any addon failure as NftError: nft's own text, or the namespace error (kept as cause). */

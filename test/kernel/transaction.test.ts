@@ -150,6 +150,42 @@ for (const [name, make, skip] of transports) {
       assert.match(get, /unreachable|No route to host/);
     });
 
+    test('known last routes: a re-pointed route is written with the reads, drift beside it still repaired, then in sync', async () => {
+      await resetNs();
+      const old = plan([route('10.50.0.0/16'), route('10.60.0.0/16', '10.40.0.3')]);
+      await applyPlan(a, old, { fresh: true });
+      // Drift Twine does not know of: the second route deleted by hand.
+      await ipNs('route', 'del', '10.60.0.0/16');
+      const moved = plan([route('10.50.0.0/16', '10.40.0.7'), route('10.60.0.0/16', '10.40.0.3')]);
+      let released = 0;
+      const r = await applyPlan(a, moved, { fresh: false, lastRoutes: old.routes, routesDone: () => released++ });
+      assert.deepEqual(r.routesReplaced.map((x) => x.dst).sort(), ['10.50.0.0/16', '10.60.0.0/16']);
+      assert.equal(released, 1);
+      assert.deepEqual(
+        (await jroutes()).filter((x) => x.protocol === String(TWINE_RT_PROTO)).map((x) => `${x.dst} ${x.gateway}`).sort(),
+        ['10.50.0.0/16 10.40.0.7', '10.60.0.0/16 10.40.0.3'],
+      );
+      assert.equal((await applyPlan(a, moved, { fresh: false, lastRoutes: moved.routes })).noop, true, 'nothing differs from the last routes: nothing written');
+    });
+
+    test('known last routes, a re-pointed route the kernel refuses: the routes read before it are put back', async () => {
+      await resetNs();
+      const old = plan([route('10.50.0.0/16', '10.40.0.2'), route('10.60.0.0/16', '10.40.0.3')]);
+      await applyPlan(a, old, { fresh: true });
+      const before = await jroutes();
+      // The first route re-points fine, the second names a gateway no interface reaches.
+      const bad = plan([route('10.50.0.0/16', '10.40.0.8'), { ...route('10.60.0.0/16', '10.99.0.1'), dev: undefined }]);
+      let released = 0;
+      await assert.rejects(applyPlan(a, bad, { fresh: false, lastRoutes: old.routes, routesDone: () => released++ }), (err: unknown) => {
+        assert.ok(err instanceof TransactionError, String(err));
+        assert.equal(err.step, 'netlink');
+        assert.deepEqual(err.rollbackErrors, []);
+        return true;
+      });
+      assert.equal(released, 0);
+      assert.deepEqual(await jroutes(), before);
+    });
+
     test("0.0.0.0/0 replaces Docker's default route; without it Docker's comes back", async () => {
       await applyPlan(a, plan([route('0.0.0.0/0', '10.40.0.2')]), { fresh: false });
       let def = (await jroutes()).filter((x) => x.dst === 'default');

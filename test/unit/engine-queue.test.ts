@@ -64,3 +64,43 @@ test('a failing job is reported and does not stop the queue', async () => {
   assert.deepEqual(errors, ['bad: boom']);
   assert.deepEqual(done, ['good']);
 });
+
+test('a run that gives its place up lets the next key start, keeps its own key busy, and still counts as pending', async () => {
+  const started: string[] = [];
+  const gates = new Map<string, () => void>();
+  const q = new KeyedQueue<string>(
+    async (k, reasons, release) => {
+      started.push(`${k}:${reasons.join(',')}`);
+      await new Promise<void>((r) => gates.set(k, r));
+      release();
+      release(); // idempotent
+      await new Promise<void>((r) => gates.set(`${k}-tail`, r));
+    },
+    1,
+    (_k, e) => assert.fail(String(e)),
+  );
+  const a = q.request('a', 'r1');
+  const b = q.request('b', 'r2');
+  await tick();
+  assert.deepEqual(started, ['a:r1'], 'one place: b waits while a holds it');
+  gates.get('a')!();
+  await tick();
+  assert.deepEqual(started, ['a:r1', 'b:r2'], 'a gave its place up: b started');
+  // a is still running: a request for it waits for a's run to end.
+  const a2 = q.request('a', 'r3');
+  await tick();
+  assert.deepEqual(started, ['a:r1', 'b:r2']);
+  assert.equal(q.pending, 2, 'a (given up its place, still running) and b');
+  gates.get('a-tail')!();
+  await a;
+  gates.get('b')!();
+  await tick();
+  assert.deepEqual(started, ['a:r1', 'b:r2', 'a:r3']);
+  gates.get('b-tail')!();
+  gates.get('a')!();
+  await tick();
+  gates.get('a-tail')!();
+  await Promise.all([b, a2]);
+  await q.idle();
+  assert.equal(q.pending, 0);
+});
