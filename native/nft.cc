@@ -18,6 +18,20 @@ namespace twine {
 
 namespace {
 
+// Whether a run of this input may fill libnftables' interface cache (an
+// interface index from or to a name: `meta iif`/`oif` and the like, devices of
+// chains and flowtables, anything printed back by a listing). Conservative: a
+// false positive only costs the preflight's link dump.
+bool MayResolveInterface(const std::string& input) {
+  for (const char* word : {"list", "reset", "export", "monitor", "device", "flowtable"})
+    if (input.find(word) != std::string::npos) return true;
+  for (const char* word : {"iif", "oif"}) {
+    for (size_t at = input.find(word); at != std::string::npos; at = input.find(word, at + 3))
+      if (input.compare(at + 3, 4, "name") != 0) return true;
+  }
+  return false;
+}
+
 // Never destroyed: its thread may outlive static destruction at exit.
 NftReaper* g_reaper = nullptr;
 
@@ -33,16 +47,19 @@ std::string Trim(const char* s) {
 // socket and an RTM_GETLINK dump). The same steps are tried first, on this
 // thread in this namespace with LibnftablesMutex held; when one fails the run
 // fails with stage "nft-init" instead. Their two descriptors are closed just
-// before libnftables opens its own, so the slots are free for it.
+// before libnftables opens its own, so the slots are free for it. The route
+// socket and its dump are tried only when the run may fill the interface
+// cache (MayResolveInterface): a run that never touches it never opens it.
 class Preflight {
  public:
   ~Preflight() { Release(); }
-  bool Check(Failure& f) {
+  bool Check(Failure& f, bool interfaces) {
     nf_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
     if (nf_ < 0) {
       f.Set(errno, "nft-init", "libnftables cannot start: netfilter netlink socket");
       return false;
     }
+    if (!interfaces) return true;
     std::vector<LinkEntry> links;
     if (!rt_.Open(f) || !rt_.LinkDump(&links, f)) {
       f.stage = "nft-init";
@@ -89,7 +106,7 @@ class NftJob : public Job {
   // With LibnftablesMutex held.
   void Run() {
     Preflight pre;
-    if (!pre.Check(failure())) return;
+    if (!pre.Check(failure(), MayResolveInterface(text_))) return;
     pre.Release();
     nft_ctx* ctx = ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!ctx) {
