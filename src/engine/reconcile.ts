@@ -30,6 +30,7 @@ import { planContainer, type PlanOutcome } from './planner.js';
 import { minEventMs, onlyConfirms, whys, type Reason } from './reason.js';
 import type { RetrySchedule } from './retry.js';
 import type { ContainerState, FrontStages, TxEvent, TxResultKind } from './state.js';
+import { RoutesFirst } from './routes-first.js';
 import { applyPlan, type TxResult } from './transaction.js';
 
 /**
@@ -72,6 +73,8 @@ export class Reconciler {
   readonly states = new Map<string, ContainerState>();
   /** Namespace inode per container that Twine has written to, to tell a fresh namespace from a known one. */
   private readonly knownNs = new Map<string, number>();
+  /** Every transaction's routes before any one's nft commit, when several run. */
+  private readonly routesFirst = new RoutesFirst();
 
   constructor(private readonly d: ReconcileDeps) {}
 
@@ -112,8 +115,11 @@ export class Reconciler {
     this.d.graph.remove(id);
   }
 
-  /** Plans and applies `info`. Returns when it committed (undefined: nothing committed). */
-  async transact(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, routesDone?: () => void): Promise<number | undefined> {
+  /**
+   * Plans and applies `info`. Returns when it committed (undefined: nothing committed).
+   * `release` is called once its routes are in (the queue's next container may start, ./queue.ts).
+   */
+  async transact(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, release?: () => void): Promise<number | undefined> {
     const txId = randomBytes(4).toString('hex');
     const tx: Tx = { info, reasons, txId, log: this.d.deps.log.child({ container: info.name, tx: txId }), eventMs: minEventMs(reasons) };
     const state = this.stateOf(info);
@@ -133,6 +139,28 @@ export class Reconciler {
       }
     }
     await this.d.beforePlan?.(info);
+    // From here to its routes verified: the route phase (./routes-first.ts).
+    const leave = this.routesFirst.enter();
+    try {
+      return await this.planAndApply(tx, state, start, front, t0, hostRoutes, async () => {
+        release?.();
+        return leave();
+      });
+    } finally {
+      void leave();
+    }
+  }
+
+  private async planAndApply(
+    tx: Tx,
+    state: ContainerState,
+    start: StartKind | undefined,
+    front: FrontStages,
+    t0: number,
+    hostRoutes: HostRoutePolicy | undefined,
+    routesDone: () => Promise<void>,
+  ): Promise<number | undefined> {
+    const { info } = tx;
     let outcome: PlanOutcome;
     try {
       outcome = planContainer(info, this.d.store.snapshot(), {
@@ -224,7 +252,7 @@ export class Reconciler {
   }
 
   /** The transaction proper, every step through `handle`. Returns when it committed (undefined: nothing committed). */
-  private async applyIn(handle: NsHandle, tx: Tx, state: ContainerState, plan: Plan, start: StartKind | undefined, stages: FrontStages & { planMs: number }, routesDone?: () => void): Promise<number | undefined> {
+  private async applyIn(handle: NsHandle, tx: Tx, state: ContainerState, plan: Plan, start: StartKind | undefined, stages: FrontStages & { planMs: number }, routesDone?: () => Promise<void>): Promise<number | undefined> {
     const { info, log, eventMs } = tx;
     const ino = handle.ino;
     state.refusal = undefined;

@@ -38,11 +38,11 @@ export interface TxOptions {
    */
   lastRoutes?: Route[];
   /**
-   * Called once the routes, rules and sysctls are in the kernel and verified,
-   * before the nft batch is committed (the engine lets the next container's
-   * transaction start then).
+   * Called once the routes, rules and sysctls are in the kernel and verified;
+   * the nft batch is committed once the promise it returns resolves (the
+   * engine lets the next containers' routes go first, ./queue.ts).
    */
-  routesDone?: () => void;
+  routesDone?: () => Promise<void>;
 }
 
 export interface TxResult {
@@ -235,7 +235,7 @@ async function observe(a: Applier, plan: Plan, last: TableDef | undefined, lastR
  * the kernel sees the same order with no round trip between. Any failure rolls
  * everything back, a table this batch created included.
  */
-async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => void): Promise<TxResult> {
+async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => Promise<void>): Promise<TxResult> {
   const ns = plan.ns;
   const routes = diffRoutes(known.early?.now ?? known.routes, plan.routes, plan.defaultRoutes);
   const rules = diffRules(known.rules, plan.rules ?? []);
@@ -278,9 +278,14 @@ async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => vo
     if (missing) [step, error] = ['verify', missing];
   }
   const verified = performance.now();
-  if (!step) routesDone?.();
   // Otherwise the batch only once routes are verified.
-  const nft = nftEarly ? await nftEarly : step ? undefined : await runNft();
+  let nft: Timed<void> | undefined;
+  if (nftEarly) nft = await nftEarly;
+  else if (!step) {
+    // Other containers' routes first (TxOptions.routesDone).
+    await routesDone?.();
+    nft = await runNft();
+  }
   if (!step && nft && !nft.ok) {
     if (tableExists(nft.error)) {
       try {

@@ -158,7 +158,7 @@ for (const [name, make, skip] of transports) {
       await ipNs('route', 'del', '10.60.0.0/16');
       const moved = plan([route('10.50.0.0/16', '10.40.0.7'), route('10.60.0.0/16', '10.40.0.3')]);
       let released = 0;
-      const r = await applyPlan(a, moved, { fresh: false, lastRoutes: old.routes, routesDone: () => released++ });
+      const r = await applyPlan(a, moved, { fresh: false, lastRoutes: old.routes, routesDone: async () => void released++ });
       assert.deepEqual(r.routesReplaced.map((x) => x.dst).sort(), ['10.50.0.0/16', '10.60.0.0/16']);
       assert.equal(released, 1);
       assert.deepEqual(
@@ -176,7 +176,7 @@ for (const [name, make, skip] of transports) {
       // The first route re-points fine, the second names a gateway no interface reaches.
       const bad = plan([route('10.50.0.0/16', '10.40.0.8'), { ...route('10.60.0.0/16', '10.99.0.1'), dev: undefined }]);
       let released = 0;
-      await assert.rejects(applyPlan(a, bad, { fresh: false, lastRoutes: old.routes, routesDone: () => released++ }), (err: unknown) => {
+      await assert.rejects(applyPlan(a, bad, { fresh: false, lastRoutes: old.routes, routesDone: async () => void released++ }), (err: unknown) => {
         assert.ok(err instanceof TransactionError, String(err));
         assert.equal(err.step, 'netlink');
         assert.deepEqual(err.rollbackErrors, []);
