@@ -14,5 +14,10 @@ export function createLogger(opts: { level?: string; pretty?: boolean } = {}): L
       transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } },
     });
   }
-  return pino({ level, base: { pid: process.pid } });
+  // Written from the event loop, not with blocking writes: stdout is a pipe whose
+  // reader (Docker's log driver, a supervisor) may lag, and a synchronous write
+  // that finds it full sleeps the whole daemon 100 ms per retry (sonic-boom),
+  // e.g. in the middle of re-pointing a gateway's dependents. Lines are queued
+  // in order and flushed synchronously at exit.
+  return pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 1, sync: false }));
 }
