@@ -15,6 +15,7 @@
 
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { ContainerInfo } from './container.js';
+import { serialQueue } from '../util/serial.js';
 
 /** A network of a listed container, as far as the checks read it. */
 interface ListedNetwork {
@@ -147,12 +148,10 @@ export class InspectCache {
    */
   save(file: string): Promise<boolean> {
     // One write at a time: two would share the temporary file.
-    const next = this.saving.then(() => this.write(file));
-    this.saving = next.catch(() => undefined);
-    return next;
+    return this.oneWrite(() => this.write(file));
   }
 
-  private saving: Promise<unknown> = Promise.resolve();
+  private readonly oneWrite = serialQueue();
 
   private async write(file: string): Promise<boolean> {
     await this.ready;

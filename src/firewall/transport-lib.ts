@@ -12,6 +12,7 @@ import type { NativeBinding, NativeError } from '../netns/native.js';
 import type { NsTarget } from '../netns/types.js';
 import type { NftBatch } from './nft.js';
 import type { NftTransport } from './transport.js';
+import { serialQueue } from '../util/serial.js';
 
 /** True when the addon loads and was built with libnftables. */
 export function libTransportAvailable(): boolean {
@@ -37,17 +38,12 @@ export function createLibTransport(): NftTransport {
   // libnftables runs one at a time (its lock, native/nft_reaper.h): a second run
   // handed to the addon would only hold a worker, waiting, that the namespaces'
   // netlink batches need. So the runs wait here, in order, one in the addon at once.
-  let last: Promise<unknown> = Promise.resolve();
+  const oneAtATime = serialQueue();
   const nftRun = (ns: NsTarget, input: string): Promise<string> => {
     binding ??= loadAddon();
     const b = binding;
     if (!b.nftAvailable || !b.nftRun) throw new NftError('the native addon was built without libnftables; use the exec transport', '', null);
-    const run = last.then(
-      () => b.nftRun!(ns, input),
-      () => b.nftRun!(ns, input),
-    );
-    last = run.catch(() => undefined);
-    return run;
+    return oneAtATime(() => b.nftRun!(ns, input));
   };
 
   /** Any addon failure as NftError: nft's own text, or the namespace error (kept as cause). */
