@@ -184,6 +184,10 @@ test('no gateway task: the routes are unreachable (kill switch), nothing reaches
   assert.ok(appTask);
   const [pick] = (await tasks(PICK, 1)) as [TaskContainer];
   await dockerAt(node.host, ['service', 'scale', '--detach', `${GW}=0`]);
+  // The app's route is already unreachable (two tasks made "gw" ambiguous), and
+  // the two tasks stop one after the other: while only one runs, "gw" rightly
+  // names it. So the routes are checked once no gateway task runs.
+  await tasks(GW, 0);
   await waitUntil('both routes unreachable', async () => (await routesVia(appTask, undefined)) && routesVia(pick, undefined), 30_000);
   for (const task of [appTask, pick]) {
     const r = await routeGet({ pid: task.pid }, `${farBase}.2`);
