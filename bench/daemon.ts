@@ -27,9 +27,10 @@ export interface BenchDaemon {
 /** The daemons' unix socket (one daemon at a time): the runtime bench's hook asks there. */
 export const BENCH_SOCKET = `/tmp/twt-bench-${process.pid}.sock`;
 
-/** The daemons' inspect cache (beside the socket): kept from one daemon to the next, as across an upgrade; removed with the fleet. */
+/** The daemons' inspect cache and plans (beside the socket): kept from one daemon to the next, as across a restart; removed with the fleet. */
 export function removeInspectCache(): void {
   rmSync(`${BENCH_SOCKET}.inspects.json`, { force: true });
+  rmSync(`${BENCH_SOCKET}.plans.json`, { force: true });
 }
 
 /** With `cpuProfDir`, the daemon writes its V8 CPU profile there when it exits. */

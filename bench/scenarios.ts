@@ -346,7 +346,7 @@ export async function reconcileSynced(c: Ctx, t: Transport, out: SyncedRun[]): P
     const cpu = cpuMs(b);
     const o = outcomes(c, b, b.spawnedMs);
     const ms = rec.time - b.spawnedMs;
-    c.log(`  synced: ${t} ${prof ? 'profiled restart' : `round ${r}`}: ${c.fleet.length} containers, spawn → reconciled ${ms.toFixed(0)} ms (daemon ${String(rec.ms)} ms, CPU ${cpu.toFixed(0)} ms); ${o.inSync} in sync, ${o.applied} applied; ${String(rec.reused)} from saved inspects, ${String(rec.inspected)} inspected`);
+    c.log(`  synced: ${t} ${prof ? 'profiled restart' : `round ${r}`}: ${c.fleet.length} containers, spawn → reconciled ${ms.toFixed(0)} ms (daemon ${String(rec.ms)} ms, CPU ${cpu.toFixed(0)} ms); ${o.inSync} in sync, ${o.applied} applied; ${String(rec.reused)} from saved inspects, ${String(rec.inspected)} inspected, ${String(rec.plansReused)} plans kept`);
     await stopTwine(b);
     if (prof) continue;
     run.spawnToReconciledMs.push(ms);

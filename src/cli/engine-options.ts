@@ -198,6 +198,11 @@ export function inspectCacheFile(setting: string | undefined, socket: string): s
   return `${socket}.inspects.json`;
 }
 
+/** The plan memo's file (engine/plan-memo.ts), beside the inspect cache's: `<x>.inspects.json` → `<x>.plans.json`. */
+export function planMemoFile(inspectFile: string): string {
+  return `${inspectFile.replace(/\.inspects\.json$/, '')}.plans.json`;
+}
+
 export function engineSettings(values: OptionValues): EngineSettings {
   const settings: EngineSettings = {
     allowHostRoutes: values['allow-host-routes'] === true,

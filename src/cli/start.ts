@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 import { createDockerClient } from '../docker/client.js';
 import { describeEndpoint, resolveDockerEndpoint } from '../docker/endpoint.js';
 import { UsageError, type OptionValues } from '../util/options.js';
-import { readVersion } from '../util/version.js';
+import { buildIdentity, readVersion } from '../util/version.js';
 import { Daemon } from '../engine/daemon.js';
 import { selectTransport } from '../firewall/select.js';
 import { nativeBackend } from '../netns/backend.js';
@@ -16,7 +16,7 @@ import { AlreadyRunningError, EXIT_ALREADY_RUNNING } from '../server/instance.js
 import { Metrics } from '../server/metrics.js';
 import { SERVER_OPTIONS, serverOptionsFrom } from '../server/options.js';
 import { daemonView } from '../server/view.js';
-import { ENGINE_OPTIONS, engineSettings, inspectCacheFile } from './engine-options.js';
+import { ENGINE_OPTIONS, engineSettings, inspectCacheFile, planMemoFile } from './engine-options.js';
 import { DOCKER_OPTIONS, LOG_OPTIONS } from './options.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import { setProcessNice } from '../util/priority.js';
@@ -41,7 +41,8 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
   const nft = selectTransport(settings.nftTransport);
   const docker = createDockerClient(endpoint);
   const cacheFile = inspectCacheFile(settings.inspectCache, serverOpts.socket);
-  const daemon = new Daemon(docker, nativeBackend, nft, log, { ...settings, ...(cacheFile !== undefined ? { inspectCacheFile: cacheFile } : {}) });
+  const files = cacheFile !== undefined ? { inspectCacheFile: cacheFile, planMemoFile: planMemoFile(cacheFile) } : {};
+  const daemon = new Daemon(docker, nativeBackend, nft, log, { ...settings, ...files, build: buildIdentity() });
   const metrics = new Metrics();
   daemon.engine.on('transaction', (e) => metrics.onTransaction(e));
   let server: RunningServer;

@@ -13,9 +13,8 @@
 // restarts; an entry is taken only when every check below holds, else the
 // container is inspected as before.
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { ContainerInfo } from './container.js';
-import { serialQueue } from '../util/serial.js';
+import { SavedMap } from '../util/saved-map.js';
 
 /** A network of a listed container, as far as the checks read it. */
 interface ListedNetwork {
@@ -47,15 +46,9 @@ function same(a: string | undefined, b: string | undefined | null): boolean {
 }
 
 /** Inspected containers by id, with each network's endpoint id (NetworkAttachment.endpointId). */
-export class InspectCache {
-  private readonly byId = new Map<string, ContainerInfo>();
-  /** Something the file holds changed since it was read or written. */
-  private dirty = false;
-  /** Resolves once the file given to load() is read (at once without one). */
-  ready: Promise<void> = Promise.resolve();
-
-  get size(): number {
-    return this.byId.size;
+export class InspectCache extends SavedMap<ContainerInfo> {
+  constructor() {
+    super(FORMAT);
   }
 
   /** The cached inspects. */
@@ -65,19 +58,8 @@ export class InspectCache {
 
   /** An inspect's result: kept when the container runs and every network has its endpoint id; else forgotten. */
   remember(info: ContainerInfo): void {
-    if (keepable(info)) {
-      this.byId.set(info.id, info);
-      this.dirty = true;
-    } else this.forget(info.id);
-  }
-
-  forget(id: string): void {
-    if (this.byId.delete(id)) this.dirty = true;
-  }
-
-  /** Keeps only these ids (the containers running now). */
-  retain(ids: ReadonlySet<string>): void {
-    for (const id of this.byId.keys()) if (!ids.has(id)) this.forget(id);
+    if (keepable(info)) this.put(info.id, info);
+    else this.forget(info.id);
   }
 
   /**
@@ -109,63 +91,13 @@ export class InspectCache {
     return info;
   }
 
-  /** The entries as the file holds them (the namespace inode is read again when used). */
-  serialize(): string {
-    const entries = [...this.byId.values()].map(({ netnsIno: _ino, ...rest }) => rest);
-    return JSON.stringify({ format: FORMAT, entries });
+  /** The entries as the file holds them (the namespace inode is read again when used). The daemon reads the file as it starts (SavedMap.load), while Docker builds the list. */
+  protected saved(): unknown[] {
+    return [...this.byId.values()].map(({ netnsIno: _ino, ...rest }) => rest);
   }
 
-  /** Adds the entries of `serialize()`'s text; anything malformed is left out. */
-  parse(text: string): void {
-    let j: unknown;
-    try {
-      j = JSON.parse(text);
-    } catch {
-      return;
-    }
-    const o = j as { format?: unknown; entries?: unknown };
-    if (o?.format !== FORMAT || !Array.isArray(o.entries)) return;
-    for (const e of o.entries) if (wellFormed(e) && keepable(e) && !this.byId.has(e.id)) this.byId.set(e.id, e);
-  }
-
-  /**
-   * Reads the file's entries in the background (a missing or unreadable file
-   * adds none); `ready` resolves when done. The daemon starts this before
-   * asking Docker for the list, which takes longer.
-   */
-  load(file: string): Promise<void> {
-    this.ready = readFile(file, 'utf8').then(
-      (text) => this.parse(text),
-      () => undefined,
-    );
-    return this.ready;
-  }
-
-  /**
-   * Writes the entries through a rename (readable only by the daemon's user),
-   * when they changed since the file was read or written: a restart that found
-   * every container as saved writes nothing.
-   */
-  save(file: string): Promise<boolean> {
-    // One write at a time: two would share the temporary file.
-    return this.oneWrite(() => this.write(file));
-  }
-
-  private readonly oneWrite = serialQueue();
-
-  private async write(file: string): Promise<boolean> {
-    await this.ready;
-    if (!this.dirty) return false;
-    this.dirty = false;
-    const tmp = `${file}.${process.pid}.tmp`;
-    try {
-      await writeFile(tmp, this.serialize(), { mode: 0o600 });
-      await rename(tmp, file);
-    } catch (err) {
-      this.dirty = true;
-      throw err;
-    }
-    return true;
+  protected adopt(e: unknown): void {
+    if (wellFormed(e) && keepable(e) && !this.byId.has(e.id)) this.byId.set(e.id, e);
   }
 }
 

@@ -9,6 +9,7 @@ import { DockerEventStream } from '../docker/events.js';
 import { InspectCache } from '../docker/inspect-cache.js';
 import { describeError } from '../errors.js';
 import { Engine, type EngineOptions } from './engine.js';
+import { PlanMemo } from './plan-memo.js';
 import { trimMalloc } from '../netns/memory.js';
 
 /** After transactions, give freed native memory back this often (ms). */
@@ -19,6 +20,8 @@ export interface DaemonOptions extends EngineOptions {
   resyncIntervalMs: number;
   /** Where the inspect cache persists across restarts (docker/inspect-cache.ts); undefined: memory only. */
   inspectCacheFile?: string;
+  /** Where the plans of the last re-sync persist across restarts (./plan-memo.ts); undefined: memory only. */
+  planMemoFile?: string;
 }
 
 export class Daemon {
@@ -29,6 +32,7 @@ export class Daemon {
   private txSinceTrim = 0;
   private stopping = false;
   private readonly inspectCache: InspectCache;
+  private readonly planMemo = new PlanMemo();
   /** Docker reconnects after the first connect. */
   reconnects = 0;
 
@@ -42,7 +46,8 @@ export class Daemon {
     this.inspectCache = new InspectCache();
     // Read while Docker prepares the first listing.
     if (opts.inspectCacheFile !== undefined) void this.inspectCache.load(opts.inspectCacheFile);
-    this.engine = new Engine({ docker, netns, nft, log, inspectCache: this.inspectCache }, opts);
+    if (opts.planMemoFile !== undefined) void this.planMemo.load(opts.planMemoFile);
+    this.engine = new Engine({ docker, netns, nft, log, inspectCache: this.inspectCache, planMemo: this.planMemo }, opts);
     this.events = new DockerEventStream({
       docker,
       onEvent: (e) => {
@@ -108,13 +113,21 @@ export class Daemon {
     return drained;
   }
 
-  /** The inspect cache to its file (when it changed), for the next start; a failure only costs that start its inspects. Never rejects. */
+  /** The inspect cache and the plans to their files (when they changed), for the next start; a failure only costs that start its inspects or plans. Never rejects. */
   private async saveInspects(): Promise<void> {
-    if (this.opts.inspectCacheFile === undefined) return;
-    try {
-      await this.inspectCache.save(this.opts.inspectCacheFile);
-    } catch (err) {
-      this.log.warn({ err: describeError(err), file: this.opts.inspectCacheFile }, 'cannot write the inspect cache; the next start inspects every container');
+    if (this.opts.inspectCacheFile !== undefined) {
+      try {
+        await this.inspectCache.save(this.opts.inspectCacheFile);
+      } catch (err) {
+        this.log.warn({ err: describeError(err), file: this.opts.inspectCacheFile }, 'cannot write the inspect cache; the next start inspects every container');
+      }
+    }
+    if (this.opts.planMemoFile !== undefined) {
+      try {
+        await this.planMemo.save(this.opts.planMemoFile);
+      } catch (err) {
+        this.log.warn({ err: describeError(err), file: this.opts.planMemoFile }, 'cannot write the plans; the next start plans every container');
+      }
     }
   }
 }

@@ -10,6 +10,7 @@ import type { LabelParser } from '../labels/spec-cache.js';
 import type { Logger } from '../log.js';
 import type { NetnsBackend } from '../netns/types.js';
 import type { HostView } from './host-view.js';
+import type { PlanMemo } from './plan-memo.js';
 
 export interface EngineOptions {
   allowHostRoutes: boolean;
@@ -24,6 +25,8 @@ export interface EngineOptions {
   hostRoutesAllow?: Cidr[];
   /** How often the overlay networks' views are read for swarm tasks on other nodes (default 2000 ms; 0: only on events and re-syncs). */
   swarmPollMs?: number;
+  /** Twine's build (version and code), part of the inputs a kept plan is taken for (./plan-memo.ts); default ''. */
+  build?: string;
 }
 
 export interface EngineDeps {
@@ -37,4 +40,6 @@ export interface EngineDeps {
   parseLabels?: LabelParser;
   /** Earlier inspects a full listing may reuse (default: an empty one, kept in memory). */
   inspectCache?: InspectCache;
+  /** Plans a full re-sync may take instead of planning again (default: an empty one, kept in memory). */
+  planMemo?: PlanMemo;
 }

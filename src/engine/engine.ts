@@ -22,6 +22,7 @@ import { EarlyApplied } from './early.js';
 import { DependencyGraph, namesOf } from './graph.js';
 import { HOST_KEY, HostRoutes } from './host-routes.js';
 import { hostView } from './host-view.js';
+import { PlanMemo } from './plan-memo.js';
 import { KeyedQueue } from './queue.js';
 import { killSwitchDrops, Reconciler } from './reconcile.js';
 import { frontStages, hasKind, minEventMs, minReceived, newestRead, ofKind, onlyConfirms, wantsInspect, withoutKind, type HookOutcome, type Reason } from './reason.js';
@@ -61,7 +62,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Docker events handled so far. */
   eventsHandled = 0;
   /** The last full listing: running containers taken from the inspect cache, and inspected. */
-  lastListing = { reused: 0, inspected: 0 };
+  lastListing = { reused: 0, inspected: 0, plansReused: 0 };
+  private readonly memo: PlanMemo;
   private markReconciled: () => void = () => undefined;
   /** Resolves when the first full reconcile finished: before it, names of running containers may not resolve yet. */
   private readonly firstReconcile = new Promise<void>((resolve) => (this.markReconciled = resolve));
@@ -90,7 +92,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const parts = { store: this.store, networks: this.networks, hostNs: this.hostNs, graph: this.graph, early: this.early, host };
     this.swarm = new SwarmTasks({ ...parts, deps, pollMs: opts.swarmPollMs ?? 2000, replan: (ids, why) => this.replan(ids, why) });
     const replan = (ids: string[]): void => this.replan(ids, 'a host-route prefix was let go');
-    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, beforePlan: (info) => this.swarm.before(info) });
+    this.memo = deps.planMemo ?? new PlanMemo();
+    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.swarm.before(info) });
     this.starts = new StartPaths({
       ...parts,
       deps,
@@ -134,14 +137,22 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     this.store.sync(running, mark);
-    this.lastListing = counts;
     await this.swarm.refresh();
     if (!this.reconciled && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
+    await this.memo.ready;
+    this.memo.retain(new Set(running.map((c) => c.id)));
     const jobs: Promise<void>[] = [];
-    for (const c of this.store.values()) {
-      if (hasTwineLabels(c.labels) || this.reconciler.states.has(c.id)) jobs.push(this.queue.request(c.id, { kind: 'replan', why }));
+    this.reconciler.resyncing++;
+    this.reconciler.plansReused = 0;
+    try {
+      for (const c of this.store.values()) {
+        if (hasTwineLabels(c.labels) || this.reconciler.states.has(c.id)) jobs.push(this.queue.request(c.id, { kind: 'replan', why }));
+      }
+      await Promise.all(jobs);
+    } finally {
+      this.reconciler.resyncing--;
     }
-    await Promise.all(jobs);
+    this.lastListing = { ...counts, plansReused: this.reconciler.plansReused };
     // Host routes last: they are the union of every container's, and a container
     // not yet reconciled would otherwise look as if its host routes had to go.
     await this.queue.request(HOST_KEY, { kind: 'replan', why });

@@ -26,7 +26,8 @@ import type { HostRoutes } from './host-routes.js';
 import { hostRoutePolicy } from './host-subnets.js';
 import type { HostView } from './host-view.js';
 import { openOwnNamespace } from './ownership.js';
-import { planContainer, type PlanOutcome } from './planner.js';
+import { planInputs, type PlanMemo, type Planned } from './plan-memo.js';
+import { planContainer } from './planner.js';
 import { minEventMs, onlyConfirms, whys, type Reason } from './reason.js';
 import type { RetrySchedule } from './retry.js';
 import type { ContainerState, FrontStages, TxEvent, TxResultKind } from './state.js';
@@ -42,7 +43,7 @@ export type StartKind = 'event' | 'early';
 
 export interface ReconcileDeps {
   deps: Pick<EngineDeps, 'netns' | 'nft' | 'log'>;
-  opts: Pick<EngineOptions, 'allowHostRoutes' | 'hostNetns' | 'limits' | 'hostRoutesAllow'>;
+  opts: Pick<EngineOptions, 'allowHostRoutes' | 'hostNetns' | 'limits' | 'hostRoutesAllow' | 'build'>;
   host: Pick<HostView, 'open' | 'netnsInode'>;
   store: ContainerStore;
   networks: NetworkIndex;
@@ -57,6 +58,8 @@ export interface ReconcileDeps {
   /** Before planning: what the snapshot must hold first (swarm tasks on the container's overlay networks). */
   beforePlan?(info: ContainerInfo): Promise<void>;
   emitTx(e: TxEvent): void;
+  /** Plans kept by their inputs, taken during a full re-sync (./plan-memo.ts). */
+  memo: PlanMemo;
 }
 
 /** One transaction's identity, for its log lines and its TxEvent. */
@@ -75,8 +78,16 @@ export class Reconciler {
   private readonly knownNs = new Map<string, number>();
   /** Every transaction's routes before any one's nft commit, when several run. */
   private readonly routesFirst = new RoutesFirst();
+  /** Full re-syncs under way: while one runs, plans come from the memo when their inputs are unchanged. */
+  resyncing = 0;
+  /** Plans the memo answered (not made again) since the count was last taken. */
+  plansReused = 0;
+  /** The planner's options and Twine's build: part of every plan's inputs. */
+  private readonly salt: string;
 
-  constructor(private readonly d: ReconcileDeps) {}
+  constructor(private readonly d: ReconcileDeps) {
+    this.salt = JSON.stringify([d.opts.build ?? '', d.opts.allowHostRoutes, d.opts.limits ?? DEFAULT_LIMITS]);
+  }
 
   /** Every container's status, sorted by name. */
   list(): ContainerState[] {
@@ -100,6 +111,7 @@ export class Reconciler {
     if (!info) {
       this.states.delete(id);
       this.d.graph.remove(id);
+      this.d.memo.forget(id);
     } else if (state) {
       state.running = false;
       state.applied = undefined;
@@ -113,6 +125,7 @@ export class Reconciler {
     this.d.replan(this.d.hostRoutes.claims.release(id));
     this.states.delete(id);
     this.d.graph.remove(id);
+    this.d.memo.forget(id);
   }
 
   /**
@@ -161,14 +174,9 @@ export class Reconciler {
     routesDone: () => Promise<void>,
   ): Promise<number | undefined> {
     const { info } = tx;
-    let outcome: PlanOutcome;
+    let outcome: Planned;
     try {
-      outcome = planContainer(info, this.d.store.snapshot(), {
-        allowHostRoutes: this.d.opts.allowHostRoutes,
-        limits: this.d.opts.limits ?? DEFAULT_LIMITS,
-        specs: this.d.store.specs,
-        ...(hostRoutes ? { hostRoutes } : {}),
-      });
+      outcome = this.plan(info, hostRoutes);
     } catch (err) {
       return this.invalid(tx, state, err);
     }
@@ -203,6 +211,30 @@ export class Reconciler {
     } finally {
       ns.close();
     }
+  }
+
+  /**
+   * The container's plan: during a full re-sync, the memo's when it was made
+   * from the same inputs (not with host routes: those also depend on the host's
+   * addresses); else planned now. Throws LabelError as planContainer does.
+   */
+  private plan(info: ContainerInfo, hostRoutes: HostRoutePolicy | undefined): Planned {
+    const inv = this.d.store.snapshot();
+    const inputs = this.resyncing > 0 && hostRoutes === undefined ? planInputs(info, inv, this.salt) : undefined;
+    const kept = inputs !== undefined ? this.d.memo.get(info.id, inputs) : undefined;
+    if (kept) {
+      this.plansReused++;
+      return kept;
+    }
+    const o = planContainer(info, inv, {
+      allowHostRoutes: this.d.opts.allowHostRoutes,
+      limits: this.d.opts.limits ?? DEFAULT_LIMITS,
+      specs: this.d.store.specs,
+      ...(hostRoutes ? { hostRoutes } : {}),
+    });
+    const planned: Planned = { plan: o.plan, desired: o.desired, deps: o.deps, warnings: o.warnings };
+    if (inputs !== undefined) this.d.memo.set(info.id, inputs, planned);
+    return planned;
   }
 
   /** The labels are invalid (or claim a held prefix): nothing applied, the last good state kept. */

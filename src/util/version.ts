@@ -1,6 +1,7 @@
 // The version printed by --version and logged at start: package.json's.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 let cached: string | undefined;
 
@@ -22,4 +23,21 @@ export function readVersion(): string {
     cached ??= 'unknown';
   }
   return cached;
+}
+
+/**
+ * This build of Twine: the version, and the size and modification time of the
+ * file this code runs from (the daemon's bundle, which holds all of it; when
+ * run unbundled, this module's). What Twine saved for a later start of the same
+ * build (engine/plan-memo.ts) is not taken by another.
+ */
+export function buildIdentity(): string {
+  let file: string;
+  try {
+    const st = statSync(fileURLToPath(import.meta.url));
+    file = `${st.size}:${st.mtimeMs}`;
+  } catch {
+    file = String(Math.random());
+  }
+  return `${readVersion()} ${file}`;
 }

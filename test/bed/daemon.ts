@@ -146,7 +146,12 @@ export function startDaemon(opts: DaemonOptions = {}): TestDaemon {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Its inspect cache (kept beside the socket by default) goes with the socket of its own.
-  if (opts.env?.TWINE_SOCKET === undefined) child.on('exit', () => rmSync(`${socket}.inspects.json`, { force: true }));
+  // Its inspect cache and plans (kept beside the socket by default) go with the socket of its own.
+  if (opts.env?.TWINE_SOCKET === undefined) {
+    child.on('exit', () => {
+      rmSync(`${socket}.inspects.json`, { force: true });
+      rmSync(`${socket}.plans.json`, { force: true });
+    });
+  }
   return new TestDaemon(child, opts.env?.TWINE_SOCKET ?? socket);
 }

@@ -97,6 +97,7 @@ after(async () => {
   await removeNetwork(NET);
   await cleanupLeftovers(P);
   rmSync(CACHE, { force: true });
+  rmSync(CACHE.replace(/\.inspects\.json$/, '.plans.json'), { force: true });
 });
 
 test('kill -9 during churn, restart: converges with no duplicate rules and no stale host routes', async (t) => {
@@ -247,5 +248,16 @@ test('drift while Twine is down is repaired at the next start; a start with noth
   assert.ok(Number(rec3.reused) >= 4 && Number(rec3.inspected) >= 1, `reused and inspected: ${JSON.stringify(rec3)}`);
   assert.equal(d3.lines.find((l) => isTx(l) && l.container === c.name)?.msg, 'in sync, nothing sent');
   assert.deepEqual(shape((await twineTable({ pid: c.pid }))!.rules), shape(clean.rules));
+  assert.deepEqual(await viaAlias(), [['10.251.0.0/16', gaIp]]);
+  await d3.stop('SIGTERM');
+
+  // Nothing changed in Docker since d3 planned: d4 takes d3's saved plans (not for host routes), and still finds the kernel's drift.
+  await execIn({ pid: rPid }, 'ip', ['route', 'del', '10.250.0.0/16']);
+  const d4 = start(CACHE);
+  const rec4 = await d4.waitForLog((l) => l.msg === 'reconciled', 20_000);
+  assert.ok(Number(rec4.plansReused) >= 2, `saved plans taken: ${JSON.stringify(rec4)}`);
+  assert.equal(d4.lines.find((l) => isTx(l) && l.container === r.name)?.msg, 'applied', 'the deleted route is found against the saved plan');
+  assert.deepEqual((await twineRoutes({ pid: rPid })).map((x) => [x.dst, x.gateway]), routesBefore);
+  assert.equal(d4.lines.find((l) => isTx(l) && l.container === byAlias)?.msg, 'in sync, nothing sent');
   assert.deepEqual(await viaAlias(), [['10.251.0.0/16', gaIp]]);
 });

@@ -28,19 +28,33 @@ export class FakeBed {
   readonly netns = new FakeNetns(this.spaces);
   readonly nft = new FakeNft(this.spaces);
   readonly host = new FakeHost();
-  readonly engine: Engine;
+  /** Replaced by restartEngine(). */
+  engine: Engine;
   /** Every TxEvent the engine emitted, in order. */
   readonly txs: TxEvent[] = [];
   private readonly lastNs = new Map<string, string>();
   private nextPid = 5_000_000;
   private nextIno = 4_100_000_000;
 
-  constructor(opts: Partial<EngineOptions> = {}, deps: Pick<EngineDeps, 'parseLabels'> = {}) {
-    this.engine = new Engine(
+  constructor(
+    private readonly opts: Partial<EngineOptions> = {},
+    deps: Pick<EngineDeps, 'parseLabels' | 'planMemo'> = {},
+  ) {
+    this.engine = this.newEngine(deps);
+  }
+
+  private newEngine(deps: Pick<EngineDeps, 'parseLabels' | 'planMemo'>): Engine {
+    const engine = new Engine(
       { docker: this.docker, netns: this.netns, nft: this.nft, log: createLogger({ level: 'silent' }), host: this.host, ...deps },
-      { allowHostRoutes: false, hostNetns: HOST_NETNS, concurrency: 4, applyBeforeStart: false, ...opts },
+      { allowHostRoutes: false, hostNetns: HOST_NETNS, concurrency: 4, applyBeforeStart: false, ...this.opts },
     );
-    this.engine.on('transaction', (e) => this.txs.push(e));
+    engine.on('transaction', (e) => this.txs.push(e));
+    return engine;
+  }
+
+  /** Twine restarts: a new engine (knowing nothing but `deps`) on the same Docker, host and namespaces. */
+  restartEngine(deps: Pick<EngineDeps, 'parseLabels' | 'planMemo'> = {}): void {
+    this.engine = this.newEngine(deps);
   }
 
   network(name: string, subnet: string, driver?: string): void {

@@ -1,0 +1,106 @@
+// A container's plan is a pure function of its inventory entry, the inventory
+// snapshot it resolves against (./planner.ts: labels, networks, every name a
+// reference may answer to, swarm tasks on other nodes) and Twine's options and
+// build. A full re-sync (start-up, reconnect, --resync-interval) re-plans every
+// container; while that snapshot is the one a plan was made from, the plan
+// made then is the answer, and planning again (labels, resolve, compile: most
+// of an in-sync container's CPU) would only rebuild it. The memo keys each
+// container's last plan by a digest of exactly those inputs and persists
+// across Twine's restarts beside the inspect cache, so a restart with nothing
+// changed re-plans nothing. The transaction still observes the namespace and
+// diffs it against the plan: the memo replaces planning, never the kernel
+// read, so drift is still found. Containers with host routes are not memoized
+// (their plan also depends on the host's addresses, read per transaction).
+
+import { createHash } from 'node:crypto';
+import type { ContainerInfo, Inventory } from '../docker/container.js';
+import type { LabelWarning } from '../labels/spec.js';
+import type { Plan } from '../plan/types.js';
+import type { DesiredState } from '../resolve/desired.js';
+import { SavedMap } from '../util/saved-map.js';
+import type { Dependencies } from './graph.js';
+
+/** What the engine keeps of a plan outcome (./planner.ts PlanOutcome). */
+export interface Planned {
+  plan: Plan;
+  desired: DesiredState;
+  deps: Dependencies;
+  warnings: LabelWarning[];
+}
+
+const FORMAT = 1;
+
+/** An inventory entry's digest, once per object (the store replaces an entry when it changes). */
+const entryDigests = new WeakMap<ContainerInfo, string>();
+
+function entryDigest(c: ContainerInfo): string {
+  let d = entryDigests.get(c);
+  if (d === undefined) {
+    // The namespace inode is re-read at every start of Twine and no plan depends on it.
+    const { netnsIno: _ino, ...rest } = c;
+    d = createHash('sha1').update(JSON.stringify(rest)).digest('base64');
+    entryDigests.set(c, d);
+  }
+  return d;
+}
+
+/** One digest per snapshot (the store keeps the array until something changes). */
+const snapshotDigests = new WeakMap<readonly ContainerInfo[], { remote: Inventory['remoteTasks']; noDns: Inventory['noDns']; digest: string }>();
+
+/** A digest of everything in `inv` a plan may depend on, in an order that does not depend on the store's. */
+export function snapshotDigest(inv: Inventory): string {
+  const cached = snapshotDigests.get(inv.containers);
+  if (cached && cached.remote === inv.remoteTasks && cached.noDns === inv.noDns) return cached.digest;
+  const h = createHash('sha1');
+  for (const d of inv.containers.map(entryDigest).sort()) h.update(d);
+  h.update(JSON.stringify(inv.remoteTasks ?? []));
+  h.update(JSON.stringify([...(inv.noDns ?? [])].sort()));
+  const digest = h.digest('base64');
+  snapshotDigests.set(inv.containers, { remote: inv.remoteTasks, noDns: inv.noDns, digest });
+  return digest;
+}
+
+/** The plan inputs of `info` in `inv` under `salt` (Twine's build and the planner's options). */
+export function planInputs(info: ContainerInfo, inv: Inventory, salt: string): string {
+  return `${salt}|${snapshotDigest(inv)}|${entryDigest(info)}`;
+}
+
+export class PlanMemo extends SavedMap<{ inputs: string; planned: Planned }> {
+  constructor() {
+    super(FORMAT);
+  }
+
+  /** The plan made from exactly these inputs, if it is the one kept. */
+  get(id: string, inputs: string): Planned | undefined {
+    const e = this.byId.get(id);
+    return e?.inputs === inputs ? e.planned : undefined;
+  }
+
+  set(id: string, inputs: string, planned: Planned): void {
+    this.put(id, { inputs, planned });
+  }
+
+  protected saved(): unknown[] {
+    return [...this.byId].map(([id, e]) => ({ id, ...e }));
+  }
+
+  protected adopt(e: unknown): void {
+    const x = e as { id?: unknown; inputs?: unknown; planned?: unknown };
+    if (typeof x?.id !== 'string' || typeof x.inputs !== 'string' || !wellFormed(x.planned) || this.byId.has(x.id)) return;
+    this.byId.set(x.id, { inputs: x.inputs, planned: x.planned });
+  }
+}
+
+const isArr = Array.isArray;
+
+/** Enough of a Planned's shape that the transaction and the status can read it. */
+function wellFormed(p: unknown): p is Planned {
+  const x = p as Partial<Record<keyof Planned, unknown>>;
+  if (typeof x !== 'object' || x === null || typeof x.desired !== 'object' || x.desired === null || !isArr(x.warnings)) return false;
+  const d = x.deps as Partial<Dependencies> | undefined;
+  if (!d || !isArr(d.refs) || !isArr(d.ids)) return false;
+  const plan = x.plan as Partial<Plan> | undefined;
+  if (!plan || typeof plan.container !== 'object' || typeof plan.ns !== 'object' || !isArr(plan.sysctls) || !isArr(plan.routes)) return false;
+  if (!isArr(plan.defaultRoutes) || !isArr(plan.hostRoutes) || !(plan.rules === undefined || isArr(plan.rules))) return false;
+  return typeof plan.table === 'object' && plan.table !== null && isArr(plan.table.chains);
+}
