@@ -239,7 +239,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   private markGone(id: string, removed: boolean, base: EventTimes): void {
     const c = this.store.stop(id, removed);
     if (!c) return;
-    for (const dep of this.graph.dependentsOf({ id, names: namesOf(c) })) {
+    const deps = this.graph.dependentsOf({ id, names: namesOf(c) });
+    // Their routes turn unreachable now, ahead of their transactions.
+    this.reconciler.repoint(deps, (key) => this.queue.running(key), `${c.name} ${base.why}`);
+    for (const dep of deps) {
       void this.queue.request(dep, { ...base, kind: 'replan', why: `dependency ${c.name} ${base.why}` });
     }
   }
@@ -321,7 +324,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   private requestDependentsIfMoved(id: string, change: Change, reasons: Reason[]): void {
     if (!moved(change)) return;
     const times = { eventMs: minEventMs(reasons), receivedMs: minReceived(reasons) };
-    for (const dep of this.graph.dependentsOf({ id, names: change.names })) {
+    const deps = this.graph.dependentsOf({ id, names: change.names });
+    // Their routes go in now, every one at once, ahead of their transactions (./repoint.ts).
+    this.reconciler.repoint(deps, (key) => this.queue.running(key), `${change.after?.name ?? change.before?.name ?? id} changed`);
+    for (const dep of deps) {
       void this.queue.request(dep, { ...times, kind: 'replan', why: `dependency ${change.after?.name ?? change.before?.name ?? id} changed` });
     }
   }

@@ -52,6 +52,11 @@ export class KeyedQueue<T> {
     return done;
   }
 
+  /** A run of `key` is under way (it may have given its place up). */
+  running(key: string): boolean {
+    return this.keys.get(key)?.running === true;
+  }
+
   get pending(): number {
     return this.ready.length + this.active + this.tailing;
   }

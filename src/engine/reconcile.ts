@@ -14,6 +14,7 @@ import { visibleLabels } from '../labels/visible.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';
 import type { Logger } from '../log.js';
 import type { NsHandle } from '../netns/handle.js';
+import type { Route } from '../netns/types.js';
 import type { Plan } from '../plan/types.js';
 import type { ContainerInfo } from '../docker/container.js';
 import { wallMs } from '../netns/clock.js';
@@ -25,12 +26,13 @@ import { conflictReason } from './host-claims.js';
 import type { HostRoutes } from './host-routes.js';
 import { hostRoutePolicy } from './host-subnets.js';
 import type { HostView } from './host-view.js';
-import { openOwnNamespace } from './ownership.js';
+import { openOwnNamespace, type NamespaceContext } from './ownership.js';
 import { planInputs, type PlanMemo, type Planned } from './plan-memo.js';
 import { planContainer } from './planner.js';
 import { minEventMs, onlyConfirms, whys, type Reason } from './reason.js';
 import type { RetrySchedule } from './retry.js';
 import type { ContainerState, FrontStages, TxEvent, TxResultKind } from './state.js';
+import { Repointer, withReplaced, type LastCommit } from './repoint.js';
 import { RoutesFirst } from './routes-first.js';
 import { applyPlan, type TxResult } from './transaction.js';
 
@@ -76,6 +78,10 @@ export class Reconciler {
   readonly states = new Map<string, ContainerState>();
   /** Namespace inode per container that Twine has written to, to tell a fresh namespace from a known one. */
   private readonly knownNs = new Map<string, number>();
+  /** The reading of each container its last commit was planned from (with knownNs: what ./repoint.ts may re-point). */
+  private readonly committedFrom = new Map<string, ContainerInfo>();
+  /** Routes committed before a re-point write replaced some (the transaction that follows reports those as its own changes). */
+  private readonly repointedFrom = new Map<string, Route[]>();
   /** Every transaction's routes before any one's nft commit, when several run. */
   private readonly routesFirst = new RoutesFirst();
   /** Full re-syncs under way: while one runs, plans come from the memo when their inputs are unchanged. */
@@ -84,9 +90,45 @@ export class Reconciler {
   plansReused = 0;
   /** The planner's options and Twine's build: part of every plan's inputs. */
   private readonly salt: string;
+  /** Dependents' routes written ahead of their transactions. */
+  private readonly repointer: Repointer;
 
   constructor(private readonly d: ReconcileDeps) {
     this.salt = JSON.stringify([d.opts.build ?? '', d.opts.allowHostRoutes, d.opts.limits ?? DEFAULT_LIMITS]);
+    this.repointer = new Repointer({
+      netns: d.deps.netns,
+      log: d.deps.log,
+      store: d.store,
+      namespaces: () => this.namespaces(),
+      open: d.host.open,
+      lastCommit: (id) => this.lastCommit(id),
+      wrote: (id, routes) => {
+        // The status says what is in the kernel.
+        const s = this.states.get(id);
+        if (!s?.applied) return;
+        if (!this.repointedFrom.has(id)) this.repointedFrom.set(id, s.applied.routes);
+        s.applied = { ...s.applied, routes: withReplaced(s.applied.routes, routes) };
+      },
+    });
+  }
+
+  /**
+   * `ids` reference a container that moved: their routes are written now, ahead
+   * of their transactions (./repoint.ts). `busy`: a transaction of it is running.
+   */
+  repoint(ids: Iterable<string>, busy: (id: string) => boolean, why: string): number {
+    return this.repointer.run(ids, busy, why);
+  }
+
+  private lastCommit(id: string): LastCommit | undefined {
+    const ino = this.knownNs.get(id);
+    const plan = this.states.get(id)?.applied;
+    const info = this.committedFrom.get(id);
+    return ino !== undefined && plan && info ? { info, plan, ino } : undefined;
+  }
+
+  private namespaces(): NamespaceContext {
+    return { hostInodes: this.d.hostNs, containers: this.d.store.values(), inNamespace: (ino) => this.d.store.inNamespace(ino) };
   }
 
   /** Every container's status, sorted by name. */
@@ -108,6 +150,8 @@ export class Reconciler {
     this.d.retries.forget(id);
     this.knownNs.delete(id);
     this.d.replan(this.d.hostRoutes.claims.release(id));
+    this.committedFrom.delete(id);
+    this.repointedFrom.delete(id);
     if (!info) {
       this.states.delete(id);
       this.d.graph.remove(id);
@@ -122,6 +166,7 @@ export class Reconciler {
   /** A running container without twine labels: Twine has nothing of it to keep. */
   unlabelled(id: string): void {
     this.d.retries.forget(id);
+    this.committedFrom.delete(id);
     this.d.replan(this.d.hostRoutes.claims.release(id));
     this.states.delete(id);
     this.d.graph.remove(id);
@@ -133,6 +178,9 @@ export class Reconciler {
    * `release` is called once its routes are in (the queue's next container may start, ./queue.ts).
    */
   async transact(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, release?: () => void): Promise<number | undefined> {
+    // A re-point write into this namespace goes first (./repoint.ts).
+    const repointing = this.repointer.pending(info.id);
+    if (repointing) await repointing;
     const txId = randomBytes(4).toString('hex');
     const tx: Tx = { info, reasons, txId, log: this.d.deps.log.child({ container: info.name, tx: txId }), eventMs: minEventMs(reasons) };
     const state = this.stateOf(info);
@@ -199,7 +247,7 @@ export class Reconciler {
     // The one namespace handle of this transaction, checked: the container's own namespace, the one recorded for it.
     let ns: NsHandle;
     try {
-      ns = openOwnNamespace(info, { hostInodes: this.d.hostNs, containers: this.d.store.values(), inNamespace: (ino) => this.d.store.inNamespace(ino) }, this.d.host.open);
+      ns = openOwnNamespace(info, this.namespaces(), this.d.host.open);
     } catch (err) {
       if (err instanceof NamespaceGoneError) this.gone(tx, err);
       else if (err instanceof NamespaceRefusedError) this.refuse(tx, state, err);
@@ -300,12 +348,14 @@ export class Reconciler {
       log.debug({ differs, before: differs.map((k) => state.applied![k]), after: differs.map((k) => plan[k]) }, "Docker's view gives a different plan");
     }
     let result: TxResult;
+    const lastRoutes = this.repointedFrom.get(info.id) ?? state.applied?.routes;
+    this.repointedFrom.delete(info.id);
     try {
       result = await applyPlan(this.d.deps, { ...plan, ns: handle.target }, {
         fresh,
         ...(state.applied ? { known: state.applied.table } : {}),
         // What Twine last committed in this very namespace: its routes are written with the reads.
-        ...(state.applied && !fresh && this.knownNs.get(info.id) === ino ? { lastRoutes: state.applied.routes } : {}),
+        ...(state.applied && !fresh && this.knownNs.get(info.id) === ino ? { lastRoutes } : {}),
         ...(routesDone ? { routesDone } : {}),
       });
     } catch (err) {
@@ -316,6 +366,7 @@ export class Reconciler {
     }
     this.d.retries.forget(info.id);
     this.knownNs.set(info.id, ino);
+    this.committedFrom.set(info.id, info);
     const committedAt = wallMs();
     let latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
     // Applied before the start event and still in place: the network was ready that much earlier.

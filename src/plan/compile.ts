@@ -33,7 +33,7 @@ import type { PortRange } from '../labels/spec.js';
 import { TWINE_CHAINS } from '../iptables/chains.js';
 import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Route, type Rule } from '../netns/types.js';
 import type { Family } from '../net/ip.js';
-import type { DesiredForward, DesiredState, ForwardTarget } from '../resolve/desired.js';
+import type { DesiredForward, DesiredRoute, DesiredState, ForwardTarget } from '../resolve/desired.js';
 import { TwineError } from '../errors.js';
 import type { Plan, SysctlSetting } from './types.js';
 
@@ -171,8 +171,9 @@ function sysctlsOf(d: DesiredState): SysctlSetting[] {
   return [...s.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }));
 }
 
-function routesOf(d: DesiredState): Route[] {
-  return d.routes.map((r): Route => {
+/** Routes in kernel terms: a gateway that is down makes its route `unreachable` (kill switch). */
+export function compileRoutes(routes: readonly DesiredRoute[]): Route[] {
+  return routes.map((r): Route => {
     if (r.state === 'up' && r.gateway) {
       return { family: r.family, dst: r.dst, type: 'unicast', gateway: r.gateway, ...(r.dev ? { dev: r.dev } : {}), protocol: TWINE_RT_PROTO };
     }
@@ -300,7 +301,7 @@ export function compile(d: DesiredState, maxRules = Infinity): Plan {
     container: { ...d.container },
     ns: { pid: d.container.pid },
     sysctls: sysctlsOf(d),
-    routes: [...routesOf(d), ...replyRoutes(d)],
+    routes: [...compileRoutes(d.routes), ...replyRoutes(d)],
     rules: policyRules(d),
     defaultRoutes: d.dockerDefaults.map((g) => ({
       family: g.family,

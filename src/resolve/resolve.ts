@@ -36,7 +36,7 @@ import { LabelError } from '../errors.js';
 import { translateRule, type RefResolver } from '../firewall/iptables/translate.js';
 import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf, type Family } from '../net/ip.js';
 import { cidrText } from '../net/cidr.js';
-import type { Dest, Spec } from '../labels/spec.js';
+import type { Dest, RouteSpec, Spec } from '../labels/spec.js';
 import { SpecCache } from '../labels/spec-cache.js';
 import type {
   DesiredForward,
@@ -261,6 +261,40 @@ export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family:
   return via.length > 0 && coversAll(via.map((rt) => rt.cidr), family);
 }
 
+/** One route label resolved: its gateway's address (or down, with the reason), and the gateway's MAC on the shared network. */
+interface RouteResolution {
+  route: DesiredRoute;
+  gatewayMac?: { networkId: string; mac: string | undefined };
+  unresolved?: Unresolved;
+}
+
+function resolveRoute(r: Resolver, rt: RouteSpec): RouteResolution {
+  const family = rt.cidr.family;
+  const base = { label: rt.label, family, dst: cidrText(rt.cidr), dest: destText(rt.dest) };
+  if (rt.dest.kind === 'ip') {
+    const a = r.attachmentFor(rt.dest.ip, family);
+    const holder = a && r.holderOf(rt.dest.ip, family);
+    const mac = a && holder ? { gatewayMac: { networkId: a.networkId, mac: holder.networks.find((x) => x.networkId === a.networkId)?.mac } } : {};
+    return { route: { ...base, state: 'up', gateway: rt.dest.ip, ...(a?.iface ? { dev: a.iface } : {}) }, ...mac };
+  }
+  const m = r.lookup(rt.dest.name, family);
+  if (!m) {
+    const reason = r.whyNot(rt.dest.name, 'gateway', family);
+    return { route: { ...base, state: 'down', reason }, unresolved: { label: rt.label, ref: rt.dest.name, reason } };
+  }
+  return { route: { ...base, state: 'up', gateway: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), via: peerOf(m) }, gatewayMac: { networkId: m.src.networkId, mac: m.dst.mac } };
+}
+
+/**
+ * The route labels alone, resolved as resolve() resolves them (the same
+ * lookups, so the same answer, fail-closed included): what re-pointing a
+ * dependent needs when only the containers it references moved.
+ */
+export function resolveRoutes(source: ContainerInfo, spec: Spec, inv: Inventory): DesiredRoute[] {
+  const r = new Resolver(source, inv);
+  return spec.routes.map((rt) => resolveRoute(r, rt).route);
+}
+
 /** `specs` holds the other containers' labels, parsed (a planner shares one across the containers of a snapshot). */
 export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs: SpecCache = new SpecCache()): Resolution {
   const r = new Resolver(source, inv);
@@ -289,23 +323,11 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     gatewayMacs.set(networkId, set);
   };
   const routes: DesiredRoute[] = spec.routes.map((rt) => {
-    const family = rt.cidr.family;
-    const base = { label: rt.label, family, dst: cidrText(rt.cidr), dest: destText(rt.dest) };
-    if (rt.dest.kind === 'ip') {
-      const a = r.attachmentFor(rt.dest.ip, family);
-      const holder = a && r.holderOf(rt.dest.ip, family);
-      if (a && holder) noteMac(a.networkId, holder.networks.find((x) => x.networkId === a.networkId)?.mac);
-      return { ...base, state: 'up', gateway: rt.dest.ip, ...(a?.iface ? { dev: a.iface } : {}) };
-    }
-    noteRef(rt.dest.name);
-    const m = r.lookup(rt.dest.name, family);
-    if (!m) {
-      const reason = r.whyNot(rt.dest.name, 'gateway', family);
-      unresolved.push({ label: rt.label, ref: rt.dest.name, reason });
-      return { ...base, state: 'down', reason };
-    }
-    noteMac(m.src.networkId, m.dst.mac);
-    return { ...base, state: 'up', gateway: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), via: peerOf(m) };
+    if (rt.dest.kind === 'ref') noteRef(rt.dest.name);
+    const x = resolveRoute(r, rt);
+    if (x.gatewayMac) noteMac(x.gatewayMac.networkId, x.gatewayMac.mac);
+    if (x.unresolved) unresolved.push(x.unresolved);
+    return x.route;
   });
 
   const forwards: DesiredForward[] = spec.forwards.map((f) => {

@@ -361,22 +361,75 @@ test('a netlink failure in a namespace that is still there: failed, and retried 
   assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
 });
 
-test('an nft batch that fails rolls the routes back: failed, the last good state kept', async () => {
+test('an nft batch that fails after the route was re-pointed: failed, the kill switch stays closed, the status says what is in the kernel', async () => {
   // The app's route and its forward both follow gw: a move changes both.
   const bed = gatewayAndApp({ appLabels: { 'twine.route.10.50.0.0/16': 'gw', 'twine.nat.forward.8080': 'gw:80' } });
   await started(bed, GW, APP);
-  const sorted = (rs: Route[]): Route[] => [...rs].sort((a, b) => `${a.table ?? 254} ${a.dst}`.localeCompare(`${b.table ?? 254} ${b.dst}`));
-  const before = sorted(structuredClone(bed.routesIn(APP)));
-  const applied = bed.engine.container('app')!.applied;
+  const applied = bed.engine.container('app')!.applied!;
   bed.nft.failNext = 1;
   bed.stop(GW);
   bed.event('die', GW);
   await bed.settle();
   assert.equal(bed.spaces.batchesIn(bed.nsOf(APP)).length, 2, 'the second batch was sent (and refused)');
   assert.equal(bed.txsOf('app').at(-1)?.result, 'failed');
-  assert.deepEqual(sorted(bed.routesIn(APP)), before, 'the unreachable route was put back to the route via gw');
-  assert.deepEqual(bed.engine.container('app')!.applied, applied);
   assert.match(bed.engine.container('app')!.lastError ?? '', /nft/);
+  // The transaction's rollback goes back to what was there before it: the route re-pointed (unreachable), never via the dead gw.
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.type, 'unreachable');
+  const now = bed.engine.container('app')!.applied!;
+  const sorted = (rs: Route[]): Route[] => [...rs].sort((a, b) => `${a.table ?? 254} ${a.dst}`.localeCompare(`${b.table ?? 254} ${b.dst}`));
+  assert.deepEqual(sorted(now.routes), sorted(bed.routesIn(APP).filter((r) => r.protocol === TWINE_RT_PROTO)), 'status routes = kernel routes');
+  assert.deepEqual(now.table, applied.table, 'the table is the one committed before (its commit failed)');
+});
+
+test('dependents re-pointed ahead of their transactions: one route write per namespace, then the transaction reports the change', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const appNs = bed.nsOf(APP);
+  const mark = bed.spaces.callsIn(appNs).length;
+  bed.stop(GW);
+  bed.event('die', GW);
+  await bed.settle();
+  const calls = bed.spaces.callsIn(appNs).slice(mark);
+  const first = calls[0]!;
+  assert.equal(first.op, 'batch');
+  assert.deepEqual(
+    (first.arg as { op: string; route?: Route }[]).map((st) => [st.op, st.route?.dst, st.route?.type]),
+    [['routeReplace', '10.50.0.0/16', 'unreachable']],
+    'the first write into the app is the re-pointed route alone',
+  );
+  assert.ok(calls.length > 1, 'its transaction followed');
+  const tx = bed.txsOf('app').at(-1)!;
+  assert.equal(tx.result, 'applied', 'the transaction reports the route change as its own');
+  assert.ok(tx.reasons.some((r) => r.startsWith('dependency gw')));
+  assert.equal(bed.engine.container('app')?.applied?.routes.find((r) => r.dst === '10.50.0.0/16')?.type, 'unreachable');
+
+  // Back on a new address: the same, via the new address.
+  const mark2 = bed.spaces.callsIn(appNs).length;
+  bed.docker.containers.get(GW)!.networks = [{ network: 'lan', ip: '172.30.1.9' }];
+  bed.run(GW);
+  bed.event('start', GW);
+  await bed.settle();
+  const first2 = bed.spaces.callsIn(appNs)[mark2]!;
+  assert.deepEqual(
+    (first2.arg as { op: string; route?: Route }[]).map((st) => [st.op, st.route?.gateway]),
+    [['routeReplace', '172.30.1.9']],
+  );
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.9');
+  assert.equal(bed.txsOf('app').at(-1)?.result, 'applied');
+  assert.equal(bed.host.openHandles, 0, 'every namespace handle closed');
+});
+
+test('re-pointing writes only into the namespace the dependent was committed in (restarted, its start not handled yet)', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  // The app restarted in a new namespace, and its start event has not been handled yet.
+  bed.stop(APP);
+  const app = bed.run(APP);
+  const newNs = `ino:${app.ino}`;
+  bed.stop(GW);
+  bed.event('die', GW);
+  await bed.settle();
+  assert.equal(bed.spaces.callsIn(newNs).filter((c) => c.op === 'batch' && (c.arg as { op: string }[]).every((st) => st.op === 'routeReplace')).length, 0, 'no re-point write in a namespace Twine has not committed to');
 });
 
 test('applied before the start event (early path): the start event finds it in place, one batch', async () => {
