@@ -90,25 +90,62 @@ export const MAX_COMMENT = 128;
 const IDENTITY_PREFIX = 'twine:';
 
 // A container's rules come back on every restart and across containers with the same
-// labels: their hashes are remembered (a plan is on the start path).
+// labels: their hashes are remembered (a plan is on the start path), and so are the
+// rules themselves. Every plan holding a rule holds the same frozen RuleDef, and every
+// plan with the same table the same frozen TableDef: the engine keeps a plan per
+// container, and 1000 containers' own copies of their rule trees were ~7 KB each of
+// live heap (bench/PROFILE.md). Frozen: a shared rule changed in place would change
+// every plan holding it.
 const identities = new Map<string, string>();
+const rules = new Map<string, RuleDef>();
+const tables = new Map<string, TableDef>();
 const MAX_IDENTITIES = 4096;
+
+/** Freezes a JSON value and everything in it. */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/** Adds to a bounded memo (emptied when full: what plans hold stays theirs). */
+function remember<V>(m: Map<string, V>, key: string, v: V): V {
+  if (m.size >= MAX_IDENTITIES) m.clear();
+  m.set(key, v);
+  return v;
+}
 
 /**
  * A rule whose comment carries its identity: "twine:<hash of chain+expr>" and,
  * after a space, the user's own comment. The diff matches live rules by it, so
- * it never has to compare nft's re-serialised expressions with ours.
+ * it never has to compare nft's re-serialised expressions with ours. The result
+ * is shared and frozen; its expr is a copy of `expr` as JSON has it (what the
+ * batch sends), so the caller's objects are left as they are.
  */
 export function makeRule(chain: string, expr: NftExpr[], note?: string): RuleDef {
-  const key = `${chain}\0${JSON.stringify(expr)}`;
+  const json = JSON.stringify(expr);
+  const key = `${chain}\0${json}`;
+  // The chain has no NUL and the JSON no raw one: the second NUL ends the expression.
+  const ruleKey = note ? `${key}\0${note}` : key;
+  const known = rules.get(ruleKey);
+  if (known) return known;
   let id = identities.get(key);
-  if (id === undefined) {
-    id = `${IDENTITY_PREFIX}${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
-    if (identities.size >= MAX_IDENTITIES) identities.clear();
-    identities.set(key, id);
-  }
+  if (id === undefined) id = remember(identities, key, `${IDENTITY_PREFIX}${createHash('sha256').update(key).digest('hex').slice(0, 16)}`);
   const comment = note ? `${id} ${note}` : id;
-  return { expr, comment: comment.slice(0, MAX_COMMENT) };
+  return remember(rules, ruleKey, deepFreeze({ expr: JSON.parse(json) as NftExpr[], comment: comment.slice(0, MAX_COMMENT) }));
+}
+
+/**
+ * The shared, frozen copy of a table made of makeRule's rules: equal tables
+ * (same chains, hooks, counters and rules in the same order) are one object.
+ * Rules are told apart by their comments, which name the chain and expression
+ * (the diff relies on the same).
+ */
+export function internTable(t: TableDef): TableDef {
+  const key = JSON.stringify([t.counters ?? null, t.chains.map((c) => [c.name, c.base ?? null, c.rules.map((r) => r.comment)])]);
+  return tables.get(key) ?? remember(tables, key, deepFreeze(t));
 }
 
 /** The identity part of a rule comment made by makeRule, or undefined for a foreign rule. */

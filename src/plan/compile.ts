@@ -28,7 +28,7 @@
 //   kill switch drops what would leak. A pattern "+" matches every interface:
 //   no kill switch then.
 
-import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, REPLY_MARK_CHAIN, REPLY_ROUTE_CHAIN, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
+import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, REPLY_MARK_CHAIN, REPLY_ROUTE_CHAIN, internTable, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
 import type { PortRange } from '../labels/spec.js';
 import { TWINE_CHAINS } from '../iptables/chains.js';
 import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Route, type Rule } from '../netns/types.js';
@@ -279,7 +279,7 @@ function tableOf(d: DesiredState, maxRules: number): TableDef {
   }
   const gw = gatewayRules(d);
   const reply = replyRules(d);
-  if (rules.size === 0 && gw.rules.length === 0 && reply.mark.length === 0) return { chains: [] };
+  if (rules.size === 0 && gw.rules.length === 0 && reply.mark.length === 0) return internTable({ chains: [] });
   const chains: ChainDef[] = BASE_CHAINS.map((b) => ({
     name: b.name,
     base: { type: b.type, hook: b.hook, prio: b.prio },
@@ -292,7 +292,7 @@ function tableOf(d: DesiredState, maxRules: number): TableDef {
   own(REPLY_MARK_CHAIN, reply.mark);
   own(REPLY_ROUTE_CHAIN, reply.route);
   for (const c of TWINE_CHAINS) chains.push({ name: c, rules: rules.byChain.get(c) ?? [] });
-  return gw.counters.length > 0 ? { chains, counters: gw.counters } : { chains };
+  return internTable(gw.counters.length > 0 ? { chains, counters: gw.counters } : { chains });
 }
 
 /** Throws RuleLimitError when the firewall rules would be more than `maxRules`. */

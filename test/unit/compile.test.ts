@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BASE_CHAINS } from '../../src/firewall/nft.js';
+import { BASE_CHAINS, makeRule, type NftExpr } from '../../src/firewall/nft.js';
 import { TWINE_CHAINS } from '../../src/iptables/chains.js';
 import { RTPROT_BOOT, TWINE_RT_PROTO } from '../../src/netns/types.js';
 import { compile, ifaceMatch } from '../../src/plan/compile.js';
@@ -200,6 +200,28 @@ test('host routes via the container, Twine protocol; compile is deterministic', 
   const text = explainText({ desired: d, deps: [], refs: [], unresolved: [] }, p);
   assert.match(text, /10\.8\.0\.0\/24 via 172\.17\.0\.2 proto 74/);
   assert.match(text, /oifname "wg\*" masquerade/);
+});
+
+test('containers with the same table share one frozen table; rules are shared and the caller\'s expressions left alone', () => {
+  const rule = (expr: NftExpr[], comment?: string) => ({ label: 'twine.iptables.rule.a', name: 'a', chain: 'TWINE_INPUT' as const, state: 'up' as const, expr, ...(comment ? { comment } : {}) });
+  const expr: NftExpr[] = [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 22 } }, { accept: null }];
+  const a = compile(desired({ container: { id: 'a', name: 'a', pid: 1 }, rules: [rule(expr)], natInterfaces: ['wg+'] }));
+  const b = compile(desired({ container: { id: 'b', name: 'b', pid: 2 }, rules: [rule(structuredClone(expr))], natInterfaces: ['wg+'] }));
+  assert.equal(a.table, b.table);
+  assert.ok(Object.isFrozen(a.table) && Object.isFrozen(a.table.chains[0]!.rules[0]!.expr[0]));
+  assert.throws(() => (a.table.chains as unknown[]).push({}), TypeError);
+  assert.ok(!Object.isFrozen(expr) && !Object.isFrozen(expr[0]), 'the label\'s parsed rule is not frozen');
+  // Anything different is a table of its own: a rule, its comment, a chain.
+  const c = compile(desired({ rules: [rule(expr, 'ssh')], natInterfaces: ['wg+'] }));
+  const d = compile(desired({ rules: [rule([{ drop: null }])], natInterfaces: ['wg+'] }));
+  const e = compile(desired({ rules: [rule(expr)], natInterfaces: ['wg+'], killSwitch: false }));
+  assert.equal(new Set([a.table, c.table, d.table, e.table]).size, 4);
+  assert.notEqual(JSON.stringify(a.table), JSON.stringify(c.table));
+  // One rule object per chain, expression and note.
+  assert.equal(makeRule('TWINE_INPUT', expr, 'x'), makeRule('TWINE_INPUT', structuredClone(expr), 'x'));
+  assert.notEqual(makeRule('TWINE_INPUT', expr, 'x'), makeRule('TWINE_INPUT', expr, 'y'));
+  assert.notEqual(makeRule('TWINE_INPUT', expr), makeRule('TWINE_OUTPUT', expr));
+  assert.equal(makeRule('TWINE_INPUT', expr, 'x').comment.split(' ')[0], makeRule('TWINE_INPUT', expr, 'y').comment.split(' ')[0]);
 });
 
 test('iptables pattern to nft name match', () => {
