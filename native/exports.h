@@ -48,6 +48,7 @@ Napi::Value NftRun(const Napi::CallbackInfo& info);
 Napi::Value Version(const Napi::CallbackInfo& info);
 Napi::Value Stats(const Napi::CallbackInfo& info);
 Napi::Value MallocTrim(const Napi::CallbackInfo& info);
+Napi::Value HeapCompact(const Napi::CallbackInfo& info);
 Napi::Value RealtimeMs(const Napi::CallbackInfo& info);
 
 #ifdef TWINE_TEST_EXPORTS

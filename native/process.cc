@@ -1,7 +1,8 @@
 // Exports about the process rather than a namespace: version, pool figures,
-// malloc_trim and a precise wall clock.
+// malloc_trim, V8's heap compaction and a precise wall clock.
 #include <malloc.h>
 #include <time.h>
+#include <v8.h>
 
 #include "exports.h"
 #ifdef TWINE_HAVE_NFT
@@ -31,6 +32,22 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 // which after a few thousand transactions is tens of MB of resident memory.
 Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+}
+
+// Main thread only: a full garbage collection that compacts the heap and gives
+// its emptied pages back to the kernel. V8's own full collections free objects
+// but keep the pages they were on (a burst of transactions leaves the heap's
+// committed size where the burst took it); compacting is what V8 does under
+// memory pressure, so the pressure is signalled and withdrawn at once (left
+// raised, V8 would keep collecting eagerly). Synchronous on this thread: the
+// caller picks a quiet moment.
+Napi::Value HeapCompact(const Napi::CallbackInfo& info) {
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  if (isolate) {
+    isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kCritical);
+    isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kNone);
+  }
+  return Napi::Boolean::New(info.Env(), isolate != nullptr);
 }
 
 // CLOCK_REALTIME in ms with the fraction: Docker stamps events with it, and

@@ -10,10 +10,7 @@ import { InspectCache } from '../docker/inspect-cache.js';
 import { describeError } from '../errors.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { PlanMemo } from './plan-memo.js';
-import { trimMalloc } from '../netns/memory.js';
-
-/** After transactions, give freed native memory back this often (ms). */
-const TRIM_INTERVAL_MS = 5000;
+import { MemoryRelease } from '../netns/memory.js';
 
 export interface DaemonOptions extends EngineOptions {
   /** 0 disables the periodic drift check. */
@@ -28,8 +25,7 @@ export class Daemon {
   readonly engine: Engine;
   readonly events: DockerEventStream;
   private timer: NodeJS.Timeout | undefined;
-  private trimTimer: NodeJS.Timeout | undefined;
-  private txSinceTrim = 0;
+  private memory: MemoryRelease | undefined;
   private stopping = false;
   private readonly inspectCache: InspectCache;
   private readonly planMemo = new PlanMemo();
@@ -76,13 +72,11 @@ export class Daemon {
 
   start(): void {
     this.events.start();
-    this.engine.on('transaction', () => this.txSinceTrim++);
-    this.trimTimer = setInterval(() => {
-      if (this.txSinceTrim === 0) return;
-      this.txSinceTrim = 0;
-      trimMalloc();
-    }, TRIM_INTERVAL_MS);
-    this.trimTimer.unref();
+    // Freed native memory back after transactions, the heap's emptied pages after a burst of them.
+    const memory = (this.memory = new MemoryRelease({
+      onCompact: (c) => this.log.debug({ heapMb: [Math.round(c.beforeMb), Math.round(c.afterMb)], ms: Math.round(c.ms) }, 'heap compacted after a burst'),
+    }));
+    this.engine.on('transaction', () => memory.work());
     if (this.opts.resyncIntervalMs > 0) {
       this.timer = setInterval(() => {
         if (!this.events.connected) return;
@@ -103,7 +97,7 @@ export class Daemon {
   async stop(graceMs: number): Promise<boolean> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.trimTimer) clearInterval(this.trimTimer);
+    this.memory?.stop();
     await this.events.stop();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));

@@ -45,6 +45,8 @@ export interface NativeBinding {
   stats(): NativeStats;
   /** malloc_trim(0): true when memory was released to the kernel. */
   mallocTrim(): boolean;
+  /** A full, compacting V8 collection that gives emptied heap pages back (main thread, synchronous). */
+  heapCompact(): boolean;
   /** clock_gettime(CLOCK_REALTIME) in ms since the epoch, with the fraction. */
   realtimeMs(): number;
   /** Table 0 lists every table; absent means main (254). Only unicast/unreachable/blackhole/prohibit routes. */
