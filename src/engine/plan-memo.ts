@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type { ContainerInfo, Inventory } from '../docker/container.js';
 import type { LabelWarning } from '../labels/spec.js';
 import type { Plan } from '../plan/types.js';
+import { internTable } from '../firewall/nft.js';
 import type { DesiredState } from '../resolve/desired.js';
 import { SavedMap } from '../util/saved-map.js';
 import type { Dependencies } from './graph.js';
@@ -87,6 +88,10 @@ export class PlanMemo extends SavedMap<{ inputs: string; planned: Planned }> {
   protected adopt(e: unknown): void {
     const x = e as { id?: unknown; inputs?: unknown; planned?: unknown };
     if (typeof x?.id !== 'string' || typeof x.inputs !== 'string' || !wellFormed(x.planned) || this.byId.has(x.id)) return;
+    // Equal tables are one shared object, as compiled ones are (firewall/nft.ts internTable):
+    // 1000 plans read back would otherwise each hold their own copy of the same rules.
+    const t = x.planned.plan.table;
+    if (t.chains.every((c) => typeof c === 'object' && c !== null && isArr(c.rules) && c.rules.every((r) => typeof r === 'object' && r !== null))) x.planned.plan.table = internTable(t);
     this.byId.set(x.id, { inputs: x.inputs, planned: x.planned });
   }
 }

@@ -8,6 +8,7 @@ import { FakeBed } from '../fakes/index.js';
 import { PlanMemo, planInputs, snapshotDigest, type Planned } from '../../src/engine/plan-memo.js';
 import type { ContainerInfo, Inventory } from '../../src/docker/container.js';
 import { TWINE_RT_PROTO } from '../../src/netns/types.js';
+import { internTable, makeRule } from '../../src/firewall/nft.js';
 
 const LAN = '172.30.1.0/24';
 const GW = 'bbbb000000000000000000000000000000000000000000000000000000000001';
@@ -63,6 +64,23 @@ test('PlanMemo: taken only for the same inputs; kept through its file text; malf
   assert.equal(back.size, 1);
   back.retain(new Set([GW]));
   assert.equal(back.size, 0);
+});
+
+test('PlanMemo: plans read back share one table object per distinct table, the one the compiler gives', () => {
+  const rule = makeRule('TWINE_INPUT', [{ accept: null }], 'memo test');
+  const table = internTable({ chains: [{ name: 'TWINE_INPUT', rules: [rule] }] });
+  const m = new PlanMemo();
+  m.set(APP, 'a', { ...PLANNED, plan: { ...PLANNED.plan, table } });
+  m.set(GW, 'g', { ...PLANNED, plan: { ...PLANNED.plan, table } });
+  const text = JSON.parse(m.serialize()) as { format: number; entries: unknown[] };
+  // A table whose rules are not objects is still taken, unshared, and breaks nothing.
+  text.entries.push({ id: 'odd', inputs: 'o', planned: { ...PLANNED, plan: { ...PLANNED.plan, table: { chains: [{ name: 'X', rules: 'no' }] } } } });
+  const back = new PlanMemo();
+  back.parse(JSON.stringify(text));
+  assert.equal(back.size, 3);
+  assert.equal(back.get(APP, 'a')?.plan.table, table);
+  assert.equal(back.get(GW, 'g')?.plan.table, table);
+  assert.equal(back.get('odd', 'o')?.plan.table.chains[0]?.name, 'X');
 });
 
 /** A gateway and an app that routes 10.50.0.0/16 via it and forwards 8080 to it. */
