@@ -231,6 +231,9 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
     const stagesMean: Record<string, number> = {};
     for (const l of lines) for (const [k, v] of Object.entries(l.stages ?? {})) stagesMean[k] = (stagesMean[k] ?? 0) + v / lines.length;
     const per = seen.map((x) => x.ms - evMs);
+    // The daemon's re-point step (src/engine/repoint.ts): routes written ahead of the transactions.
+    const rp = b.d.lines.filter((l) => l.msg === 'dependents re-pointed: routes written ahead of their transactions' && Number(l.time) >= Math.floor(t0)) as unknown as { count: number; left?: number; submitMs: number; settledMs: number; time: number }[];
+    const repointed = rp.length > 0 ? `, re-point step: ${rp.map((x) => `${x.count}${x.left ? ` (${x.left} busy, left to their transactions)` : ''} in ${x.submitMs.toFixed(1)} ms main thread, settled ${x.settledMs.toFixed(1)} ms, logged ${(x.time - evMs).toFixed(0)} ms after the start event`).join('; ')}` : '';
     const missing = per.filter((x) => !Number.isFinite(x)).length;
     out.push({
       transport: b.transport,
@@ -246,7 +249,7 @@ export async function gatewayMove(c: Ctx, b: BenchDaemon, out: GatewayRound[]): 
       cpuMs: cpu,
       txPerDependent: txPerDep,
     });
-    c.log(`  b: ${b.transport} round ${r}: ${deps.length} dependents re-pointed in ${Math.max(...per).toFixed(1)} ms (observer), ${Math.max(...twine).toFixed(1)} ms (twine), daemon CPU ${cpu.toFixed(0)} ms (user ${user.toFixed(0)}, system ${system.toFixed(0)}), ${txPerDep.toFixed(2)} transactions per dependent${missing ? `, ${missing} missing` : ''}`);
+    c.log(`  b: ${b.transport} round ${r}: ${deps.length} dependents re-pointed in ${Math.max(...per).toFixed(1)} ms (observer), ${Math.max(...twine).toFixed(1)} ms (twine), daemon CPU ${cpu.toFixed(0)} ms (user ${user.toFixed(0)}, system ${system.toFixed(0)}), ${txPerDep.toFixed(2)} transactions per dependent${missing ? `, ${missing} missing` : ''}${repointed}`);
   }
 }
 

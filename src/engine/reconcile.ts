@@ -181,6 +181,15 @@ export class Reconciler {
     // A re-point write into this namespace goes first (./repoint.ts).
     const repointing = this.repointer.pending(info.id);
     if (repointing) await repointing;
+    try {
+      return await this.transactNow(info, reasons, start, front, release);
+    } finally {
+      // One held up while this transaction ran goes now, ahead of the next transaction.
+      this.repointer.resume(info.id);
+    }
+  }
+
+  private async transactNow(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, release?: () => void): Promise<number | undefined> {
     const txId = randomBytes(4).toString('hex');
     const tx: Tx = { info, reasons, txId, log: this.d.deps.log.child({ container: info.name, tx: txId }), eventMs: minEventMs(reasons) };
     const state = this.stateOf(info);

@@ -57,6 +57,8 @@ export function withReplaced(routes: readonly Route[], replaced: readonly Route[
 export class Repointer {
   /** Writes under way, by container. */
   private readonly writes = new Map<string, Promise<void>>();
+  /** Dependents that had a transaction under way when a container they reference moved: re-pointed once it ends (why). */
+  private readonly deferred = new Map<string, string>();
 
   constructor(private readonly d: RepointDeps) {}
 
@@ -69,13 +71,20 @@ export class Repointer {
    * Writes the routes of `ids` (containers whose labels reference one that
    * moved) as the inventory resolves them now, where they differ from the last
    * committed ones. `busy`: a transaction of that container is running (it is
-   * left to the one queued after it). Returns how many namespaces it writes to.
+   * re-pointed when that one ends, ahead of the one queued after it: `left` in
+   * the log line). Returns how many namespaces it writes to.
    */
   run(ids: Iterable<string>, busy: (id: string) => boolean, why: string): number {
+    const t0 = performance.now();
     const inv = this.d.store.snapshot();
-    let count = 0;
+    const writes: Promise<void>[] = [];
+    let left = 0;
     for (const id of ids) {
-      if (this.writes.has(id) || busy(id)) continue;
+      if (this.writes.has(id) || busy(id)) {
+        this.deferred.set(id, why);
+        left++;
+        continue;
+      }
       const last = this.d.lastCommit(id);
       if (!last || this.d.store.get(id) !== last.info || !last.info.running) continue;
       let routes: Route[];
@@ -84,22 +93,37 @@ export class Repointer {
       } catch {
         continue; // labels its transaction reports
       }
-      if (routes.length > 0 && this.write(id, last, routes)) count++;
+      const w = routes.length > 0 ? this.write(id, last, routes) : undefined;
+      if (w) writes.push(w);
     }
-    if (count > 0) this.d.log.debug({ count, why }, 'dependents re-pointed: routes written ahead of their transactions');
-    return count;
+    if (writes.length === 0) {
+      if (left > 0) this.d.log.debug({ left, why }, 're-pointing held up: their transactions are under way');
+      return 0;
+    }
+    // Main thread: resolving and submitting; settled: every write back from the kernel.
+    const submitMs = performance.now() - t0;
+    void Promise.all(writes).then(() => this.d.log.info({ count: writes.length, ...(left > 0 ? { left } : {}), why, submitMs, settledMs: performance.now() - t0 }, 'dependents re-pointed: routes written ahead of their transactions'));
+    return writes.length;
   }
 
-  private write(id: string, last: LastCommit, routes: Route[]): boolean {
+  /** A transaction of `id` ended (no other of it runs until its next one starts): a re-point it held up is written now. */
+  resume(id: string): void {
+    const why = this.deferred.get(id);
+    if (why === undefined) return;
+    this.deferred.delete(id);
+    this.run([id], () => false, why);
+  }
+
+  private write(id: string, last: LastCommit, routes: Route[]): Promise<void> | undefined {
     let handle: NsHandle;
     try {
       handle = openOwnNamespace(last.info, this.d.namespaces(), this.d.open);
     } catch {
-      return false; // gone or refused: its transaction finds out and says so
+      return undefined; // gone or refused: its transaction finds out and says so
     }
     if (handle.ino !== last.ino) {
       handle.close();
-      return false;
+      return undefined;
     }
     const log = (err: unknown): void => this.d.log.warn({ container: last.info.name, err: describeError(err) }, 're-pointing its routes failed; its transaction follows');
     const p = this.d.netns
@@ -118,6 +142,6 @@ export class Repointer {
         this.writes.delete(id);
       });
     this.writes.set(id, p);
-    return true;
+    return p;
   }
 }
