@@ -152,6 +152,7 @@ export class Reconciler {
     this.d.replan(this.d.hostRoutes.claims.release(id));
     this.committedFrom.delete(id);
     this.repointedFrom.delete(id);
+    this.repointer.forget(id);
     if (!info) {
       this.states.delete(id);
       this.d.graph.remove(id);
@@ -167,6 +168,8 @@ export class Reconciler {
   unlabelled(id: string): void {
     this.d.retries.forget(id);
     this.committedFrom.delete(id);
+    this.repointedFrom.delete(id);
+    this.repointer.forget(id);
     this.d.replan(this.d.hostRoutes.claims.release(id));
     this.states.delete(id);
     this.d.graph.remove(id);

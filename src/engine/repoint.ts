@@ -114,6 +114,11 @@ export class Repointer {
     this.run([id], () => false, why);
   }
 
+  /** The container stopped or lost its labels: nothing of it is re-pointed any more. */
+  forget(id: string): void {
+    this.deferred.delete(id);
+  }
+
   private write(id: string, last: LastCommit, routes: Route[]): Promise<void> | undefined {
     let handle: NsHandle;
     try {
