@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { execa } from 'execa';
+import { inUse } from '../bed/owner.js';
 
 import type { ContainerInfo, NetworkAttachment } from '../../src/docker/container.js';
 import { hostNamespaceInodes } from '../../src/engine/ownership.js';
@@ -21,7 +22,8 @@ import type { Plan } from '../../src/plan/types.js';
 
 const PREFIX = 'twt-rp-';
 const K = 3;
-const names = Array.from({ length: K }, (_, i) => `${PREFIX}${process.pid}-${i}`);
+// <prefix><i>-<pid>: the bed's clean-up keeps them while this process lives (test/bed/owner.ts).
+const names = Array.from({ length: K }, (_, i) => `${PREFIX}${i}-${process.pid}`);
 const path = (i: number): string => `/var/run/netns/${names[i]!}`;
 const DST = '10.77.0.0/16';
 const OLD_GW = '10.41.0.10';
@@ -77,21 +79,11 @@ async function settled(r: Repointer): Promise<void> {
   await Promise.all(apps.map((c) => r.pending(c.id)));
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 before(async () => {
   const { stdout } = await execa('ip', ['netns', 'list']);
   for (const line of stdout.split('\n')) {
     const name = line.split(' ')[0] ?? '';
-    const pid = Number(name.slice(PREFIX.length).split('-')[0]);
-    if (name.startsWith(PREFIX) && !(pid > 0 && pidAlive(pid))) await execa('ip', ['netns', 'del', name], { reject: false });
+    if (name.startsWith(PREFIX) && !inUse(name, undefined)) await execa('ip', ['netns', 'del', name], { reject: false });
   }
   for (let i = 0; i < K; i++) {
     await execa('ip', ['netns', 'add', names[i]!]);
