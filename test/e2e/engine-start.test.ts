@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   cleanupLeftovers,
+  connectNetwork,
   containerIp,
   containerPid,
   createNetworkWithSubnet,
@@ -206,9 +207,12 @@ test('on a network with default routes (IPv4 and IPv6): applied after Docker add
 
 test('connected to another network after create: the namespace shows an interface Twine cannot place, so it inspects', async () => {
   const name = `${P}c2`;
+  // Created on B and read by the daemon, then connected to A before its start.
+  // (Connecting before that read is answered would let the read see both.)
+  await createdAndRead(name, { networks: [NET_B], labels });
+  await connectNetwork(name, NET_A);
   const mark = daemon.lines.length;
-  // Created on B, connected to A before its start (the bed connects every network after the first).
-  await runContainer({ name, networks: [NET_B, NET_A], labels });
+  await run('docker', ['start', name]);
   const why = await waitForLogFrom(daemon, mark, (l) => l.container === name && l.msg === 'start: inspecting');
   assert.match(String(why.why), /is on no network it was created with/);
   const tx = await waitTx(daemon, name, mark);
