@@ -90,16 +90,15 @@ export const MAX_COMMENT = 128;
 const IDENTITY_PREFIX = 'twine:';
 
 // A container's rules come back on every restart and across containers with the same
-// labels: their hashes are remembered (a plan is on the start path), and so are the
-// rules themselves. Every plan holding a rule holds the same frozen RuleDef, and every
+// labels: the rules, hashes included, are remembered (a plan is on the start path).
+// Every plan holding a rule holds the same frozen RuleDef, and every
 // plan with the same table the same frozen TableDef: the engine keeps a plan per
 // container, and 1000 containers' own copies of their rule trees were ~7 KB each of
 // live heap (bench/PROFILE.md). Frozen: a shared rule changed in place would change
 // every plan holding it.
-const identities = new Map<string, string>();
 const rules = new Map<string, RuleDef>();
 const tables = new Map<string, TableDef>();
-const MAX_IDENTITIES = 4096;
+const MAX_REMEMBERED = 4096;
 
 /** Freezes a JSON value and everything in it. */
 function deepFreeze<T>(v: T): T {
@@ -112,7 +111,7 @@ function deepFreeze<T>(v: T): T {
 
 /** Adds to a bounded memo (emptied when full: what plans hold stays theirs). */
 function remember<V>(m: Map<string, V>, key: string, v: V): V {
-  if (m.size >= MAX_IDENTITIES) m.clear();
+  if (m.size >= MAX_REMEMBERED) m.clear();
   m.set(key, v);
   return v;
 }
@@ -131,8 +130,7 @@ export function makeRule(chain: string, expr: NftExpr[], note?: string): RuleDef
   const ruleKey = note ? `${key}\0${note}` : key;
   const known = rules.get(ruleKey);
   if (known) return known;
-  let id = identities.get(key);
-  if (id === undefined) id = remember(identities, key, `${IDENTITY_PREFIX}${createHash('sha256').update(key).digest('hex').slice(0, 16)}`);
+  const id = `${IDENTITY_PREFIX}${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
   const comment = note ? `${id} ${note}` : id;
   return remember(rules, ruleKey, deepFreeze({ expr: JSON.parse(json) as NftExpr[], comment: comment.slice(0, MAX_COMMENT) }));
 }
@@ -144,7 +142,10 @@ export function makeRule(chain: string, expr: NftExpr[], note?: string): RuleDef
  * (the diff relies on the same).
  */
 export function internTable(t: TableDef): TableDef {
-  const key = JSON.stringify([t.counters ?? null, t.chains.map((c) => [c.name, c.base ?? null, c.rules.map((r) => r.comment)])]);
+  // Kept by digest: with every table different, the memo would otherwise hold a second text of each.
+  const key = createHash('sha1')
+    .update(JSON.stringify([t.counters ?? null, t.chains.map((c) => [c.name, c.base ?? null, c.rules.map((r) => r.comment)])]))
+    .digest('base64');
   return tables.get(key) ?? remember(tables, key, deepFreeze(t));
 }
 
