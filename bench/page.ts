@@ -182,7 +182,7 @@ ${memoryTable(r) || '(not run)'}
 
 ## e. Restart with every container in sync
 
-Twine restarted (an upgrade) while all ${r.options.memoryN} containers are as it wants them: one daemon brings them in sync and stops, then each of ${r.options.rounds} daemons is spawned, and the time runs from its spawn to its "reconciled" line (Docker listed, every labelled container's namespace read and diffed, nothing to send). The last column counts the fleet's transaction lines: "applied" would mean drift had to be repaired.
+Twine restarted (an upgrade) while all ${r.options.memoryN} containers are as it wants them: one daemon brings them in sync and stops, then each of ${r.options.rounds} daemons is spawned, and the time runs from its spawn to its "reconciled" line (Docker listed, every labelled container's namespace read and diffed, nothing to send). The last column is the daemon's own count (its "reconciled" line) of labelled containers, the fleet and its two gateways, found in sync and changed: a change would mean drift had to be repaired. A restart that finds the inventory as it was takes the plans it saved (plans kept).
 
 ${syncedTable(r) || '(not run)'}
 

@@ -10,7 +10,7 @@ import { selectTransport } from '../src/firewall/select.js';
 import { BENCH_PREFIX, createContainer, fixedIp, fleetLabels, pool, readdressGateway, removeContainers, restartContainer, startContainer, type Gateway } from './fleet.js';
 import { containerPids } from '../src/docker/cgroup.js';
 import { namespacePid, watchAllApplied, watchApplied, watchRoutes } from './observer.js';
-import { cpuMs, cpuTimes, isTx, rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
+import { cpuMs, cpuTimes, rssMb, startTwine, stopTwine, txLines, waitApplied, waitReconciled, type BenchDaemon, type TxLine } from './daemon.js';
 import type { BenchOptions, Transport } from './options.js';
 import { StartEvents } from './events.js';
 import type { WatchSeenBy } from './watch.js';
@@ -317,17 +317,13 @@ export interface SyncedRun {
   applied: number[];
 }
 
-/** Fleet containers by their transaction line's message, since `sinceMs`. */
-function outcomes(c: Ctx, b: BenchDaemon, sinceMs: number): { inSync: number; applied: number } {
-  const names = new Set(c.fleet.map((m) => m.name));
-  let inSync = 0;
-  let applied = 0;
-  for (const l of b.d.lines) {
-    if (!isTx(l) || !names.has(l.container) || l.time < Math.floor(sinceMs)) continue;
-    if (l.msg === 'applied') applied++;
-    else inSync++;
-  }
-  return { inSync, applied };
+/**
+ * Labelled containers (the fleet and its gateways) the start-up sync found in
+ * sync and changed, by the daemon's own count on its "reconciled" line: at
+ * info level a full re-sync logs only the containers it changed.
+ */
+function outcomes(rec: Record<string, unknown>): { inSync: number; applied: number } {
+  return { inSync: Number(rec.inSync), applied: Number(rec.applied) };
 }
 
 /**
@@ -347,7 +343,7 @@ export async function reconcileSynced(c: Ctx, t: Transport, out: SyncedRun[]): P
     const b = startTwine(t, prof);
     const rec = await waitReconciled(b, 300_000);
     const cpu = cpuMs(b);
-    const o = outcomes(c, b, b.spawnedMs);
+    const o = outcomes(rec);
     const ms = rec.time - b.spawnedMs;
     c.log(`  synced: ${t} ${prof ? 'profiled restart' : `round ${r}`}: ${c.fleet.length} containers, spawn → reconciled ${ms.toFixed(0)} ms (daemon ${String(rec.ms)} ms, CPU ${cpu.toFixed(0)} ms); ${o.inSync} in sync, ${o.applied} applied; ${String(rec.reused)} from saved inspects, ${String(rec.inspected)} inspected, ${String(rec.plansReused)} plans kept`);
     await stopTwine(b);

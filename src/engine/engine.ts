@@ -61,8 +61,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   reconciled = false;
   /** Docker events handled so far. */
   eventsHandled = 0;
-  /** The last full listing: running containers taken from the inspect cache, and inspected. */
-  lastListing = { reused: 0, inspected: 0, plansReused: 0 };
+  /** The last full re-sync: running containers taken from the inspect cache and inspected; plans taken from the memo; containers found in sync and changed. */
+  lastListing = { reused: 0, inspected: 0, plansReused: 0, inSync: 0, applied: 0 };
   private readonly memo: PlanMemo;
   private markReconciled: () => void = () => undefined;
   /** Resolves when the first full reconcile finished: before it, names of running containers may not resolve yet. */
@@ -143,16 +143,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.memo.retain(new Set(running.map((c) => c.id)));
     const jobs: Promise<void>[] = [];
     this.reconciler.resyncing++;
-    this.reconciler.plansReused = 0;
+    this.reconciler.synced = { plansReused: 0, inSync: 0, applied: 0 };
     try {
       for (const c of this.store.values()) {
-        if (hasTwineLabels(c.labels) || this.reconciler.states.has(c.id)) jobs.push(this.queue.request(c.id, { kind: 'replan', why }));
+        if (hasTwineLabels(c.labels) || this.reconciler.states.has(c.id)) jobs.push(this.queue.request(c.id, { kind: 'replan', why, resync: true }));
       }
       await Promise.all(jobs);
     } finally {
       this.reconciler.resyncing--;
     }
-    this.lastListing = { ...counts, plansReused: this.reconciler.plansReused };
+    this.lastListing = { ...counts, ...this.reconciler.synced };
     // Host routes last: they are the union of every container's, and a container
     // not yet reconciled would otherwise look as if its host routes had to go.
     await this.queue.request(HOST_KEY, { kind: 'replan', why });

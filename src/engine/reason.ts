@@ -26,8 +26,8 @@ interface Common {
 }
 
 export type Reason =
-  /** Plan again from the inventory as it is. */
-  | (Common & { kind: 'replan' })
+  /** Plan again from the inventory as it is; `resync`: every container's, a full re-sync (start-up, reconnect, drift check). */
+  | (Common & { kind: 'replan'; resync?: boolean })
   /** Re-read the container from Docker first (a network connect or rename). */
   | (Common & { kind: 'inspect' })
   /** The container (re)started: its namespace is new. `name` is the start event's. */
@@ -102,4 +102,9 @@ export function frontStages(reasons: readonly Reason[], jobStart: number, read: 
     queueMs: received !== undefined ? jobStart - received : undefined,
     ...read,
   };
+}
+
+/** Only a full re-sync asks for this job: a re-check, not a change anyone made. */
+export function onlyResync(reasons: readonly Reason[]): boolean {
+  return reasons.every((r) => r.kind === 'replan' && r.resync === true);
 }

@@ -29,7 +29,7 @@ import type { HostView } from './host-view.js';
 import { openOwnNamespace, type NamespaceContext } from './ownership.js';
 import { planInputs, type PlanMemo, type Planned } from './plan-memo.js';
 import { planContainer } from './planner.js';
-import { minEventMs, onlyConfirms, whys, type Reason } from './reason.js';
+import { minEventMs, onlyConfirms, onlyResync, whys, type Reason } from './reason.js';
 import type { RetrySchedule } from './retry.js';
 import type { ContainerState, FrontStages, TxEvent, TxResultKind } from './state.js';
 import { Repointer, withReplaced, type LastCommit } from './repoint.js';
@@ -86,8 +86,8 @@ export class Reconciler {
   private readonly routesFirst = new RoutesFirst();
   /** Full re-syncs under way: while one runs, plans come from the memo when their inputs are unchanged. */
   resyncing = 0;
-  /** Plans the memo answered (not made again) since the count was last taken. */
-  plansReused = 0;
+  /** During the last full re-sync: plans the memo answered (not made again), containers found in sync and changed. */
+  synced = { plansReused: 0, inSync: 0, applied: 0 };
   /** The planner's options and Twine's build: part of every plan's inputs. */
   private readonly salt: string;
   /** Dependents' routes written ahead of their transactions. */
@@ -283,7 +283,7 @@ export class Reconciler {
     const inputs = this.resyncing > 0 && hostRoutes === undefined ? planInputs(info, inv, this.salt) : undefined;
     const kept = inputs !== undefined ? this.d.memo.get(info.id, inputs) : undefined;
     if (kept) {
-      this.plansReused++;
+      this.synced.plansReused++;
       return kept;
     }
     const o = planContainer(info, inv, {
@@ -407,11 +407,17 @@ export class Reconciler {
       log.error({ err: describeError(result.conntrackError) }, 'stale conntrack entries of a moved or removed forward destination could not be deleted: flows may keep going to the old address');
     }
     const allStages = { ...stages, ...result.stages };
-    log.info(
-      { reasons: whys(tx.reasons), changed, latencyMs, ...(beforeStartMs !== undefined ? { beforeStartMs } : {}), stages: allStages, fresh },
-      // Not a transaction of its own: the check that the one before the start event still holds.
-      beforeStartMs !== undefined ? 'start: already in place' : result.noop ? 'in sync, nothing sent' : 'applied',
-    );
+    // A full re-sync finds most containers in sync: that line is debug, and the re-sync's own line counts them.
+    const recheck = onlyResync(tx.reasons);
+    if (recheck) this.synced[result.noop ? 'inSync' : 'applied']++;
+    const quiet = recheck && result.noop;
+    if (!quiet || log.isLevelEnabled('debug')) {
+      log[quiet ? 'debug' : 'info'](
+        { reasons: whys(tx.reasons), changed, latencyMs, ...(beforeStartMs !== undefined ? { beforeStartMs } : {}), stages: allStages, fresh },
+        // Not a transaction of its own: the check that the one before the start event still holds.
+        beforeStartMs !== undefined ? 'start: already in place' : result.noop ? 'in sync, nothing sent' : 'applied',
+      );
+    }
     log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
     this.report(tx, result.noop ? 'noop' : 'applied', { latencyMs, stages: allStages });
     if (hostChanged) this.d.hostRoutes.request(`${info.name} host routes`);

@@ -70,11 +70,11 @@ test('re-syncs reuse earlier inspects while the list shows the same endpoints; a
   await started(bed, GW, APP);
   const inspects = (): string[] => bed.docker.requests.filter((r) => r.startsWith('inspect'));
   assert.deepEqual(inspects().sort(), [`inspect ${GW}`, `inspect ${APP}`]);
-  assert.deepEqual(bed.engine.lastListing, { reused: 0, inspected: 2, plansReused: 0 });
+  assert.deepEqual(bed.engine.lastListing, { reused: 0, inspected: 2, plansReused: 0, inSync: 0, applied: 2 });
   const seen = bed.docker.requests.length;
   await bed.engine.syncAll('resync');
   await bed.settle();
-  assert.deepEqual(bed.engine.lastListing, { reused: 2, inspected: 0, plansReused: 2 });
+  assert.deepEqual(bed.engine.lastListing, { reused: 2, inspected: 0, plansReused: 2, inSync: 2, applied: 0 });
   assert.deepEqual(bed.docker.requests.slice(seen).filter((r) => r.startsWith('inspect')), [], 'nothing inspected');
   assert.deepEqual(bed.txs.slice(2).map((t) => t.result), ['noop', 'noop'], 'both namespaces still observed');
 
