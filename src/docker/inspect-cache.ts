@@ -92,8 +92,8 @@ export class InspectCache extends SavedMap<ContainerInfo> {
   }
 
   /** The entries as the file holds them (the namespace inode is read again when used). The daemon reads the file as it starts (SavedMap.load), while Docker builds the list. */
-  protected saved(): unknown[] {
-    return [...this.byId.values()].map(({ netnsIno: _ino, ...rest }) => rest);
+  protected saved(): { entries: unknown[] } {
+    return { entries: [...this.byId.values()].map(({ netnsIno: _ino, ...rest }) => rest) };
   }
 
   protected adopt(e: unknown): void {

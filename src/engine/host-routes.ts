@@ -4,7 +4,6 @@
 // under its own queue key (HOST_KEY), after the first full reconcile: before
 // it, a container not yet planned would look as if its host routes had to go.
 
-import { randomBytes } from 'node:crypto';
 import { describeError } from '../errors.js';
 import { parseCidr, sameCidr, type Cidr } from '../net/cidr.js';
 import type { Logger } from '../log.js';
@@ -18,6 +17,7 @@ import type { RetrySchedule } from './retry.js';
 import { applyRoutesBestEffort } from './route-apply.js';
 import { diffRoutes, routeKey } from './route-diff.js';
 import type { ContainerState, TxEvent } from './state.js';
+import { nextTxId } from './tx-id.js';
 
 /** The queue key of the host-routes job (no container id looks like it). */
 export const HOST_KEY = '@host';
@@ -132,7 +132,7 @@ export class HostRoutes {
     const states = [...this.deps.states()];
     const owners = states.filter((s) => s.running && s.applied).map((s) => ({ id: s.id, routes: s.applied!.hostRoutes.filter((r) => this.claims.holds(s.id, r.dst)) }));
     const r = await syncHostRoutes(this.deps.netns, { path: this.deps.hostNetns }, owners);
-    const txId = randomBytes(4).toString('hex');
+    const txId = nextTxId();
     const log = this.deps.log.child({ container: HOST_KEY, tx: txId });
     const errors = new Map<string, string[]>();
     for (const f of r.failures) {

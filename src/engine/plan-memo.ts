@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { ContainerInfo, Inventory } from '../docker/container.js';
 import type { LabelWarning } from '../labels/spec.js';
 import type { Plan } from '../plan/types.js';
-import { internTable } from '../firewall/nft.js';
+import { internTable, type TableDef } from '../firewall/nft.js';
 import type { DesiredState } from '../resolve/desired.js';
 import { SavedMap } from '../util/saved-map.js';
 import type { Dependencies } from './graph.js';
@@ -81,22 +81,59 @@ export class PlanMemo extends SavedMap<{ inputs: string; planned: Planned }> {
     this.put(id, { inputs, planned });
   }
 
-  protected saved(): unknown[] {
-    return [...this.byId].map(([id, e]) => ({ id, ...e }));
+  /**
+   * Containers with the same labels on the same networks have the same table
+   * (the bulk of a plan): each distinct table is written once and the entries
+   * refer to it by index, so the file is smaller and quicker to read at start,
+   * and the plans read from it share their table objects again.
+   */
+  protected saved(): { entries: unknown[]; shared: TableDef[] } {
+    const tables: TableDef[] = [];
+    const index = new Map<TableDef | string, number>();
+    const entries = [...this.byId].map(([id, { inputs, planned }]) => {
+      const t = planned.plan.table;
+      let at = index.get(t);
+      if (at === undefined) {
+        const text = JSON.stringify(t);
+        at = index.get(text);
+        if (at === undefined) {
+          at = tables.push(t) - 1;
+          index.set(text, at);
+        }
+        index.set(t, at);
+      }
+      return { id, inputs, planned: { ...planned, plan: { ...planned.plan, table: at } } };
+    });
+    return { entries, shared: tables };
   }
 
-  protected adopt(e: unknown): void {
-    const x = e as { id?: unknown; inputs?: unknown; planned?: unknown };
-    if (typeof x?.id !== 'string' || typeof x.inputs !== 'string' || !wellFormed(x.planned) || this.byId.has(x.id)) return;
-    // Equal tables are one shared object, as compiled ones are (firewall/nft.ts internTable):
-    // 1000 plans read back would otherwise each hold their own copy of the same rules.
-    const t = x.planned.plan.table;
-    if (t.chains.every((c) => typeof c === 'object' && c !== null && isArr(c.rules) && c.rules.every((r) => typeof r === 'object' && r !== null))) x.planned.plan.table = internTable(t);
-    this.byId.set(x.id, { inputs: x.inputs, planned: x.planned });
+  protected adopt(e: unknown, shared: unknown): void {
+    const x = e as { id?: unknown; inputs?: unknown; planned?: { plan?: { table?: unknown } } };
+    const at = x?.planned?.plan?.table;
+    const table = Array.isArray(shared) && typeof at === 'number' ? (shared[at] as unknown) : undefined;
+    if (table === undefined || typeof x.id !== 'string' || typeof x.inputs !== 'string' || this.byId.has(x.id)) return;
+    const planned = { ...x.planned, plan: { ...x.planned!.plan, table } };
+    if (!wellFormed(planned)) return;
+    planned.plan.table = interned(planned.plan.table);
+    this.byId.set(x.id, { inputs: x.inputs, planned });
   }
 }
 
 const isArr = Array.isArray;
+
+/** The file's tables, each made the shared object compiled plans use (firewall/nft.ts internTable), once per table read. */
+const internedFrom = new WeakMap<TableDef, TableDef>();
+
+function interned(t: TableDef): TableDef {
+  let i = internedFrom.get(t);
+  if (i === undefined) {
+    // internTable reads every chain's rules: only a table whose rules are objects.
+    const ok = t.chains.every((c) => typeof c === 'object' && c !== null && isArr(c.rules) && c.rules.every((r) => typeof r === 'object' && r !== null));
+    i = ok ? internTable(t) : t;
+    internedFrom.set(t, i);
+  }
+  return i;
+}
 
 /** Enough of a Planned's shape that the transaction and the status can read it. */
 function wellFormed(p: unknown): p is Planned {

@@ -3,7 +3,6 @@
 // namespace, apply (./transaction.ts), then report: the container's status,
 // one log line and one TxEvent (which feeds the metrics) per outcome.
 
-import { randomBytes } from 'node:crypto';
 import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NetworkIndex } from '../docker/networks.js';
 import { KILLSWITCH_COUNTER, TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
@@ -35,6 +34,7 @@ import type { ContainerState, FrontStages, TxEvent, TxResultKind } from './state
 import { Repointer, withReplaced, type LastCommit } from './repoint.js';
 import { RoutesFirst } from './routes-first.js';
 import { applyPlan, type TxResult } from './transaction.js';
+import { nextTxId } from './tx-id.js';
 
 /**
  * How the namespace came to be: `event`, at the container's start event (new,
@@ -193,7 +193,7 @@ export class Reconciler {
   }
 
   private async transactNow(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, release?: () => void): Promise<number | undefined> {
-    const txId = randomBytes(4).toString('hex');
+    const txId = nextTxId();
     const tx: Tx = { info, reasons, txId, log: this.d.deps.log.child({ container: info.name, tx: txId }), eventMs: minEventMs(reasons) };
     const state = this.stateOf(info);
     const t0 = performance.now();

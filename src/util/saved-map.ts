@@ -17,13 +17,13 @@ export abstract class SavedMap<V> {
   /** `format`: the file's format number; a file of another is an empty cache. */
   constructor(private readonly format: number) {}
 
-  /** The entries as the file holds them. */
-  protected abstract saved(): unknown[];
+  /** The entries as the file holds them, and what they share (written once, referred to by the entries). */
+  protected abstract saved(): { entries: unknown[]; shared?: unknown };
   /** Takes one entry of the file when it is well formed (and not already there). */
-  protected abstract adopt(entry: unknown): void;
+  protected abstract adopt(entry: unknown, shared: unknown): void;
 
   serialize(): string {
-    return JSON.stringify({ format: this.format, entries: this.saved() });
+    return JSON.stringify({ format: this.format, ...this.saved() });
   }
 
   /** Adds the entries of `serialize()`'s text; anything malformed is left out. */
@@ -34,9 +34,9 @@ export abstract class SavedMap<V> {
     } catch {
       return;
     }
-    const o = j as { format?: unknown; entries?: unknown };
+    const o = j as { format?: unknown; entries?: unknown; shared?: unknown };
     if (o?.format !== this.format || !Array.isArray(o.entries)) return;
-    for (const e of o.entries as unknown[]) this.adopt(e);
+    for (const e of o.entries as unknown[]) this.adopt(e, o.shared);
   }
 
   /** Resolves once the file given to load() is read (at once without one). */

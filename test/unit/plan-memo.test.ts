@@ -53,8 +53,24 @@ test('PlanMemo: taken only for the same inputs; kept through its file text; malf
   assert.equal(m.get(APP, 'in1'), PLANNED);
   assert.equal(m.get(APP, 'in2'), undefined);
   assert.equal(m.get(GW, 'in1'), undefined);
-  const text = JSON.parse(m.serialize()) as { format: number; entries: unknown[] };
-  text.entries.push({ id: GW, inputs: 'x', planned: { ...PLANNED, plan: { ...PLANNED.plan, routes: 'no' } } }, { id: 'z', inputs: 1, planned: PLANNED }, 'junk');
+  // A second container with the same table: written once, shared again when read.
+  m.set(GW, 'in1', { ...PLANNED, plan: { ...PLANNED.plan, container: { id: GW, name: 'gw', pid: 11 }, table: { chains: [] } } });
+  const text = JSON.parse(m.serialize()) as { format: number; entries: { id: string; planned: { plan: { table: unknown } } }[]; shared: unknown[] };
+  assert.equal(text.shared.length, 1);
+  assert.deepEqual(text.entries.map((e) => e.planned.plan.table), [0, 0]);
+  const two = new PlanMemo();
+  two.parse(JSON.stringify(text));
+  assert.equal(two.get(APP, 'in1')!.plan.table, two.get(GW, 'in1')!.plan.table, 'one table object');
+  text.entries.splice(1, 1);
+  const bad = (planned: unknown): unknown => ({ id: 'x', inputs: 'x', planned });
+  (text.entries as unknown[]).push(
+    bad({ ...PLANNED, plan: { ...PLANNED.plan, table: 0, routes: 'no' } }),
+    bad({ ...PLANNED, plan: { ...PLANNED.plan, table: 7 } }),
+    bad({ ...PLANNED, plan: { ...PLANNED.plan, table: 0 }, deps: {} }),
+    { id: 'z', inputs: 1, planned: { ...PLANNED, plan: { ...PLANNED.plan, table: 0 } } },
+    'junk',
+    null,
+  );
   const back = new PlanMemo();
   back.parse(JSON.stringify(text));
   assert.equal(back.size, 1);
