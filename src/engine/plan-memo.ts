@@ -31,39 +31,48 @@ export interface Planned {
 
 const FORMAT = 1;
 
-/** An inventory entry's digest, once per object (the store replaces an entry when it changes). */
-const entryDigests = new WeakMap<ContainerInfo, string>();
+/** What a snapshot's digest was computed from: the entries it covers. */
+interface Digested {
+  remote: Inventory['remoteTasks'];
+  noDns: Inventory['noDns'];
+  digest: string;
+  members: ReadonlySet<ContainerInfo>;
+}
 
-function entryDigest(c: ContainerInfo): string {
-  let d = entryDigests.get(c);
-  if (d === undefined) {
-    // The namespace inode is re-read at every start of Twine and no plan depends on it.
-    const { netnsIno: _ino, ...rest } = c;
-    d = createHash('sha1').update(JSON.stringify(rest)).digest('base64');
-    entryDigests.set(c, d);
-  }
+/** One digest per snapshot (the store keeps the array until something changes), computed when first asked. */
+const snapshotDigests = new WeakMap<readonly ContainerInfo[], Digested>();
+
+/** The namespace inode is re-read at every start of Twine, and no plan depends on it. */
+function entryText({ netnsIno: _ino, ...rest }: ContainerInfo): string {
+  return JSON.stringify(rest);
+}
+
+function digested(inv: Inventory): Digested {
+  const cached = snapshotDigests.get(inv.containers);
+  if (cached && cached.remote === inv.remoteTasks && cached.noDns === inv.noDns) return cached;
+  const h = createHash('sha1');
+  // By id, so that the store's order does not matter.
+  for (const c of [...inv.containers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) h.update(entryText(c));
+  h.update(JSON.stringify(inv.remoteTasks ?? []));
+  h.update(JSON.stringify([...(inv.noDns ?? [])].sort()));
+  const d: Digested = { remote: inv.remoteTasks, noDns: inv.noDns, digest: h.digest('base64'), members: new Set(inv.containers) };
+  snapshotDigests.set(inv.containers, d);
   return d;
 }
 
-/** One digest per snapshot (the store keeps the array until something changes). */
-const snapshotDigests = new WeakMap<readonly ContainerInfo[], { remote: Inventory['remoteTasks']; noDns: Inventory['noDns']; digest: string }>();
-
-/** A digest of everything in `inv` a plan may depend on, in an order that does not depend on the store's. */
+/** A digest of everything in `inv` a plan may depend on. */
 export function snapshotDigest(inv: Inventory): string {
-  const cached = snapshotDigests.get(inv.containers);
-  if (cached && cached.remote === inv.remoteTasks && cached.noDns === inv.noDns) return cached.digest;
-  const h = createHash('sha1');
-  for (const d of inv.containers.map(entryDigest).sort()) h.update(d);
-  h.update(JSON.stringify(inv.remoteTasks ?? []));
-  h.update(JSON.stringify([...(inv.noDns ?? [])].sort()));
-  const digest = h.digest('base64');
-  snapshotDigests.set(inv.containers, { remote: inv.remoteTasks, noDns: inv.noDns, digest });
-  return digest;
+  return digested(inv).digest;
 }
 
-/** The plan inputs of `info` in `inv` under `salt` (Twine's build and the planner's options). */
-export function planInputs(info: ContainerInfo, inv: Inventory, salt: string): string {
-  return `${salt}|${snapshotDigest(inv)}|${entryDigest(info)}`;
+/**
+ * The plan inputs of `info` in `inv` under `salt` (Twine's build and the
+ * planner's options); undefined when `info` is not the snapshot's entry (then
+ * the memo is not used).
+ */
+export function planInputs(info: ContainerInfo, inv: Inventory, salt: string): string | undefined {
+  const d = digested(inv);
+  return d.members.has(info) ? `${salt}|${d.digest}|${info.id}` : undefined;
 }
 
 export class PlanMemo extends SavedMap<{ inputs: string; planned: Planned }> {

@@ -45,6 +45,8 @@ test('snapshot digest: independent of the store order and the namespace inode; a
   const inv = { containers: [a, b] };
   assert.notEqual(planInputs(a, inv, 's'), planInputs(b, inv, 's'));
   assert.notEqual(planInputs(b, inv, 's'), planInputs(b, inv, 't'));
+  // Only for the snapshot's own entry: a reading not in it has no kept plan.
+  assert.equal(planInputs({ ...b }, inv, 's'), undefined);
 });
 
 test('PlanMemo: taken only for the same inputs; kept through its file text; malformed entries are left out', () => {
