@@ -83,7 +83,7 @@ export class Daemon {
         const t0 = performance.now();
         this.engine.syncAll('resync').then(
           () => {
-            this.log.debug({ ms: Math.round(performance.now() - t0) }, 'drift check done');
+            this.log.debug({ ms: Math.round(performance.now() - t0), ...this.engine.lastListing }, 'drift check done');
             void this.saveInspects();
           },
           (err: unknown) => this.log.warn({ err }, 'drift check failed'),
