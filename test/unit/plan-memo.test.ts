@@ -90,9 +90,11 @@ test('PlanMemo: plans read back share one table object per distinct table, the o
   const m = new PlanMemo();
   m.set(APP, 'a', { ...PLANNED, plan: { ...PLANNED.plan, table } });
   m.set(GW, 'g', { ...PLANNED, plan: { ...PLANNED.plan, table } });
-  const text = JSON.parse(m.serialize()) as { format: number; entries: unknown[] };
+  const text = JSON.parse(m.serialize()) as { format: number; entries: unknown[]; shared: unknown[] };
+  assert.equal(text.shared.length, 1, 'written once');
   // A table whose rules are not objects is still taken, unshared, and breaks nothing.
-  text.entries.push({ id: 'odd', inputs: 'o', planned: { ...PLANNED, plan: { ...PLANNED.plan, table: { chains: [{ name: 'X', rules: 'no' }] } } } });
+  text.shared.push({ chains: [{ name: 'X', rules: 'no' }] });
+  text.entries.push({ id: 'odd', inputs: 'o', planned: { ...PLANNED, plan: { ...PLANNED.plan, table: text.shared.length - 1 } } });
   const back = new PlanMemo();
   back.parse(JSON.stringify(text));
   assert.equal(back.size, 3);
