@@ -11,6 +11,7 @@ import { describeError } from '../errors.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { PlanMemo } from './plan-memo.js';
 import { MemoryRelease } from '../netns/memory.js';
+import type { SavedMap } from '../util/saved-map.js';
 
 export interface DaemonOptions extends EngineOptions {
   /** 0 disables the periodic drift check. */
@@ -109,19 +110,16 @@ export class Daemon {
 
   /** The inspect cache and the plans to their files (when they changed), for the next start; a failure only costs that start its inspects or plans. Never rejects. */
   private async saveInspects(): Promise<void> {
-    if (this.opts.inspectCacheFile !== undefined) {
-      try {
-        await this.inspectCache.save(this.opts.inspectCacheFile);
-      } catch (err) {
-        this.log.warn({ err: describeError(err), file: this.opts.inspectCacheFile }, 'cannot write the inspect cache; the next start inspects every container');
-      }
-    }
-    if (this.opts.planMemoFile !== undefined) {
-      try {
-        await this.planMemo.save(this.opts.planMemoFile);
-      } catch (err) {
-        this.log.warn({ err: describeError(err), file: this.opts.planMemoFile }, 'cannot write the plans; the next start plans every container');
-      }
+    await this.saveTo(this.inspectCache, this.opts.inspectCacheFile, 'cannot write the inspect cache; the next start inspects every container');
+    await this.saveTo(this.planMemo, this.opts.planMemoFile, 'cannot write the plans; the next start plans every container');
+  }
+
+  private async saveTo(saved: SavedMap<unknown>, file: string | undefined, failed: string): Promise<void> {
+    if (file === undefined) return;
+    try {
+      await saved.save(file);
+    } catch (err) {
+      this.log.warn({ err: describeError(err), file }, failed);
     }
   }
 }

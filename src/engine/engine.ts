@@ -239,12 +239,17 @@ export class Engine extends EventEmitter<EngineEvents> {
   private markGone(id: string, removed: boolean, base: EventTimes): void {
     const c = this.store.stop(id, removed);
     if (!c) return;
-    const deps = this.graph.dependentsOf({ id, names: namesOf(c) });
-    // Their routes turn unreachable now, ahead of their transactions.
-    this.reconciler.repoint(deps, (key) => this.queue.running(key), `${c.name} ${base.why}`);
-    for (const dep of deps) {
-      void this.queue.request(dep, { ...base, kind: 'replan', why: `dependency ${c.name} ${base.why}` });
-    }
+    this.dependentsMoved(this.graph.dependentsOf({ id, names: namesOf(c) }), `${c.name} ${base.why}`, base);
+  }
+
+  /**
+   * A container (`what`: its name and what happened) moved or went: its
+   * dependents' routes are written now, every one at once, ahead of their
+   * transactions (./repoint.ts: unreachable when it went), then each is re-planned.
+   */
+  private dependentsMoved(deps: Set<string>, what: string, times: Omit<EventTimes, 'why'>): void {
+    this.reconciler.repoint(deps, (key) => this.queue.running(key), what);
+    for (const dep of deps) void this.queue.request(dep, { eventMs: times.eventMs, receivedMs: times.receivedMs, kind: 'replan', why: `dependency ${what}` });
   }
 
   /** Resolves once no job is queued or running; unlike drain, stops nothing (watches and retries go on). */
@@ -324,12 +329,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private requestDependentsIfMoved(id: string, change: Change, reasons: Reason[]): void {
     if (!moved(change)) return;
     const times = { eventMs: minEventMs(reasons), receivedMs: minReceived(reasons) };
-    const deps = this.graph.dependentsOf({ id, names: change.names });
-    // Their routes go in now, every one at once, ahead of their transactions (./repoint.ts).
-    this.reconciler.repoint(deps, (key) => this.queue.running(key), `${change.after?.name ?? change.before?.name ?? id} changed`);
-    for (const dep of deps) {
-      void this.queue.request(dep, { ...times, kind: 'replan', why: `dependency ${change.after?.name ?? change.before?.name ?? id} changed` });
-    }
+    this.dependentsMoved(this.graph.dependentsOf({ id, names: change.names }), `${change.after?.name ?? change.before?.name ?? id} changed`, times);
   }
 
   private emitTx(e: TxEvent): void {

@@ -150,14 +150,9 @@ export class Reconciler {
     this.d.retries.forget(id);
     this.knownNs.delete(id);
     this.d.replan(this.d.hostRoutes.claims.release(id));
-    this.committedFrom.delete(id);
-    this.repointedFrom.delete(id);
-    this.repointer.forget(id);
-    if (!info) {
-      this.states.delete(id);
-      this.d.graph.remove(id);
-      this.d.memo.forget(id);
-    } else if (state) {
+    this.forgetCommit(id);
+    if (!info) this.forgetContainer(id);
+    else if (state) {
       state.running = false;
       state.applied = undefined;
     }
@@ -167,10 +162,20 @@ export class Reconciler {
   /** A running container without twine labels: Twine has nothing of it to keep. */
   unlabelled(id: string): void {
     this.d.retries.forget(id);
+    this.forgetCommit(id);
+    this.d.replan(this.d.hostRoutes.claims.release(id));
+    this.forgetContainer(id);
+  }
+
+  /** What a re-point would start from: nothing is committed in a namespace of it any more. */
+  private forgetCommit(id: string): void {
     this.committedFrom.delete(id);
     this.repointedFrom.delete(id);
     this.repointer.forget(id);
-    this.d.replan(this.d.hostRoutes.claims.release(id));
+  }
+
+  /** Its status, its place among the dependencies and its kept plan. */
+  private forgetContainer(id: string): void {
     this.states.delete(id);
     this.d.graph.remove(id);
     this.d.memo.forget(id);
