@@ -200,7 +200,7 @@ export class Reconciler {
   private async transactNow(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, release?: () => void): Promise<number | undefined> {
     const txId = nextTxId();
     const tx: Tx = { info, reasons, txId, log: this.d.deps.log.child({ container: info.name, tx: txId }), eventMs: minEventMs(reasons) };
-    const state = this.stateOf(info);
+    const state = this.stateOf(info, onlyResync(reasons));
     const t0 = performance.now();
 
     // Host routes may not overlap what the host is connected to: read that first.
@@ -429,12 +429,13 @@ export class Reconciler {
     return committedAt;
   }
 
-  private stateOf(info: ContainerInfo): ContainerState {
+  /** `resync`: met by a full re-sync (at start-up, every container), whose own line counts them. */
+  private stateOf(info: ContainerInfo, resync: boolean): ContainerState {
     let s = this.states.get(info.id);
     if (!s) {
       s = { id: info.id, name: info.name, running: true, labels: visibleLabels(info.labels), labelErrors: [], warnings: [] };
       this.states.set(info.id, s);
-      this.d.deps.log.info({ container: info.name, id: info.id.slice(0, 12), labels: visibleLabels(info.labels) }, `labelled container: ${info.name}`);
+      this.d.deps.log[resync ? 'debug' : 'info']({ container: info.name, id: info.id.slice(0, 12), labels: visibleLabels(info.labels) }, `labelled container: ${info.name}`);
     }
     s.name = info.name;
     s.running = info.running;
