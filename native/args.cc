@@ -335,6 +335,11 @@ std::vector<BatchStep> ParseBatchSteps(Napi::Env env, const std::string& op, Nap
       st.nftFamily = ParseNftFamily(env, name, table.As<Napi::Object>().Get("family"));
       st.nftTable = ParseString(env, name, "table.name", table.As<Napi::Object>().Get("name"), 255);
       if (st.nftTable.empty()) ThrowInvalid(env, name, "table.name must not be empty");
+      Napi::Value expect = o.Get("expect");
+      if (!expect.IsUndefined()) {
+        st.hasExpect = true;
+        st.expect = ParseString(env, name, "expect", expect, kMaxNftInputBytes);
+      }
     } else {
       ThrowInvalid(env, op, "unknown op \"" + name + "\"");
     }

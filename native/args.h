@@ -80,11 +80,15 @@ struct BatchStep {
   CtFilter ct;
   int nftFamily = 0;  // kNftTableRead: NFPROTO_*
   std::string nftTable;
+  // kNftTableRead: the desired table's NftTableSignature; when the read one's
+  // is the same, the step answers true instead of the table.
+  bool hasExpect = false;
+  std::string expect;
 };
 
 // [{op: 'sysctlGet', key} | {op: 'sysctlSet', key, value} | {op: 'routeReplace'|'routeDel', route} |
 //  {op: 'routeList', filter?} | {op: 'ruleAdd'|'ruleDel', rule} | {op: 'ruleList', filter?} |
-//  {op: 'conntrackDelete', filter} | {op: 'nftTableRead', table: {family, name}}], at most kMaxBatchSteps.
+//  {op: 'conntrackDelete', filter} | {op: 'nftTableRead', table: {family, name}, expect?}], at most kMaxBatchSteps.
 std::vector<BatchStep> ParseBatchSteps(Napi::Env env, const std::string& op, Napi::Value v);
 
 }  // namespace twine

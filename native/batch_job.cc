@@ -31,7 +31,8 @@ class BatchJob : public Job {
         routes_(steps_.size()),
         rules_(steps_.size()),
         counts_(steps_.size()),
-        tables_(steps_.size()) {}
+        tables_(steps_.size()),
+        inSync_(steps_.size()) {}
 
   void Execute() override {
     Rtnl nl;
@@ -54,7 +55,13 @@ class BatchJob : public Job {
         case BatchStep::kRuleDel: nl.RuleModify(false, st.rule, f); break;
         case BatchStep::kRuleList: nl.RuleDump(st.ruleFilter, &rules_[i], f); break;
         case BatchStep::kConntrackDelete: ConntrackDelete(st.ct, &counts_[i], f); break;
-        case BatchStep::kNftTableRead: NftReadTable(st.nftFamily, st.nftTable, &tables_[i], f); break;
+        case BatchStep::kNftTableRead:
+          if (NftReadTable(st.nftFamily, st.nftTable, &tables_[i], f) && st.hasExpect && tables_[i].exists &&
+              NftTableSignature(tables_[i]) == st.expect) {
+            inSync_[i] = 1;
+            tables_[i] = NftTableState{};
+          }
+          break;
       }
       if (f.failed()) {
         failedAt_ = static_cast<int>(i);
@@ -72,7 +79,9 @@ class BatchJob : public Job {
         case BatchStep::kRouteList: results.Set(i, RoutesToJs(env, routes_[i])); break;
         case BatchStep::kRuleList: results.Set(i, RulesToJs(env, rules_[i])); break;
         case BatchStep::kConntrackDelete: results.Set(i, Napi::Number::New(env, counts_[i])); break;
-        case BatchStep::kNftTableRead: results.Set(i, NftTableToJs(env, tables_[i])); break;
+        case BatchStep::kNftTableRead:
+          results.Set(i, inSync_[i] ? Napi::Value(Napi::Boolean::New(env, true)) : NftTableToJs(env, tables_[i]));
+          break;
         default: results.Set(i, env.Undefined()); break;
       }
     }
@@ -92,6 +101,7 @@ class BatchJob : public Job {
   std::vector<std::vector<RuleSpec>> rules_;
   std::vector<uint32_t> counts_;
   std::vector<NftTableState> tables_;
+  std::vector<char> inSync_;  // kNftTableRead: the table was the expected one
   Failure stepFailure_;
   int failedAt_ = -1;
 };

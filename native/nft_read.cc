@@ -9,8 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
+#include <map>
 
 #include "netlink_socket.h"
 #include "nlattr.h"
@@ -278,6 +280,57 @@ bool NftReadTable(int family, const std::string& name, NftTableState* out, Failu
   }
   f.Set(EAGAIN, "nft", "the ruleset kept changing while it was read");
   return false;
+}
+
+const char* InetHookName(uint32_t hook) {
+  static const char* const kNames[] = {"prerouting", "input", "forward", "output", "postrouting", "ingress"};
+  return hook < sizeof kNames / sizeof kNames[0] ? kNames[hook] : "unknown";
+}
+
+namespace {
+
+void Part(std::string& out, char tag, const std::string& s) {
+  out += tag;
+  out += std::to_string(s.size());
+  out += ':';
+  out += s;
+}
+
+}  // namespace
+
+std::string NftTableSignature(const NftTableState& t) {
+  std::vector<const NftChainInfo*> chains;
+  chains.reserve(t.chains.size());
+  for (const auto& c : t.chains) chains.push_back(&c);
+  std::sort(chains.begin(), chains.end(), [](const NftChainInfo* a, const NftChainInfo* b) { return a->name < b->name; });
+  std::map<std::string, std::vector<const NftRuleInfo*>> rules;
+  for (const auto& r : t.rules) rules[r.chain].push_back(&r);
+  std::string out;
+  for (const NftChainInfo* c : chains) {
+    Part(out, 'C', c->name);
+    if (c->base) {
+      out += 'B';
+      Part(out, 'T', c->type);
+      Part(out, 'H', InetHookName(c->hook));
+      out += 'P' + std::to_string(c->prio) + ';';
+    } else {
+      out += '-';
+    }
+    auto it = rules.find(c->name);
+    if (it == rules.end()) continue;
+    for (const NftRuleInfo* r : it->second) {
+      if (r->hasComment) Part(out, 'R', r->comment);
+      else out += 'N';
+    }
+    rules.erase(it);
+  }
+  if (!rules.empty()) out += 'X';
+  std::vector<const std::string*> counters;
+  counters.reserve(t.counters.size());
+  for (const auto& k : t.counters) counters.push_back(&k.name);
+  std::sort(counters.begin(), counters.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  for (const std::string* k : counters) Part(out, 'K', *k);
+  return out;
 }
 
 }  // namespace twine

@@ -45,4 +45,14 @@ struct NftTableState {
 // result is one generation's. Returns false with f set on failure.
 bool NftReadTable(int family, const std::string& name, NftTableState* out, Failure& f);
 
+// The name nft gives an NF_INET_* hook number ("unknown" beyond ingress).
+const char* InetHookName(uint32_t hook);
+
+// What the in-sync check compares (src/firewall/live.ts tableInSync, which
+// builds the same string from the desired table): chains by name, each with its
+// hook and its rules' comments in the kernel's order, then the counters by
+// name; every string length-prefixed. A rule without a comment, or of a chain
+// not listed, makes it differ from any desired table's.
+std::string NftTableSignature(const NftTableState& t);
+
 }  // namespace twine

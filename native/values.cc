@@ -75,11 +75,6 @@ Napi::Array AddrsToJs(Napi::Env env, const std::vector<AddrEntry>& addrs) {
 }
 
 // inet/ip/ip6 hook numbers (NF_INET_*) → nft's names.
-static const char* InetHookName(uint32_t hook) {
-  static const char* const kNames[] = {"prerouting", "input", "forward", "output", "postrouting", "ingress"};
-  return hook < sizeof kNames / sizeof kNames[0] ? kNames[hook] : "unknown";
-}
-
 Napi::Value NftTableToJs(Napi::Env env, const NftTableState& t) {
   if (!t.exists) return env.Null();
   Napi::Array chains = Napi::Array::New(env, t.chains.size());

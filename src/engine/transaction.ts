@@ -8,7 +8,7 @@
 import { addTableBatch, diffTable, freshTableBatch } from '../firewall/batch.js';
 import { staleConntrack } from '../firewall/dnat.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type TableDef } from '../firewall/nft.js';
-import { liveTable, tableInSync } from '../firewall/live.js';
+import { liveTable, tableInSync, tableSignature } from '../firewall/live.js';
 import type { NftTransport } from '../firewall/transport.js';
 import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NftTableState, type NsStep, type NsTarget, type Route, type Rule } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
@@ -83,8 +83,14 @@ export interface Applier {
 const TWINE_ROUTES: NsStep = { op: 'routeList', filter: { protocol: TWINE_RT_PROTO, table: 0 } };
 const TWINE_RULES: NsStep = { op: 'ruleList', filter: { protocol: TWINE_RT_PROTO } };
 
-/** Twine's nft table over nfnetlink (chains, rules' handles and comments, counters). */
-const TWINE_TABLE: NsStep = { op: 'nftTableRead', table: { family: TABLE_FAMILY, name: TABLE_NAME } };
+/**
+ * Twine's nft table over nfnetlink (chains, rules' handles and comments,
+ * counters), or `true` when it is `desired` (the read compares it itself).
+ */
+function twineTable(desired: TableDef): NsStep {
+  const expect = tableSignature(desired);
+  return { op: 'nftTableRead', table: { family: TABLE_FAMILY, name: TABLE_NAME }, ...(expect !== undefined ? { expect } : {}) };
+}
 
 function tableExists(err: unknown): boolean {
   const e = err as { stderr?: unknown; message?: unknown; code?: unknown };
@@ -200,7 +206,7 @@ const FRESH: Known = { routes: [], rules: [], sysctls: undefined, table: null, o
 async function observe(a: Applier, plan: Plan, last: TableDef | undefined, lastRoutes: Route[] | undefined): Promise<Known> {
   const t0 = performance.now();
   const keys = plan.sysctls.map((s) => s.key);
-  const reads: NsStep[] = [TWINE_ROUTES, TWINE_RULES, TWINE_TABLE, ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))];
+  const reads: NsStep[] = [TWINE_ROUTES, TWINE_RULES, twineTable(plan.table), ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))];
   // Only replacements of the plan's own routes: idempotent, and right whatever the reads find.
   const early = lastRoutes ? diffRoutes(lastRoutes, plan.routes).replace : [];
   const writes: NsStep[] = early.length > 0 ? [...early.map((route): NsStep => ({ op: 'routeReplace', route })), TWINE_ROUTES] : [];
@@ -212,12 +218,12 @@ async function observe(a: Applier, plan: Plan, last: TableDef | undefined, lastR
     throw txError('netlink', out.error, await restore(a, { ...plan, sysctls: [] }, before, new Map()));
   }
   const sysctls = new Map(keys.map((k, i) => [k, String(out.results[i + 3]).trim()]));
-  const state = out.results[2] as NftTableState | null;
+  const state = out.results[2] as NftTableState | null | true;
   const routes = out.results[0] as Route[];
   const rules = out.results[1] as Rule[];
   const seenEarly = writes.length > 0 ? { early: { replaced: early, now: out.results[out.results.length - 1] as Route[] } } : {};
   // The common case (every resync, every confirmation): nothing to build or diff.
-  if (tableInSync(plan.table, state)) return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, observed: true, observeMs: performance.now() - t0 };
+  if (state === true || tableInSync(plan.table, state)) return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, observed: true, observeMs: performance.now() - t0 };
   const seen = liveTable(state, [plan.table, last]);
   let table = seen.live;
   if (!seen.complete && diffTable(plan.table, table).nftables.length > 0) table = await a.nft.listTable(plan.ns, TABLE_FAMILY, TABLE_NAME);

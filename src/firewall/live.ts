@@ -82,3 +82,67 @@ export function tableInSync(desired: TableDef, state: NftTableState | null): boo
   const counters = new Set(desired.counters ?? []);
   return state.counters.length === counters.size && state.counters.every((k) => counters.has(k.name));
 }
+
+/**
+ * tableInSync as one string per side, so the native read (native/nft_read.cc
+ * NftTableSignature builds the same from what it read) tells "in sync" itself
+ * and does not hand the table over: a restart reads 1000 of them. Chains by
+ * name, each with its hook and its rules' comments in order, then the counters
+ * by name; each string length-prefixed in UTF-8 bytes. The strings are equal
+ * exactly when tableInSync is true; undefined when the desired table cannot be
+ * in sync with any (no chain, a rule without a comment) or its chain names are
+ * not plain ASCII (sorted here by code unit, there by byte). Kept per table:
+ * plans share their tables.
+ */
+export function tableSignature(desired: TableDef): string | undefined {
+  let s = signatures.get(desired);
+  if (s === undefined) {
+    s = desiredSignature(desired);
+    signatures.set(desired, s);
+  }
+  return s ?? undefined;
+}
+
+const signatures = new WeakMap<TableDef, string | null>();
+
+function desiredSignature(d: TableDef): string | null {
+  if (d.chains.length === 0 || new Set(d.chains.map((c) => c.name)).size !== d.chains.length) return null;
+  let out = '';
+  for (const c of [...d.chains].sort(byName)) {
+    if (!/^[\x21-\x7e]+$/.test(c.name) || (c.base && !Number.isInteger(c.base.prio))) return null;
+    out += chainPart(c.name, c.base);
+    for (const r of c.rules) {
+      if (typeof r.comment !== 'string') return null;
+      out += part('R', r.comment);
+    }
+  }
+  for (const k of [...new Set(d.counters ?? [])].sort()) out += part('K', k);
+  return out;
+}
+
+/** The same string of a table as read (what the native read compares; the test fakes use it). */
+export function stateSignature(s: NftTableState): string {
+  const rules = new Map<string, string>();
+  for (const r of s.rules) rules.set(r.chain, (rules.get(r.chain) ?? '') + (r.comment === undefined ? 'N' : part('R', r.comment)));
+  let out = '';
+  for (const c of [...s.chains].sort(byName)) {
+    out += chainPart(c.name, c.hook !== undefined ? { type: c.type ?? '', hook: c.hook, prio: c.prio ?? 0 } : undefined);
+    out += rules.get(c.name) ?? '';
+    rules.delete(c.name);
+  }
+  if (rules.size > 0) out += 'X';
+  for (const k of s.counters.map((c) => c.name).sort()) out += part('K', k);
+  return out;
+}
+
+function part(tag: string, s: string): string {
+  return `${tag}${Buffer.byteLength(s)}:${s}`;
+}
+
+function chainPart(name: string, base: { type: string; hook: string; prio: number } | undefined): string {
+  return part('C', name) + (base ? `B${part('T', base.type)}${part('H', base.hook)}P${base.prio};` : '-');
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}

@@ -128,7 +128,8 @@ export type NsStep =
   /** conntrack -D: resolves with the number of entries deleted. */
   | { op: 'conntrackDelete'; filter: ConntrackFilter }
   /** One nftables table over nfnetlink (no libnftables): NftTableState, or null when there is none. */
-  | { op: 'nftTableRead'; table: { family: string; name: string } };
+  /** `expect`: the desired table's tableSignature (../firewall/live.ts); when the read table's is the same, the result is `true`, not the table. */
+  | { op: 'nftTableRead'; table: { family: string; name: string }; expect?: string };
 
 /**
  * An nftables table as the kernel holds it, without rule expressions: base
@@ -144,7 +145,8 @@ export interface NftTableState {
 export interface BatchOutcome {
   /**
    * One entry per step that ran: the value read (sysctlGet: string, routeList: Route[],
-   * ruleList: Rule[], conntrackDelete: number, nftTableRead: NftTableState | null), else undefined.
+   * ruleList: Rule[], conntrackDelete: number, nftTableRead: NftTableState | null, or true: it is
+   * the expected one), else undefined.
    */
   results: unknown[];
   /** The step that failed (those after it did not run), and why. */

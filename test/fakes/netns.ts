@@ -6,6 +6,7 @@
 import { NetlinkError } from '../../src/errors.js';
 import type { Addr, BatchOutcome, Link, NetnsBackend, NftTableState, NsStep, NsTarget, Route, RouteFilter, Rule } from '../../src/netns/types.js';
 import { TABLE_FAMILY, TABLE_NAME } from '../../src/firewall/nft.js';
+import { stateSignature } from '../../src/firewall/live.js';
 import type { Namespaces } from './namespaces.js';
 
 const sameRoute = (a: Route, b: Route): boolean => a.family === b.family && a.dst === b.dst && (a.table ?? 254) === (b.table ?? 254) && (a.metric ?? 0) === (b.metric ?? 0);
@@ -99,7 +100,11 @@ export class FakeNetns implements NetnsBackend {
       case 'conntrackDelete':
         return 0;
       case 'nftTableRead':
-        return s.table.family === TABLE_FAMILY && s.table.name === TABLE_NAME ? tableState(n.table) : null;
+      {
+        const state = s.table.family === TABLE_FAMILY && s.table.name === TABLE_NAME ? tableState(n.table) : null;
+        // As the native read: the expected table answers true.
+        return state !== null && s.expect !== undefined && stateSignature(state) === s.expect ? true : state;
+      }
     }
   }
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { nativeBackend } from '../../src/netns/backend.js';
 import type { NftTableState } from '../../src/netns/types.js';
+import { stateSignature } from '../../src/firewall/live.js';
 
 const nsName = `twt-nftread-${process.pid}`;
 const ns = { path: `/var/run/netns/${nsName}` };
@@ -98,4 +99,43 @@ test('after a rule is deleted and one inserted: the new order and handles', asyn
   assert.deepEqual(byChain(got), byChain(await listed()));
   assert.equal(got.rules.filter((r) => r.chain === 'TWINE_INPUT')[0]!.comment, 'twine:5555');
   assert.ok(!got.rules.some((r) => r.handle === h));
+});
+
+test('expect: the read answers true when the table is the expected one, else the table', async () => {
+  const readExpecting = async (expect: string) => {
+    const out = await nativeBackend.batch(ns, [{ op: 'nftTableRead', table: { family: 'inet', name: 'twine' }, expect }]);
+    if (out.failedAt !== undefined) throw out.error;
+    return out.results[0] as NftTableState | true;
+  };
+  // A table of Twine's kind: every rule with a comment.
+  await nft('flush', 'chain', 'inet', 'twine', 'TWINE_INPUT');
+  await nft('add', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'tcp', 'dport', '22', 'accept', 'comment', '"twine:3333"');
+  const now = (await read())!;
+  const expect = stateSignature(now);
+  assert.equal(await readExpecting(expect), true);
+  // The same read with the chains listed in another order: the same signature.
+  assert.equal(stateSignature({ ...now, chains: [...now.chains].reverse() }), expect);
+  // Drift: a rule deleted, a rule added, a hook's priority changed, a counter gone: the whole table comes back.
+  const h = now.rules.find((r) => r.comment === 'twine:3333')!.handle;
+  await nft('delete', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'handle', String(h));
+  const drifted = await readExpecting(expect);
+  assert.notEqual(drifted, true);
+  assert.deepEqual(byChain(drifted as NftTableState), byChain((await read())!));
+  await nft('add', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'tcp', 'dport', '22', 'accept', 'comment', '"twine:3333"');
+  assert.equal(await readExpecting(expect), true, 'put back');
+  await nft('add', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'tcp', 'dport', '23', 'accept');
+  assert.notEqual(await readExpecting(expect), true, 'a rule without a comment');
+  await nft('delete', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'handle', String((await read())!.rules.find((r) => r.chain === 'TWINE_INPUT' && r.comment === undefined)!.handle));
+  assert.equal(await readExpecting(expect), true, 'put back');
+  await nft('delete', 'chain', 'inet', 'twine', 'REPLY_ROUTE');
+  await nft('add', 'chain', 'inet', 'twine', 'REPLY_ROUTE', '{ type route hook output priority -149; policy accept; }');
+  assert.notEqual(await readExpecting(expect), true, 'a priority changed');
+  await nft('delete', 'chain', 'inet', 'twine', 'REPLY_ROUTE');
+  await nft('add', 'chain', 'inet', 'twine', 'REPLY_ROUTE', '{ type route hook output priority -150; policy accept; }');
+  assert.equal(await readExpecting(expect), true, 'put back');
+  await nft('delete', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'handle', String((await read())!.rules.find((r) => r.comment === 'twine:4444')?.handle ?? 0)).catch(() => undefined);
+  await nft('delete', 'counter', 'inet', 'twine', 'killswitch');
+  assert.notEqual(await readExpecting(expect), true, 'a counter gone');
+  await nft('delete', 'table', 'inet', 'twine');
+  assert.equal(await readExpecting(expect), null, 'no table: null, as without expect');
 });

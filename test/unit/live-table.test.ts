@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffTable } from '../../src/firewall/batch.js';
 import { staleConntrack } from '../../src/firewall/dnat.js';
-import { liveTable, tableInSync } from '../../src/firewall/live.js';
+import { liveTable, stateSignature, tableInSync, tableSignature } from '../../src/firewall/live.js';
 import { makeRule, type NftBatch, type NftCommand, type TableDef } from '../../src/firewall/nft.js';
 import type { NftTableState } from '../../src/netns/types.js';
 
@@ -90,9 +90,7 @@ test('base chains keep hook, type and priority: a chain whose hook changed is re
   assert.ok(b.nftables.some((c) => JSON.stringify(c).includes('"delete":{"chain"')));
 });
 
-test('tableInSync says in sync exactly when the diff over the same read is empty', () => {
-  const t = def('10.0.0.2');
-  const base = state(t);
+function syncVariants(t: TableDef, base: NftTableState): [string, NftTableState | null][] {
   const variants: [string, NftTableState | null][] = [
     ['same', base],
     ['no table', null],
@@ -108,10 +106,35 @@ test('tableInSync says in sync exactly when the diff over the same read is empty
     ['no counter', { ...base, counters: [] }],
     ['another counter', { ...base, counters: [...base.counters, { name: 'x', packets: 0, bytes: 0 }] }],
   ];
-  for (const [what, s] of variants) {
+  return variants;
+}
+
+test('tableInSync says in sync exactly when the diff over the same read is empty', () => {
+  const t = def('10.0.0.2');
+  const base = state(t);
+  for (const [what, s] of syncVariants(t, base)) {
     assert.equal(tableInSync(t, s), diffTable(t, liveTable(s, [t]).live).nftables.length === 0, what);
   }
   assert.equal(tableInSync(t, base), true);
   assert.equal(tableInSync({ chains: [] }, null), true, 'no table wanted, none there');
   assert.equal(tableInSync({ chains: [] }, base), false, 'no table wanted, one there');
+});
+
+test('the signatures of the desired table and of a read are equal exactly when tableInSync is true', () => {
+  const t = def('10.0.0.2');
+  const base = state(t);
+  const reordered: NftTableState = { ...base, chains: [...base.chains].reverse(), counters: [...base.counters].reverse() };
+  const variants = [...syncVariants(t, base), ['chains and counters listed in another order', reordered] as [string, NftTableState]];
+  for (const [what, s] of variants) {
+    if (s === null) continue;
+    assert.equal(tableSignature(t) === stateSignature(s), tableInSync(t, s), what);
+  }
+  assert.equal(tableSignature(t), stateSignature(base));
+  assert.equal(tableSignature(t), tableSignature(t), 'kept per table');
+  assert.notEqual(tableSignature(def('10.0.0.3')), tableSignature(t), 'another forward');
+  // Lengths are UTF-8 bytes (as the native read counts them): a comment is never read as a chain's start.
+  const odd: TableDef = { chains: [{ name: 'TWINE_X', rules: [{ expr: [], comment: 'twine:é C7:TWINE_X-' }] }] };
+  assert.equal(stateSignature({ chains: [{ name: 'TWINE_X' }], rules: [{ chain: 'TWINE_X', handle: 1, comment: 'twine:é C7:TWINE_X-' }], counters: [] }), tableSignature(odd));
+  assert.equal(tableSignature({ chains: [] }), undefined, 'no table wanted: no signature');
+  assert.equal(tableSignature({ chains: [{ name: 'TWINE_É', rules: [] }] }), undefined, 'a chain name that is not plain ASCII');
 });
