@@ -40,6 +40,7 @@
         "native/addon.cc",
         "native/batch_job.cc",
         "native/notify.cc",
+        "native/pid_check.cc",
         "native/pool.cc",
         "native/process.cc",
         "native/rtnl_jobs.cc",

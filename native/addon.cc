@@ -66,6 +66,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batch", Napi::Function::New(env, Batch));
   exports.Set("notifyOpen", Napi::Function::New(env, NotifyOpen));
   exports.Set("notifyStart", Napi::Function::New(env, NotifyStart));
+  exports.Set("pidCheck", Napi::Function::New(env, PidCheck));
 #ifdef TWINE_TEST_EXPORTS
   RegisterTestExports(env, exports);
 #endif

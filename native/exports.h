@@ -39,6 +39,9 @@ Napi::Value Batch(const Napi::CallbackInfo& info);
 Napi::Value NotifyOpen(const Napi::CallbackInfo& info);
 Napi::Value NotifyStart(const Napi::CallbackInfo& info);
 
+// pid_check.cc: reads of the host's /proc, in no namespace.
+Napi::Value PidCheck(const Napi::CallbackInfo& info);
+
 #ifdef TWINE_HAVE_NFT
 // nft.cc
 Napi::Value NftRun(const Napi::CallbackInfo& info);

@@ -7,11 +7,13 @@
 namespace twine {
 
 std::string Target::File() const {
+  if (home) return "(home)";
   if (fd >= 0) return "/proc/self/fd/" + std::to_string(fd);
   return byPid ? "/proc/" + std::to_string(pid) + "/ns/net" : path;
 }
 
 std::string Target::Describe() const {
+  if (home) return "the daemon's namespace";
   if (fd >= 0) return name.empty() ? "fd " + std::to_string(fd) : name;
   return byPid ? "pid " + std::to_string(pid) : path;
 }

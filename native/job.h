@@ -12,8 +12,12 @@ namespace twine {
 // path to a namespace file (/var/run/netns/<name>), or a namespace file the
 // caller holds open (fd >= 0): entered as it is, never looked up again, so a
 // process that dies and whose pid is reused cannot redirect the operation.
-// The caller keeps that fd open until the operation settles.
+// The caller keeps that fd open until the operation settles. With `home`, no
+// namespace is entered: the operation runs where the worker lives (the
+// daemon's own namespace), for reads that need no namespace but should not
+// block the main thread (reads of the host's /proc).
 struct Target {
+  bool home = false;
   bool byPid = false;
   int pid = 0;
   int fd = -1;
@@ -21,10 +25,10 @@ struct Target {
   // With fd: how errors name the namespace (e.g. "pid 42"); "fd N" when empty.
   std::string name;
 
-  // The file to open, e.g. "/proc/42/ns/net"; for an fd, the key the pool
-  // orders operations by ("/proc/self/fd/N"), never opened.
+  // The file to open, e.g. "/proc/42/ns/net"; for an fd or home, the key the
+  // pool orders operations by ("/proc/self/fd/N", "(home)"), never opened.
   std::string File() const;
-  // How errors name it: "pid 42" or "/var/run/netns/x".
+  // How errors name it: "pid 42", "/var/run/netns/x" or "the daemon's namespace".
   std::string Describe() const;
 };
 

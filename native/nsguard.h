@@ -23,7 +23,7 @@ class NsGuard {
   bool ok() const { return home_fd_ >= 0; }
   ino_t home_inode() const { return home_ino_; }
 
-  // Enters target, runs work, restores. Failures to enter are written to f.
+  // Enters target, runs work, restores (a home target: runs work where it is). Failures to enter are written to f.
   // Returns false only when the thread could not get back home: it must then
   // never run anything else.
   bool Run(const Target& target, Failure& f, const std::function<void()>& work);

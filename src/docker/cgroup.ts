@@ -6,6 +6,7 @@
 // callers fall back to `docker inspect`.
 
 import { readFileSync, statSync } from 'node:fs';
+import { loadAddon } from '../netns/addon.js';
 
 /** cgroup.procs of container `id` under each layout Docker uses, most common first. */
 export function cgroupProcsFiles(id: string): string[] {
@@ -69,4 +70,38 @@ export function processInContainer(pid: number, id: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A pid that should be a process of container `id` (a cached inspect's). */
+export interface PidClaim {
+  pid: number;
+  id: string;
+}
+
+/** What one pid check needs: processInContainer and netnsInode, as functions of the host. */
+export interface PidReads {
+  processInContainer(pid: number, id: string): boolean;
+  netnsInode(pid: number): number | undefined;
+}
+
+/**
+ * Per claim: the inode of the process's network namespace when its cgroup
+ * names the container (processInContainer, then netnsInode); undefined when
+ * it does not, the id is not a container id, or the process is gone. All
+ * claims are read in one job on the addon's worker pool, off the main thread.
+ * Unlike processInContainer, only the first 64 KiB of /proc/<pid>/cgroup are
+ * read (native/pid_check.cc); an id beyond them is not found.
+ */
+export async function pidInodes(claims: readonly PidClaim[]): Promise<(number | undefined)[]> {
+  if (claims.length === 0) return [];
+  const answers = await loadAddon().pidCheck(
+    claims.map((c) => c.pid),
+    claims.map((c) => c.id),
+  );
+  return Array.from(answers, (v) => (v > 0 ? v : undefined));
+}
+
+/** The answers of pidInodes read one by one on the calling thread, through `host`. */
+export function pidInodesOneByOne(host: PidReads, claims: readonly PidClaim[]): (number | undefined)[] {
+  return claims.map((c) => (host.processInContainer(c.pid, c.id) ? host.netnsInode(c.pid) : undefined));
 }

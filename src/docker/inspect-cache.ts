@@ -11,8 +11,10 @@
 // endpoint id, and the container's process (the pid) lives exactly as long as
 // the endpoints of one start. The entries persist in a file across Twine's own
 // restarts; an entry is taken only when every check below holds, else the
-// container is inspected as before.
+// container is inspected as before. The pids of a whole listing are checked
+// in one call of the host (the daemon's reads them off the main thread).
 
+import type { PidClaim } from './cgroup.js';
 import type { ContainerInfo } from './container.js';
 import { SavedMap } from '../util/saved-map.js';
 
@@ -33,10 +35,9 @@ export interface ListedRunning {
   NetworkSettings?: { Networks?: Record<string, ListedNetwork> | null } | null;
 }
 
-/** What the reuse checks need of the host: the pid's cgroup names the container, the inode of its namespace now. */
+/** What the reuse checks need of the host: per claim, the inode of the pid's namespace now when its cgroup names the container, else undefined. */
 export interface PidCheck {
-  processInContainer(pid: number, id: string): boolean;
-  netnsInode(pid: number): number | undefined;
+  pidInodes(claims: readonly PidClaim[]): Promise<(number | undefined)[]>;
 }
 
 const FORMAT = 1;
@@ -63,12 +64,30 @@ export class InspectCache extends SavedMap<ContainerInfo> {
   }
 
   /**
-   * The cached inspect of `listed`, with the inode of its namespace now, when
-   * the list shows it unchanged: the same name (Docker's DNS names follow it),
-   * network mode, networks and each network's endpoint id, addresses and MAC;
-   * and the cached pid is still a process of the container. Undefined: inspect it.
+   * For each listed container, in order, its cached inspect with the inode of
+   * its namespace now, when the list shows it unchanged: the same name
+   * (Docker's DNS names follow it), network mode, networks and each network's
+   * endpoint id, addresses and MAC; and the cached pid is still a process of
+   * the container. Undefined: inspect it. The pids that pass the list's checks
+   * go to `host` in one call; when that call fails, every container is inspected.
    */
-  reuse(listed: ListedRunning, host: PidCheck): ContainerInfo | undefined {
+  async reuseAll(listed: readonly ListedRunning[], host: PidCheck): Promise<(ContainerInfo | undefined)[]> {
+    const unchanged = listed.map((l) => this.unchanged(l));
+    const claims = unchanged.filter((c): c is ContainerInfo => c !== undefined).map((c) => ({ pid: c.pid, id: c.id }));
+    let inodes: (number | undefined)[] = [];
+    if (claims.length > 0) {
+      try {
+        inodes = await host.pidInodes(claims);
+      } catch {
+        return listed.map(() => undefined);
+      }
+    }
+    let k = 0;
+    return unchanged.map((c) => (c ? this.withInode(c, inodes[k++]) : undefined));
+  }
+
+  /** The cached inspect of `listed` when the list shows it unchanged (its pid not checked yet). */
+  private unchanged(listed: ListedRunning): ContainerInfo | undefined {
     const c = this.byId.get(listed.Id);
     if (!c) return undefined;
     const name = (listed.Names?.[0] ?? '').replace(/^\//, '');
@@ -81,13 +100,17 @@ export class InspectCache extends SavedMap<ContainerInfo> {
       if (!n || !n.EndpointID || n.EndpointID !== a.endpointId || !same(a.networkId, n.NetworkID)) return undefined;
       if (!same(a.ipv4, n.IPAddress) || !same(a.ipv6, n.GlobalIPv6Address) || !same(a.mac, n.MacAddress?.toLowerCase())) return undefined;
     }
-    if (!host.processInContainer(c.pid, c.id)) return undefined;
-    const ino = host.netnsInode(c.pid);
+    return c;
+  }
+
+  /** `c` with its namespace's inode now (`ino`: undefined when the pid is not the container's any more). */
+  private withInode(c: ContainerInfo, ino: number | undefined): ContainerInfo | undefined {
     if (ino === undefined) return undefined;
     if (c.netnsIno === ino) return c;
-    // Kept as returned: the inventory and the cache then share one object per container.
     const info = { ...c, netnsIno: ino };
-    this.byId.set(c.id, info);
+    // Kept as returned, so the inventory and the cache share one object per
+    // container; unless an inspect replaced the entry while the pids were read.
+    if (this.byId.get(c.id) === c) this.byId.set(c.id, info);
     return info;
   }
 

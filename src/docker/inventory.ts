@@ -215,10 +215,14 @@ export async function listRunningContainers(
 ): Promise<ContainerInfo[]> {
   const listed = await listRunning(docker);
   await reuse?.cache.ready;
-  const found = await mapLimit(listed, concurrency, async (l) => {
-    const cached = reuse?.cache.reuse(l, reuse.host);
-    if (reuse?.counts) reuse.counts[cached ? 'reused' : 'inspected']++;
-    if (cached) return cached;
+  const cached = reuse ? await reuse.cache.reuseAll(listed, reuse.host) : [];
+  const reused = cached.filter((c): c is ContainerInfo => c !== undefined);
+  const toInspect = listed.filter((_, i) => cached[i] === undefined);
+  if (reuse?.counts) {
+    reuse.counts.reused += reused.length;
+    reuse.counts.inspected += toInspect.length;
+  }
+  const found = await mapLimit(toInspect, concurrency, async (l) => {
     try {
       const info = await inspectContainer(docker, l.Id, listLinks, readIno);
       reuse?.cache.remember(info);
@@ -230,7 +234,7 @@ export async function listRunningContainers(
     }
   });
   reuse?.cache.retain(new Set(listed.map((l) => l.Id)));
-  const out = found.filter((c): c is ContainerInfo => c !== undefined);
+  const out = [...reused, ...found.filter((c): c is ContainerInfo => c !== undefined)];
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 

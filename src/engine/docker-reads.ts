@@ -17,7 +17,7 @@ import type { Reason } from './reason.js';
 
 export interface DockerReadsDeps {
   deps: Pick<EngineDeps, 'docker' | 'netns' | 'log' | 'inspectCache'>;
-  host: Pick<HostView, 'addrs' | 'netnsInode' | 'processInContainer'>;
+  host: Pick<HostView, 'addrs' | 'netnsInode' | 'pidInodes'>;
   store: Pick<ContainerStore, 'mark' | 'specs'>;
   request(id: string, reason: Reason): void;
 }
@@ -47,7 +47,7 @@ export class DockerReads {
     const host = this.d.host;
     const listing = listRunningContainers(this.d.deps.docker, this.listLinks, undefined, (pid) => host.netnsInode(pid), {
       cache: this.cache,
-      host: { processInContainer: (pid, id) => host.processInContainer(pid, id), netnsInode: (pid) => host.netnsInode(pid) },
+      host: { pidInodes: (claims) => host.pidInodes(claims) },
       ...(counts ? { counts } : {}),
     });
     // While Docker builds the list: parse the labels of the cached containers, a few at a

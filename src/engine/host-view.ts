@@ -4,7 +4,7 @@
 // namespace being set up. One interface, so that unit tests give the engine
 // containers that have no process (test/fakes/); the daemon uses `hostView`.
 
-import { containerNsPid, netnsInode, processInContainer } from '../docker/cgroup.js';
+import { containerNsPid, netnsInode, pidInodes, processInContainer, type PidClaim } from '../docker/cgroup.js';
 import { nsNotify } from '../netns/notify.js';
 import { procAddrs, procDefaultGateways, type DefaultGateways } from '../netns/procfs.js';
 import type { Addr } from '../netns/types.js';
@@ -17,6 +17,13 @@ export interface HostView {
   netnsInode(pid: number): number | undefined;
   /** Whether process `pid` is in container `id`'s cgroup. */
   processInContainer(pid: number, id: string): boolean;
+  /**
+   * For each claim, processInContainer then netnsInode: the inode when the pid
+   * is the container's, else undefined. The daemon reads all of them at once
+   * off the main thread; docker/cgroup.ts pidInodesOneByOne is the same from
+   * the two methods above.
+   */
+  pidInodes(claims: readonly PidClaim[]): Promise<(number | undefined)[]>;
   /** Addresses from /proc/<pid>/net; undefined when that cannot be read. */
   addrs(pid: number): Addr[] | undefined;
   /** Default routes' gateways from /proc/<pid>/net; undefined when the process is gone. */
@@ -33,6 +40,7 @@ export const hostView: HostView = {
   containerNsPid,
   netnsInode: (pid) => netnsInode(pid),
   processInContainer,
+  pidInodes,
   addrs: procAddrs,
   defaultGateways: procDefaultGateways,
   hostInodes: hostNamespaceInodes,

@@ -63,6 +63,13 @@ export interface NativeBinding {
   notifyOpen(target: NativeTarget, groups: number[]): Promise<number>;
   /** Watches fd (now owned by the watch) from the event loop: cb after each drain, overrun when messages were lost. Never keeps the process alive. */
   notifyStart(fd: number, cb: (overrun: boolean) => void): { close(): void };
+  /**
+   * Per pair (pids[i], ids[i]), read on a worker in the daemon's own namespace:
+   * the inode of /proc/<pid>/ns/net when the first 64 KiB of /proc/<pid>/cgroup
+   * contain the id; 0 when they do not or the id is not 12-64 lowercase hex
+   * digits; -1 when the process is gone (or the pid cannot be one).
+   */
+  pidCheck(pids: number[], ids: string[]): Promise<Float64Array>;
   /** True when the addon was built with libnftables (then nftRun exists). */
   readonly nftAvailable: boolean;
   /** Runs nft input (JSON or a command) in the namespace; resolves with nft's (JSON) output. */

@@ -3,6 +3,7 @@
 // gives a handle whose fd is the namespace's inode, so the fake backend and
 // transport (./namespaces.ts) know where each call went.
 
+import { pidInodesOneByOne, type PidClaim } from '../../src/docker/cgroup.js';
 import { NamespaceGoneError } from '../../src/errors.js';
 import type { HostView } from '../../src/engine/host-view.js';
 import type { NsNotifier } from '../../src/netns/notify.js';
@@ -61,6 +62,9 @@ export class FakeHost implements HostView {
   }
   processInContainer(pid: number, id: string): boolean {
     return this.processes.get(pid)?.container === id;
+  }
+  async pidInodes(claims: readonly PidClaim[]): Promise<(number | undefined)[]> {
+    return pidInodesOneByOne(this, claims);
   }
   addrs(pid: number): Addr[] | undefined {
     return this.processes.get(pid)?.addrs;

@@ -4,6 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DockerClient } from '../../src/docker/client.js';
+import { pidInodesOneByOne, type PidReads } from '../../src/docker/cgroup.js';
+import type { ContainerInfo } from '../../src/docker/container.js';
 import { InspectCache, type ListedRunning, type PidCheck } from '../../src/docker/inspect-cache.js';
 import { listRunningContainers, toContainerInfo, type ContainerInspect } from '../../src/docker/inventory.js';
 import { startedContainer } from '../fixtures/inspect.js';
@@ -16,11 +18,27 @@ function listed(i: ContainerInspect): ListedRunning {
 }
 
 /** The fixture's pid is the container's and its namespace has inode 4026532999. */
-const host = (over: Partial<PidCheck> = {}): PidCheck => ({
+const reads = (over: Partial<PidReads> = {}): PidReads => ({
   processInContainer: (pid, id) => pid === 7254 && id === startedContainer().Id,
   netnsInode: (pid) => (pid === 7254 ? 4026532999 : undefined),
   ...over,
 });
+
+/** A host answering from `r`, one call per listing (counted in `calls`). */
+function host(over: Partial<PidReads> = {}, calls: number[] = []): PidCheck {
+  const r = reads(over);
+  return {
+    pidInodes: async (claims) => {
+      calls.push(claims.length);
+      return pidInodesOneByOne(r, claims);
+    },
+  };
+}
+
+async function reuse(cache: InspectCache, l: ListedRunning, h: PidCheck = host()): Promise<ContainerInfo | undefined> {
+  const [c] = await cache.reuseAll([l], h);
+  return c;
+}
 
 function cached(): InspectCache {
   const cache = new InspectCache();
@@ -28,8 +46,8 @@ function cached(): InspectCache {
   return cache;
 }
 
-test('inspect cache: a container the list shows unchanged is the cached inspect (aliases, pid, interfaces) with its namespace read now', () => {
-  const c = cached().reuse(listed(startedContainer()), host());
+test('inspect cache: a container the list shows unchanged is the cached inspect (aliases, pid, interfaces) with its namespace read now', async () => {
+  const c = await reuse(cached(), listed(startedContainer()));
   assert.ok(c);
   assert.equal(c.pid, 7254);
   assert.equal(c.netnsIno, 4026532999);
@@ -39,7 +57,7 @@ test('inspect cache: a container the list shows unchanged is the cached inspect 
   ]);
 });
 
-test('inspect cache: any change the list can show, or a pid that is not the container\'s any more, means inspect again', () => {
+test('inspect cache: any change the list can show, or a pid that is not the container\'s any more, means inspect again', async () => {
   const cache = cached();
   const changed = (edit: (l: ListedRunning) => void): ListedRunning => {
     const l = listed(startedContainer());
@@ -62,8 +80,8 @@ test('inspect cache: any change the list can show, or a pid that is not the cont
     ['the pid is not in the container\'s cgroup', listed(startedContainer()), host({ processInContainer: () => false })],
     ['the pid is gone', listed(startedContainer()), host({ netnsInode: () => undefined })],
   ];
-  for (const [why, l, h] of cases) assert.equal(cache.reuse(l, h ?? host()), undefined, why);
-  assert.ok(cache.reuse(listed(startedContainer()), host()), 'the entry itself is still good');
+  for (const [why, l, h] of cases) assert.equal(await reuse(cache, l, h), undefined, why);
+  assert.ok(await reuse(cache, listed(startedContainer())), 'the entry itself is still good');
 });
 
 test('inspect cache: only running containers with an endpoint id on every network are kept; a later inspect replaces or drops the entry', () => {
@@ -102,7 +120,7 @@ test('inspect cache: the file round-trips without the namespace inode, is writte
     assert.doesNotMatch(readFileSync(file, 'utf8'), /netnsIno/);
     const back = new InspectCache();
     await back.load(file);
-    assert.deepEqual(back.reuse(listed(startedContainer()), host()), cache.reuse(listed(startedContainer()), host()));
+    assert.deepEqual(await reuse(back, listed(startedContainer())), await reuse(cache, listed(startedContainer())));
     assert.equal(await back.save(file), false, 'as read, and a reuse that only reads the namespace inode again: nothing to write');
     back.forget(startedContainer().Id);
     assert.equal(await back.save(file), true);
@@ -152,24 +170,52 @@ test('listRunningContainers with an inspect cache: inspects only what the list s
     [7254, a.Id],
     [8000, b.Id],
   ]);
-  const reuse = { cache: new InspectCache(), host: { processInContainer: (pid: number, id: string) => pids.get(pid) === id, netnsInode: (pid: number) => (pids.has(pid) ? 4026530000 + pid : undefined) } };
-  const list = (): Promise<string[]> => listRunningContainers(docker, undefined, 8, reuse.host.netnsInode, reuse).then((cs) => cs.map((c) => c.name));
+  const pidReads: PidReads = { processInContainer: (pid, id) => pids.get(pid) === id, netnsInode: (pid) => (pids.has(pid) ? 4026530000 + pid : undefined) };
+  const calls: number[] = [];
+  const reuse = { cache: new InspectCache(), host: host(pidReads, calls) };
+  const list = (): Promise<string[]> => listRunningContainers(docker, undefined, 8, pidReads.netnsInode, reuse).then((cs) => cs.map((c) => c.name));
 
   assert.deepEqual(await list(), ['twt-fx-c', 'twt-fx-other']);
   assert.deepEqual(inspected.splice(0), [a.Id, b.Id], 'first listing: everything inspected');
+  assert.deepEqual(calls.splice(0), [], 'nothing cached: no pid to check');
   assert.deepEqual(await list(), ['twt-fx-c', 'twt-fx-other']);
   assert.deepEqual(inspected.splice(0), [], 'unchanged: nothing inspected');
+  assert.deepEqual(calls.splice(0), [2], 'both pids checked in one call');
 
   // b restarted: a new pid and new endpoints.
   b.State = { Running: true, Pid: 8001 };
   pids.delete(8000);
   pids.set(8001, b.Id);
   for (const n of Object.values(b.NetworkSettings!.Networks!)) n.EndpointID = `${n.EndpointID!.slice(0, 60)}beef`;
-  const after = await listRunningContainers(docker, undefined, 8, reuse.host.netnsInode, reuse);
+  const after = await listRunningContainers(docker, undefined, 8, pidReads.netnsInode, reuse);
   assert.deepEqual(inspected.splice(0), [b.Id], 'only the restarted container');
+  assert.deepEqual(calls.splice(0), [1], 'the restarted container\'s pid is not even asked about');
   assert.equal(after.find((c) => c.id === b.Id)?.pid, 8001);
+
+  // a's process died and its pid went to another process: the list alone cannot tell.
+  pids.set(7254, 'f'.repeat(64));
+  await list();
+  assert.deepEqual(inspected.splice(0), [a.Id], 'a pid that is not the container\'s any more: inspected');
 
   current = [b];
   await list();
   assert.equal(reuse.cache.size, 1, 'a container no longer running leaves the cache');
+});
+
+test('inspect cache: when the pid check fails, every container is inspected; an inspect that lands while the pids are read is kept', async () => {
+  const cache = cached();
+  const failing: PidCheck = { pidInodes: () => Promise.reject(new Error('no workers')) };
+  assert.deepEqual(await cache.reuseAll([listed(startedContainer())], failing), [undefined]);
+  assert.equal(cache.size, 1, 'the entry stays: the next listing may vouch for it');
+
+  const newer = toContainerInfo(startedContainer(), [{ index: 15, name: 'eth0', mac: '02:42:ac:13:00:02' }]);
+  const slow: PidCheck = {
+    pidInodes: async (claims) => {
+      cache.remember(newer);
+      return pidInodesOneByOne(reads(), claims);
+    },
+  };
+  const [c] = await cache.reuseAll([listed(startedContainer())], slow);
+  assert.equal(c?.netnsIno, 4026532999, 'the listing still gets the entry it checked');
+  assert.equal([...cache.values()][0], newer, 'the cache keeps the inspect that came meanwhile');
 });
