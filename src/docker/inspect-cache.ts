@@ -40,6 +40,9 @@ export interface PidCheck {
   pidInodes(claims: readonly PidClaim[]): Promise<(number | undefined)[]>;
 }
 
+/** Cached entries' pid checks: the namespace inode, undefined when the pid is not the entry's container's. */
+export type PidAnswers = ReadonlyMap<ContainerInfo, number | undefined>;
+
 const FORMAT = 1;
 
 function same(a: string | undefined, b: string | undefined | null): boolean {
@@ -64,26 +67,45 @@ export class InspectCache extends SavedMap<ContainerInfo> {
   }
 
   /**
-   * For each listed container, in order, its cached inspect with the inode of
-   * its namespace now, when the list shows it unchanged: the same name
-   * (Docker's DNS names follow it), network mode, networks and each network's
-   * endpoint id, addresses and MAC; and the cached pid is still a process of
-   * the container. Undefined: inspect it. The pids that pass the list's checks
-   * go to `host` in one call; when that call fails, every container is inspected.
+   * Every entry's pid checked now, in one call of `host`: the answers, keyed
+   * by the entry. A full listing starts this while Docker builds the list, so
+   * the reads overlap the request; an entry that is replaced meanwhile is
+   * checked again by reuseAll. Never rejects (a failed check: no answers).
    */
-  async reuseAll(listed: readonly ListedRunning[], host: PidCheck): Promise<(ContainerInfo | undefined)[]> {
+  async checkAhead(host: PidCheck): Promise<PidAnswers> {
+    const entries = [...this.byId.values()];
+    if (entries.length === 0) return new Map();
+    try {
+      const inodes = await host.pidInodes(entries.map((c) => ({ pid: c.pid, id: c.id })));
+      return new Map(entries.map((c, i) => [c, inodes[i]]));
+    } catch {
+      return new Map();
+    }
+  }
+
+  /**
+   * For each listed container, in order, its cached inspect with the inode of
+   * its namespace, when the list shows it unchanged: the same name (Docker's
+   * DNS names follow it), network mode, networks and each network's endpoint
+   * id, addresses and MAC; and the cached pid is a process of the container
+   * (in `ahead`, checked while the list was built, else checked here, all in
+   * one call of `host`). Undefined: inspect it. When the check fails, every
+   * container is inspected. Why an answer from before the list is as good as
+   * one after it: ARCHITECTURE.md, "The inspect cache".
+   */
+  async reuseAll(listed: readonly ListedRunning[], host: PidCheck, ahead?: Promise<PidAnswers>): Promise<(ContainerInfo | undefined)[]> {
     const unchanged = listed.map((l) => this.unchanged(l));
-    const claims = unchanged.filter((c): c is ContainerInfo => c !== undefined).map((c) => ({ pid: c.pid, id: c.id }));
-    let inodes: (number | undefined)[] = [];
-    if (claims.length > 0) {
+    const answers = new Map(await ahead);
+    const rest = unchanged.filter((c): c is ContainerInfo => c !== undefined && !answers.has(c));
+    if (rest.length > 0) {
       try {
-        inodes = await host.pidInodes(claims);
+        const inodes = await host.pidInodes(rest.map((c) => ({ pid: c.pid, id: c.id })));
+        rest.forEach((c, i) => answers.set(c, inodes[i]));
       } catch {
         return listed.map(() => undefined);
       }
     }
-    let k = 0;
-    return unchanged.map((c) => (c ? this.withInode(c, inodes[k++]) : undefined));
+    return unchanged.map((c) => (c ? this.withInode(c, answers.get(c)) : undefined));
   }
 
   /** The cached inspect of `listed` when the list shows it unchanged (its pid not checked yet). */

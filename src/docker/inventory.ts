@@ -213,9 +213,12 @@ export async function listRunningContainers(
   readIno: (pid: number) => number | undefined = netnsInode,
   reuse?: ListReuse,
 ): Promise<ContainerInfo[]> {
-  const listed = await listRunning(docker);
+  const listing = listRunning(docker);
+  // The cached pids are checked while Docker builds the list.
+  const ahead = reuse?.cache.ready.then(() => reuse.cache.checkAhead(reuse.host));
+  const listed = await listing;
   await reuse?.cache.ready;
-  const cached = reuse ? await reuse.cache.reuseAll(listed, reuse.host) : [];
+  const cached = reuse ? await reuse.cache.reuseAll(listed, reuse.host, ahead) : [];
   const reused = cached.filter((c): c is ContainerInfo => c !== undefined);
   const toInspect = listed.filter((_, i) => cached[i] === undefined);
   if (reuse?.counts) {

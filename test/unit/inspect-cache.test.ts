@@ -180,7 +180,7 @@ test('listRunningContainers with an inspect cache: inspects only what the list s
   assert.deepEqual(calls.splice(0), [], 'nothing cached: no pid to check');
   assert.deepEqual(await list(), ['twt-fx-c', 'twt-fx-other']);
   assert.deepEqual(inspected.splice(0), [], 'unchanged: nothing inspected');
-  assert.deepEqual(calls.splice(0), [2], 'both pids checked in one call');
+  assert.deepEqual(calls.splice(0), [2], 'both pids checked in one call (while the list was built)');
 
   // b restarted: a new pid and new endpoints.
   b.State = { Running: true, Pid: 8001 };
@@ -189,7 +189,7 @@ test('listRunningContainers with an inspect cache: inspects only what the list s
   for (const n of Object.values(b.NetworkSettings!.Networks!)) n.EndpointID = `${n.EndpointID!.slice(0, 60)}beef`;
   const after = await listRunningContainers(docker, undefined, 8, pidReads.netnsInode, reuse);
   assert.deepEqual(inspected.splice(0), [b.Id], 'only the restarted container');
-  assert.deepEqual(calls.splice(0), [1], 'the restarted container\'s pid is not even asked about');
+  assert.deepEqual(calls.splice(0), [2], 'one call, ahead of the list: it cannot know yet who restarted');
   assert.equal(after.find((c) => c.id === b.Id)?.pid, 8001);
 
   // a's process died and its pid went to another process: the list alone cannot tell.
@@ -218,4 +218,23 @@ test('inspect cache: when the pid check fails, every container is inspected; an 
   const [c] = await cache.reuseAll([listed(startedContainer())], slow);
   assert.equal(c?.netnsIno, 4026532999, 'the listing still gets the entry it checked');
   assert.equal([...cache.values()][0], newer, 'the cache keeps the inspect that came meanwhile');
+});
+
+test('inspect cache: pids checked ahead of the list are used; an entry replaced since is checked again, in one call', async () => {
+  const cache = cached();
+  const calls: number[] = [];
+  const h = host({}, calls);
+  const ahead = cache.checkAhead(h);
+  assert.equal((await ahead).size, 1);
+  const [c] = await cache.reuseAll([listed(startedContainer())], h, ahead);
+  assert.equal(c?.netnsIno, 4026532999);
+  assert.deepEqual(calls.splice(0), [1], 'answered ahead: not asked again');
+
+  const stale = cache.checkAhead(host({ processInContainer: () => false }, calls));
+  await stale;
+  cache.remember(toContainerInfo(startedContainer(), [{ index: 15, name: 'eth0', mac: '02:42:ac:13:00:02' }]));
+  const [d] = await cache.reuseAll([listed(startedContainer())], h, stale);
+  assert.equal(d?.netnsIno, 4026532999, 'the entry remembered after the early check was checked itself');
+  assert.deepEqual(calls.splice(0), [1, 1]);
+  assert.equal((await cache.checkAhead({ pidInodes: () => Promise.reject(new Error('no workers')) })).size, 0, 'a failed early check: no answers');
 });
