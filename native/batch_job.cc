@@ -36,17 +36,17 @@ class BatchJob : public Job {
 
   void Execute() override {
     Rtnl nl;
-    bool open = false;
     for (size_t i = 0; i < steps_.size(); i++) {
       const BatchStep& st = steps_[i];
       Failure& f = stepFailure_;
-      if (UsesNetlink(st.kind) && !open) open = nl.Open(f);
+      if (UsesNetlink(st.kind) && !nl.IsOpen()) nl.Open(f);
       if (f.failed()) {
         failedAt_ = static_cast<int>(i);
         return;
       }
       switch (st.kind) {
-        case BatchStep::kSysctlGet: SysctlGet(st.key, &values_[i], f); break;
+        // Over the batch's socket when the key is a netconf one (sysctl.h).
+        case BatchStep::kSysctlGet: SysctlRead(nl, st.key, &values_[i], f); break;
         case BatchStep::kSysctlSet: SysctlSet(st.key, st.value, f); break;
         case BatchStep::kRouteReplace: nl.RouteModify(RouteCmd::kReplace, st.route, f); break;
         case BatchStep::kRouteDel: nl.RouteModify(RouteCmd::kDel, st.route, f); break;

@@ -5,6 +5,7 @@
 #include <v8.h>
 
 #include "exports.h"
+#include "sysctl.h"
 #ifdef TWINE_HAVE_NFT
 #include "nft.h"
 #endif
@@ -20,6 +21,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   o.Set("threads", Napi::Number::New(env, pool.size()));
   o.Set("retired", Napi::Number::New(env, pool.retired()));
   o.Set("homeInode", Napi::Number::New(env, static_cast<double>(pool.home_inode())));
+  o.Set("sysctlNetconfReads", Napi::Number::New(env, static_cast<double>(SysctlNetconfReads())));
 #ifdef TWINE_HAVE_NFT
   o.Set("nftContextsHeld", Napi::Number::New(env, static_cast<double>(NftContextsHeld())));
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/fib_rules.h>
 #include <linux/if_link.h>
+#include <linux/netconf.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -11,11 +12,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "nlattr.h"
+
 namespace twine {
 
 namespace {
 
 constexpr size_t kRecvSize = 64 * 1024;
+// A netconf reply is ~100 bytes; an error with its extended ack well under this.
+constexpr size_t kNetconfRecvSize = 4096;
 constexpr int kDumpAttempts = 5;
 // MAX_ADDR_LEN: no link-layer address is longer.
 constexpr size_t kMaxLinkAddr = 32;
@@ -193,6 +198,7 @@ bool Rtnl::Open(Failure& f, int timeoutMs) {
   sa.nl_family = AF_NETLINK;
   if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
     f.Set(errno, "netlink", "bind");
+    Close();
     return false;
   }
   return true;
@@ -552,6 +558,61 @@ bool Rtnl::RuleDump(const RuleFilterSpec& filter, std::vector<RuleSpec>* out, Fa
         out->push_back(r);
       },
       f);
+}
+
+bool ParseNetconfForwarding(const nlmsghdr* h, int family, int32_t* out) {
+  if (h->nlmsg_type != RTM_NEWNETCONF || h->nlmsg_len < NLMSG_LENGTH(sizeof(netconfmsg))) return false;
+  const auto* ncm = static_cast<const netconfmsg*>(NLMSG_DATA(h));
+  if (ncm->ncm_family != family) return false;
+  // The attributes follow the 1-byte netconfmsg padded to NLMSG_ALIGNTO.
+  const size_t start = NLMSG_SPACE(sizeof(netconfmsg));
+  if (h->nlmsg_len <= start) return false;
+  bool all = false, have = false;
+  int32_t forwarding = 0;
+  ForEachAttr(reinterpret_cast<const uint8_t*>(h) + start, h->nlmsg_len - start,
+              [&](uint16_t type, const uint8_t* data, size_t n) {
+                if (n != sizeof(int32_t)) return;  // both are s32
+                int32_t v;
+                memcpy(&v, data, sizeof v);
+                if (type == NETCONFA_IFINDEX) all = v == NETCONFA_IFINDEX_ALL;
+                if (type == NETCONFA_FORWARDING) have = true, forwarding = v;
+              });
+  if (!all || !have) return false;
+  *out = forwarding;
+  return true;
+}
+
+// A get request without NLM_F_ACK: the kernel answers with the RTM_NEWNETCONF
+// or with an NLMSG_ERROR, never both.
+bool Rtnl::NetconfForwarding(int family, int32_t* out, Failure& f) {
+  netconfmsg req{};
+  req.ncm_family = static_cast<uint8_t>(family);
+  Msg m(RTM_GETNETCONF, NLM_F_REQUEST, &req, sizeof req);
+  const int32_t all = NETCONFA_IFINDEX_ALL;
+  m.Attr(NETCONFA_IFINDEX, &all, sizeof all);
+  m.hdr()->nlmsg_seq = ++seq_;
+  if (send(fd_, m.buf, m.hdr()->nlmsg_len, 0) < 0) {
+    f.Set(errno, "netlink", "send");
+    return false;
+  }
+  std::vector<char> buf(kNetconfRecvSize);
+  for (;;) {
+    ssize_t n = Recv(buf, f);
+    if (n < 0) return false;
+    int len = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_seq != seq_) continue;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        int err = NetlinkErrorOf(h);
+        f.Set(err ? err : EPROTO, "netlink", "netconf");
+        f.kernelMessage = ExtAckMessage(h);
+        return false;
+      }
+      if (ParseNetconfForwarding(h, family, out)) return true;
+      f.Set(EPROTO, "netlink", "netconf reply without the forwarding value of all interfaces");
+      return false;
+    }
+  }
 }
 
 }  // namespace twine

@@ -109,6 +109,10 @@ bool ParseAddrMsg(const nlmsghdr* h, AddrEntry* out);
 int NetlinkErrorOf(const nlmsghdr* h);
 // The extended-ack text (NLMSGERR_ATTR_MSG) of an NLMSG_ERROR or NLMSG_DONE, if any.
 std::string ExtAckMessage(const nlmsghdr* h);
+// The forwarding value (NETCONFA_FORWARDING) of an RTM_NEWNETCONF of `family`
+// about all interfaces (NETCONFA_IFINDEX_ALL); false when h is anything else
+// or lacks either attribute.
+bool ParseNetconfForwarding(const nlmsghdr* h, int family, int32_t* out);
 
 enum class RouteCmd { kAdd, kReplace, kDel };
 
@@ -140,6 +144,7 @@ class Rtnl {
   bool Open(Failure& f, int timeoutMs = kNetlinkTimeoutMs);
   // Closes the socket (also done by the destructor); Open may be called again.
   void Close();
+  bool IsOpen() const { return fd_ >= 0; }
 
   bool RouteModify(RouteCmd cmd, const RouteSpec& r, Failure& f);
   bool RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out, Failure& f);
@@ -157,6 +162,11 @@ class Rtnl {
   bool RuleModify(bool add, const RuleSpec& r, Failure& f);
   // ip rule show: the rules that look up a table (FR_ACT_TO_TBL), filtered.
   bool RuleDump(const RuleFilterSpec& filter, std::vector<RuleSpec>* out, Failure& f);
+  // The namespace's "all" forwarding value of family (AF_INET: the datum of
+  // net.ipv4.ip_forward; AF_INET6: net.ipv6.conf.all.forwarding), in one
+  // RTM_GETNETCONF round trip. Fails (EOPNOTSUPP) when the family is not
+  // there, e.g. IPv6 disabled at boot.
+  bool NetconfForwarding(int family, int32_t* out, Failure& f);
 
  private:
   struct Msg;

@@ -2,13 +2,32 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <atomic>
 
 namespace twine {
 
 namespace {
 
 constexpr size_t kMaxValue = 4096;
+
+std::atomic<uint64_t> netconfReads{0};
+
+// The family whose all-interfaces netconf forwarding value is key, or 0.
+// net.ipv4.ip_forward is not a value of its own: net/ipv4/devinet.c registers
+// it (ctl_forward_entry) with .data pointing at the FORWARDING slot of the
+// namespace's devconf_all, which is also what net.ipv4.conf.all.forwarding
+// reads and what inet_netconf_get_devconf answers for NETCONFA_IFINDEX_ALL.
+// net.ipv6.conf.all.forwarding is devconf_all->forwarding, which
+// inet6_netconf_get_devconf (net/ipv6/addrconf.c) answers the same way. Both
+// are ints that /proc/sys prints with "%d".
+int NetconfFamilyOf(const std::string& key) {
+  if (key == "net.ipv4.ip_forward" || key == "net.ipv4.conf.all.forwarding") return AF_INET;
+  if (key == "net.ipv6.conf.all.forwarding") return AF_INET6;
+  return 0;
+}
 
 std::string PathOf(const std::string& key) {
   std::string p = "/proc/sys/" + key;
@@ -56,6 +75,22 @@ bool SysctlGet(const std::string& key, std::string* value, Failure& f) {
   value->assign(buf, have);
   return true;
 }
+
+bool SysctlRead(Rtnl& nl, const std::string& key, std::string* value, Failure& f) {
+  const int family = NetconfFamilyOf(key);
+  if (family != 0) {
+    Failure nf;  // not reported: /proc/sys gets its turn
+    int32_t v = 0;
+    if ((nl.IsOpen() || nl.Open(nf)) && nl.NetconfForwarding(family, &v, nf)) {
+      *value = std::to_string(v);
+      netconfReads.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  return SysctlGet(key, value, f);
+}
+
+uint64_t SysctlNetconfReads() { return netconfReads.load(std::memory_order_relaxed); }
 
 bool SysctlSet(const std::string& key, const std::string& value, Failure& f) {
   int fd = open(PathOf(key).c_str(), O_WRONLY | O_CLOEXEC);

@@ -1,4 +1,5 @@
-// Jobs reading and writing one sysctl under /proc/sys/net of the namespace.
+// Jobs reading and writing one sysctl of the namespace (/proc/sys/net; the
+// forwarding keys are read over rtnetlink, see SysctlRead).
 #include <utility>
 
 #include "args.h"
@@ -12,7 +13,10 @@ namespace {
 class SysctlGetJob : public Job {
  public:
   SysctlGetJob(Napi::Env env, Target t, std::string key) : Job(env, "sysctlGet", std::move(t)), key_(std::move(key)) {}
-  void Execute() override { SysctlGet(key_, &value_, failure()); }
+  void Execute() override {
+    Rtnl nl;  // opened only for a key that netconf answers
+    SysctlRead(nl, key_, &value_, failure());
+  }
   Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, value_); }
 
  private:

@@ -4,6 +4,7 @@
 // catch-all directly.
 #include <linux/netlink.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <memory>
 #include <new>
@@ -49,6 +50,10 @@ Napi::Value TestParseNetlink(const Napi::CallbackInfo& info) {
     }
     AddrEntry a;
     if (ParseAddrMsg(h, &a)) o.Set("addr", a.address);
+    int32_t forwarding;
+    if (ParseNetconfForwarding(h, AF_INET, &forwarding) || ParseNetconfForwarding(h, AF_INET6, &forwarding)) {
+      o.Set("forwarding", Napi::Number::New(env, forwarding));
+    }
     if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) {
       o.Set("error", Napi::Number::New(env, NetlinkErrorOf(h)));
       o.Set("ack", ExtAckMessage(h));

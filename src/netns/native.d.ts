@@ -32,6 +32,8 @@ export interface NativeStats {
   retired: number;
   /** Inode of the namespace the workers must return to. */
   homeInode: number;
+  /** Sysctl values read over rtnetlink's netconf instead of /proc/sys (native/sysctl.h SysctlRead). */
+  sysctlNetconfReads: number;
   /**
    * libnftables contexts waiting to be freed (built with libnftables only):
    * those of a namespace that just had a deleting batch are held ~100 ms,
