@@ -18,7 +18,6 @@ namespace twine {
 
 namespace {
 
-constexpr size_t kRecvSize = 64 * 1024;
 // A netconf reply is ~100 bytes; an error with its extended ack well under this.
 constexpr size_t kNetconfRecvSize = 4096;
 constexpr int kDumpAttempts = 5;
@@ -225,19 +224,23 @@ ssize_t Rtnl::Recv(std::vector<char>& buf, Failure& f) {
   }
 }
 
-bool Rtnl::Transact(Msg& m, Failure& f) {
+bool Rtnl::Transact(Msg& m, Failure& f, const std::function<bool(const nlmsghdr*)>& answer, size_t recvSize) {
   m.hdr()->nlmsg_seq = ++seq_;
   if (send(fd_, m.buf, m.hdr()->nlmsg_len, 0) < 0) {
     f.Set(errno, "netlink", "send");
     return false;
   }
-  std::vector<char> buf(kRecvSize);
+  std::vector<char> buf(recvSize);
   for (;;) {
     ssize_t n = Recv(buf, f);
     if (n < 0) return false;
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != seq_ || h->nlmsg_type != NLMSG_ERROR) continue;
+      if (h->nlmsg_seq != seq_) continue;
+      if (h->nlmsg_type != NLMSG_ERROR) {
+        if (answer && answer(h)) return true;
+        continue;
+      }
       int err = NetlinkErrorOf(h);
       if (err == 0) return true;
       f.Set(err, "netlink");
@@ -590,29 +593,15 @@ bool Rtnl::NetconfForwarding(int family, int32_t* out, Failure& f) {
   Msg m(RTM_GETNETCONF, NLM_F_REQUEST, &req, sizeof req);
   const int32_t all = NETCONFA_IFINDEX_ALL;
   m.Attr(NETCONFA_IFINDEX, &all, sizeof all);
-  m.hdr()->nlmsg_seq = ++seq_;
-  if (send(fd_, m.buf, m.hdr()->nlmsg_len, 0) < 0) {
-    f.Set(errno, "netlink", "send");
-    return false;
-  }
-  std::vector<char> buf(kNetconfRecvSize);
-  for (;;) {
-    ssize_t n = Recv(buf, f);
-    if (n < 0) return false;
-    int len = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_seq != seq_) continue;
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        int err = NetlinkErrorOf(h);
-        f.Set(err ? err : EPROTO, "netlink", "netconf");
-        f.kernelMessage = ExtAckMessage(h);
-        return false;
-      }
-      if (ParseNetconfForwarding(h, family, out)) return true;
-      f.Set(EPROTO, "netlink", "netconf reply without the forwarding value of all interfaces");
-      return false;
-    }
-  }
+  bool parsed = false;
+  const auto answer = [&](const nlmsghdr* h) {
+    parsed = ParseNetconfForwarding(h, family, out);
+    return true;  // the one reply to the request, whatever it holds
+  };
+  if (!Transact(m, f, answer, kNetconfRecvSize)) return false;
+  if (parsed) return true;
+  f.Set(EPROTO, "netlink", "netconf reply without the forwarding value of all interfaces");
+  return false;
 }
 
 }  // namespace twine

@@ -169,8 +169,12 @@ class Rtnl {
   bool NetconfForwarding(int family, int32_t* out, Failure& f);
 
  private:
+  static constexpr size_t kRecvSize = 64 * 1024;
   struct Msg;
-  bool Transact(Msg& m, Failure& f);
+  // Sends m and reads until the kernel answers it: an NLMSG_ERROR (an ack or
+  // a refusal), or a reply of its sequence that `answer` takes (returns true for).
+  bool Transact(Msg& m, Failure& f, const std::function<bool(const nlmsghdr*)>& answer = {},
+                size_t recvSize = kRecvSize);
   // Sends a dump request and calls each() for every reply message.
   template <typename Each>
   bool Dump(Msg& m, Each each, Failure& f);
