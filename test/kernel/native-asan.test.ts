@@ -4,7 +4,7 @@
 // report and on any wrong result: libnftables from 8 threads in 8 namespaces
 // at once resolving interface names (serialised: native/nft.h), and the
 // netlink parsers on malformed messages, the receive timeout, a notifier
-// closed twice and the dumps (test/fixtures/asan-netlink.ts). Needs root and
+// closed twice, the dumps and pidCheck (test/fixtures/asan-netlink.ts). Needs root and
 // g++ (its libasan).
 
 import { after, before, describe, it } from 'node:test';
