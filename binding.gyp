@@ -58,16 +58,7 @@
     {
       "target_name": "twine-runc",
       "type": "executable",
-      "sources": ["native/runtime/wrapper.cc", "native/runtime/common.cc"],
-      "defines": ["_GNU_SOURCE"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
-      "cflags_cc!": ["-fno-exceptions"],
-      "ldflags": ["-static", "-s"]
-    },
-    {
-      "target_name": "twine-hook",
-      "type": "executable",
-      "sources": ["native/runtime/hook.cc", "native/runtime/common.cc"],
+      "sources": ["native/runtime/wrapper.cc", "native/runtime/gate.cc", "native/runtime/common.cc"],
       "defines": ["_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
       "cflags_cc!": ["-fno-exceptions"],

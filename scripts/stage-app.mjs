@@ -24,7 +24,7 @@ if (existsSync(dest)) {
 }
 
 // The addon, and the twine runtime's static executables (`twine runtime install` copies them to the host).
-const NATIVE = ['twine_native.node', 'twine-runc', 'twine-hook'].map((f) => `build/Release/${f}`);
+const NATIVE = ['twine_native.node', 'twine-runc'].map((f) => `build/Release/${f}`);
 const FILES = ['package.json', 'binding.gyp', 'bin', 'dashboard', 'dist/src', ...NATIVE];
 for (const f of FILES) {
   if (!existsSync(path.join(root, f))) {

@@ -1,7 +1,7 @@
-// What the runtime wrapper (twine-runc) and the OCI hook (twine-hook) share:
-// their settings file, a bounded file reader and just enough JSON to find a
-// member of an object and to write a string. Both are small static programs
-// that run on the Docker host, outside Node and outside Twine's container.
+// What the runtime wrapper (twine-runc) is built on: its settings file, a
+// bounded file reader and just enough JSON to find a member of an object and
+// to write a string. It is a small static program that runs on the Docker
+// host, outside Node and outside Twine's container.
 #pragma once
 
 #include <stddef.h>
@@ -12,18 +12,17 @@ namespace twine_rt {
 
 // The settings file `twine runtime install` writes next to the executables.
 constexpr const char* kConfName = "twine-runtime.conf";
-constexpr const char* kHookName = "twine-hook";
 
 struct Conf {
   // The daemon's unix socket, as the host sees it.
   std::string socket = "/run/twine/twine.sock";
-  // How long the hook waits for the daemon (connecting included).
+  // How long `runc start` waits for the daemon (connecting included).
   long timeout_ms = 10000;
   // Open mode: a start goes on (with a warning) when Twine cannot apply.
   bool open = false;
   // The real runc; empty: the first `runc` on PATH that is not the wrapper.
   std::string runc;
-  // dockerd's data root: the hook reads a container's labels from its
+  // dockerd's data root: the wrapper reads a container's labels from its
   // config.v2.json there (empty: it always asks the daemon).
   std::string docker_root = "/var/lib/docker";
 };

@@ -54,7 +54,7 @@ async function run(values: OptionValues, positionals: string[], io: CliIO): Prom
   const docker = (): DockerClient => createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
   if (action === 'install') {
     const r = install({ dir, daemonJson, settings: settingsFrom(values) });
-    io.stdout(`installed ${r.wrapper} and ${dir}/twine-hook; ${daemonJson} ${r.changedDaemonJson ? 'now registers' : 'already registered'} runtime twine\n`);
+    io.stdout(`installed ${r.wrapper}; ${daemonJson} ${r.changedDaemonJson ? 'now registers' : 'already registered'} runtime twine\n`);
     if (reload) {
       await reloadDockerd(docker(), pidfile, true);
       io.stdout('dockerd reloaded: containers can use --runtime twine\n');
@@ -96,9 +96,9 @@ export const runtimeCommand: Command = {
     USAGE_EXIT,
   ],
   description:
-    'twine runtime install|uninstall: puts twine-runc (a wrapper around runc) and twine-hook (an OCI prestart hook) in\n' +
-    '--dir and registers the wrapper as runtime "twine" in --daemon-json, keeping the rest of the file byte for byte.\n' +
-    'Containers run with --runtime twine (compose: runtime: twine) then start only after the daemon, asked by the hook\n' +
+    'twine runtime install|uninstall: puts twine-runc (a wrapper around runc) in --dir and registers it as runtime\n' +
+    '"twine" in --daemon-json, keeping the rest of the file byte for byte. Containers run with --runtime twine\n' +
+    '(compose: runtime: twine) then start only after the daemon, asked by the wrapper when runc is told to start them\n' +
     'over --hook-socket, has committed and verified their routes and rules; if it cannot within --hook-timeout the\n' +
     'start fails with its reason (--hook-mode open: the start goes on, with a warning in the log). Containers without\n' +
     'twine.* labels pass straight through. --reload makes dockerd re-read daemon.json (SIGHUP) and waits for it.\n' +
@@ -117,7 +117,7 @@ export const runtimeCommand: Command = {
       env: 'TWINE_DOCKER_ROOT',
       valueName: 'dir',
       default: '/var/lib/docker',
-      description: "dockerd's data root: the hook reads a container's labels there, so unlabelled ones start even while Twine is down (\"\": always ask Twine)",
+      description: "dockerd's data root: the wrapper reads a container's labels there, so unlabelled ones start even while Twine is down (\"\": always ask Twine)",
     },
     { name: 'dockerd-pidfile', type: 'string', env: 'TWINE_DOCKERD_PIDFILE', valueName: 'path', default: DEFAULT_PIDFILE, description: "dockerd's pidfile, for --reload (else the one dockerd process)" },
     { name: 'force', type: 'boolean', default: false, description: 'uninstall even while containers created with the runtime exist' },

@@ -42,13 +42,36 @@ export function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number } | undefined)?.statusCode === 404;
 }
 
-/** GET /_ping and /version: proves the engine answers. */
-export async function pingDocker(docker: DockerClient): Promise<{ version: string; apiVersion: string }> {
-  try {
-    await docker.ping();
-    const v = await docker.version();
-    return { version: v.Version, apiVersion: v.ApiVersion };
-  } catch (err) {
-    throw dockerError('ping', err);
+/** The oldest Engine API Twine is tested against (Docker 20.10); older engines are refused. */
+export const OLDEST_API = '1.41';
+
+export interface EngineInfo {
+  version: string;
+  apiVersion: string;
+}
+
+/** "1.41" < "1.52", compared as numbers part by part; NaN parts count as 0. */
+export function compareApiVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] || 0) - (pb[i] || 0);
+    if (d !== 0) return d;
   }
+  return 0;
+}
+
+/** GET /version: the engine's version, refused (a DockerError saying so) when its API is older than OLDEST_API. */
+export async function engineInfo(docker: DockerClient): Promise<EngineInfo> {
+  let v: EngineInfo;
+  try {
+    const r = await docker.version();
+    v = { version: String(r.Version ?? ''), apiVersion: String(r.ApiVersion ?? '') };
+  } catch (err) {
+    throw dockerError('version', err);
+  }
+  if (!/^\d+\.\d+$/.test(v.apiVersion) || compareApiVersions(v.apiVersion, OLDEST_API) < 0) {
+    throw dockerError('version', new Error(`Docker ${v.version || '(unknown version)'} speaks Engine API ${v.apiVersion || '(unknown)'}, older than ${OLDEST_API} (Docker 20.10), the oldest Twine is tested with: refusing to apply anything until the engine is upgraded`));
+  }
+  return v;
 }

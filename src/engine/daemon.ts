@@ -1,7 +1,7 @@
 // Wires the engine to Docker: the event stream feeds it, every (re)connect
 // triggers a full re-sync, and a timer re-checks everything for drift.
 
-import type { DockerClient } from '../docker/client.js';
+import { engineInfo, type DockerClient, type EngineInfo } from '../docker/client.js';
 import type { Logger } from '../log.js';
 import type { NetnsBackend } from '../netns/types.js';
 import type { NftTransport } from '../firewall/transport.js';
@@ -32,6 +32,8 @@ export class Daemon {
   private readonly planMemo = new PlanMemo();
   /** Docker reconnects after the first connect. */
   reconnects = 0;
+  /** The engine's version, read at every (re)connect. */
+  dockerEngine: EngineInfo | undefined;
 
   constructor(
     docker: DockerClient,
@@ -55,6 +57,11 @@ export class Daemon {
       },
       onConnect: async ({ reconnect }) => {
         if (reconnect) this.reconnects++;
+        const engine = await engineInfo(docker);
+        if (engine.version !== this.dockerEngine?.version || engine.apiVersion !== this.dockerEngine.apiVersion) {
+          log.info({ version: engine.version, apiVersion: engine.apiVersion }, 'docker engine');
+          this.dockerEngine = engine;
+        }
         const t0 = performance.now();
         await this.engine.syncAll(reconnect ? 'reconnect' : 'start-up');
         log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length, ...this.engine.lastListing }, 'reconciled');

@@ -1,12 +1,12 @@
-// `twine runtime install` / `uninstall`: puts the wrapper (twine-runc), the OCI
-// hook (twine-hook) and their settings in a directory on the Docker host,
+// `twine runtime install` / `uninstall`: puts the wrapper (twine-runc) and its
+// settings in a directory on the Docker host,
 // registers the wrapper as runtime `twine` in daemon.json, and with `reload`
 // makes dockerd re-read it (SIGHUP) and waits until the engine lists the
 // runtime (or no longer does). What install added to daemon.json besides
 // Twine's entry is remembered next to the executables, so that uninstall
 // leaves the file as it found it.
 
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TwineError } from '../errors.js';
@@ -17,8 +17,9 @@ export const DEFAULT_DIR = '/usr/local/lib/twine';
 export const DEFAULT_DAEMON_JSON = '/etc/docker/daemon.json';
 export const DEFAULT_PIDFILE = '/var/run/docker.pid';
 export const WRAPPER = 'twine-runc';
-export const HOOK = 'twine-hook';
-/** Read by both executables (native/runtime/common.cc). */
+/** An executable of earlier versions (an OCI prestart hook): removed by install and uninstall. */
+const OLD_HOOK = 'twine-hook';
+/** Read by the wrapper (native/runtime/common.cc). */
 export const CONF = 'twine-runtime.conf';
 /** What install added to daemon.json, for uninstall. */
 const STATE = 'twine-runtime.install.json';
@@ -30,7 +31,7 @@ export interface RuntimeSettings {
   mode: 'closed' | 'open';
   /** The real runc; empty: found on PATH when the wrapper runs. */
   runc: string;
-  /** dockerd's data root, where the hook reads a container's labels; empty: always ask the daemon. */
+  /** dockerd's data root, where the wrapper reads a container's labels; empty: always ask the daemon. */
   dockerRoot: string;
 }
 
@@ -70,7 +71,7 @@ function copyAtomic(src: string, dst: string): void {
 
 export function confText(s: RuntimeSettings): string {
   return (
-    '# Written by `twine runtime install`; read by twine-runc and twine-hook.\n' +
+    '# Written by `twine runtime install`; read by twine-runc.\n' +
     `socket=${s.socket}\ntimeout_ms=${s.timeoutMs}\nmode=${s.mode}\nrunc=${s.runc}\ndocker_root=${s.dockerRoot}\n`
   );
 }
@@ -99,12 +100,11 @@ export interface InstallResult {
 
 export function install(o: InstallOptions): InstallResult {
   const from = o.from ?? builtDir();
-  for (const name of [WRAPPER, HOOK]) {
-    if (!existsSync(path.join(from, name))) throw new TwineError(`${path.join(from, name)} is missing: build it with \`node scripts/build-native.mjs\` (npm ci does)`);
-  }
+  if (!existsSync(path.join(from, WRAPPER))) throw new TwineError(`${path.join(from, WRAPPER)} is missing: build it with \`node scripts/build-native.mjs\` (npm ci does)`);
   if (!path.isAbsolute(o.dir)) throw new TwineError(`--dir ${o.dir}: expected an absolute path (dockerd runs the wrapper from there)`);
   mkdirSync(o.dir, { recursive: true, mode: 0o755 });
-  for (const name of [WRAPPER, HOOK]) copyAtomic(path.join(from, name), path.join(o.dir, name));
+  copyAtomic(path.join(from, WRAPPER), path.join(o.dir, WRAPPER));
+  rmSync(path.join(o.dir, OLD_HOOK), { force: true });
   writeAtomic(path.join(o.dir, CONF), confText(o.settings), 0o644);
 
   const wrapper = path.join(o.dir, WRAPPER);
@@ -146,7 +146,7 @@ export function uninstall(o: { dir: string; daemonJson: string }): UninstallResu
     const after = removeRuntime(before, o.daemonJson);
     if (after !== before) writeAtomic(o.daemonJson, after, fileMode(o.daemonJson, 0o644));
   }
-  for (const name of [WRAPPER, HOOK, CONF, STATE]) {
+  for (const name of [WRAPPER, OLD_HOOK, CONF, STATE]) {
     try {
       unlinkSync(path.join(o.dir, name));
     } catch (err) {

@@ -1,15 +1,15 @@
-// The runtime hook's request: `POST /runtime/prestart` with {id, pid, timeoutMs,
-// mode}, served on the daemon's unix socket only (root's, like the daemon);
-// the TCP listener never routes it. The answer comes when the container's
-// transaction is committed and verified (200), or says why not (503); the hook
-// turns anything but 200 into a failed start, or in open mode into a warning
-// that is logged here.
+// The runtime wrapper's request: `POST /runtime/start` with {id, pid, timeoutMs,
+// mode}, sent while runc holds the container's start; served on the daemon's
+// unix socket only (root's, like the daemon); the TCP listener never routes it.
+// The answer comes when the container's transaction is committed and verified
+// (200), or says why not (503); the wrapper turns anything but 200 into a failed
+// start, or in open mode into a warning that is logged here.
 
 import type http from 'node:http';
 import type { Logger } from '../log.js';
 import type { HookOutcome } from '../engine/engine.js';
 
-export const HOOK_PATH = '/runtime/prestart';
+export const HOOK_PATH = '/runtime/start';
 
 /** Applies container `id` whose process `pid` runc holds before it runs. */
 export type HookApplier = (id: string, pid: number) => Promise<HookOutcome>;

@@ -1,8 +1,10 @@
-// The twine runtime, with the real dockerd: installed with `twine runtime
+// The twine runtime, with the real dockerd (Docker 28, which wires a
+// container's interfaces between create and start, and Docker 20.10, which
+// wires them in a prestart hook during create): installed with `twine runtime
 // install --reload` (it changes /etc/docker/daemon.json and SIGHUPs dockerd;
-// e2e files run under the docker lock, and `after` puts the file back as it
-// was, also when a test fails). Each container's first command prints its
-// routing table: with the runtime, Twine's route is in it every time.
+// e2e files run one at a time, and `after` puts the file back as it was, also
+// when a test fails). Each container's first command prints its routing table:
+// with the runtime, Twine's route is in it every time.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,6 +42,8 @@ const DIR = `/tmp/${P}dir`;
 const SOCK = `/tmp/${P}.sock`;
 const DST = '10.251.0.0/16';
 const BURST = 20;
+const BURSTS = 2;
+const TWO_NETWORKS = 10;
 const RUNTIME = ['--runtime', 'twine'];
 const FIRST = ['sh', '-c', 'ip route; exec sleep 3600'];
 
@@ -140,31 +144,33 @@ test('install registers the runtime: dockerd lists it after the reload, daemon.j
   assert.deepEqual(Object.keys(before as object).filter((k) => k !== 'twine'), []);
 });
 
-test(`a burst of ${BURST} labelled containers on one network: each one's first command sees Twine's route`, async () => {
-  const names = Array.from({ length: BURST }, (_, i) => `${P}one${i}`);
-  containers.push(...names);
-  await parallel(names, BURST, (name) =>
-    runContainer({ name, networks: [NET_A], labels: { [`twine.route.${DST}`]: GW_A }, cmd: FIRST, extraArgs: RUNTIME, oneShot: true }),
-  );
-  for (const name of names) assert.deepEqual((await firstRoutes(name)).map((l) => l.split(' ').slice(0, 3).join(' ')), [`${DST} via ${gwIp[NET_A]}`], name);
+test(`${BURSTS} bursts of ${BURST} labelled containers on one network: each one's first command sees Twine's route`, async () => {
+  for (let b = 0; b < BURSTS; b++) {
+    const names = Array.from({ length: BURST }, (_, i) => `${P}one${b}x${i}`);
+    containers.push(...names);
+    await parallel(names, BURST, (name) =>
+      runContainer({ name, networks: [NET_A], labels: { [`twine.route.${DST}`]: GW_A }, cmd: FIRST, extraArgs: RUNTIME, oneShot: true }),
+    );
+    for (const name of names) assert.deepEqual((await firstRoutes(name)).map((l) => l.split(' ').slice(0, 3).join(' ')), [`${DST} via ${gwIp[NET_A]}`], name);
+  }
 });
 
-test(`a burst of ${BURST} labelled containers on two networks (routed through the second), nft exec transport: each one's first command sees the route`, async () => {
+test(`${TWO_NETWORKS} labelled containers on two networks (routed through the second), nft exec transport: each one's first command sees the route`, async () => {
   await stopTwine();
   const d = startTwine(['--nft-transport', 'exec']);
   await twineUp(d);
-  const names = Array.from({ length: BURST }, (_, i) => `${P}two${i}`);
+  const names = Array.from({ length: TWO_NETWORKS }, (_, i) => `${P}two${i}`);
   containers.push(...names);
   const labels = { [`twine.route.${DST}`]: GW_B, 'twine.nat.interfaces': 'eth1' };
   await parallel(names, 4, (name) => runContainer({ name, networks: [NET_A, NET_B], labels, cmd: FIRST, extraArgs: RUNTIME, createOnly: true }));
-  await parallel(names, BURST, (name) => run('docker', ['start', name]));
+  await parallel(names, TWO_NETWORKS, (name) => run('docker', ['start', name]));
   for (const name of names) {
     const routes = await firstRoutes(name);
     assert.equal(routes.length, 1, `${name}: ${JSON.stringify(routes)}`);
     assert.match(routes[0]!, new RegExp(`^${DST.replace(/\./g, '\\.')} via ${gwIp[NET_B]!.replace(/\./g, '\\.')} dev eth`), name);
   }
   const held = new Set(d.lines.filter((l) => l.msg === 'runtime hook: applied, the container may start').map((l) => l.container));
-  assert.deepEqual(names.filter((n) => !held.has(n)), [], 'every start was held by the hook until its transaction was in place');
+  assert.deepEqual(names.filter((n) => !held.has(n)), [], 'every start was held by the wrapper until its transaction was in place');
 });
 
 test('an unlabelled container with the runtime starts as without it, even while Twine is down; with no record to read, Twine answers at once', async () => {
@@ -172,13 +178,13 @@ test('an unlabelled container with the runtime starts as without it, even while 
   containers.push(name);
   await runContainer({ name, networks: [NET_A], cmd: FIRST, extraArgs: RUNTIME, oneShot: true });
   assert.deepEqual(await firstRoutes(name), []);
-  // The hook read its labels from Docker's record: it needs no Twine.
+  // The wrapper read its labels from Docker's record: it needs no Twine.
   await stopTwine();
   const down = `${P}plaindown`;
   containers.push(down);
   await runContainer({ name: down, networks: [NET_A], cmd: FIRST, extraArgs: RUNTIME, oneShot: true });
   assert.deepEqual(await firstRoutes(down), []);
-  // Without that record (--docker-root ""), the hook asks, and Twine passes it through.
+  // Without that record (--docker-root ""), the wrapper asks, and Twine passes it through.
   await install(['--docker-root', '']);
   try {
     const d = startTwine();
@@ -219,15 +225,16 @@ test('Twine stopped: a labelled container with the runtime fails to start, namin
   }
 });
 
-test('Twine restarting: the hook waits for it, and the container starts with its route in place', async () => {
+test('Twine restarting: runc start waits for it, and the container starts with its route in place', async () => {
   await stopTwine();
   await install(['--hook-timeout', '30']);
   try {
     const name = `${P}restart`;
     containers.push(name);
     const starting = runContainer({ name, networks: [NET_A], labels: { [`twine.route.${DST}`]: GW_A }, cmd: FIRST, extraArgs: RUNTIME, oneShot: true });
-    // The hook is waiting for the socket once runc has run it: start Twine only then.
-    await waitUntil('the hook waiting', async () => (await run('ps', ['-eo', 'args'])).split('\n').some((l) => l.startsWith('twine-hook')), 15_000);
+    // The wrapper holds `runc start` and waits for the socket: start Twine only then.
+    const holding = (l: string): boolean => l.startsWith(`${DIR}/twine-runc `) && / start [0-9a-f]{64}$/.test(l);
+    await waitUntil('runc start held', async () => (await run('ps', ['-eo', 'args'])).split('\n').some(holding), 15_000);
     const d = startTwine();
     await twineUp(d);
     await starting;

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createDockerClient, isNotFound, pingDocker, type DockerClient } from '../../src/docker/client.js';
+import { createDockerClient, engineInfo, isNotFound, type DockerClient } from '../../src/docker/client.js';
 import { DockerApiError } from '../../src/docker/api.js';
 import { inspectContainer, listRunningContainers } from '../../src/docker/inventory.js';
 import { DockerError } from '../../src/errors.js';
@@ -79,7 +79,8 @@ after(async () => {
 
 test('JSON GETs: ping, version, running containers, inspect; unversioned paths over one kept-alive connection', async () => {
   seen.length = 0;
-  assert.deepEqual(await pingDocker(docker), { version: '20.10.99', apiVersion: '1.41' });
+  await docker.ping();
+  assert.deepEqual(await engineInfo(docker), { version: '20.10.99', apiVersion: '1.41' });
   const list = await docker.listContainers();
   assert.deepEqual(list.map((c) => c.Id), ['c1', 'c2']);
   const c = await inspectContainer(docker, 'c1');
@@ -111,13 +112,13 @@ test('a 404 keeps its status through dockerError and isNotFound; the engine mess
 
 test('an engine that is not there: the errno code survives, not a status', async () => {
   const gone = createDockerClient({ kind: 'unix', socketPath: path.join(dir, 'missing.sock') });
-  await assert.rejects(pingDocker(gone), (e: unknown) => {
+  await assert.rejects(engineInfo(gone), (e: unknown) => {
     const de = e as DockerError & { code?: string; statusCode?: number };
     assert.ok(de instanceof DockerError);
     assert.equal(de.code, 'ENOENT');
     assert.equal(de.statusCode, undefined);
     assert.equal(isNotFound(de), false);
-    assert.match(de.message, /^docker: ping: /);
+    assert.match(de.message, /^docker: version: /);
     return true;
   });
   gone.close();

@@ -12,7 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { createDockerClient, pingDocker } from '../../src/docker/client.js';
+import { createDockerClient, engineInfo } from '../../src/docker/client.js';
 import { describeEndpoint, resolveDockerEndpoint } from '../../src/docker/endpoint.js';
 import { DockerError } from '../../src/errors.js';
 
@@ -150,7 +150,8 @@ describe('docker over TCP with TLS', () => {
       assert.equal(describeEndpoint(endpoint), `tcp://127.0.0.1:${port} (TLS, verified)`);
       const docker = createDockerClient(endpoint);
       try {
-        assert.deepEqual(await pingDocker(docker), { version: '99.0.0-twt', apiVersion: '1.99' });
+        await docker.ping();
+        assert.deepEqual(await engineInfo(docker), { version: '99.0.0-twt', apiVersion: '1.99' });
         assert.deepEqual(clients.slice(-2), ['twt-client', 'twt-client']);
       } finally {
         docker.close();
@@ -159,10 +160,10 @@ describe('docker over TCP with TLS', () => {
 
     it('refuses an engine whose certificate another CA signed, and is refused without a client certificate', async () => {
       const wrongCa = createDockerClient(resolveDockerEndpoint(undefined, { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: otherCaDir }));
-      await assert.rejects(pingDocker(wrongCa), (e: Error) => e instanceof DockerError && /does not verify against ca\.pem/.test(e.message));
+      await assert.rejects(engineInfo(wrongCa), (e: Error) => e instanceof DockerError && /does not verify against ca\.pem/.test(e.message));
       wrongCa.close();
       const noCert = createDockerClient(resolveDockerEndpoint(undefined, { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS: '1', DOCKER_CERT_PATH: emptyDir }));
-      await assert.rejects(pingDocker(noCert), DockerError);
+      await assert.rejects(engineInfo(noCert), DockerError);
       noCert.close();
     });
   });

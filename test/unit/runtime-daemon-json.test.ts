@@ -75,8 +75,9 @@ test('install and uninstall on files: executables, settings, daemon.json as foun
     const from = path.join(tmp, 'build');
     mkdirSync(from);
     writeFileSync(path.join(from, 'twine-runc'), 'wrapper');
-    writeFileSync(path.join(from, 'twine-hook'), 'hook');
     const dir = path.join(tmp, 'lib', 'twine');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'twine-hook'), 'an earlier version\'s hook');
     const dj = path.join(tmp, 'etc', 'daemon.json');
     mkdirSync(path.dirname(dj));
     const original = '{\n  "debug": true\n}\n';
@@ -84,7 +85,8 @@ test('install and uninstall on files: executables, settings, daemon.json as foun
     const settings = { socket: '/run/twine/twine.sock', timeoutMs: 2500, mode: 'open' as const, runc: '', dockerRoot: '' };
     install({ dir, daemonJson: dj, settings, from });
     install({ dir, daemonJson: dj, settings, from });
-    assert.equal(readFileSync(path.join(dir, 'twine-hook'), 'utf8'), 'hook');
+    assert.ok(!existsSync(path.join(dir, 'twine-hook')), 'the hook of earlier versions is gone');
+    assert.equal(readFileSync(path.join(dir, 'twine-runc'), 'utf8'), 'wrapper');
     assert.match(readFileSync(path.join(dir, 'twine-runtime.conf'), 'utf8'), /^socket=\/run\/twine\/twine.sock\ntimeout_ms=2500\nmode=open\nrunc=\ndocker_root=\n$/m);
     assert.deepEqual(JSON.parse(readFileSync(dj, 'utf8')), { runtimes: { twine: { path: `${dir}/twine-runc` } }, debug: true });
     const r = uninstall({ dir, daemonJson: dj });

@@ -23,7 +23,7 @@ let outcome: (id: string) => Promise<HookOutcome> = async () => ({ ok: true, app
 function post(target: { socketPath: string } | { port: number }, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    const req = http.request({ ...target, host: '127.0.0.1', method: 'POST', path: '/runtime/prestart', headers: { 'content-length': Buffer.byteLength(text), host: '127.0.0.1' } }, (res) => {
+    const req = http.request({ ...target, host: '127.0.0.1', method: 'POST', path: '/runtime/start', headers: { 'content-length': Buffer.byteLength(text), host: '127.0.0.1' } }, (res) => {
       let t = '';
       res.on('data', (c: Buffer) => (t += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(t) as Record<string, unknown> }));
