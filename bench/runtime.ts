@@ -159,7 +159,7 @@ async function main(): Promise<number> {
   await cleanup();
   const events = new StartEvents();
   await events.open(d);
-  install({ dir: RT_DIR, daemonJson: DEFAULT_DAEMON_JSON, settings: { socket: BENCH_SOCKET, timeoutMs: 10_000, mode: 'closed', runc: '', dockerRoot: '/var/lib/docker' } });
+  install({ dir: RT_DIR, daemonJson: DEFAULT_DAEMON_JSON, settings: { socket: BENCH_SOCKET, timeoutMs: 10_000, mode: 'closed', runc: '', dockerRoot: ((await d.info()) as { DockerRootDir: string }).DockerRootDir } });
   try {
     await reloadDockerd(client, DEFAULT_PIDFILE, true);
     log(`runtime installed in ${RT_DIR}; transports ${o.transports.join(', ')}; sizes ${sizes.join(', ')}`);

@@ -56,8 +56,11 @@ function readDaemonJson(): string | undefined {
   return existsSync(DAEMON_JSON) ? readFileSync(DAEMON_JSON, 'utf8') : undefined;
 }
 
+/** The engine's data root, where the wrapper reads containers' labels (Docker 20.10 runs with one of its own here). */
+let dockerRoot = '/var/lib/docker';
+
 async function install(extra: string[] = []): Promise<void> {
-  const r = await twineCli(['runtime', 'install', '--dir', DIR, '--hook-socket', SOCK, '--hook-timeout', '3', '--reload', ...extra]);
+  const r = await twineCli(['runtime', 'install', '--dir', DIR, '--hook-socket', SOCK, '--hook-timeout', '3', '--docker-root', dockerRoot, '--reload', ...extra]);
   assert.equal(r.exitCode, 0, r.stderr);
 }
 
@@ -112,6 +115,7 @@ before(async () => {
     await restore();
   }
   original = readDaemonJson();
+  dockerRoot = (await run('docker', ['info', '--format', '{{.DockerRootDir}}'])).trim();
   writeFileSync(BACKUP, JSON.stringify({ text: original ?? null }));
   await cleanupLeftovers(tagPrefix('rt'));
   await ensureImage();
