@@ -30,6 +30,15 @@ export interface NetworkOptions {
   /** Default true: no route off the host (ARCHITECTURE.md §5). */
   internal?: boolean;
   labels?: Record<string, string>;
+  /** Driver options (-o), e.g. com.docker.network.bridge.gateway_mode_ipv4. */
+  driverOpts?: Record<string, string>;
+}
+
+/** The engine's major version (20, 28, …), read once. */
+let engineMajorRead: Promise<number> | undefined;
+export function engineMajor(): Promise<number> {
+  engineMajorRead ??= run('docker', ['version', '--format', '{{.Server.Version}}']).then((v) => Number(v.trim().split('.')[0]));
+  return engineMajorRead;
 }
 
 /** docker network create --internal --label twine-test=1 <name>; returns the network id. */
@@ -40,6 +49,7 @@ export async function createNetwork(name: string, opts: NetworkOptions = {}): Pr
   if (opts.subnet) args.push('--subnet', opts.subnet);
   if (opts.ipv6Subnet) args.push('--ipv6', '--subnet', opts.ipv6Subnet);
   for (const [k, v] of Object.entries(opts.labels ?? {})) args.push('--label', `${k}=${v}`);
+  for (const [k, v] of Object.entries(opts.driverOpts ?? {})) args.push('-o', `${k}=${v}`);
   args.push(name);
   return (await run('docker', args)).trim();
 }
