@@ -80,9 +80,10 @@ test('sandbox: without --ipv6 only IPv4 counts; on an --internal network no defa
   assert.ok('ready' in v4only, JSON.stringify(v4only));
   const internal = sandboxReadiness(created(), facts([V4, V6]), () => netB({ Internal: true }));
   assert.ok('ready' in internal, JSON.stringify(internal));
-  // Docker 20.10 adds a default route there too: waited for when Twine replaces it.
+  // Docker 20.10 adds a default route there too (Docker 28 none): waited for when Twine replaces it.
+  // Which gateway is not the network's to say there: the bridge's address is not every engine's gateway.
   const replaced = sandboxReadiness(created(), facts([V4, V6], [], [], { v4: true, v6: false }), () => netB({ Internal: true }));
-  assert.ok('wait' in replaced && /no default route via 172\.20\.0\.1 yet/.test(replaced.wait), JSON.stringify(replaced));
+  assert.ok('wait' in replaced && /no default route via a gateway yet/.test(replaced.wait), JSON.stringify(replaced));
   const replaced6 = sandboxReadiness(created(), facts([V4, V6], ['172.20.0.1'], [], { v4: true, v6: true }), () => netB({ Internal: true }));
   assert.ok('wait' in replaced6 && /IPv6/.test(replaced6.wait), JSON.stringify(replaced6));
 });
