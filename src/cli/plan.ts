@@ -2,8 +2,7 @@
 
 import { createDockerClient } from '../docker/client.js';
 import { resolveDockerEndpoint } from '../docker/endpoint.js';
-import { UsageError } from '../util/options.js';
-import { LabelError } from '../errors.js';
+import { LabelError, UsageError } from '../errors.js';
 import { planContainer } from '../engine/planner.js';
 import { explainJson, explainText } from '../plan/explain.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type Command } from './command.js';

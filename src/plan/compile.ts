@@ -34,7 +34,7 @@ import { TWINE_CHAINS } from '../iptables/chains.js';
 import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Route, type Rule } from '../netns/types.js';
 import type { Family } from '../net/ip.js';
 import type { DesiredForward, DesiredRoute, DesiredState, ForwardTarget } from '../resolve/desired.js';
-import { TwineError } from '../errors.js';
+import { RuleLimitError, type LabelRules } from '../errors.js';
 import type { Plan, SysctlSetting } from './types.js';
 
 const nfproto = (f: Family) => (f === 4 ? 'ipv4' : 'ipv6');
@@ -67,23 +67,6 @@ function portPairs(f: DesiredForward): [PortRange, PortRange][] {
     ]);
   }
   return out;
-}
-
-/** The labels expand to more firewall rules than the limit allows. */
-export class RuleLimitError extends TwineError {
-  override name = 'RuleLimitError';
-  constructor(
-    readonly limit: number,
-    /** Each label that makes rules, with at most how many, most first. */
-    readonly bounds: LabelRules[],
-  ) {
-    super(`the labels expand to more than ${limit} firewall rules`);
-  }
-}
-
-export interface LabelRules {
-  label: string;
-  rules: number;
 }
 
 /**
