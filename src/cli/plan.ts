@@ -2,6 +2,7 @@
 
 import { createDockerClient } from '../docker/client.js';
 import { resolveDockerEndpoint } from '../docker/endpoint.js';
+import { findByNameOrId } from '../docker/container-ref.js';
 import { LabelError, UsageError } from '../errors.js';
 import { planContainer } from '../engine/planner.js';
 import { explainJson, explainText } from '../plan/explain.js';
@@ -43,7 +44,7 @@ export const planCommand: Command = {
     const allow = hostRoutesAllowFrom(values);
     const docker = createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
     const inv = await readInventory(docker);
-    const info = inv.containers.find((c) => c.name === target || c.id === target || (target.length >= 4 && c.id.startsWith(target)));
+    const info = findByNameOrId(inv.containers, target);
     if (!info) {
       io.stderr(`twine plan: no running container ${JSON.stringify(target)}\n`);
       return EXIT_FAILURE;
