@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [-- --nft-transport=lib|exec]`: apply latency
-// under churn against the real Docker engine (issue 7), with both nft
-// transports side by side (issue 8). See bench/RESULTS.md for the method.
+// under churn against the real Docker engine, with both nft
+// transports side by side. See bench/RESULTS.md for the method.
 // The last line is `apply p50_ms=<x> p99_ms=<y> n=<samples>` (observer, first transport).
 // `--scenario reconcile-synced|repoint|memory` runs one scenario alone (one transport) and
 // ends with its line instead (./lines.ts).
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
   const first = results.samples.filter((s) => s.transport === o.transports[0]);
   const sel = summarize(first.map((s) => s.externalMs));
   console.log(`${o.transports[0]}: in place before Docker's start event ${first.filter((s) => (s.rawExternalMs ?? 0) < 0).length} of ${first.length}; before the container's process ran ${first.filter((s) => s.beforeExec).length} of ${first.length}`);
-  // Issue 18's figures, per transport (the scenarios' own lines, with the transport named).
+  // The restart, re-pointing and memory figures, per transport (the scenarios' own lines, with the transport named).
   for (const t of o.transports) {
     const lines = [syncedLine(results, t), repointLine(results, t), rssLine(results, t)].filter((x): x is string => x !== undefined);
     for (const l of lines) console.log(`${l} transport=${t}`);

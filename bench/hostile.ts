@@ -1,6 +1,6 @@
 // `node dist/bench/hostile.js [--set hostile|under] [--resync <s>] [-- <twine start args>]`:
 // the daemon's time and peak memory with one container whose labels expand
-// to many firewall rules (issue 13), against the real Docker engine. Run it
+// to many firewall rules, against the real Docker engine. Run it
 // under the Docker lock; it needs root (it resets the daemon's VmHWM through
 // /proc/<pid>/clear_refs so each phase has a peak of its own).
 //

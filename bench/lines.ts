@@ -1,4 +1,4 @@
-// The one-line figures of issue 18, as a scenario run alone ends with them
+// The one-line figures of the restart, re-pointing and memory scenarios, as a scenario run alone ends with them
 // (`npm run bench -- --scenario …`) and a full run lists them per transport.
 
 import type { Results } from './report.js';

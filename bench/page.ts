@@ -131,7 +131,7 @@ ${observerMethod(r)}
 - **Twine's own**: \`latencyMs\` of the start event's transaction (Docker event timestamp → commit); when Twine had applied before the start event, the start event's check of it (\`start: already in place\`) reports 0 and how much earlier it was (\`beforeStartMs\`).
 - The last line of a run (\`apply p50_ms=… p99_ms=… n=…\`) is the observer's figure over every scenario-a sample of the **first transport run — lib when the addon has libnftables, else exec**, or the one given with \`--nft-transport\`; n is the number of samples.
 
-## Targets (issues 7 and 8; re-pointing, restart and memory: issue 18)
+## Targets (apply latency and the two transports; re-pointing, restart and memory)
 
 ${targets(r).join('\n')}
 

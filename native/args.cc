@@ -31,6 +31,8 @@ void ParseAddr(Napi::Env env, const std::string& op, const std::string& name, in
 }
 
 // "addr" or "addr/len" of family into out (16 bytes) and *len (the full length without "/len").
+// This repeats src/net/cidr.ts cidrSyntax on purpose: the addon is the trust boundary of native
+// code and checks every argument itself, whatever JavaScript checked before.
 void ParseCidr(Napi::Env env, const std::string& op, const std::string& name, int family, Napi::Value v,
                uint8_t* out, int* len) {
   if (!v.IsString()) ThrowInvalid(env, op, name + " must be a CIDR string");

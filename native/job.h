@@ -82,7 +82,7 @@ class Job {
 
 // errno → "ENOENT" etc.
 std::string ErrnoCode(int err);
-// Builds the JS Error described in ARCHITECTURE.md §4 (code, errno, op, ns, kernelMessage).
+// Builds the JS Error described in ARCHITECTURE.md, "The native addon" (code, errno, op, ns, kernelMessage).
 Napi::Error MakeError(Napi::Env env, const std::string& op, const std::string& ns, const Failure& f);
 // Throws a synchronous TypeError, code EINVAL, stage "arguments", for a bad
 // argument (main thread), before anything is queued.

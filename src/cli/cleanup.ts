@@ -1,27 +1,15 @@
-// `twine cleanup`: take back everything Twine wrote. For a container, that is
-// the plan of the same container without its twine labels (no routes of
-// Twine's protocol, no table, Docker's default route back), applied by the
-// ordinary transaction; for the host, deleting every route of Twine's
-// protocol. Sysctls are left as they are: Twine does not know what they were
-// before, and they die with the namespace.
+// `twine cleanup`: its options, the refusal while a daemon runs, and the
+// report. What is taken back, and how: ../engine/cleanup.ts.
 
 import { createDockerClient } from '../docker/client.js';
-import type { ContainerInfo, Inventory } from '../docker/container.js';
+import { findByNameOrId } from '../docker/container-ref.js';
 import { resolveDockerEndpoint } from '../docker/endpoint.js';
-import { UsageError } from '../util/options.js';
-import { planContainer } from '../engine/planner.js';
-import { hostNamespaceInodes, openOwnNamespace } from '../engine/ownership.js';
-import { applyRoutesBestEffort } from '../engine/route-apply.js';
-import { applyPlan, type Applier } from '../engine/transaction.js';
-import { describeError, NamespaceRefusedError } from '../errors.js';
-import { isTwineLabel } from '../labels/visible.js';
-import type { Logger } from '../log.js';
-import { TWINE_RT_PROTO } from '../netns/types.js';
-import type { Plan } from '../plan/types.js';
+import { cleanupAll } from '../engine/cleanup.js';
+import { EXIT_ALREADY_RUNNING, UsageError } from '../errors.js';
 import { selectTransport, type TransportChoice } from '../firewall/select.js';
 import { createLogger } from '../log.js';
 import { nativeBackend } from '../netns/backend.js';
-import { socketAlive, EXIT_ALREADY_RUNNING } from '../server/instance.js';
+import { socketAlive } from '../server/instance.js';
 import { SOCKET_OPTION } from '../server/options.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import { HOST_NETNS_OPTION, NFT_TRANSPORT_OPTION } from './engine-options.js';
@@ -64,7 +52,7 @@ export const cleanupCommand: Command = {
     if (positionals.length > 0) {
       only = new Set();
       for (const p of positionals) {
-        const c = inv.containers.find((x) => x.name === p || x.id === p || (p.length >= 4 && x.id.startsWith(p)));
+        const c = findByNameOrId(inv.containers, p);
         if (!c) throw new UsageError(`twine cleanup: no running container ${JSON.stringify(p)}`);
         only.add(c.id);
       }
@@ -96,68 +84,4 @@ async function refuseWhileRunning(socket: string, io: CliIO): Promise<boolean> {
       'and report it applied until then. --force cleans anyway.\n',
   );
   return true;
-}
-
-/** The plan that leaves no trace of Twine in a container's namespace: its own without the twine labels. */
-export function emptyPlan(info: ContainerInfo, inv: Inventory): Plan {
-  const labels = Object.fromEntries(Object.entries(info.labels).filter(([k]) => !isTwineLabel(k)));
-  return planContainer({ ...info, labels }, inv, { allowHostRoutes: false }).plan;
-}
-
-export interface CleanupReport {
-  containers: number;
-  changed: string[];
-  /** Containers not in a namespace of their own (host mode, container:<x>): not touched. */
-  skipped: string[];
-  hostRoutesDeleted: number;
-  errors: string[];
-}
-
-export async function cleanupAll(
-  a: Applier,
-  inv: Inventory,
-  hostNetns: string | undefined,
-  log: Logger,
-  /** Clean only these containers (ids); default every running one. */
-  only?: ReadonlySet<string>,
-): Promise<CleanupReport> {
-  const report: CleanupReport = { containers: 0, changed: [], skipped: [], hostRoutesDeleted: 0, errors: [] };
-  const hostNs = hostNamespaceInodes(hostNetns);
-  for (const c of inv.containers) {
-    if (!c.running || c.pid <= 0 || (only !== undefined && !only.has(c.id))) continue;
-    report.containers++;
-    try {
-      // Only a container's own namespace: a host-mode one's is the host's, whose table and routes are not a label's.
-      const handle = openOwnNamespace(c, { hostInodes: hostNs, containers: inv.containers });
-      let r;
-      try {
-        r = await applyPlan(a, { ...emptyPlan(c, inv), ns: handle.target }, { fresh: false });
-      } finally {
-        handle.close();
-      }
-      if (!r.noop) {
-        report.changed.push(c.name);
-        log.info({ container: c.name, routesRemoved: r.routesDeleted.length + r.routesReplaced.length, nftCommands: r.nftCommands }, 'cleaned');
-      }
-    } catch (err) {
-      if (err instanceof NamespaceRefusedError) {
-        report.skipped.push(c.name);
-        log.info({ container: c.name, reason: err.message }, 'not cleaned: not its own namespace');
-        continue;
-      }
-      // Keep going: one container that died meanwhile must not stop the rest.
-      report.errors.push(`${c.name}: ${describeError(err)}`);
-    }
-  }
-  if (hostNetns) {
-    const ns = { path: hostNetns };
-    try {
-      const done = await applyRoutesBestEffort(a.netns, ns, { replace: [], del: await a.netns.routeList(ns, { protocol: TWINE_RT_PROTO }) });
-      report.hostRoutesDeleted = done.deleted.length;
-      for (const f of done.failures) report.errors.push(`host route ${f.route.dst}: ${describeError(f.error)}`);
-    } catch (err) {
-      report.errors.push(`host namespace ${hostNetns}: ${describeError(err)}`);
-    }
-  }
-  return report;
 }

@@ -3,7 +3,8 @@
 import { TRANSPORT_CHOICES, type TransportChoice } from '../firewall/select.js';
 import { DEFAULT_LIMITS, type Limits } from '../labels/limits.js';
 import { parseCidr, type Cidr } from '../net/cidr.js';
-import { UsageError, type OptionSpec, type OptionValues } from '../util/options.js';
+import { type OptionSpec, type OptionValues } from '../util/options.js';
+import { UsageError } from '../errors.js';
 
 export const DEFAULT_HOST_NETNS = '/proc/1/ns/net';
 

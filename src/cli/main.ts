@@ -2,8 +2,9 @@
 
 import { commands } from './commands.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, formatExitCodes, type CliIO, type Command } from './command.js';
-import { formatOptions, parseOptions, UsageError } from '../util/options.js';
+import { formatOptions, parseOptions } from '../util/options.js';
 import { readVersion } from '../util/version.js';
+import { UsageError } from '../errors.js';
 
 const EXIT_CODES = `Exit codes (each command's --help says what they mean for it):
   0  success

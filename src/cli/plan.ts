@@ -2,8 +2,8 @@
 
 import { createDockerClient } from '../docker/client.js';
 import { resolveDockerEndpoint } from '../docker/endpoint.js';
-import { UsageError } from '../util/options.js';
-import { LabelError } from '../errors.js';
+import { findByNameOrId } from '../docker/container-ref.js';
+import { LabelError, UsageError } from '../errors.js';
 import { planContainer } from '../engine/planner.js';
 import { explainJson, explainText } from '../plan/explain.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type Command } from './command.js';
@@ -44,7 +44,7 @@ export const planCommand: Command = {
     const allow = hostRoutesAllowFrom(values);
     const docker = createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
     const inv = await readInventory(docker);
-    const info = inv.containers.find((c) => c.name === target || c.id === target || (target.length >= 4 && c.id.startsWith(target)));
+    const info = findByNameOrId(inv.containers, target);
     if (!info) {
       io.stderr(`twine plan: no running container ${JSON.stringify(target)}\n`);
       return EXIT_FAILURE;

@@ -2,9 +2,9 @@
 
 import { createDockerClient } from '../docker/client.js';
 import { resolveDockerEndpoint } from '../docker/endpoint.js';
-import { UsageError, type OptionValues } from '../util/options.js';
+import type { OptionValues } from '../util/options.js';
 import type { DockerClient } from '../docker/api.js';
-import { TwineError } from '../errors.js';
+import { TwineError, UsageError } from '../errors.js';
 import { DEFAULT_SOCKET } from '../server/instance.js';
 import { mapLimit } from '../util/map-limit.js';
 import {

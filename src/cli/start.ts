@@ -6,13 +6,12 @@
 import { createLogger } from '../log.js';
 import { createDockerClient } from '../docker/client.js';
 import { describeEndpoint, resolveDockerEndpoint } from '../docker/endpoint.js';
-import { UsageError, type OptionValues } from '../util/options.js';
+import type { OptionValues } from '../util/options.js';
 import { buildIdentity, readVersion } from '../util/version.js';
 import { Daemon } from '../engine/daemon.js';
 import { selectTransport } from '../firewall/select.js';
 import { nativeBackend } from '../netns/backend.js';
 import { startServer, type RunningServer } from '../server/http.js';
-import { AlreadyRunningError, EXIT_ALREADY_RUNNING } from '../server/instance.js';
 import { Metrics } from '../server/metrics.js';
 import { SERVER_OPTIONS, serverOptionsFrom } from '../server/options.js';
 import { daemonView } from '../server/view.js';
@@ -20,6 +19,7 @@ import { ENGINE_OPTIONS, engineSettings, inspectCacheFile, planMemoFile } from '
 import { DOCKER_OPTIONS, LOG_OPTIONS } from './options.js';
 import { EXIT_FAILURE, EXIT_OK, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import { setProcessNice } from '../util/priority.js';
+import { AlreadyRunningError, EXIT_ALREADY_RUNNING, UsageError } from '../errors.js';
 
 /** In-flight transactions get this long to finish after SIGINT/SIGTERM. */
 const SHUTDOWN_GRACE_MS = 1500;

@@ -14,25 +14,12 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { DockerEndpoint } from './endpoint.js';
+import { DockerApiError } from '../errors.js';
 
 /** Default time a JSON GET may take, connect to last byte. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Larger answers are refused (1000 containers' /containers/json is ~2 MB). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
-
-/** What the engine answered with, or why it could not answer. */
-export class DockerApiError extends Error {
-  override name = 'DockerApiError';
-  constructor(
-    message: string,
-    /** The HTTP status, when the engine answered (404: no such container). */
-    readonly statusCode?: number,
-    /** The errno-style code, when it did not (ENOENT, ECONNREFUSED, ETIMEDOUT, ...). */
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
 
 /** GET /version, the fields Twine reads. */
 export interface EngineVersion {

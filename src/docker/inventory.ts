@@ -187,11 +187,6 @@ async function listRunning(docker: DockerClient): Promise<ListedRunning[]> {
   }
 }
 
-/** IDs of running containers (`docker ps -q --no-trunc`). */
-export async function listRunningContainerIds(docker: DockerClient): Promise<string[]> {
-  return (await listRunning(docker)).map((c) => c.Id);
-}
-
 /** How a full listing reuses earlier inspects (./inspect-cache.ts): the cache, and the host checks of a cached pid. */
 export interface ListReuse {
   cache: InspectCache;

@@ -19,6 +19,7 @@ import { statSync } from 'node:fs';
 import { NamespaceRefusedError } from '../errors.js';
 import { openNsHandle, type NsHandle } from '../netns/handle.js';
 import type { ContainerInfo } from '../docker/container.js';
+import { findByNameOrId } from '../docker/container-ref.js';
 
 export const OWN_NAMESPACE_ONLY = "Twine writes only into a container's own network namespace";
 
@@ -59,19 +60,14 @@ function ownsItsNamespace(c: Occupant): boolean {
   return c.networkMode !== undefined && !joinsAnother(c.networkMode);
 }
 
-/** A container named by `container:<ref>`: Docker keeps a full id there, a user may give a name or a prefix. */
-function findContainer(ref: string, containers: Iterable<Occupant>): Occupant | undefined {
-  for (const o of containers) if (o.id === ref || o.name === ref || (ref.length >= 4 && o.id.startsWith(ref))) return o;
-  return undefined;
-}
-
 /** Refused by Docker's network mode alone: host or container:<x>. */
 export function modeRefusal(c: Occupant, containers: Iterable<Occupant>): NamespaceRefusedError | undefined {
   const mode = c.networkMode;
   if (mode === undefined || !joinsAnother(mode)) return undefined;
   if (mode === 'host') return new NamespaceRefusedError(`network_mode host: ${OWN_NAMESPACE_ONLY}`, c.name, 'network_mode');
+  // Docker keeps a full id in container:<ref>; a user may give a name or a prefix.
   const ref = mode.slice(CONTAINER_MODE.length);
-  const other = findContainer(ref, containers);
+  const other = findByNameOrId(containers, ref);
   const name = other?.name ?? ref;
   return new NamespaceRefusedError(`network_mode container:${name}: ${OWN_NAMESPACE_ONLY}`, c.name, 'network_mode', name);
 }

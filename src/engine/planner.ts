@@ -1,13 +1,13 @@
 // labels → spec → desired state → plan for one container: the pure part of a
 // transaction, shared by the engine and `twine plan`.
 
-import { LabelError } from '../errors.js';
+import { LabelError, RuleLimitError } from '../errors.js';
 import { SpecCache } from '../labels/spec-cache.js';
 import type { LabelWarning } from '../labels/spec.js';
 import { resolve } from '../resolve/resolve.js';
 import type { DesiredState, Resolution, Unresolved } from '../resolve/desired.js';
 import type { ContainerInfo, Inventory } from '../docker/container.js';
-import { compile, RuleLimitError } from '../plan/compile.js';
+import { compile } from '../plan/compile.js';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, type Limits } from '../labels/limits.js';
 import { HOST_ROUTES_LABEL, hostRouteProblem, type HostRoutePolicy } from '../labels/host-routes.js';
 import type { Plan } from '../plan/types.js';

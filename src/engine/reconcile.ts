@@ -15,7 +15,9 @@ import type { Logger } from '../log.js';
 import type { NsHandle } from '../netns/handle.js';
 import type { Route } from '../netns/types.js';
 import type { Plan } from '../plan/types.js';
+import { planPartsDiffering, plansEqual, sameRoutes } from '../plan/equal.js';
 import type { ContainerInfo } from '../docker/container.js';
+import { findByNameOrId } from '../docker/container-ref.js';
 import { wallMs } from '../netns/clock.js';
 import type { ContainerStore } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
@@ -138,10 +140,7 @@ export class Reconciler {
 
   /** By name, full id, or an id prefix of at least 4 characters. */
   find(nameOrId: string): ContainerState | undefined {
-    for (const s of this.states.values()) {
-      if (s.id === nameOrId || s.name === nameOrId || (nameOrId.length >= 4 && s.id.startsWith(nameOrId))) return s;
-    }
-    return undefined;
+    return findByNameOrId(this.states.values(), nameOrId);
   }
 
   /** The container stopped (`info` undefined: it is gone): nothing applied any more, its host routes and prefixes go. */
@@ -356,12 +355,12 @@ export class Reconciler {
     const fresh = start !== undefined && this.knownNs.get(info.id) !== ino;
     // Docker's view agrees with what the start path applied: nothing to do, nothing to report.
     const confirming = onlyConfirms(tx.reasons);
-    if (confirming && this.knownNs.get(info.id) === ino && state.applied && samePlan(state.applied, plan)) {
+    if (confirming && this.knownNs.get(info.id) === ino && state.applied && plansEqual(state.applied, plan)) {
       log.debug('start confirmed by inspect');
       return undefined;
     }
     if (confirming && state.applied) {
-      const differs = planDiffKeys(state.applied, plan);
+      const differs = planPartsDiffering(state.applied, plan);
       log.debug({ differs, before: differs.map((k) => state.applied![k]), after: differs.map((k) => plan[k]) }, "Docker's view gives a different plan");
     }
     let result: TxResult;
@@ -395,7 +394,7 @@ export class Reconciler {
     }
     // Against what is applied now: a stopped container has none applied (its plan is kept for
     // the status), so its host routes must be put back when it starts again.
-    const hostChanged = JSON.stringify(state.applied?.hostRoutes ?? []) !== JSON.stringify(plan.hostRoutes);
+    const hostChanged = !sameRoutes(state.applied?.hostRoutes ?? [], plan.hostRoutes);
     state.plan = plan;
     state.applied = plan;
     state.lastError = undefined;
@@ -459,14 +458,4 @@ export async function killSwitchDrops(nft: NftTransport, c: ContainerState): Pro
   const live = await nft.listTable({ pid: plan.container.pid }, TABLE_FAMILY, TABLE_NAME);
   const counter = live?.nftables.map((i) => (i as { counter?: { name?: unknown; packets?: unknown } }).counter).find((x) => x?.name === KILLSWITCH_COUNTER);
   return typeof counter?.packets === 'number' ? counter.packets : undefined;
-}
-
-/** Top-level parts of two plans that differ (for the debug log). */
-function planDiffKeys(a: Plan, b: Plan): (keyof Plan)[] {
-  return (Object.keys(a) as (keyof Plan)[]).filter((k) => k !== 'ns' && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-}
-
-/** The same plan, whichever of the namespace's processes names it. */
-function samePlan(a: Plan, b: Plan): boolean {
-  return JSON.stringify({ ...a, ns: undefined }) === JSON.stringify({ ...b, ns: undefined });
 }

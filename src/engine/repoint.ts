@@ -1,4 +1,4 @@
-// Re-pointing (ARCHITECTURE.md §3, "Dependents re-pointed"). When a container
+// Re-pointing (ARCHITECTURE.md, "Dependents re-pointed"). When a container
 // moves (starts on a new address, stops, changes networks), every container
 // whose labels route via it needs its routes changed, and traffic leaves by
 // the route: so the routes of all of them are written at once, before any of

@@ -12,7 +12,7 @@ import { liveTable, tableInSync, tableSignature } from '../firewall/live.js';
 import type { NftTransport } from '../firewall/transport.js';
 import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NftTableState, type NsStep, type NsTarget, type Route, type Rule } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
-import { TwineError } from '../errors.js';
+import { TransactionError, TwineError, type TransactionStep } from '../errors.js';
 import { openNsHandle } from '../netns/handle.js';
 import { diffRoutes, diffRules, isEmpty, routeKey } from './route-diff.js';
 import { applyRoutesBestEffort } from './route-apply.js';
@@ -57,18 +57,6 @@ export interface TxResult {
   conntrackDeleted?: number;
   /** Why deleting them failed; the transaction itself stands (its table is committed). */
   conntrackError?: unknown;
-}
-
-export class TransactionError extends TwineError {
-  override name = 'TransactionError';
-  constructor(
-    message: string,
-    readonly step: string,
-    override readonly cause: unknown,
-    readonly rollbackErrors: unknown[],
-  ) {
-    super(message);
-  }
 }
 
 export interface Applier {
@@ -150,7 +138,7 @@ async function restore(a: Applier, plan: Plan, before: Known, oldValues: Readonl
   return errors;
 }
 
-function txError(step: string, err: unknown, rollbackErrors: unknown[]): TransactionError {
+function txError(step: TransactionStep, err: unknown, rollbackErrors: unknown[]): TransactionError {
   const msg = err instanceof Error ? err.message : String(err);
   return new TransactionError(`${step} failed: ${msg}`, step, err, rollbackErrors);
 }
@@ -276,7 +264,7 @@ async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => Pr
   const outcome = done.ok ? done.value : { results: [], failedAt: 0, error: done.error };
   // The values before the writes: what a rollback puts back.
   const oldValues = known.sysctls ?? readBeforeWrites(sysctls, outcome);
-  let step: string | undefined;
+  let step: TransactionStep | undefined;
   let error: unknown;
   if (outcome.failedAt !== undefined) [step, error] = ['netlink', outcome.error];
   else {

@@ -1,4 +1,4 @@
-// Batches for `table inet twine` (ARCHITECTURE.md §3): an add-only batch for a
+// Batches for `table inet twine` (ARCHITECTURE.md, "Kernel recipes"): an add-only batch for a
 // namespace's first apply, a minimal diff against the live table for every
 // later one, and the teardown. Deleting costs an RCU grace period (~12 ms) per
 // batch, so the diff deletes only rules that changed and a transaction with no

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TwineChain } from '../iptables/chains.js';
 
-// Twine's nftables layout (ARCHITECTURE.md §3): one `table inet twine` per container
+// Twine's nftables layout (ARCHITECTURE.md, "Kernel recipes"): one `table inet twine` per container
 // namespace, base chains mirroring iptables, and the users' TWINE_* chains.
 
 export const TABLE_FAMILY = 'inet';

@@ -179,39 +179,23 @@ function parseNatTo(s: string, portsAllowed: boolean): NatTo | string {
   return to;
 }
 
+/** One option as read: the word as written (for messages), its canonical name, its value, and whether `!` came before it. */
+interface Opt {
+  word: string;
+  opt: string;
+  value: string;
+  neg: boolean;
+}
+
+const VALUE_OPTS = ['-s', '-d', '-i', '-o', '-p', '-j', '-m'];
+const NEGATABLE = ['-s', '-d', '-i', '-o', '-p', '--sport', '--dport', '--sports', '--dports', '--ports', '--ctstate', '--state', '--mark'];
+
 /**
- * Parse the options of one custom rule. `args` are the words after the chain
- * name (as tokenize returns them).
+ * The words as options with their values. A word that is no option, a missing
+ * value and a `!` before an option that cannot be negated are errors, and the
+ * reading goes on with the next word; a `!` at the end stops it.
  */
-export function parseDetail(chain: TwineChain, args: string[]): { detail: RuleDetail; refs: string[] } | { errors: string[] } {
-  const errors: string[] = [];
-  const detail: Partial<RuleDetail> & { matches: Match[] } = { matches: [] };
-  const refs: string[] = [];
-  const loaded = new Set<string>();
-  const families = new Map<Family, string>();
-  let ports: Extract<Match, { kind: 'ports' }> | undefined;
-  let multiport: Extract<Match, { kind: 'multiport' }> | undefined;
-  let multiportUsed = false;
-  let target: Target | undefined;
-  let targetName: string | undefined;
-  const seen = new Set<string>();
-
-  const once = (opt: string): boolean => {
-    if (seen.has(opt)) {
-      errors.push(`${opt}: given more than once`);
-      return false;
-    }
-    seen.add(opt);
-    return true;
-  };
-  const fam = (f: Family, why: string): void => {
-    if (!families.has(f)) families.set(f, why);
-  };
-  const l4 = (): 'tcp' | 'udp' | undefined => {
-    const p = detail.proto;
-    return p && !p.neg && (p.value === 'tcp' || p.value === 'udp') ? p.value : undefined;
-  };
-
+function* readOptions(args: string[], errors: string[]): Generator<Opt> {
   let i = 0;
   while (i < args.length) {
     let word = args[i++]!;
@@ -221,12 +205,11 @@ export function parseDetail(chain: TwineChain, args: string[]): { detail: RuleDe
       word = args[i++] ?? '';
       if (word === '') {
         errors.push('!: nothing follows it');
-        break;
+        return;
       }
     }
     const opt = OPT_ALIASES[word] ?? word;
-    const takesValue = ['-s', '-d', '-i', '-o', '-p', '-j', '-m'].includes(opt) || opt in MATCH_OPTS || opt in TARGET_OPTS;
-    if (!takesValue) {
+    if (!(VALUE_OPTS.includes(opt) || opt in MATCH_OPTS || opt in TARGET_OPTS)) {
       errors.push(opt.startsWith('-') ? `${word}: unsupported option` : `${word}: unexpected word (options start with -)`);
       continue;
     }
@@ -237,263 +220,356 @@ export function parseDetail(chain: TwineChain, args: string[]): { detail: RuleDe
       if (value !== undefined) i--;
       continue;
     }
-    const negatable = ['-s', '-d', '-i', '-o', '-p', '--sport', '--dport', '--sports', '--dports', '--ports', '--ctstate', '--state', '--mark'];
-    if (neg && !negatable.includes(opt)) {
+    if (neg && !NEGATABLE.includes(opt)) {
       errors.push(`! ${word}: cannot be negated`);
       continue;
     }
+    yield { word, opt, value, neg };
+  }
+}
 
-    switch (opt) {
-      case '-s':
-      case '-d': {
-        if (!once(opt)) break;
-        const a = parseAddr(value);
-        if (typeof a === 'string') {
-          errors.push(`${word} ${value}: ${a}`);
-          break;
-        }
-        if (a.kind === 'ref') refs.push(a.name);
-        else fam(a.family, `${word} ${value}`);
-        if (opt === '-s') detail.src = { neg, value: a };
-        else detail.dst = { neg, value: a };
-        break;
-      }
-      case '-i':
-      case '-o': {
-        if (!once(opt)) break;
-        if (parseIface(value) === undefined) {
-          errors.push(`${word} ${value}: not an interface name or pattern (up to 15 characters, optionally ending in +)`);
-          break;
-        }
-        if (opt === '-i' && NO_IIF.includes(chain)) errors.push(`${word}: cannot be used in ${chain} (packets there have no input interface)`);
-        else if (opt === '-o' && NO_OIF.includes(chain)) errors.push(`${word}: cannot be used in ${chain} (packets there have no output interface yet)`);
-        else if (opt === '-i') detail.iif = { neg, value };
-        else detail.oif = { neg, value };
-        break;
-      }
-      case '-p': {
-        if (!once(opt)) break;
-        const p = value.toLowerCase();
-        const proto: L4Proto | undefined = p === 'tcp' || p === 'udp' || p === 'icmp' ? p : p === 'icmpv6' || p === 'ipv6-icmp' ? 'icmpv6' : undefined;
-        if (!proto) {
-          errors.push(`${word} ${value}: unsupported protocol (tcp, udp, icmp or icmpv6)`);
-          break;
-        }
-        if (proto === 'icmp') fam(4, `${word} icmp`);
-        if (proto === 'icmpv6') fam(6, `${word} icmpv6`);
-        detail.proto = { neg, value: proto };
-        break;
-      }
-      case '-m': {
-        const m = value.toLowerCase();
-        if (!MODULES.includes(m)) {
-          errors.push(`-m ${value}: unsupported match (supported: ${MODULES.join(', ')})`);
-          break;
-        }
-        if (m === 'tcp' || m === 'udp') {
-          if (l4() !== m) errors.push(`-m ${m}: needs -p ${m} before it`);
-          break;
-        }
-        if (loaded.has(m)) {
-          errors.push(`-m ${m}: given more than once`);
-          break;
-        }
-        loaded.add(m);
-        if (m === 'multiport') {
-          const p = l4();
-          if (!p) errors.push('-m multiport: needs -p tcp or -p udp before it');
-          else {
-            multiport = { kind: 'multiport', proto: p, dir: 'dport', neg: false, items: [] };
-            detail.matches.push(multiport);
-          }
-        }
-        break;
-      }
-      case '--sport':
-      case '--dport': {
-        if (!once(opt)) break;
-        const p = l4();
-        if (!p) {
-          errors.push(`${word}: needs -p tcp or -p udp`);
-          break;
-        }
-        const r = parsePortRange(value, ':', 0);
-        if (typeof r === 'string') {
-          errors.push(`${word} ${value}: ${r}`);
-          break;
-        }
-        if (!ports) {
-          ports = { kind: 'ports', proto: p };
-          detail.matches.push(ports);
-        }
-        if (opt === '--sport') ports.sport = { neg, range: r };
-        else ports.dport = { neg, range: r };
-        break;
-      }
-      case '--sports':
-      case '--dports':
-      case '--ports': {
-        if (!loaded.has('multiport')) {
-          errors.push(`${word}: needs -m multiport before it`);
-          break;
-        }
-        if (opt === '--ports') {
-          errors.push(`${word}: unsupported (nftables has no "source or destination port" match; use --sports or --dports)`);
-          break;
-        }
-        if (multiportUsed) {
-          errors.push(`${word}: -m multiport takes one of --sports or --dports`);
-          break;
-        }
-        multiportUsed = true;
-        if (!multiport) break;
-        const items: PortRange[] = [];
-        let slots = 0;
-        for (const part of value.split(',')) {
-          const r = parsePortRange(part, ':', 0);
-          if (typeof r === 'string') {
-            errors.push(`${word} ${value}: ${r}`);
-            break;
-          }
-          items.push(r);
-          slots += r.lo === r.hi ? 1 : 2;
-        }
-        if (slots > MAX_MULTIPORT) errors.push(`${word} ${value}: more than ${MAX_MULTIPORT} ports (a range counts as two)`);
-        multiport.dir = opt === '--sports' ? 'sport' : 'dport';
-        multiport.neg = neg;
-        multiport.items = items;
-        break;
-      }
-      case '--ctstate':
-      case '--state': {
-        const mod = opt === '--ctstate' ? 'conntrack' : 'state';
-        if (!loaded.has(mod)) {
-          errors.push(`${word}: needs -m ${mod} before it`);
-          break;
-        }
-        if (!once(opt)) break;
-        const states = value.split(',').map((s) => s.toLowerCase());
-        const bad = states.filter((s) => !CT_STATES.includes(s));
-        if (bad.length) {
-          errors.push(`${word} ${value}: unsupported state ${bad.join(',')} (supported: ${CT_STATES.map((s) => s.toUpperCase()).join(', ')})`);
-          break;
-        }
-        detail.matches.push({ kind: 'ctstate', neg, states: [...new Set(states)] });
-        break;
-      }
-      case '--mark': {
-        if (!loaded.has('mark')) {
-          errors.push(`${word}: needs -m mark before it`);
-          break;
-        }
-        if (!once(opt)) break;
-        const [v, m, extra] = value.split('/');
-        const val = parseNumber(v ?? '', 0xffffffff);
-        const mask = m === undefined ? undefined : parseNumber(m, 0xffffffff);
-        if (val === undefined || (m !== undefined && mask === undefined) || extra !== undefined) {
-          errors.push(`${word} ${value}: not a 32-bit value[/mask]`);
-          break;
-        }
-        detail.matches.push({ kind: 'mark', neg, value: val, ...(mask !== undefined && mask !== 0xffffffff ? { mask } : {}) });
-        break;
-      }
-      case '--comment': {
-        if (!loaded.has('comment')) {
-          errors.push(`${word}: needs -m comment before it`);
-          break;
-        }
-        if (!once(opt)) break;
-        // eslint-disable-next-line no-control-regex
-        if (/[\x00-\x1f\x7f]/.test(value)) errors.push(`${word}: control characters are not allowed`);
-        else if (Buffer.byteLength(value) > MAX_USER_COMMENT) errors.push(`${word}: longer than ${MAX_USER_COMMENT} bytes`);
-        else detail.comment = value;
-        break;
-      }
-      case '-j': {
-        if (!once(opt)) break;
-        const t = (TARGETS as readonly string[]).includes(value) ? (value as (typeof TARGETS)[number]) : undefined;
-        if (!t) {
-          errors.push(`-j ${value}: unsupported target (supported: ${TARGETS.join(', ')})`);
-          break;
-        }
-        targetName = t;
-        const allowed = TARGET_CHAINS[t];
-        if (allowed && !allowed.includes(chain)) errors.push(`-j ${t}: not allowed in ${chain} (only in ${allowed.join(', ')})`);
-        if (t === 'SNAT' || t === 'DNAT') target = { kind: t, to: {} };
-        else if (t === 'MARK') target = { kind: 'MARK', value: -1 };
-        else target = { kind: t };
-        break;
-      }
-      default: {
-        // A target option.
-        const kinds = TARGET_OPTS[opt]!;
-        if (!target || !kinds.includes(target.kind)) {
-          errors.push(`${word}: needs -j ${kinds.join(' or -j ')} before it`);
-          break;
-        }
-        if (!once(opt)) break;
-        const t = target;
-        if (t.kind === 'REJECT') {
-          const v = value.toLowerCase();
-          if (v === 'tcp-reset' || v === 'tcp-rst') {
-            if (l4() !== 'tcp') errors.push(`${word} ${value}: needs -p tcp`);
-            t.with = { type: 'tcp reset' };
-          } else if (REJECT_V4[v]) {
-            fam(4, `${word} ${value}`);
-            t.with = { type: 'icmp', code: REJECT_V4[v] };
-          } else if (REJECT_V6[v]) {
-            fam(6, `${word} ${value}`);
-            t.with = { type: 'icmpv6', code: REJECT_V6[v] };
-          } else errors.push(`${word} ${value}: unsupported (${[...Object.keys(REJECT_V4), ...Object.keys(REJECT_V6), 'tcp-reset'].join(', ')})`);
-        } else if (t.kind === 'LOG') {
-          // eslint-disable-next-line no-control-regex
-          if (/[\x00-\x1f\x7f]/.test(value)) errors.push(`${word}: control characters are not allowed`);
-          else if (Buffer.byteLength(value) > MAX_LOG_PREFIX) errors.push(`${word}: longer than ${MAX_LOG_PREFIX} bytes`);
-          else t.prefix = value;
-        } else if (t.kind === 'MASQUERADE' || t.kind === 'REDIRECT') {
-          if (!l4()) errors.push(`${word}: needs -p tcp or -p udp`);
-          const r = parsePortRange(value, '-', 1);
-          if (typeof r === 'string') errors.push(`${word} ${value}: ${r}`);
-          else t.ports = r;
-        } else if (t.kind === 'SNAT' || t.kind === 'DNAT') {
-          const to = parseNatTo(value, l4() !== undefined);
-          if (typeof to === 'string') errors.push(`${word} ${value}: ${to}`);
-          else {
-            if (to.addr?.kind === 'ip') fam(to.addr.family, `${word} ${value}`);
-            if (to.addr?.kind === 'ref') refs.push(to.addr.name);
-            t.to = to;
-          }
-        } else if (t.kind === 'MARK') {
-          const [v, m, extra] = value.split('/');
-          const val = parseNumber(v ?? '', 0xffffffff);
-          const mask = m === undefined ? undefined : parseNumber(m, 0xffffffff);
-          if (val === undefined || (m !== undefined && mask === undefined) || extra !== undefined) errors.push(`${word} ${value}: not a 32-bit value[/mask]`);
-          else {
-            t.value = val;
-            if (mask !== undefined && mask !== 0xffffffff) t.mask = mask;
-          }
-        }
-      }
+/** What one rule's options have said so far, and every problem found in them. */
+class RuleParse {
+  readonly errors: string[] = [];
+  readonly detail: Partial<RuleDetail> & { matches: Match[] } = { matches: [] };
+  /** Container references, in the order given. */
+  readonly refs: string[] = [];
+  /** The modules loaded with -m (tcp and udp aside). */
+  readonly loaded = new Set<string>();
+  /** The families literals and protocols ask for, each with the first option that asked. */
+  readonly families = new Map<Family, string>();
+  /** The options given so far that may come only once. */
+  readonly seen = new Set<string>();
+  ports: Extract<Match, { kind: 'ports' }> | undefined;
+  multiport: Extract<Match, { kind: 'multiport' }> | undefined;
+  multiportUsed = false;
+  target: Target | undefined;
+
+  constructor(readonly chain: TwineChain) {}
+
+  /** False (after saying so) when `opt` was given before. */
+  once(opt: string): boolean {
+    if (this.seen.has(opt)) {
+      this.errors.push(`${opt}: given more than once`);
+      return false;
     }
+    this.seen.add(opt);
+    return true;
   }
 
-  if (!targetName) errors.push('-j: missing (a rule needs a target: ACCEPT, DROP, REJECT, RETURN, LOG, MASQUERADE, SNAT, DNAT, REDIRECT or MARK)');
+  family(f: Family, why: string): void {
+    if (!this.families.has(f)) this.families.set(f, why);
+  }
+
+  /** The rule's protocol when it is tcp or udp, not negated: what port matches need. */
+  l4(): 'tcp' | 'udp' | undefined {
+    const p = this.detail.proto;
+    return p && !p.neg && (p.value === 'tcp' || p.value === 'udp') ? p.value : undefined;
+  }
+
+  /** False (after saying so) when module `m` was not loaded with -m before `o`. */
+  needsModule(o: Opt, m: string): boolean {
+    if (this.loaded.has(m)) return true;
+    this.errors.push(`${o.word}: needs -m ${m} before it`);
+    return false;
+  }
+}
+
+/** `value[/mask]`, 32 bits each; the mask is left out when it is all ones. */
+function parseMark(s: string): { value: number; mask?: number } | undefined {
+  const [v, m, extra] = s.split('/');
+  const value = parseNumber(v ?? '', 0xffffffff);
+  const mask = m === undefined ? undefined : parseNumber(m, 0xffffffff);
+  if (value === undefined || (m !== undefined && mask === undefined) || extra !== undefined) return undefined;
+  return { value, ...(mask !== undefined && mask !== 0xffffffff ? { mask } : {}) };
+}
+
+/** What is wrong with a comment or a log prefix, if anything. */
+function freeTextProblem(o: Opt, maxBytes: number): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(o.value)) return `${o.word}: control characters are not allowed`;
+  if (Buffer.byteLength(o.value) > maxBytes) return `${o.word}: longer than ${maxBytes} bytes`;
+  return undefined;
+}
+
+/** -s, -d: one address, network or container reference. */
+function address(p: RuleParse, o: Opt): void {
+  if (!p.once(o.opt)) return;
+  const a = parseAddr(o.value);
+  if (typeof a === 'string') {
+    p.errors.push(`${o.word} ${o.value}: ${a}`);
+    return;
+  }
+  if (a.kind === 'ref') p.refs.push(a.name);
+  else p.family(a.family, `${o.word} ${o.value}`);
+  if (o.opt === '-s') p.detail.src = { neg: o.neg, value: a };
+  else p.detail.dst = { neg: o.neg, value: a };
+}
+
+/** -i, -o: an interface name or pattern, where the chain's packets have that interface. */
+function iface(p: RuleParse, o: Opt): void {
+  if (!p.once(o.opt)) return;
+  if (parseIface(o.value) === undefined) {
+    p.errors.push(`${o.word} ${o.value}: not an interface name or pattern (up to 15 characters, optionally ending in +)`);
+    return;
+  }
+  if (o.opt === '-i' && NO_IIF.includes(p.chain)) p.errors.push(`${o.word}: cannot be used in ${p.chain} (packets there have no input interface)`);
+  else if (o.opt === '-o' && NO_OIF.includes(p.chain)) p.errors.push(`${o.word}: cannot be used in ${p.chain} (packets there have no output interface yet)`);
+  else if (o.opt === '-i') p.detail.iif = { neg: o.neg, value: o.value };
+  else p.detail.oif = { neg: o.neg, value: o.value };
+}
+
+/** -p: tcp, udp, icmp (IPv4) or icmpv6 (IPv6). */
+function protocol(p: RuleParse, o: Opt): void {
+  if (!p.once(o.opt)) return;
+  const v = o.value.toLowerCase();
+  const proto: L4Proto | undefined = v === 'tcp' || v === 'udp' || v === 'icmp' ? v : v === 'icmpv6' || v === 'ipv6-icmp' ? 'icmpv6' : undefined;
+  if (!proto) {
+    p.errors.push(`${o.word} ${o.value}: unsupported protocol (tcp, udp, icmp or icmpv6)`);
+    return;
+  }
+  if (proto === 'icmp') p.family(4, `${o.word} icmp`);
+  if (proto === 'icmpv6') p.family(6, `${o.word} icmpv6`);
+  p.detail.proto = { neg: o.neg, value: proto };
+}
+
+/** -m: loads a module; tcp and udp only repeat -p, multiport starts its match. */
+function loadModule(p: RuleParse, o: Opt): void {
+  const m = o.value.toLowerCase();
+  if (!MODULES.includes(m)) {
+    p.errors.push(`-m ${o.value}: unsupported match (supported: ${MODULES.join(', ')})`);
+    return;
+  }
+  if (m === 'tcp' || m === 'udp') {
+    if (p.l4() !== m) p.errors.push(`-m ${m}: needs -p ${m} before it`);
+    return;
+  }
+  if (p.loaded.has(m)) {
+    p.errors.push(`-m ${m}: given more than once`);
+    return;
+  }
+  p.loaded.add(m);
+  if (m !== 'multiport') return;
+  const proto = p.l4();
+  if (!proto) p.errors.push('-m multiport: needs -p tcp or -p udp before it');
+  else {
+    p.multiport = { kind: 'multiport', proto, dir: 'dport', neg: false, items: [] };
+    p.detail.matches.push(p.multiport);
+  }
+}
+
+/** --sport, --dport: one port or range, into the rule's one ports match. */
+function port(p: RuleParse, o: Opt): void {
+  if (!p.once(o.opt)) return;
+  const proto = p.l4();
+  if (!proto) {
+    p.errors.push(`${o.word}: needs -p tcp or -p udp`);
+    return;
+  }
+  const r = parsePortRange(o.value, ':', 0);
+  if (typeof r === 'string') {
+    p.errors.push(`${o.word} ${o.value}: ${r}`);
+    return;
+  }
+  if (!p.ports) {
+    p.ports = { kind: 'ports', proto };
+    p.detail.matches.push(p.ports);
+  }
+  if (o.opt === '--sport') p.ports.sport = { neg: o.neg, range: r };
+  else p.ports.dport = { neg: o.neg, range: r };
+}
+
+/** --sports, --dports (and the refused --ports): -m multiport's list of ports and ranges. */
+function multiportList(p: RuleParse, o: Opt): void {
+  if (!p.needsModule(o, 'multiport')) return;
+  if (o.opt === '--ports') {
+    p.errors.push(`${o.word}: unsupported (nftables has no "source or destination port" match; use --sports or --dports)`);
+    return;
+  }
+  if (p.multiportUsed) {
+    p.errors.push(`${o.word}: -m multiport takes one of --sports or --dports`);
+    return;
+  }
+  p.multiportUsed = true;
+  const multiport = p.multiport;
+  if (!multiport) return;
+  const items: PortRange[] = [];
+  let slots = 0;
+  for (const part of o.value.split(',')) {
+    const r = parsePortRange(part, ':', 0);
+    if (typeof r === 'string') {
+      p.errors.push(`${o.word} ${o.value}: ${r}`);
+      break;
+    }
+    items.push(r);
+    slots += r.lo === r.hi ? 1 : 2;
+  }
+  if (slots > MAX_MULTIPORT) p.errors.push(`${o.word} ${o.value}: more than ${MAX_MULTIPORT} ports (a range counts as two)`);
+  multiport.dir = o.opt === '--sports' ? 'sport' : 'dport';
+  multiport.neg = o.neg;
+  multiport.items = items;
+}
+
+/** --ctstate (-m conntrack), --state (-m state): conntrack states. */
+function ctstate(p: RuleParse, o: Opt): void {
+  if (!p.needsModule(o, o.opt === '--ctstate' ? 'conntrack' : 'state')) return;
+  if (!p.once(o.opt)) return;
+  const states = o.value.split(',').map((s) => s.toLowerCase());
+  const bad = states.filter((s) => !CT_STATES.includes(s));
+  if (bad.length) {
+    p.errors.push(`${o.word} ${o.value}: unsupported state ${bad.join(',')} (supported: ${CT_STATES.map((s) => s.toUpperCase()).join(', ')})`);
+    return;
+  }
+  p.detail.matches.push({ kind: 'ctstate', neg: o.neg, states: [...new Set(states)] });
+}
+
+/** --mark (-m mark): a packet mark, with an optional mask. */
+function markMatch(p: RuleParse, o: Opt): void {
+  if (!p.needsModule(o, 'mark')) return;
+  if (!p.once(o.opt)) return;
+  const mark = parseMark(o.value);
+  if (!mark) p.errors.push(`${o.word} ${o.value}: not a 32-bit value[/mask]`);
+  else p.detail.matches.push({ kind: 'mark', neg: o.neg, ...mark });
+}
+
+/** --comment (-m comment): goes into the rule's nft comment after Twine's identity. */
+function comment(p: RuleParse, o: Opt): void {
+  if (!p.needsModule(o, 'comment')) return;
+  if (!p.once(o.opt)) return;
+  const problem = freeTextProblem(o, MAX_USER_COMMENT);
+  if (problem) p.errors.push(problem);
+  else p.detail.comment = o.value;
+}
+
+/** -j: the target, allowed only in the chains that can run it; its options come after it. */
+function jump(p: RuleParse, o: Opt): void {
+  if (!p.once(o.opt)) return;
+  const t = (TARGETS as readonly string[]).includes(o.value) ? (o.value as (typeof TARGETS)[number]) : undefined;
+  if (!t) {
+    p.errors.push(`-j ${o.value}: unsupported target (supported: ${TARGETS.join(', ')})`);
+    return;
+  }
+  const allowed = TARGET_CHAINS[t];
+  if (allowed && !allowed.includes(p.chain)) p.errors.push(`-j ${t}: not allowed in ${p.chain} (only in ${allowed.join(', ')})`);
+  if (t === 'SNAT' || t === 'DNAT') p.target = { kind: t, to: {} };
+  else if (t === 'MARK') p.target = { kind: 'MARK', value: -1 };
+  else p.target = { kind: t };
+}
+
+/** --reject-with: a TCP reset (needs -p tcp), or an ICMP type that fixes the family. */
+function rejectWith(p: RuleParse, o: Opt, t: Extract<Target, { kind: 'REJECT' }>): void {
+  const v = o.value.toLowerCase();
+  if (v === 'tcp-reset' || v === 'tcp-rst') {
+    if (p.l4() !== 'tcp') p.errors.push(`${o.word} ${o.value}: needs -p tcp`);
+    t.with = { type: 'tcp reset' };
+  } else if (REJECT_V4[v]) {
+    p.family(4, `${o.word} ${o.value}`);
+    t.with = { type: 'icmp', code: REJECT_V4[v] };
+  } else if (REJECT_V6[v]) {
+    p.family(6, `${o.word} ${o.value}`);
+    t.with = { type: 'icmpv6', code: REJECT_V6[v] };
+  } else p.errors.push(`${o.word} ${o.value}: unsupported (${[...Object.keys(REJECT_V4), ...Object.keys(REJECT_V6), 'tcp-reset'].join(', ')})`);
+}
+
+/** --to-source, --to-destination: an address, range or reference, and ports with -p tcp/udp. */
+function natTo(p: RuleParse, o: Opt, t: Extract<Target, { kind: 'SNAT' | 'DNAT' }>): void {
+  const to = parseNatTo(o.value, p.l4() !== undefined);
+  if (typeof to === 'string') {
+    p.errors.push(`${o.word} ${o.value}: ${to}`);
+    return;
+  }
+  if (to.addr?.kind === 'ip') p.family(to.addr.family, `${o.word} ${o.value}`);
+  if (to.addr?.kind === 'ref') p.refs.push(to.addr.name);
+  t.to = to;
+}
+
+/** An option of the target (--reject-with, --log-prefix, --to-ports, --to-source, --to-destination, --set-mark): after its -j. */
+function targetOption(p: RuleParse, o: Opt): void {
+  const kinds = TARGET_OPTS[o.opt]!;
+  const t = p.target;
+  if (!t || !kinds.includes(t.kind)) {
+    p.errors.push(`${o.word}: needs -j ${kinds.join(' or -j ')} before it`);
+    return;
+  }
+  if (!p.once(o.opt)) return;
+  switch (t.kind) {
+    case 'REJECT':
+      return rejectWith(p, o, t);
+    case 'LOG': {
+      const problem = freeTextProblem(o, MAX_LOG_PREFIX);
+      if (problem) p.errors.push(problem);
+      else t.prefix = o.value;
+      return;
+    }
+    case 'MASQUERADE':
+    case 'REDIRECT': {
+      if (!p.l4()) p.errors.push(`${o.word}: needs -p tcp or -p udp`);
+      const r = parsePortRange(o.value, '-', 1);
+      if (typeof r === 'string') p.errors.push(`${o.word} ${o.value}: ${r}`);
+      else t.ports = r;
+      return;
+    }
+    case 'SNAT':
+    case 'DNAT':
+      return natTo(p, o, t);
+    case 'MARK': {
+      const mark = parseMark(o.value);
+      if (!mark) p.errors.push(`${o.word} ${o.value}: not a 32-bit value[/mask]`);
+      else Object.assign(t, mark);
+      return;
+    }
+  }
+}
+
+const OPTION_PARSERS: Record<string, (p: RuleParse, o: Opt) => void> = {
+  '-s': address,
+  '-d': address,
+  '-i': iface,
+  '-o': iface,
+  '-p': protocol,
+  '-m': loadModule,
+  '--sport': port,
+  '--dport': port,
+  '--sports': multiportList,
+  '--dports': multiportList,
+  '--ports': multiportList,
+  '--ctstate': ctstate,
+  '--state': ctstate,
+  '--mark': markMatch,
+  '--comment': comment,
+  '-j': jump,
+};
+
+/** What is missing once every option is read: the target and what it needs, each loaded module's option, one family. */
+function checkComplete(p: RuleParse): void {
+  const { errors, target, seen, loaded, families } = p;
+  if (!target) errors.push('-j: missing (a rule needs a target: ACCEPT, DROP, REJECT, RETURN, LOG, MASQUERADE, SNAT, DNAT, REDIRECT or MARK)');
   if (target?.kind === 'SNAT' && !seen.has('--to-source')) errors.push('-j SNAT: needs --to-source');
   if (target?.kind === 'DNAT' && !seen.has('--to-destination')) errors.push('-j DNAT: needs --to-destination');
   if (target?.kind === 'MARK' && !seen.has('--set-mark')) errors.push('-j MARK: needs --set-mark');
   if (target?.kind === 'SNAT' && !target.to.addr && seen.has('--to-source')) errors.push('--to-source: needs an address');
-  if (loaded.has('multiport') && !multiportUsed) errors.push('-m multiport: needs --sports or --dports');
+  if (loaded.has('multiport') && !p.multiportUsed) errors.push('-m multiport: needs --sports or --dports');
   for (const m of ['conntrack', 'state', 'mark', 'comment'] as const) {
     const opt = { conntrack: '--ctstate', state: '--state', mark: '--mark', comment: '--comment' }[m];
     if (loaded.has(m) && !seen.has(opt)) errors.push(`-m ${m}: needs ${opt}`);
   }
-  const p = detail.proto;
-  if (p && families.has(6) && p.value === 'icmp') errors.push('-p icmp: IPv6 rule (use -p icmpv6)');
+  const proto = p.detail.proto;
+  if (proto && families.has(6) && proto.value === 'icmp') errors.push('-p icmp: IPv6 rule (use -p icmpv6)');
   if (families.size > 1) errors.push(`mixes IPv4 (${families.get(4)}) and IPv6 (${families.get(6)})`);
+}
 
-  if (errors.length) return { errors };
-  detail.target = target!;
-  const family = families.keys().next().value;
+/**
+ * Parse the options of one custom rule. `args` are the words after the chain
+ * name (as tokenize returns them).
+ */
+export function parseDetail(chain: TwineChain, args: string[]): { detail: RuleDetail; refs: string[] } | { errors: string[] } {
+  const p = new RuleParse(chain);
+  for (const o of readOptions(args, p.errors)) (OPTION_PARSERS[o.opt] ?? targetOption)(p, o);
+  checkComplete(p);
+  if (p.errors.length) return { errors: p.errors };
+  const detail = p.detail;
+  detail.target = p.target!;
+  const family = p.families.keys().next().value;
   if (family !== undefined) detail.family = family;
-  return { detail: detail as RuleDetail, refs: [...new Set(refs)] };
+  return { detail: detail as RuleDetail, refs: [...new Set(p.refs)] };
 }

@@ -3,12 +3,7 @@
 // \" and \\ escapes, a backslash outside quotes escaping the next character)
 // but never runs a shell: the result is only ever used as data.
 
-import { TwineError } from '../errors.js';
-
-/** A label value that cannot be split into words (an unterminated quote, a trailing backslash). */
-export class TokenizeError extends TwineError {
-  override name = 'TokenizeError';
-}
+import { TokenizeError } from '../errors.js';
 
 /** Split a label value into words, honouring '…' and "…" quoting. Throws TokenizeError. */
 export function tokenize(value: string): string[] {

@@ -3,7 +3,7 @@
 // label value is ever passed to a shell (rules are only tokenised and
 // validated by the translator).
 //
-// Decisions where §2 is silent (also in the README's label reference):
+// Decisions the grammar leaves open (also in the README's label reference):
 // - A CIDR with host bits set (10.0.0.1/8) is an error, as `ip route` refuses
 //   it too; a CIDR without prefix is a host route (/32, /128). Addresses are
 //   stored in canonical form (IPv6 per RFC 5952).

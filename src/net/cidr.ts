@@ -10,18 +10,31 @@ export interface Cidr {
   prefixLen: number;
 }
 
-/** "10.0.0.0/8", "fd00::/64", "192.168.1.5" (host route). Returns what is wrong as a string. */
-export function parseCidr(s: string): Cidr | string {
+/**
+ * The syntax alone: an address (of `family` when given) and an optional prefix
+ * length within the family's bits; host bits are not looked at. Returns what is
+ * wrong as a string. The native backend checks its arguments with this; labels
+ * and options go through parseCidr.
+ */
+export function cidrSyntax(s: string, family?: Family): { family: Family; addrText: string; prefixLen: number } | string {
   const slash = s.indexOf('/');
   const addrText = slash < 0 ? s : s.slice(0, slash);
-  const family = ipFamily(addrText);
-  if (family === undefined) return `"${s}" is not an IPv4 or IPv6 CIDR`;
-  let prefixLen = BITS[family];
+  const f = ipFamily(addrText);
+  if (f === undefined || (family !== undefined && f !== family)) return `"${s}" is not an IPv${family ?? '4 or IPv6'} CIDR`;
+  let prefixLen = BITS[f];
   if (slash >= 0) {
     const p = s.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > BITS[family]) return `bad prefix length in "${s}" (0-${BITS[family]})`;
+    if (!/^\d{1,3}$/.test(p) || Number(p) > BITS[f]) return `bad prefix length in "${s}" (0-${BITS[f]})`;
     prefixLen = Number(p);
   }
+  return { family: f, addrText, prefixLen };
+}
+
+/** "10.0.0.0/8", "fd00::/64", "192.168.1.5" (host route). Returns what is wrong as a string. */
+export function parseCidr(s: string): Cidr | string {
+  const syntax = cidrSyntax(s);
+  if (typeof syntax === 'string') return syntax;
+  const { family, addrText, prefixLen } = syntax;
   const n = ipToBig(addrText, family);
   if ((n & maskOf(prefixLen, family)) !== n) {
     const net = bigToIp(n & maskOf(prefixLen, family), family);

@@ -7,6 +7,7 @@ import { loadAddon } from './addon.js';
 import type { NativeBinding, NativeError } from './native.js';
 import type { Addr, BatchOutcome, ConntrackFilter, Link, NetnsBackend, NsStep, NsTarget, Route, RouteFilter } from './types.js';
 import type { Family } from '../net/ip.js';
+import { cidrSyntax } from '../net/cidr.js';
 
 const EINVAL = 22;
 
@@ -34,16 +35,10 @@ function isAddr(family: Family, s: string): boolean {
   return family === 4 ? isIPv4(s) : isIPv6(s);
 }
 
-/** "10.0.0.0/8", "10.0.0.1" (host route) or "::/0"; throws on anything else. */
+/** "10.0.0.0/8", "10.0.0.1" (host route) or "::/0" of `family`; throws on anything else. */
 export function checkCidr(op: string, ns: NsTarget, family: Family, cidr: string): void {
-  const slash = cidr.indexOf('/');
-  const addr = slash < 0 ? cidr : cidr.slice(0, slash);
-  if (!isAddr(family, addr)) throw invalid(op, ns, `"${cidr}" is not an IPv${family} CIDR`);
-  if (slash >= 0) {
-    const len = cidr.slice(slash + 1);
-    const max = family === 4 ? 32 : 128;
-    if (!/^\d{1,3}$/.test(len) || Number(len) > max) throw invalid(op, ns, `"${cidr}": bad prefix length`);
-  }
+  const problem = typeof cidr === 'string' ? cidrSyntax(cidr, family) : 'not a string';
+  if (typeof problem === 'string') throw invalid(op, ns, problem);
 }
 
 function checkRoute(op: string, ns: NsTarget, r: Route): void {

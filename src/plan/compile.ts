@@ -1,4 +1,4 @@
-// desired state → Plan (ARCHITECTURE.md §3, kernel recipes). Pure: the same desired state always
+// desired state → Plan (ARCHITECTURE.md, "Kernel recipes"). Pure: the same desired state always
 // compiles to the same plan, rule for rule, so the applier can diff by the
 // identity comments makeRule() puts on every rule.
 //
@@ -27,6 +27,9 @@
 //   is gone, the gateway's routing falls back to Docker's default route and the
 //   kill switch drops what would leak. A pattern "+" matches every interface:
 //   no kill switch then.
+//
+// Each rule built here has the nft text it lists as beside it (`nft list
+// table inet twine`, addresses from the golden scenarios).
 
 import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, REPLY_MARK_CHAIN, REPLY_ROUTE_CHAIN, internTable, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
 import type { PortRange } from '../labels/spec.js';
@@ -34,7 +37,7 @@ import { TWINE_CHAINS } from '../iptables/chains.js';
 import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Route, type Rule } from '../netns/types.js';
 import type { Family } from '../net/ip.js';
 import type { DesiredForward, DesiredRoute, DesiredState, ForwardTarget } from '../resolve/desired.js';
-import { TwineError } from '../errors.js';
+import { RuleLimitError, type LabelRules } from '../errors.js';
 import type { Plan, SysctlSetting } from './types.js';
 
 const nfproto = (f: Family) => (f === 4 ? 'ipv4' : 'ipv6');
@@ -67,23 +70,6 @@ function portPairs(f: DesiredForward): [PortRange, PortRange][] {
     ]);
   }
   return out;
-}
-
-/** The labels expand to more firewall rules than the limit allows. */
-export class RuleLimitError extends TwineError {
-  override name = 'RuleLimitError';
-  constructor(
-    readonly limit: number,
-    /** Each label that makes rules, with at most how many, most first. */
-    readonly bounds: LabelRules[],
-  ) {
-    super(`the labels expand to more than ${limit} firewall rules`);
-  }
-}
-
-export interface LabelRules {
-  label: string;
-  rules: number;
 }
 
 /**
@@ -131,17 +117,23 @@ function compileForward(out: Rules, f: DesiredForward, t: ForwardTarget): void {
   for (const [sp, dp] of portPairs(f)) {
     const dnat: NftExpr = { dnat: { family: ipProto(t.family), addr: t.ip, port: portValue(dp) } };
     if (f.iface === 'lo') {
+      // ip daddr 127.0.0.0/8 udp dport 5353 dnat ip to 172.31.0.3:5353
       out.add('OUTPUT_NAT', [eq({ payload: { protocol: 'ip', field: 'daddr' } }, loopback4), l4(sp), dnat], f.label);
       continue;
     }
     const iif = ifaceMatch('iifname', f.iface);
+    // iifname "wg*" fib daddr type local meta nfproto ipv4 tcp dport 9080 dnat ip to 172.30.0.3:9080
     out.add('PREROUTING', [...(iif ? [iif] : []), fibLocal, fam, l4(sp), dnat], f.label);
+    // The same for connections the container makes to its own address:
+    // fib daddr type local meta nfproto ipv4 tcp dport 9080 dnat ip to 172.30.0.3:9080
     out.add('OUTPUT_NAT', [fibLocal, fam, l4(sp), dnat], f.label);
   }
   if (f.iface === 'lo') {
+    // ip saddr 127.0.0.0/8 ct status dnat masquerade
     out.add('POSTROUTING', [eq({ payload: { protocol: 'ip', field: 'saddr' } }, loopback4), ctDnat, { masquerade: null }], 'twine.nat.forward (lo)');
   } else if (t.masquerade) {
     const oif = t.dev ? [eq({ meta: { key: 'oifname' } }, t.dev)] : [];
+    // ct status dnat oifname "eth1" ip daddr 10.60.0.3 tcp dport 22 masquerade
     out.add(
       'POSTROUTING',
       [
@@ -195,12 +187,14 @@ function gatewayRules(d: DesiredState): { rules: RuleDef[]; counters: string[] }
     for (const pat of pats) {
       const oif = ifaceMatch('oifname', pat);
       const clamp = { mangle: { key: { 'tcp option': { name: 'maxseg', field: 'size' } }, value } };
+      // oifname "wg*" tcp flags syn / syn,rst tcp option maxseg size set rt mtu
       rules.push(makeRule(GATEWAY_CHAIN.name, [...(oif ? [oif] : []), synOnly, clamp], 'twine.nat.mss'));
     }
   }
   if (d.killSwitch && !pats.includes('+')) {
     const not = (key: 'iifname' | 'oifname'): NftExpr[] =>
       pats.map((p) => ({ match: { ...(ifaceMatch(key, p)!.match as NftExpr), op: '!=' } }));
+    // iifname != "wg*" oifname != "wg*" ct status ! dnat counter name "killswitch" drop
     rules.push(makeRule(GATEWAY_CHAIN.name, [...not('iifname'), ...not('oifname'), notDnat, { counter: KILLSWITCH_COUNTER }, { drop: null }], 'twine.nat.killswitch'));
     counters.push(KILLSWITCH_COUNTER);
   }
@@ -216,6 +210,7 @@ function replyRules(d: DesiredState): { mark: RuleDef[]; route: RuleDef[] } {
   const route: RuleDef[] = [];
   for (const p of d.replyPaths) {
     const [addr, len] = p.subnet.split('/');
+    // iifname "eth0" ct state new ip saddr != 172.30.0.0/24 ether saddr != 02:42:ac:1e:00:02 ct mark set ct mark | 0x20000000
     mark.push(
       makeRule(
         REPLY_MARK_CHAIN.name,
@@ -231,6 +226,7 @@ function replyRules(d: DesiredState): { mark: RuleDef[]; route: RuleDef[] } {
     );
   }
   if (mark.length > 0) {
+    // ct mark & 0x20000000 == 0x20000000 meta mark set meta mark | 0x20000000
     route.push(
       makeRule(REPLY_ROUTE_CHAIN.name, [eq({ '&': [ctMark, TWINE_REPLY_MARK] }, TWINE_REPLY_MARK), { mangle: { key: metaMark, value: { '|': [metaMark, TWINE_REPLY_MARK] } } }], 'published ports: replies via Docker'),
     );
@@ -267,12 +263,15 @@ function tableOf(d: DesiredState, maxRules: number): TableDef {
   });
   for (const pat of d.natInterfaces) {
     const oif = ifaceMatch('oifname', pat);
+    // oifname "wg*" masquerade
     rules.add('POSTROUTING', [...(oif ? [oif] : []), { masquerade: null }], 'twine.nat.interfaces');
   }
   for (const f of d.forwards) {
     if (f.state !== 'up') continue;
     for (const t of f.targets) compileForward(rules, f, t);
   }
+  // The users' twine.iptables.rule.* labels, translated (firewall/iptables/translate.ts), e.g.
+  // ip saddr 10.0.0.0/8 tcp dport 22 accept
   for (const r of d.rules) {
     if (r.state !== 'up' || !r.expr) continue;
     rules.add(r.chain, r.expr, r.comment ?? r.label);
@@ -283,6 +282,7 @@ function tableOf(d: DesiredState, maxRules: number): TableDef {
   const chains: ChainDef[] = BASE_CHAINS.map((b) => ({
     name: b.name,
     base: { type: b.type, hook: b.hook, prio: b.prio },
+    // jump TWINE_INPUT (the users' rules first), then Twine's own
     rules: [makeRule(b.name, [{ jump: { target: b.jumpTo } }]), ...(rules.byChain.get(b.name) ?? [])],
   }));
   const own = (c: Omit<(typeof BASE_CHAINS)[number], 'jumpTo'>, list: RuleDef[]): void => {

@@ -2,7 +2,7 @@
 // `twine healthcheck`: over its unix socket by default, or a URL.
 
 import http from 'node:http';
-import { TwineError } from '../errors.js';
+import { TwineError, UnreachableError } from '../errors.js';
 
 export interface Endpoint {
   /** Unix socket path; used unless url is set. */
@@ -14,11 +14,6 @@ export interface Endpoint {
 export interface Response<T> {
   status: number;
   body: T;
-}
-
-/** The daemon could not be reached at all (not running, wrong socket, timeout). */
-export class UnreachableError extends TwineError {
-  override name = 'UnreachableError';
 }
 
 export function describeEndpoint(ep: Endpoint): string {

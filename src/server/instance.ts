@@ -7,20 +7,9 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { TwineError } from '../errors.js';
-
-/** `twine start` exits with this code when another Twine already runs on the host. */
-export const EXIT_ALREADY_RUNNING = 3;
+import { AlreadyRunningError, TwineError } from '../errors.js';
 
 export const DEFAULT_SOCKET = '/run/twine/twine.sock';
-
-export class AlreadyRunningError extends TwineError {
-  override name = 'AlreadyRunningError';
-  readonly exitCode = EXIT_ALREADY_RUNNING;
-  constructor(readonly socketPath: string) {
-    super(`another twine is already running (socket ${socketPath} answers); stop it first, or give this one another --socket`);
-  }
-}
 
 /** Resolves true when something accepts a connection on the socket, false when it is refused/absent. */
 export function socketAlive(socketPath: string, timeoutMs = 1000): Promise<boolean> {

@@ -1,11 +1,12 @@
 // Command-line options for the status server (`twine start`) and for the
 // commands that talk to it (`twine status`, `twine healthcheck`).
 
-import { problemOf, UsageError, type OptionSpec, type OptionValues } from '../util/options.js';
+import { problemOf, type OptionSpec, type OptionValues } from '../util/options.js';
 import type { Endpoint } from './client.js';
 import { parseAllowedHosts } from './host-check.js';
 import { DEFAULT_LISTEN, parseListen } from './http.js';
 import { DEFAULT_SOCKET } from './instance.js';
+import { UsageError } from '../errors.js';
 
 export const SOCKET_OPTION: OptionSpec = {
   name: 'socket',

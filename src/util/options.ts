@@ -3,6 +3,7 @@
 // wins over its environment variable, which wins over the default.
 
 import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
 
 export interface OptionSpec {
   /** Long name without dashes: "docker-socket". */
@@ -22,11 +23,6 @@ export interface OptionSpec {
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>;
-
-/** A mistake on the command line or in an option's environment variable: exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off', '']);

@@ -27,7 +27,7 @@ export interface NetworkOptions {
   /** Subnet in CIDR form; Docker picks one when absent. */
   subnet?: string;
   ipv6Subnet?: string;
-  /** Default true: no route off the host (ARCHITECTURE.md §5). */
+  /** Default true: no route off the host (ARCHITECTURE.md, "The test bed"). */
   internal?: boolean;
   labels?: Record<string, string>;
   /** Driver options (-o), e.g. com.docker.network.bridge.gateway_mode_ipv4. */

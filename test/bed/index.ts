@@ -1,4 +1,4 @@
-// The test bed every e2e and kernel test uses (ARCHITECTURE.md §5). Import from here.
+// The test bed every e2e and kernel test uses (ARCHITECTURE.md, "The test bed"). Import from here.
 
 export * from './exec.js';
 export * from './owner.js';

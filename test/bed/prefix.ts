@@ -1,7 +1,7 @@
 // Test prefixes for traffic tests: a /24 (or IPv6 /64) that nothing on this
 // machine uses or routes, and blackhole routes for it on the host, so that a
 // packet that leaks past a test's gateway dies on the host instead of leaving
-// the machine (DESIGN.md §5). Blackholes carry TEST_RT_PROTO and are recorded
+// the machine (ARCHITECTURE.md, "The test bed"). Blackholes carry TEST_RT_PROTO and are recorded
 // with their owner pid, so a killed run's leftovers are found and removed.
 
 import { isIPv4 } from 'node:net';

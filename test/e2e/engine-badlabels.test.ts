@@ -1,4 +1,4 @@
-// Bad labels (issue 5, e2e 5): a container whose labels do not validate gets
+// Bad labels: a container whose labels do not validate gets
 // nothing at all (no route of Twine's protocol, no `table inet twine`, no
 // sysctl), the error is logged naming the container and every bad label, and
 // the daemon keeps serving the containers that start after it.

@@ -1,4 +1,4 @@
-// Acceptance of issue 5: with 50 labelled containers on the host, one
+// One restart, one transaction: with 50 labelled containers on the host, one
 // `docker restart` of a labelled container causes exactly one transaction for
 // it (plus its dependents'), visible in the log; no other container gets one.
 // The 50: a gateway, 25 containers routing a prefix via it (its dependents)

@@ -1,4 +1,4 @@
-// `kill -9` of Twine during churn, then start again (issue 5, e2e 6): while
+// `kill -9` of Twine during churn, then start again: while
 // labelled containers are starting, the daemon is killed; while it is down,
 // containers with host routes stop or go away; a new daemon starts while a
 // second wave of containers starts. It must converge: every labelled

@@ -1,4 +1,4 @@
-// The dnsmasq → traefik example end to end (issue 5, e2e 2 and 7): UDP that
+// The dnsmasq → traefik example end to end: UDP that
 // container A sends to its own 127.0.0.1:5353 arrives at container B:5353
 // (twine.nat.interfaces=lo, twine.nat.forward.lo.5353/udp=B:5353), and B's
 // answer comes back to A, as a DNS reply would. busybox nc has no UDP, so the

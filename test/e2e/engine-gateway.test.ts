@@ -1,4 +1,4 @@
-// A gateway's life seen from its dependents (issue 5, e2e 3 and 4): while the
+// A gateway's life seen from its dependents: while the
 // gateway is stopped, the prefixes routed via it are `unreachable` (fail
 // closed, nothing leaks through Docker's default route); when it comes back
 // with a new address, or is recreated under the same name (new id), the

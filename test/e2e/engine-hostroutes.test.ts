@@ -1,11 +1,11 @@
-// Host routes (issue 5, e2e 8). "The host" is an `ip netns` test namespace of
+// Host routes. "The host" is an `ip netns` test namespace of
 // our own (--host-netns), never the machine's: it has an address in the
 // test network's subnet on a veth, so a container's address is on-link there.
 // With --allow-host-routes, twine.host.routes=10.77.0.0/16 puts
 // `10.77.0.0/16 via <container IP> proto 74` there while the container runs
 // and takes it away when it stops or goes; a stale route of Twine's protocol
 // is removed at start-up. Without the opt-in the label is refused.
-// Policy (issue 13): default routes, loopback, link-local, multicast, prefixes
+// Policy: default routes, loopback, link-local, multicast, prefixes
 // overlapping a subnet connected on "the host" (its addresses, and Docker's
 // networks) and, with --host-routes-allow, prefixes outside the allowed ones
 // are refused, one issue each; two containers claiming one prefix: the first

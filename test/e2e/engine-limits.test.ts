@@ -1,4 +1,4 @@
-// Limits (issue 13): a container whose labels expand to 20,743 firewall rules
+// Limits: a container whose labels expand to 20,743 firewall rules
 // (80 forwards of 256 ports each, shifted to other port numbers) is refused
 // with an error naming the container, a label and the limit; nothing reaches
 // its namespace, and the daemon stays healthy meanwhile: every /healthz probe
@@ -30,7 +30,7 @@ const P = testPrefix('lm');
 const NET = `${P}net`;
 const HOSTILE = `${P}hostile`;
 const NEXT = `${P}next`;
-/** What a health check waits at most (the issue: a 2 s timeout meant restart loops before). */
+/** What a health check waits at most: a probe that times out gets the daemon restarted, over and over. */
 const PROBE_TIMEOUT_MS = 5000;
 
 let daemon: TestDaemon;

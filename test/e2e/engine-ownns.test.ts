@@ -1,4 +1,4 @@
-// Twine writes only into a container's own network namespace (issue 13.1): a
+// Twine writes only into a container's own network namespace: a
 // labelled container with `--network host` and one with `--network
 // container:<victim>` are refused. The host's namespace is only read (no
 // `table inet twine` there, its routes unchanged), the victim keeps its table

@@ -1,4 +1,4 @@
-// The VPN example end to end, with real traffic (issue 5, e2e 1 and 7): an app
+// The VPN example end to end, with real traffic: an app
 // routes both halves of the IPv4 space (and, in a variant, its default route)
 // via a gateway container whose wg0 is a veth to a test namespace playing the
 // VPN server. The app reaches the server, the server reaches the app through

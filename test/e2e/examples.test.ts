@@ -1,4 +1,4 @@
-// The examples as shipped (issue 15.9): every compose file is valid for
+// The examples as shipped: every compose file is valid for
 // Debian's docker-compose 1.29, and the vpn example's wg0.conf step fails
 // with a message naming the file when it was skipped, and works when it was
 // done. (The twine example is brought up by image.test.ts.) The vpn example's

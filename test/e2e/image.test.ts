@@ -1,4 +1,4 @@
-// Twine's image as users run it (issue 13.9): built from the repository's
+// Twine's image as users run it: built from the repository's
 // Dockerfile, started by docker-compose from examples/twine/docker-compose.yml
 // itself (its capabilities, pid: host, security options, the internal network
 // and the read-only Docker API proxy), against real labelled containers. It

@@ -1,4 +1,4 @@
-// Docker Swarm on one node (issue 20): the machine's engine becomes a
+// Docker Swarm on one node: the machine's engine becomes a
 // single-manager swarm for the length of this file. A stack deploys a gateway
 // and an app whose label names the gateway by its short name (`gw`, as inside
 // the stack); Twine resolves it to the gateway task's address on the shared

@@ -1,4 +1,4 @@
-// A two-node Docker Swarm on one machine (issue 20): the machine's engine is
+// A two-node Docker Swarm on one machine: the machine's engine is
 // the manager (node A); a second engine in a network namespace of its own
 // (test/bed/second-engine.ts) joins as a worker (node B) over a veth link.
 // First the bed itself: containers on an attachable overlay, one per node,

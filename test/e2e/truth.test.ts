@@ -1,4 +1,4 @@
-// What Twine says is what it did (issue 15), against a real `twine start` and
+// What Twine says is what it did, against a real `twine start` and
 // real Docker: a host route the kernel refuses makes its container `failed`
 // and is retried with backoff until it applies, with no Docker event to help;
 // so is a rolled-back transaction; `twine cleanup` refuses while the daemon

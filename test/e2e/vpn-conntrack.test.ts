@@ -1,4 +1,4 @@
-// A forward whose destination is recreated on a new address (issue 16): a UDP
+// A forward whose destination is recreated on a new address: a UDP
 // sender in the forwarding container sends every 100 ms from a fixed source
 // port to its lo:5353 forward (the dnsmasq → traefik case). Its conntrack entry
 // would keep the flow on the old address for as long as it keeps sending, and

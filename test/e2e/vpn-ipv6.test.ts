@@ -1,6 +1,6 @@
-// IPv6 parity, with traffic (issue 16), on a Docker --ipv6 network: a route via
-// a container (`twine.route.<v6 prefix>=<gateway>`, which used to fail every
-// transaction: the kernel gives IPv6 routes metric 1024), the gateway's
+// IPv6 parity, with traffic, on a Docker --ipv6 network: a route via
+// a container (`twine.route.<v6 prefix>=<gateway>`, read back although the kernel
+// gives IPv6 routes metric 1024), the gateway's
 // masquerade out of wg0, a forward from the tunnel side to the app, and the
 // kill switch when the tunnel goes down (IPv6 default route of the gateway's
 // tunnel in a table of its own, as wg-quick does it; Docker's IPv6 default

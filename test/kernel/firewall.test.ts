@@ -1,7 +1,7 @@
 // The firewall layer against the kernel: addTableBatch / diffTable /
 // deleteTableBatch applied with the exec transport in a scratch namespace,
 // checked by listing the table back (handles show which rules were replaced),
-// and iptables-nft still working there afterwards (ARCHITECTURE.md §3).
+// and iptables-nft still working there afterwards (ARCHITECTURE.md, "Kernel recipes").
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { applyPlan, TransactionError } from '../../src/engine/transaction.js';
+import { applyPlan } from '../../src/engine/transaction.js';
 import { BASE_CHAINS, makeRule, type TableDef } from '../../src/firewall/nft.js';
 import { createExecTransport } from '../../src/firewall/transport-exec.js';
 import { createLibTransport, libTransportAvailable } from '../../src/firewall/transport-lib.js';
@@ -15,6 +15,7 @@ import { TWINE_CHAINS } from '../../src/iptables/chains.js';
 import { nativeBackend } from '../../src/netns/backend.js';
 import { RTPROT_BOOT, TWINE_RT_PROTO, type Route } from '../../src/netns/types.js';
 import type { Plan } from '../../src/plan/types.js';
+import { TransactionError } from '../../src/errors.js';
 
 const PREFIX = 'twt-tx-';
 const nsName = `${PREFIX}${process.pid}`;

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
-import { parseOptions, UsageError, type OptionSpec } from '../../src/util/options.js';
+import { parseOptions, type OptionSpec } from '../../src/util/options.js';
 import type { CliIO } from '../../src/cli/command.js';
+import { UsageError } from '../../src/errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 

@@ -5,9 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createDockerClient, engineInfo, isNotFound, type DockerClient } from '../../src/docker/client.js';
-import { DockerApiError } from '../../src/docker/api.js';
 import { inspectContainer, listRunningContainers } from '../../src/docker/inventory.js';
-import { DockerError } from '../../src/errors.js';
+import { DockerApiError, DockerError } from '../../src/errors.js';
 
 // A fake engine on a unix socket that answers the five calls Twine makes the
 // way dockerd 20.10 does (status codes, {"message"} error bodies, a chunked

@@ -18,7 +18,7 @@ interface Row {
   imports: string[] | undefined;
 }
 
-/** The layers table of ARCHITECTURE.md §2, ground first. */
+/** The table of ARCHITECTURE.md's "Layers" section, ground first. */
 function readTable(): Row[] {
   const md = readFileSync(path.join(root, 'ARCHITECTURE.md'), 'utf8');
   const section = md.slice(md.indexOf('## 2. Layers'), md.indexOf('\n## 3.'));

@@ -57,7 +57,7 @@ test('the hostile set (80 shifted 256-port forwards, 20,743 rules) is refused: t
   assert.match(i.reason, /up to 513/);
   assert.match(i.reason, /and 77 more labels/);
   assert.match(e.message, /^container c1: 1 invalid label/);
-  // Raised far enough, the same set compiles, to the count the issue measured.
+  // Raised far enough, the same set compiles: 20,743 rules less the 6 base-chain jumps.
   assert.equal(ruleCount(labels, 30_000), 20_743 - 6);
 });
 

@@ -9,7 +9,8 @@ import net from 'node:net';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AlreadyRunningError, EXIT_ALREADY_RUNNING, listenExclusive, socketAlive } from '../../src/server/instance.js';
+import { listenExclusive, socketAlive } from '../../src/server/instance.js';
+import { AlreadyRunningError, EXIT_ALREADY_RUNNING } from '../../src/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'twt-instance-'));
 const servers: net.Server[] = [];

@@ -4,10 +4,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyPlan, TransactionError } from '../../src/engine/transaction.js';
+import { applyPlan } from '../../src/engine/transaction.js';
 import type { NftTransport } from '../../src/firewall/transport.js';
 import { BASE_CHAINS, makeRule } from '../../src/firewall/nft.js';
-import { NftError } from '../../src/errors.js';
+import { NftError, TransactionError } from '../../src/errors.js';
 import { TWINE_RT_PROTO, type BatchOutcome, type NetnsBackend, type NsStep, type NsTarget, type Route } from '../../src/netns/types.js';
 import type { Plan } from '../../src/plan/types.js';
 

@@ -3,11 +3,12 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { translateRule, UnresolvedRefError, type RefResolver } from '../../src/firewall/iptables/translate.js';
+import { translateRule, type RefResolver } from '../../src/firewall/iptables/translate.js';
 import { parseRule } from '../../src/iptables/rule.js';
-import { tokenize, TokenizeError } from '../../src/iptables/tokenize.js';
+import { tokenize } from '../../src/iptables/tokenize.js';
 import type { TwineChain } from '../../src/iptables/chains.js';
 import type { NftExpr } from '../../src/firewall/nft.js';
+import { TokenizeError, UnresolvedRefError } from '../../src/errors.js';
 
 function ok(chain: TwineChain, opts: string, resolve: RefResolver = () => undefined) {
   const p = parseRule(chain, tokenize(opts));

@@ -4,23 +4,12 @@
 
 import type { NftExpr } from '../nft.js';
 import type { Family } from '../../net/ip.js';
-import { TwineError } from '../../errors.js';
+import { UnresolvedRefError } from '../../errors.js';
 import { emitRule } from './emit.js';
 import type { ParsedRule } from '../../iptables/rule.js';
 
 /** Addresses of a referenced container on the shared network, or undefined when it cannot be resolved now. */
 export type RefResolver = (ref: string) => { v4?: string; v6?: string } | undefined;
-
-/** A container reference that cannot be resolved (now): the rule cannot be applied. */
-export class UnresolvedRefError extends TwineError {
-  override name = 'UnresolvedRefError';
-  constructor(
-    readonly ref: string,
-    reason: string,
-  ) {
-    super(`container reference "${ref}": ${reason}`);
-  }
-}
 
 /**
  * Translate to nft JSON statements for `table inet twine`. The user's comment
