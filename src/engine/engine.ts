@@ -21,7 +21,7 @@ import { DockerReads } from './docker-reads.js';
 import { EarlyApplied } from './early.js';
 import { DependencyGraph, namesOf } from './graph.js';
 import { HOST_KEY, HostRoutes } from './host-routes.js';
-import { hostView } from './host-view.js';
+import { hostView, type HostView } from './host-view.js';
 import { PlanMemo } from './plan-memo.js';
 import { KeyedQueue } from './queue.js';
 import { killSwitchDrops, Reconciler } from './reconcile.js';
@@ -49,6 +49,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly networks: NetworkIndex;
   /** Namespaces a container's process is not in once it runs: the host's and Twine's own. */
   private readonly hostNs = new Set<number>();
+  private readonly host: HostView;
   /** Containers whose transaction failed, and the host routes when one failed: retried with backoff. */
   private readonly retries: RetrySchedule;
   private readonly early: EarlyApplied;
@@ -74,7 +75,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   ) {
     super();
     this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress() }));
-    const host = deps.host ?? hostView;
+    const host = (this.host = deps.host ?? hostView);
     this.queue = new KeyedQueue<Reason>(
       (key, reasons, release) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons, release)),
       opts.concurrency,
@@ -187,8 +188,11 @@ export class Engine extends EventEmitter<EngineEvents> {
         // starting a container, before its start event, and inspecting it then waits for
         // Docker to finish starting it: the start event's job reads it promptly instead.
         const id = ev.attributes.container;
+        const known = id ? this.store.get(id) : undefined;
+        // Docker 28 releases a stopped container's networks before its die event: with its process gone, the die event says it.
+        if (ev.action === 'disconnect' && known?.running === true && known.pid > 0 && this.host.netnsInode(known.pid) === undefined) return;
         // One applied before its start event (runtime hook or early path) is still starting: its start event re-reads it.
-        if (id && this.store.get(id)?.running === true && !this.early.has(id)) {
+        if (id && known?.running === true && !this.early.has(id)) {
           void this.queue.request(id, { kind: 'inspect', why: `network ${ev.action}`, eventMs: ev.timeMs, receivedMs: wallMs() });
         } else if (id && ev.action === 'connect' && ev.attributes.name && this.opts.applyBeforeStart !== false) {
           // The first sign of a start: apply as soon as Docker's set-up is done, before the process runs.

@@ -315,6 +315,21 @@ test('namespace gone before the transaction: gone, nothing written, the containe
   assert.equal(bed.engine.container('app')?.applied, undefined);
 });
 
+test('a network disconnect of a container whose process is gone waits for its die event (Docker 28 sends it first); of a live one, it re-reads it', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const before = bed.txsOf('app').length;
+  bed.kill(bed.docker.containers.get(APP)!.pid!);
+  bed.engine.onEvent(dockerEvent('network', 'disconnect', 'net-lan', { container: APP, name: 'lan' }));
+  await bed.settle();
+  assert.equal(bed.txsOf('app').length, before, 'no transaction for a stopping container');
+  assert.equal(bed.engine.container('app')?.running, true, 'Docker has not said it died yet');
+  const gwBefore = bed.txsOf('gw').length;
+  bed.engine.onEvent(dockerEvent('network', 'disconnect', 'net-lan', { container: GW, name: 'lan' }));
+  await bed.settle();
+  assert.ok(bed.txsOf('gw').length > gwBefore, 'a live container is read again');
+});
+
 test('namespace vanished mid-transaction: gone (not failed), nothing committed, the handle closed', async () => {
   const bed = gatewayAndApp();
   bed.run(GW);
