@@ -51,6 +51,11 @@ test('the test image has the busybox applets tests rely on', async () => {
 
 test('twine start reports labelled containers, follows events, and exits 0 within 2 s of SIGINT', async (t) => {
   daemon = startDaemon();
+  // The engine it talks to, as Docker itself reports it.
+  const engine = await daemon.waitForLog((l) => l.msg === 'docker engine');
+  const [version, api] = (await run('docker', ['version', '--format', '{{.Server.Version}} {{.Server.APIVersion}}'])).trim().split(' ');
+  assert.deepEqual([engine.version, engine.apiVersion], [version, api]);
+  t.diagnostic(`docker engine ${String(engine.version)} (API ${String(engine.apiVersion)})`);
   const seen = await daemon.waitForLog((l) => l.container === c1.name && l.msg.startsWith("labelled container"));
   assert.deepEqual(seen.labels, { 'twine.nat.interfaces': 'wg+' });
 
