@@ -19,8 +19,14 @@ export interface NetworkEntry {
   name: string;
   driver: string;
   subnets: Subnet[];
-  /** --internal: Docker gives its containers no default route. */
+  /** --internal: no traffic off the bridge. */
   internal: boolean;
+  /**
+   * Docker gives a container on it the bridge's address as its gateway (and a default route):
+   * every network but an --internal one on Docker 28 and later, which gives it none. Those
+   * engines' network documents are the ones that carry EnableIPv4 (Engine API 1.47+).
+   */
+  gatewayForContainers: boolean;
   /** --ipv6: Docker adds an IPv6 default route too. */
   ipv6: boolean;
   /** Swarm's ingress network: Docker's DNS answers no names on it. */
@@ -33,6 +39,7 @@ export interface NetworkSummary {
   Name: string;
   Driver?: string;
   Internal?: boolean;
+  EnableIPv4?: boolean;
   EnableIPv6?: boolean;
   Ingress?: boolean;
   IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null } | null;
@@ -51,7 +58,17 @@ export function parseSubnet(cidr: string | undefined, gateway: string | undefine
 
 export function toNetworkEntry(n: NetworkSummary): NetworkEntry {
   const subnets = (n.IPAM?.Config ?? []).map((c) => parseSubnet(c.Subnet, c.Gateway)).filter((s): s is Subnet => s !== undefined);
-  return { id: n.Id, name: n.Name, driver: n.Driver ?? '', subnets, internal: n.Internal === true, ipv6: n.EnableIPv6 === true, ingress: n.Ingress === true };
+  const internal = n.Internal === true;
+  return {
+    id: n.Id,
+    name: n.Name,
+    driver: n.Driver ?? '',
+    subnets,
+    internal,
+    gatewayForContainers: !(internal && n.EnableIPv4 !== undefined),
+    ipv6: n.EnableIPv6 === true,
+    ingress: n.Ingress === true,
+  };
 }
 
 /** Name → network, re-read as a whole (one request) whenever networks change. */

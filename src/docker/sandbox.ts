@@ -54,10 +54,10 @@ export function sandboxReadiness(template: ContainerInfo, facts: SandboxFacts, n
   const a = r.info.networks[0]!;
   if (a.ipv4 === undefined) return { wait: 'no IPv4 address yet' };
   if (net.ipv6 && net.subnets.some((s) => s.family === 6) && a.ipv6 === undefined) return { wait: 'no IPv6 address yet' };
-  // Docker 20.10 adds a default route on --internal networks too; whether every version does
-  // is not known here, so there it is only waited for when Twine would replace it.
-  const need4 = !net.internal || facts.replacesDefault.v4;
-  const need6 = net.ipv6 && a.ipv6 !== undefined && (!net.internal || facts.replacesDefault.v6);
+  // Docker 20.10 adds a default route on --internal networks too, Docker 28 none (gatewayForContainers):
+  // there it is only waited for when Twine would replace it, and only from an engine that adds one.
+  const need4 = net.gatewayForContainers && (!net.internal || facts.replacesDefault.v4);
+  const need6 = net.gatewayForContainers && net.ipv6 && a.ipv6 !== undefined && (!net.internal || facts.replacesDefault.v6);
   // A network created with --subnet and no --gateway does not say which address Docker gave its gateway.
   if (need4 && !hasDefault(facts.gateways.v4, a.gatewayV4)) return { wait: `no default route via ${a.gatewayV4 ?? 'a gateway'} yet` };
   if (need6 && !hasDefault(facts.gateways.v6, a.gatewayV6)) return { wait: `no IPv6 default route via ${a.gatewayV6 ?? 'a gateway'} yet` };

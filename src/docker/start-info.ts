@@ -90,14 +90,13 @@ export function startedInfo(
     // The network's list may not name its gateway; the last inspect did, or else Docker's
     // default route does (read before Twine may have replaced it: only a template without one).
     // Read at most once, and only when neither the network list nor the template names a gateway.
-    // On an --internal network the bridge's address is not the container's gateway on every engine:
-    // Docker 28 gives such a container none (no Gateway, no default route), 20.10 gives it the bridge's.
-    // There only the last inspect or Docker's default route tell.
+    // Docker 28 gives a container on an --internal network no gateway at all (../docker/networks.ts).
     const only = template.networks.length === 1;
-    const listed = (addr: Addr): string | undefined => (net.internal ? undefined : net.subnets.find((s) => inSubnet(addr, s))?.gateway);
-    const gw4 = four ? (listed(four) ?? t.gatewayV4 ?? (only ? sole(defaults()?.v4) : undefined)) : undefined;
+    const listed = (addr: Addr): string | undefined => (net.gatewayForContainers ? net.subnets.find((s) => inSubnet(addr, s))?.gateway : undefined);
+    const gives = net.gatewayForContainers;
+    const gw4 = four && gives ? (listed(four) ?? t.gatewayV4 ?? (only ? sole(defaults()?.v4) : undefined)) : undefined;
     if (gw4 !== undefined) a.gatewayV4 = gw4;
-    const gw6 = six ? (listed(six) ?? t.gatewayV6 ?? (only ? sole(defaults()?.v6) : undefined)) : undefined;
+    const gw6 = six && gives ? (listed(six) ?? t.gatewayV6 ?? (only ? sole(defaults()?.v6) : undefined)) : undefined;
     if (gw6 !== undefined) a.gatewayV6 = gw6;
     if (t.mac !== undefined) a.mac = t.mac;
     a.iface = [...v4, ...v6][0]!.ifname;

@@ -395,16 +395,11 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
   });
 
   const hostRoutes: DesiredHostRoute[] = spec.hostRoutes.map((h) => {
-    const dst = cidrText(h);
-    const addressed = source.networks.filter((a) => addressOf(a, h.family));
-    // The host reaches the container through a network it has an address on: one with Docker's gateway
-    // (a network in gateway mode `isolated` has none, and the host no address on its bridge).
-    const n = addressed.find((a) => (h.family === 4 ? a.gatewayV4 : a.gatewayV6));
+    const n = source.networks.find((a) => addressOf(a, h.family));
     const via = n && addressOf(n, h.family);
-    if (via) return { family: h.family, dst, via };
-    if (addressed.length === 0) return { family: h.family, dst, reason: `${source.name} has no IPv${h.family} address` };
-    const names = addressed.map((a) => a.networkName).join(', ');
-    return { family: h.family, dst, reason: `${source.name}'s IPv${h.family} networks (${names}) have no Docker gateway (gateway mode isolated): the host has no address on them to route through` };
+    return via
+      ? { family: h.family, dst: cidrText(h), via }
+      : { family: h.family, dst: cidrText(h), reason: `${source.name} has no IPv${h.family} address` };
   });
 
   const dockerDefaults: DockerDefault[] = [];

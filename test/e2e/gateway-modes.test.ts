@@ -5,9 +5,9 @@
 // reaches the app's published port: the reply leaves through Docker's
 // gateway although the app routes everything via the gateway container. In
 // `routed` mode the LAN client reaches the app's address directly, as Docker
-// allows there. (`isolated` exists only for --internal networks, which give
-// the host no address on the bridge: Twine refuses host routes through them,
-// a unit test in resolve.test.ts.) On Docker 20.10 only the default mode runs.
+// allows there. (`isolated` exists only for --internal networks, where Docker
+// drops routed traffic, so a gateway container cannot serve there in any mode;
+// README, "Gateway modes".) On Docker 20.10 only the default mode runs.
 //
 // The tunnel's and the server's prefixes are checked unused on this machine
 // and blackholed on the host before any packet is sent.

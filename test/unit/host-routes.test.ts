@@ -144,7 +144,7 @@ test('hostRoutePolicy: the host addresses as their subnets, and every Docker net
       { ifindex: 2, ifname: 'eth0', family: 4, address: '192.0.2.2', prefixlen: 24 },
       { ifindex: 2, ifname: 'eth0', family: 6, address: 'fd00::2', prefixlen: 64 },
     ],
-    [{ id: 'x', name: 'backend', driver: 'overlay', internal: false, ipv6: false, ingress: false, subnets: [{ family: 4, addr: '10.0.9.0', prefixLen: 24 }] }],
+    [{ id: 'x', name: 'backend', driver: 'overlay', internal: false, gatewayForContainers: true, ipv6: false, ingress: false, subnets: [{ family: 4, addr: '10.0.9.0', prefixLen: 24 }] }],
     [cidr('10.77.0.0/16')],
   );
   assert.deepEqual(

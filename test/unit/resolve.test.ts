@@ -170,17 +170,6 @@ test('host routes via the first network of each family; none without an address 
   ]);
 });
 
-test('host routes never via a network without Docker\'s gateway (gateway mode isolated: the host has no address on it)', () => {
-  const isolated = net('i', '10.0.3.2', { gatewayV4: undefined, networkName: 'iso' });
-  delete isolated.gatewayV4;
-  const only = ctr('src', { 'twine.host.routes': '10.8.0.0/24' }, [isolated]);
-  assert.deepEqual(run(only, { containers: [only] }).desired.hostRoutes, [
-    { family: 4, dst: '10.8.0.0/24', reason: "src's IPv4 networks (iso) have no Docker gateway (gateway mode isolated): the host has no address on them to route through" },
-  ]);
-  const both = ctr('src', { 'twine.host.routes': '10.8.0.0/24' }, [isolated, net('a', '10.0.1.2')]);
-  assert.deepEqual(run(both, { containers: [both] }).desired.hostRoutes, [{ family: 4, dst: '10.8.0.0/24', via: '10.0.1.2' }]);
-});
-
 test('a reference to the container itself does not resolve', () => {
   const src = ctr('src', { 'twine.route.10.9.0.0/16': 'src' }, [net('a', '10.0.1.2')]);
   const r = run(src, { containers: [src] });

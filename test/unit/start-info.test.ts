@@ -157,17 +157,20 @@ test('createdInfo: a create event\'s attributes and the networks its connect eve
   });
 });
 
-test('on an --internal network the gateway is what Docker gave the container: none on Docker 28, its default route on 20.10', () => {
-  const internal = (n: string): NetworkEntry | undefined => (n === 'twt-fx-a' ? { ...networks.get(n)!, internal: true } : undefined);
+test('on an --internal network the gateway is what Docker gives the container: none on Docker 28, the bridge\'s on 20.10', () => {
+  // Docker 28's network documents carry EnableIPv4; 20.10's do not.
+  const net28 = toNetworkEntry({ Id: NET_A, Name: 'twt-fx-a', Driver: 'bridge', Internal: true, EnableIPv4: true, IPAM: { Config: [{ Subnet: '172.19.0.0/16', Gateway: '172.19.0.1' }] } });
+  const net20 = toNetworkEntry({ Id: NET_A, Name: 'twt-fx-a', Driver: 'bridge', Internal: true, IPAM: { Config: [{ Subnet: '172.19.0.0/16', Gateway: '172.19.0.1' }] } });
+  assert.deepEqual([net28.gatewayForContainers, net20.gatewayForContainers], [false, true]);
+  assert.equal(toNetworkEntry({ Id: 'x', Name: 'x', Driver: 'bridge', EnableIPv4: true }).gatewayForContainers, true, 'an ordinary network on Docker 28');
   const c = toContainerInfo(created());
   const one = { ...c, networks: c.networks.filter((n) => n.networkName === 'twt-fx-a') };
   const v4 = addrs.filter((a) => a.ifname !== 'eth1');
   // Docker 28: no default route in the namespace, no Gateway in its inspect.
-  const r28 = startedInfo(one, facts({ addrs: v4, gateways: () => ({ v4: [], v6: [] }) }), internal);
+  const r28 = startedInfo(one, facts({ addrs: v4, gateways: () => ({ v4: [], v6: [] }) }), () => net28);
   assert.ok('info' in r28, JSON.stringify(r28));
   assert.equal(r28.info.networks[0]!.gatewayV4, undefined, "the bridge's address is not taken for the container's gateway");
-  // Docker 20.10: Docker's default route names it.
-  const r20 = startedInfo(one, facts({ addrs: v4, gateways: () => ({ v4: ['172.19.0.1'], v6: [] }) }), internal);
+  const r20 = startedInfo(one, facts({ addrs: v4, gateways: () => ({ v4: [], v6: [] }) }), () => net20);
   assert.ok('info' in r20, JSON.stringify(r20));
   assert.equal(r20.info.networks[0]!.gatewayV4, '172.19.0.1');
 });
