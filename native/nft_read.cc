@@ -83,7 +83,7 @@ bool MessageAttrs(const nlmsghdr* h, const std::function<void(int, const nlattr*
 
 class Reader {
  public:
-  Reader(Failure& f, NetlinkClock::time_point deadline) : f_(f), deadline_(deadline) {}
+  Reader(Failure& f, NetlinkClock::time_point deadline) : f_(f), deadline_(deadline), budget_(ReadLimits::TableMessages()) {}
   ~Reader() {
     if (fd_ >= 0) close(fd_);
   }

@@ -12,6 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+
 #include "nlattr.h"
 
 namespace twine {
@@ -207,13 +210,26 @@ ssize_t Rtnl::Recv(std::vector<char>& buf, NetlinkClock::time_point deadline, Fa
   return RecvFromKernel(fd_, buf, deadline, "netlink", f);
 }
 
+namespace {
+std::atomic<size_t> g_readMessages{ReadLimits::kDefaultMessages};
+std::atomic<size_t> g_tableMessages{ReadLimits::kDefaultMessages};
+}  // namespace
+
+size_t ReadLimits::Messages() { return g_readMessages.load(std::memory_order_relaxed); }
+size_t ReadLimits::TableMessages() { return g_tableMessages.load(std::memory_order_relaxed); }
+
+void SetReadLimits(size_t messages, size_t tableMessages) {
+  g_readMessages.store(std::max<size_t>(messages, 1024), std::memory_order_relaxed);
+  g_tableMessages.store(std::max<size_t>(tableMessages, 1024), std::memory_order_relaxed);
+}
+
 bool ReadBudget::Take(size_t bytes, const char* stage, Failure& f) {
   messages_++;
   bytes_ += bytes;
-  if (messages_ <= ReadLimits::kMessages && bytes_ <= ReadLimits::kBytes) return true;
+  if (messages_ <= cap_ && bytes_ <= cap_ * 4096) return true;
   f.Set(Failure::kErrLimit, stage,
-        "the namespace holds more than one read may take (" + std::to_string(ReadLimits::kMessages) + " entries or " +
-            std::to_string(ReadLimits::kBytes >> 20) + " MiB); refused as hostile");
+        "the namespace holds more than one read may take (" + std::to_string(cap_) + " entries or " +
+            std::to_string((cap_ * 4096) >> 20) + " MiB); refused as hostile");
   return false;
 }
 
@@ -248,7 +264,7 @@ template <typename Each>
 bool Rtnl::Dump(Msg& m, Each each, const std::function<void()>& reset, Failure& f) {
   std::vector<char> buf(kRecvSize);
   const auto deadline = NetlinkDeadline(timeoutMs_);
-  ReadBudget budget;
+  ReadBudget budget(ReadLimits::Messages());
   for (int attempt = 0; attempt < kDumpAttempts; attempt++) {
     m.hdr()->nlmsg_seq = ++seq_;
     if (send(fd_, m.buf, m.hdr()->nlmsg_len, 0) < 0) {

@@ -1,6 +1,8 @@
 // rtnetlink: routes, links and addresses of the namespace the calling thread
 // is in (the socket binds to it when opened). Requests carry NLM_F_ACK and
 // the socket asks for extended acks, so refusals come with the kernel's text.
+// A process of that namespace may fill it: only the kernel's answers are read,
+// each request's answer within one deadline, each dump within ReadLimits.
 #pragma once
 
 #include <linux/netlink.h>
@@ -120,19 +122,30 @@ enum class RouteCmd { kAdd, kReplace, kDel };
 // or addresses; a read of an nftables table): a process of the namespace with
 // CAP_NET_ADMIN can fill it with entries, and Twine writes far fewer than
 // this. Past either cap the read fails with Failure::kErrLimit instead of
-// buffering what it is sent; the messages are handled as they arrive.
+// buffering what it is sent; the messages are handled as they arrive. The
+// counts are the process's (SetReadLimits: the daemon derives them from its
+// label limits): one for rtnetlink dumps, one for a read of Twine's nftables
+// table, where the kernel's cost grows with the square of the rules (each
+// part of a rule dump walks the chain from its start). The bytes are 4 KiB per
+// message allowed.
 struct ReadLimits {
-  static constexpr size_t kMessages = 65536;
-  static constexpr size_t kBytes = 32u << 20;
+  static constexpr size_t kDefaultMessages = 65536;
+  static size_t Messages();       // rtnetlink dumps
+  static size_t TableMessages();  // one nftables table read
 };
 
-// Counts one read's messages and bytes against ReadLimits; false (f set) past either.
+// Sets both (each at least 1024) for every later read.
+void SetReadLimits(size_t messages, size_t tableMessages);
+
+// Counts one read's messages and bytes against a cap; false (f set) past either.
 class ReadBudget {
  public:
+  explicit ReadBudget(size_t cap) : cap_(cap) {}
   bool Take(size_t bytes, const char* stage, Failure& f);
   void Reset() { messages_ = bytes_ = 0; }
 
  private:
+  size_t cap_;
   size_t messages_ = 0, bytes_ = 0;
 };
 
@@ -170,7 +183,8 @@ class Rtnl {
   bool RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out, Failure& f);
   // The routes of one family (0: both) as the kernel sends them: each() gets
   // every RTM_NEWROUTE message, unfiltered (the namespace watch matches them
-  // the same way it matches route notifications).
+  // the same way it matches route notifications); a dump the kernel marks
+  // interrupted is asked again, and each() sees every attempt's messages.
   bool RouteDumpRaw(int family, const std::function<void(const nlmsghdr*)>& each, Failure& f);
   bool LinkDump(std::vector<LinkEntry>* out, Failure& f);
   bool AddrDump(std::vector<AddrEntry>* out, Failure& f);
