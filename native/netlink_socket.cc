@@ -49,19 +49,7 @@ int OpenNetlink(int protocol, const std::vector<unsigned>& groups, int rcvbuf, F
 
 ssize_t RecvFromKernel(int fd, std::vector<char>& buf, NetlinkClock::time_point deadline, const char* stage, Failure& f) {
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - NetlinkClock::now()).count();
-    if (left <= 0) {
-      f.Set(ETIMEDOUT, stage, "no complete answer from the kernel in time");
-      return -1;
-    }
-    pollfd p{fd, POLLIN, 0};
-    int r = poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      f.Set(errno, stage, "poll");
-      return -1;
-    }
-    if (r == 0) continue;  // the deadline check above ends it
+    // The kernel's answer is usually there already: poll only when it is not.
     sockaddr_nl from{};
     iovec iov{buf.data(), buf.size()};
     msghdr mh{};
@@ -70,10 +58,22 @@ ssize_t RecvFromKernel(int fd, std::vector<char>& buf, NetlinkClock::time_point 
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
     ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-    if (n < 0) {
+    if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
       f.Set(errno, stage, "recv");
       return -1;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - NetlinkClock::now()).count();
+    if (left <= 0) {
+      f.Set(ETIMEDOUT, stage, "no complete answer from the kernel in time");
+      return -1;
+    }
+    if (n < 0) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30))) < 0 && errno != EINTR) {
+        f.Set(errno, stage, "poll");
+        return -1;
+      }
+      continue;
     }
     if (mh.msg_namelen < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) continue;
     if (mh.msg_flags & MSG_TRUNC) {

@@ -208,9 +208,20 @@ export function ruleHashesOfState(state: NftTableState): RuleHashes {
 
 /**
  * What a read in sync expects as its rules' hashes (ruleHashesOf's string) when
- * every desired rule's is known; undefined otherwise.
+ * every desired rule's is known; undefined otherwise. Kept per hashes: a
+ * transaction in sync hands the same ones on to the next.
  */
 export function expectedHashes(desired: TableDef, hashes: RuleHashes): string | undefined {
+  const kept = expected.get(hashes);
+  if (kept?.table === desired) return kept.hashes;
+  const s = joinHashes(desired, hashes);
+  expected.set(hashes, { table: desired, hashes: s });
+  return s;
+}
+
+const expected = new WeakMap<RuleHashes, { table: TableDef; hashes: string | undefined }>();
+
+function joinHashes(desired: TableDef, hashes: RuleHashes): string | undefined {
   let out = '';
   for (const c of [...desired.chains].sort(byName)) {
     for (const r of c.rules) {
