@@ -53,6 +53,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Function::New(env, Version));
   exports.Set("stats", Napi::Function::New(env, Stats));
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim));
+  exports.Set("setReadLimits", Napi::Function::New(env, SetReadLimitsFn));
   exports.Set("heapCompact", Napi::Function::New(env, HeapCompact));
   exports.Set("realtimeMs", Napi::Function::New(env, RealtimeMs));
   exports.Set("routeList", Napi::Function::New(env, RouteList));

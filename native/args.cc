@@ -342,6 +342,11 @@ std::vector<BatchStep> ParseBatchSteps(Napi::Env env, const std::string& op, Nap
         st.hasExpect = true;
         st.expect = ParseString(env, name, "expect", expect, kMaxNftInputBytes);
       }
+      Napi::Value hashes = o.Get("expectHashes");
+      if (!hashes.IsUndefined()) {
+        st.hasExpectHashes = true;
+        st.expectHashes = ParseString(env, name, "expectHashes", hashes, kMaxNftInputBytes);
+      }
     } else {
       ThrowInvalid(env, op, "unknown op \"" + name + "\"");
     }

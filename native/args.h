@@ -84,11 +84,13 @@ struct BatchStep {
   // is the same, the step answers true instead of the table.
   bool hasExpect = false;
   std::string expect;
+  bool hasExpectHashes = false;  // kNftTableRead: the rules' hashes (NftTableHashes) to expect too
+  std::string expectHashes;
 };
 
 // [{op: 'sysctlGet', key} | {op: 'sysctlSet', key, value} | {op: 'routeReplace'|'routeDel', route} |
 //  {op: 'routeList', filter?} | {op: 'ruleAdd'|'ruleDel', rule} | {op: 'ruleList', filter?} |
-//  {op: 'conntrackDelete', filter} | {op: 'nftTableRead', table: {family, name}, expect?}], at most kMaxBatchSteps.
+//  {op: 'conntrackDelete', filter} | {op: 'nftTableRead', table: {family, name}, expect?, expectHashes?}], at most kMaxBatchSteps.
 std::vector<BatchStep> ParseBatchSteps(Napi::Env env, const std::string& op, Napi::Value v);
 
 }  // namespace twine

@@ -55,19 +55,27 @@ class BatchJob : public Job {
         case BatchStep::kRuleDel: nl.RuleModify(false, st.rule, f); break;
         case BatchStep::kRuleList: nl.RuleDump(st.ruleFilter, &rules_[i], f); break;
         case BatchStep::kConntrackDelete: ConntrackDelete(st.ct, &counts_[i], f); break;
-        case BatchStep::kNftTableRead:
-          if (NftReadTable(st.nftFamily, st.nftTable, &tables_[i], f) && st.hasExpect && tables_[i].exists &&
-              NftTableSignature(tables_[i]) == st.expect) {
-            inSync_[i] = 1;
-            tables_[i] = NftTableState{};
-          }
-          break;
+        case BatchStep::kNftTableRead: ReadTable(i, f); break;
       }
       if (f.failed()) {
         failedAt_ = static_cast<int>(i);
         return;
       }
     }
+  }
+
+  // The table, or only whether it is the expected one: `true` when its names
+  // and its rules' hashes are the expected ones; its hashes (a string) when
+  // the names are and no hashes were given; else the table itself.
+  void ReadTable(size_t i, Failure& f) {
+    const BatchStep& st = steps_[i];
+    NftTableState& t = tables_[i];
+    if (!NftReadTable(st.nftFamily, st.nftTable, &t, f) || !st.hasExpect || !t.exists || NftTableSignature(t) != st.expect) return;
+    std::string hashes = NftTableHashes(t);
+    if (st.hasExpectHashes && hashes != st.expectHashes) return;
+    inSync_[i] = st.hasExpectHashes ? kInSync : kNamesInSync;
+    if (!st.hasExpectHashes) values_[i] = std::move(hashes);
+    t = NftTableState{};
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -80,7 +88,9 @@ class BatchJob : public Job {
         case BatchStep::kRuleList: results.Set(i, RulesToJs(env, rules_[i])); break;
         case BatchStep::kConntrackDelete: results.Set(i, Napi::Number::New(env, counts_[i])); break;
         case BatchStep::kNftTableRead:
-          results.Set(i, inSync_[i] ? Napi::Value(Napi::Boolean::New(env, true)) : NftTableToJs(env, tables_[i]));
+          if (inSync_[i] == kInSync) results.Set(i, Napi::Boolean::New(env, true));
+          else if (inSync_[i] == kNamesInSync) results.Set(i, Napi::String::New(env, values_[i]));
+          else results.Set(i, NftTableToJs(env, tables_[i]));
           break;
         default: results.Set(i, env.Undefined()); break;
       }
@@ -101,7 +111,8 @@ class BatchJob : public Job {
   std::vector<std::vector<RuleSpec>> rules_;
   std::vector<uint32_t> counts_;
   std::vector<NftTableState> tables_;
-  std::vector<char> inSync_;  // kNftTableRead: the table was the expected one
+  static constexpr char kInSync = 1, kNamesInSync = 2;
+  std::vector<char> inSync_;  // kNftTableRead: the table was the expected one (kInSync), or its names were
   Failure stepFailure_;
   int failedAt_ = -1;
 };

@@ -169,13 +169,10 @@ class CtSocket {
   template <typename Each>
   int Receive(Each each, bool* interrupted, Failure& f) {
     std::vector<char> buf(kRecvSize);
+    const auto deadline = NetlinkDeadline();
     for (;;) {
-      ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        f.Set(errno, "conntrack", "recv");
-        return -1;
-      }
+      ssize_t n = RecvFromKernel(fd_, buf, deadline, "conntrack", f);
+      if (n < 0) return -1;
       int left = static_cast<int>(n);
       for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
         if (h->nlmsg_seq != seq_) continue;

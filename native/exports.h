@@ -51,6 +51,8 @@ Napi::Value NftRun(const Napi::CallbackInfo& info);
 Napi::Value Version(const Napi::CallbackInfo& info);
 Napi::Value Stats(const Napi::CallbackInfo& info);
 Napi::Value MallocTrim(const Napi::CallbackInfo& info);
+// What one read of a namespace may take (ReadLimits in rtnl.h); returns the limits now in force.
+Napi::Value SetReadLimitsFn(const Napi::CallbackInfo& info);
 Napi::Value HeapCompact(const Napi::CallbackInfo& info);
 Napi::Value RealtimeMs(const Napi::CallbackInfo& info);
 

@@ -20,6 +20,7 @@ std::string Target::Describe() const {
 
 std::string ErrnoCode(int err) {
   if (err == Failure::kErrNft) return "ENFT";
+  if (err == Failure::kErrLimit) return "ELIMIT";
   const char* name = strerrorname_np(err);
   return name ? name : "E" + std::to_string(err);
 }
@@ -29,6 +30,7 @@ namespace {
 std::string MessageOf(const std::string& op, const std::string& ns, const Failure& f) {
   std::string text = op + " in " + ns + ": ";
   if (f.err == Failure::kErrNft) return text + f.message;
+  if (f.err == Failure::kErrLimit) return text + f.message;
   if (!f.message.empty()) text += f.message + ": ";
   text += strerror(f.err);
   if (!f.kernelMessage.empty()) text += " (" + f.kernelMessage + ")";
@@ -37,7 +39,7 @@ std::string MessageOf(const std::string& op, const std::string& ns, const Failur
 
 void Decorate(Napi::Error& e, Napi::Env env, const std::string& op, const std::string& ns, const Failure& f) {
   e.Set("code", Napi::String::New(env, ErrnoCode(f.err)));
-  e.Set("errno", Napi::Number::New(env, f.err == Failure::kErrNft ? 0 : f.err));
+  e.Set("errno", Napi::Number::New(env, f.err < 0 ? 0 : f.err));
   e.Set("op", Napi::String::New(env, op));
   e.Set("ns", Napi::String::New(env, ns));
   e.Set("stage", Napi::String::New(env, f.stage));

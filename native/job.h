@@ -36,6 +36,9 @@ struct Target {
 // refusal (message then carries nft's text).
 struct Failure {
   static constexpr int kErrNft = -1;
+  // A read of the namespace went over what one read may take (ReadLimits, ./rtnl.h):
+  // the namespace holds more than Twine ever writes; code "ELIMIT".
+  static constexpr int kErrLimit = -2;
   int err = 0;
   std::string stage;          // "open", "setns", "netlink", "sysctl", "nft", "restore"
   std::string kernelMessage;  // the netlink extended ack text, if any

@@ -6,6 +6,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "netlink_socket.h"
 #include "nlattr.h"
 #include "rtnl.h"
+#include "siphash.h"
 
 namespace twine {
 
@@ -81,7 +83,7 @@ bool MessageAttrs(const nlmsghdr* h, const std::function<void(int, const nlattr*
 
 class Reader {
  public:
-  explicit Reader(Failure& f) : f_(f) {}
+  Reader(Failure& f, NetlinkClock::time_point deadline) : f_(f), deadline_(deadline), budget_(ReadLimits::TableMessages()) {}
   ~Reader() {
     if (fd_ >= 0) close(fd_);
   }
@@ -123,19 +125,12 @@ class Reader {
     }
     std::vector<char> buf(kRecvSize);
     for (;;) {
-      ssize_t n = recv(fd_, buf.data(), buf.size(), MSG_TRUNC);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        f_.Set(errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno, "nft", "recv");
-        return false;
-      }
-      if (static_cast<size_t>(n) > buf.size()) {
-        f_.Set(EMSGSIZE, "nft", "answer larger than the receive buffer");
-        return false;
-      }
+      ssize_t n = RecvFromKernel(fd_, buf, deadline_, "nft", f_);
+      if (n < 0 || !budget_.Take(0, "nft", f_)) return false;
       int len = static_cast<int>(n);
       for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, len); m = NLMSG_NEXT(m, len)) {
         if (m->nlmsg_seq != seq_) continue;
+        if (!budget_.Take(m->nlmsg_len, "nft", f_)) return false;
         if (interrupted && (m->nlmsg_flags & NLM_F_DUMP_INTR)) *interrupted = true;
         if (m->nlmsg_type == NLMSG_DONE) return true;
         if (m->nlmsg_type == NLMSG_ERROR) {
@@ -168,8 +163,13 @@ class Reader {
     return ok && got;
   }
 
+  // Each attempt at one generation's table gets the whole budget.
+  void NewAttempt() { budget_.Reset(); }
+
  private:
   Failure& f_;
+  const NetlinkClock::time_point deadline_;
+  ReadBudget budget_;
   int fd_ = -1;
   uint32_t seq_ = 0;
 };
@@ -193,6 +193,7 @@ bool ReadOnce(Reader& r, int family, const std::string& name, NftTableState* out
           if (type == NFTA_CHAIN_TABLE) table = StringOf(a);
           else if (type == NFTA_CHAIN_NAME) c.name = StringOf(a);
           else if (type == NFTA_CHAIN_TYPE) c.type = StringOf(a);
+          else if (type == NFTA_CHAIN_POLICY) c.hasPolicy = U32Of(a, &c.policy);
           else if (type == NFTA_CHAIN_HOOK) {
             ForEachNested(a, [&](int t, const nlattr* x) {
               uint32_t v;
@@ -222,6 +223,7 @@ bool ReadOnce(Reader& r, int family, const std::string& name, NftTableState* out
           if (type == NFTA_RULE_TABLE) table = StringOf(a);
           else if (type == NFTA_RULE_CHAIN) rule.chain = StringOf(a);
           else if (type == NFTA_RULE_HANDLE) U64Of(a, &rule.handle);
+          else if (type == NFTA_RULE_EXPRESSIONS) rule.exprHash = RuleExprHash(reinterpret_cast<const uint8_t*>(a) + NLA_HDRLEN, PayloadLen(a));
           else if (type == NFTA_RULE_USERDATA) {
             // libnftnl's user data: {u8 type, u8 len, value[len]}…; type 0 is the comment.
             const auto* p = reinterpret_cast<const uint8_t*>(a) + NLA_HDRLEN;
@@ -268,11 +270,12 @@ bool ReadOnce(Reader& r, int family, const std::string& name, NftTableState* out
 }  // namespace
 
 bool NftReadTable(int family, const std::string& name, NftTableState* out, Failure& f) {
-  Reader r(f);
+  Reader r(f, NetlinkDeadline());
   if (!r.Open()) return false;
   for (int i = 0; i < kMaxTries; i++) {
     uint32_t before = 0, after = 0;
     bool interrupted = false;
+    r.NewAttempt();
     if (!r.Generation(&before)) return false;
     if (!ReadOnce(r, family, name, out, &interrupted)) return false;
     if (!r.Generation(&after)) return false;
@@ -280,6 +283,70 @@ bool NftReadTable(int family, const std::string& name, NftTableState* out, Failu
   }
   f.Set(EAGAIN, "nft", "the ruleset kept changing while it was read");
   return false;
+}
+
+namespace {
+
+const SipKey& HashKey() {
+  static const SipKey key = [] {
+    SipKey k;
+    uint8_t b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+      ssize_t n = getrandom(b + got, sizeof b - got, 0);
+      if (n > 0) got += static_cast<size_t>(n);
+      else if (errno != EINTR) break;
+    }
+    memcpy(&k.k0, b, 8);
+    memcpy(&k.k1, b + 8, 8);
+    return k;
+  }();
+  return key;
+}
+
+// Expressions whose data changes as packets pass.
+bool CountsTraffic(const std::string& name) { return name == "counter" || name == "quota" || name == "last"; }
+
+void AppendU32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+
+}  // namespace
+
+uint64_t RuleExprHash(const uint8_t* data, size_t len) {
+  // What is hashed: per expression, its name, then its data unless it counts;
+  // anything that is not a well-formed list element, as it is.
+  std::string in;
+  ForEachAttr(data, len, [&](uint16_t type, const uint8_t* elem, size_t elen) {
+    AppendU32(in, type);
+    std::string name;
+    const uint8_t* body = nullptr;
+    size_t blen = 0;
+    bool other = type != NFTA_LIST_ELEM;
+    if (!other) {
+      ForEachAttr(elem, elen, [&](uint16_t t, const uint8_t* d, size_t n) {
+        if (t == NFTA_EXPR_NAME) name.assign(reinterpret_cast<const char*>(d), strnlen(reinterpret_cast<const char*>(d), n));
+        else if (t == NFTA_EXPR_DATA) body = d, blen = n;
+        else other = true;
+      });
+    }
+    if (other) {
+      AppendU32(in, static_cast<uint32_t>(elen));
+      in.append(reinterpret_cast<const char*>(elem), elen);
+      return;
+    }
+    AppendU32(in, static_cast<uint32_t>(name.size()));
+    in += name;
+    if (CountsTraffic(name) || !body) return AppendU32(in, 0xffffffffu);
+    AppendU32(in, static_cast<uint32_t>(blen));
+    in.append(reinterpret_cast<const char*>(body), blen);
+  });
+  return SipHash24(HashKey(), reinterpret_cast<const uint8_t*>(in.data()), in.size());
+}
+
+std::string HashHex(uint64_t h) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; i--, h >>= 4) s[i] = kHex[h & 0xf];
+  return s;
 }
 
 const char* InetHookName(uint32_t hook) {
@@ -313,6 +380,7 @@ std::string NftTableSignature(const NftTableState& t) {
       Part(out, 'T', c->type);
       Part(out, 'H', InetHookName(c->hook));
       out += 'P' + std::to_string(c->prio) + ';';
+      out += c->hasPolicy ? 'V' + std::to_string(c->policy) + ';' : std::string("V;");
     } else {
       out += '-';
     }
@@ -330,6 +398,24 @@ std::string NftTableSignature(const NftTableState& t) {
   for (const auto& k : t.counters) counters.push_back(&k.name);
   std::sort(counters.begin(), counters.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
   for (const std::string* k : counters) Part(out, 'K', *k);
+  return out;
+}
+
+std::string NftTableHashes(const NftTableState& t) {
+  std::vector<const NftChainInfo*> chains;
+  chains.reserve(t.chains.size());
+  for (const auto& c : t.chains) chains.push_back(&c);
+  std::sort(chains.begin(), chains.end(), [](const NftChainInfo* a, const NftChainInfo* b) { return a->name < b->name; });
+  std::map<std::string, std::vector<const NftRuleInfo*>> rules;
+  for (const auto& r : t.rules) rules[r.chain].push_back(&r);
+  std::string out;
+  out.reserve(16 * t.rules.size());
+  for (const NftChainInfo* c : chains) {
+    auto it = rules.find(c->name);
+    if (it == rules.end()) continue;
+    for (const NftRuleInfo* r : it->second) out += HashHex(r->exprHash);
+    rules.erase(it);
+  }
   return out;
 }
 

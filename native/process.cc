@@ -4,7 +4,9 @@
 #include <time.h>
 #include <v8.h>
 
+#include "args.h"
 #include "exports.h"
+#include "rtnl.h"
 #include "sysctl.h"
 #ifdef TWINE_HAVE_NFT
 #include "nft.h"
@@ -32,6 +34,17 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 // libnftables contexts and netlink buffers are allocated and freed on the worker
 // threads; glibc keeps what they freed in per-thread arenas until told otherwise,
 // which after a few thousand transactions is tens of MB of resident memory.
+Napi::Value SetReadLimitsFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t messages = ParseU32(env, "setReadLimits", "messages", info[0], 1u << 22);
+  uint32_t table = ParseU32(env, "setReadLimits", "tableMessages", info[1], 1u << 22);
+  SetReadLimits(messages, table);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("messages", Napi::Number::New(env, static_cast<double>(ReadLimits::Messages())));
+  o.Set("tableMessages", Napi::Number::New(env, static_cast<double>(ReadLimits::TableMessages())));
+  return o;
+}
+
 Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
 }

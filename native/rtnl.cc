@@ -12,6 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+
 #include "nlattr.h"
 
 namespace twine {
@@ -192,7 +195,7 @@ bool Rtnl::Open(Failure& f, int timeoutMs) {
   // Strict checking (Linux 4.20+) makes the kernel honour the filters of a
   // route dump request; without it they are ignored and filtering is ours.
   strict_ = setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one) == 0;
-  SetRecvTimeout(fd_, timeoutMs);
+  timeoutMs_ = timeoutMs;
   sockaddr_nl sa{};
   sa.nl_family = AF_NETLINK;
   if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
@@ -203,25 +206,31 @@ bool Rtnl::Open(Failure& f, int timeoutMs) {
   return true;
 }
 
-ssize_t Rtnl::Recv(std::vector<char>& buf, Failure& f) {
-  for (;;) {
-    iovec iov{buf.data(), buf.size()};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    ssize_t n = recvmsg(fd_, &mh, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) f.Set(ETIMEDOUT, "netlink", "no answer from the kernel");
-      else f.Set(errno, "netlink", "recv");
-      return -1;
-    }
-    if (mh.msg_flags & MSG_TRUNC) {
-      f.Set(EMSGSIZE, "netlink", "a message was larger than the receive buffer");
-      return -1;
-    }
-    return n;
-  }
+ssize_t Rtnl::Recv(std::vector<char>& buf, NetlinkClock::time_point deadline, Failure& f) {
+  return RecvFromKernel(fd_, buf, deadline, "netlink", f);
+}
+
+namespace {
+std::atomic<size_t> g_readMessages{ReadLimits::kDefaultMessages};
+std::atomic<size_t> g_tableMessages{ReadLimits::kDefaultMessages};
+}  // namespace
+
+size_t ReadLimits::Messages() { return g_readMessages.load(std::memory_order_relaxed); }
+size_t ReadLimits::TableMessages() { return g_tableMessages.load(std::memory_order_relaxed); }
+
+void SetReadLimits(size_t messages, size_t tableMessages) {
+  g_readMessages.store(std::max<size_t>(messages, 1024), std::memory_order_relaxed);
+  g_tableMessages.store(std::max<size_t>(tableMessages, 1024), std::memory_order_relaxed);
+}
+
+bool ReadBudget::Take(size_t bytes, const char* stage, Failure& f) {
+  messages_++;
+  bytes_ += bytes;
+  if (messages_ <= cap_ && bytes_ <= cap_ * 4096) return true;
+  f.Set(Failure::kErrLimit, stage,
+        "the namespace holds more than one read may take (" + std::to_string(cap_) + " entries or " +
+            std::to_string((cap_ * 4096) >> 20) + " MiB); refused as hostile");
+  return false;
 }
 
 bool Rtnl::Transact(Msg& m, Failure& f, const std::function<bool(const nlmsghdr*)>& answer, size_t recvSize) {
@@ -231,8 +240,9 @@ bool Rtnl::Transact(Msg& m, Failure& f, const std::function<bool(const nlmsghdr*
     return false;
   }
   std::vector<char> buf(recvSize);
+  const auto deadline = NetlinkDeadline(timeoutMs_);
   for (;;) {
-    ssize_t n = Recv(buf, f);
+    ssize_t n = Recv(buf, deadline, f);
     if (n < 0) return false;
     int len = static_cast<int>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
@@ -251,19 +261,22 @@ bool Rtnl::Transact(Msg& m, Failure& f, const std::function<bool(const nlmsghdr*
 }
 
 template <typename Each>
-bool Rtnl::Dump(Msg& m, Each each, Failure& f) {
+bool Rtnl::Dump(Msg& m, Each each, const std::function<void()>& reset, Failure& f) {
   std::vector<char> buf(kRecvSize);
+  const auto deadline = NetlinkDeadline(timeoutMs_);
+  ReadBudget budget(ReadLimits::Messages());
   for (int attempt = 0; attempt < kDumpAttempts; attempt++) {
     m.hdr()->nlmsg_seq = ++seq_;
     if (send(fd_, m.buf, m.hdr()->nlmsg_len, 0) < 0) {
       f.Set(errno, "netlink", "send");
       return false;
     }
-    std::vector<std::vector<char>> msgs;
+    if (attempt > 0) reset();
     bool interrupted = false, done = false;
     while (!done) {
-      ssize_t n = Recv(buf, f);
+      ssize_t n = Recv(buf, deadline, f);
       if (n < 0) return false;
+      if (!budget.Take(0, "netlink", f)) return false;
       int left = static_cast<int>(n);
       for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
         if (h->nlmsg_seq != seq_) continue;
@@ -285,14 +298,12 @@ bool Rtnl::Dump(Msg& m, Each each, Failure& f) {
           f.kernelMessage = ExtAckMessage(h);
           return false;
         }
-        const char* p = reinterpret_cast<const char*>(h);
-        msgs.emplace_back(p, p + h->nlmsg_len);
+        if (!budget.Take(h->nlmsg_len, "netlink", f)) return false;
+        each(h);
       }
     }
     // The table changed while it was dumped: the snapshot may be torn.
-    if (interrupted && attempt + 1 < kDumpAttempts) continue;
-    for (auto& raw : msgs) each(reinterpret_cast<const nlmsghdr*>(raw.data()));
-    return true;
+    if (!interrupted || attempt + 1 == kDumpAttempts) return true;
   }
   return true;
 }
@@ -336,16 +347,18 @@ bool Rtnl::RouteModify(RouteCmd cmd, const RouteSpec& r, Failure& f) {
   return Transact(m, f);
 }
 
-bool Rtnl::LinkNames(std::map<int, std::string>* names, Failure& f) {
-  std::vector<LinkEntry> links;
-  if (!LinkDump(&links, f)) return false;
-  for (auto& l : links) (*names)[l.index] = l.name;
-  return true;
+std::string Rtnl::LinkName(int index, std::map<int, std::string>& cache) {
+  auto it = cache.find(index);
+  if (it != cache.end()) return it->second;
+  char name[IF_NAMESIZE] = {};
+  // An ioctl on a socket of the calling thread's namespace: one link, whatever the namespace holds.
+  std::string s = if_indextoname(static_cast<unsigned>(index), name) ? std::string(name, strnlen(name, sizeof name)) : "if" + std::to_string(index);
+  cache.emplace(index, s);
+  return s;
 }
 
 bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out, Failure& f) {
   std::map<int, std::string> names;
-  if (!LinkNames(&names, f)) return false;
   rtmsg req{};
   req.rtm_family = static_cast<uint8_t>(filter.family);
   const bool kernelFilters = strict_ && (filter.table != 0 || filter.protocol > 0);
@@ -369,10 +382,7 @@ bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out
         e.protocol = raw.protocol;
         e.scope = raw.scope;
         if (raw.hasGateway) e.gateway = AddrToString(raw.family, raw.gateway);
-        if (raw.oif) {
-          auto it = names.find(raw.oif);
-          e.dev = it != names.end() ? it->second : "if" + std::to_string(raw.oif);
-        }
+        if (raw.oif) e.dev = LinkName(raw.oif, names);
         e.hasMetric = raw.hasMetric;
         e.metric = raw.metric;
         if (filter.table && e.table != filter.table) return;
@@ -380,7 +390,7 @@ bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out
         e.dst = AddrToString(raw.family, raw.dst) + "/" + std::to_string(raw.dstLen);
         out->push_back(std::move(e));
       },
-      dumpFailure);
+      [&] { out->clear(); }, dumpFailure);
   // A one-family dump of a table that does not exist: the kernel says ENOENT; nothing is in it.
   if (!ok && kernelFilters && filter.family != 0 && dumpFailure.err == ENOENT) return true;
   if (!ok) f = dumpFailure;
@@ -396,7 +406,7 @@ bool Rtnl::RouteDumpRaw(int family, const std::function<void(const nlmsghdr*)>& 
       [&](const nlmsghdr* h) {
         if (h->nlmsg_type == RTM_NEWROUTE) each(h);
       },
-      f);
+      [] {}, f);
 }
 
 bool ParseLinkMsg(const nlmsghdr* h, LinkEntry* out) {
@@ -469,12 +479,11 @@ bool Rtnl::LinkDump(std::vector<LinkEntry>* out, Failure& f) {
         LinkEntry e;
         if (ParseLinkMsg(h, &e)) out->push_back(std::move(e));
       },
-      f);
+      [&] { out->clear(); }, f);
 }
 
 bool Rtnl::AddrDump(std::vector<AddrEntry>* out, Failure& f) {
   std::map<int, std::string> names;
-  if (!LinkNames(&names, f)) return false;
   ifaddrmsg req{};
   req.ifa_family = AF_UNSPEC;
   Msg m(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &req, sizeof req);
@@ -483,11 +492,10 @@ bool Rtnl::AddrDump(std::vector<AddrEntry>* out, Failure& f) {
       [&](const nlmsghdr* h) {
         AddrEntry e;
         if (!ParseAddrMsg(h, &e)) return;
-        auto it = names.find(e.ifindex);
-        if (it != names.end()) e.ifname = it->second;
+        if (e.ifindex > 0) e.ifname = LinkName(e.ifindex, names);
         out->push_back(std::move(e));
       },
-      f);
+      [&] { out->clear(); }, f);
 }
 
 bool Rtnl::RuleModify(bool add, const RuleSpec& r, Failure& f) {
@@ -560,7 +568,7 @@ bool Rtnl::RuleDump(const RuleFilterSpec& filter, std::vector<RuleSpec>* out, Fa
         if (filter.protocol >= 0 && (!r.hasProtocol || r.protocol != filter.protocol)) return;
         out->push_back(r);
       },
-      f);
+      [&] { out->clear(); }, f);
 }
 
 bool ParseNetconfForwarding(const nlmsghdr* h, int family, int32_t* out) {

@@ -1,6 +1,8 @@
 // rtnetlink: routes, links and addresses of the namespace the calling thread
 // is in (the socket binds to it when opened). Requests carry NLM_F_ACK and
 // the socket asks for extended acks, so refusals come with the kernel's text.
+// A process of that namespace may fill it: only the kernel's answers are read,
+// each request's answer within one deadline, each dump within ReadLimits.
 #pragma once
 
 #include <linux/netlink.h>
@@ -116,6 +118,37 @@ bool ParseNetconfForwarding(const nlmsghdr* h, int family, int32_t* out);
 
 enum class RouteCmd { kAdd, kReplace, kDel };
 
+// What one read of a namespace may take (a dump of its routes, rules, links
+// or addresses; a read of an nftables table): a process of the namespace with
+// CAP_NET_ADMIN can fill it with entries, and Twine writes far fewer than
+// this. Past either cap the read fails with Failure::kErrLimit instead of
+// buffering what it is sent; the messages are handled as they arrive. The
+// counts are the process's (SetReadLimits: the daemon derives them from its
+// label limits): one for rtnetlink dumps, one for a read of Twine's nftables
+// table, where the kernel's cost grows with the square of the rules (each
+// part of a rule dump walks the chain from its start). The bytes are 4 KiB per
+// message allowed.
+struct ReadLimits {
+  static constexpr size_t kDefaultMessages = 65536;
+  static size_t Messages();       // rtnetlink dumps
+  static size_t TableMessages();  // one nftables table read
+};
+
+// Sets both (each at least 1024) for every later read.
+void SetReadLimits(size_t messages, size_t tableMessages);
+
+// Counts one read's messages and bytes against a cap; false (f set) past either.
+class ReadBudget {
+ public:
+  explicit ReadBudget(size_t cap) : cap_(cap) {}
+  bool Take(size_t bytes, const char* stage, Failure& f);
+  void Reset() { messages_ = bytes_ = 0; }
+
+ private:
+  size_t cap_;
+  size_t messages_ = 0, bytes_ = 0;
+};
+
 // A policy routing rule "fwmark M/MASK lookup TABLE" (see Rule in src/netns/types.ts).
 struct RuleSpec {
   int family = 0;  // AF_INET / AF_INET6
@@ -150,13 +183,14 @@ class Rtnl {
   bool RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out, Failure& f);
   // The routes of one family (0: both) as the kernel sends them: each() gets
   // every RTM_NEWROUTE message, unfiltered (the namespace watch matches them
-  // the same way it matches route notifications).
+  // the same way it matches route notifications); a dump the kernel marks
+  // interrupted is asked again, and each() sees every attempt's messages.
   bool RouteDumpRaw(int family, const std::function<void(const nlmsghdr*)>& each, Failure& f);
   bool LinkDump(std::vector<LinkEntry>* out, Failure& f);
   bool AddrDump(std::vector<AddrEntry>* out, Failure& f);
-  // One recvmsg: its length, or -1 with f set (ETIMEDOUT after the receive
-  // timeout, EMSGSIZE for a message that did not fit).
-  ssize_t Recv(std::vector<char>& buf, Failure& f);
+  // One datagram from the kernel: its length, or -1 with f set (ETIMEDOUT
+  // once the deadline passed, EMSGSIZE for a message that did not fit).
+  ssize_t Recv(std::vector<char>& buf, NetlinkClock::time_point deadline, Failure& f);
   // ip rule add (idempotent: an identical rule is not added twice) / ip rule del
   // (by priority, table, fwmark and protocol).
   bool RuleModify(bool add, const RuleSpec& r, Failure& f);
@@ -175,13 +209,17 @@ class Rtnl {
   // a refusal), or a reply of its sequence that `answer` takes (returns true for).
   bool Transact(Msg& m, Failure& f, const std::function<bool(const nlmsghdr*)>& answer = {},
                 size_t recvSize = kRecvSize);
-  // Sends a dump request and calls each() for every reply message.
+  // Sends a dump request and calls each() for every reply message as it
+  // arrives; when the dump was interrupted (the table changed under it) it is
+  // asked again after reset(). Within ReadLimits and one deadline.
   template <typename Each>
-  bool Dump(Msg& m, Each each, Failure& f);
+  bool Dump(Msg& m, Each each, const std::function<void()>& reset, Failure& f);
 
-  bool LinkNames(std::map<int, std::string>* names, Failure& f);
+  // A link's name, asked of the kernel by index (no dump of every link); "if<N>" when it has none.
+  std::string LinkName(int index, std::map<int, std::string>& cache);
 
   int fd_ = -1;
+  int timeoutMs_ = kNetlinkTimeoutMs;
   uint32_t seq_ = 0;
   bool strict_ = false;  // NETLINK_GET_STRICT_CHK is on
 };

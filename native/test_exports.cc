@@ -6,13 +6,20 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <new>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
 #include "args.h"
 #include "exports.h"
+#include "netlink_socket.h"
+#include "nft_read.h"
 #include "rtnl.h"
 
 namespace twine {
@@ -71,8 +78,65 @@ Napi::Value TestRecvTimeout(const Napi::CallbackInfo& info) {
   Rtnl nl;
   Failure f;
   std::vector<char> buf(4096);
-  if (nl.Open(f, ms)) nl.Recv(buf, f);
+  if (nl.Open(f, ms)) nl.Recv(buf, NetlinkDeadline(ms), f);
   return Napi::String::New(env, f.failed() ? ErrnoCode(f.err) : "received");
+}
+
+// RuleExprHash over arbitrary bytes (an NFTA_RULE_EXPRESSIONS payload), copied
+// into a buffer of exactly their size: its hash in hex.
+Napi::Value TestRuleExprHash(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBuffer()) ThrowInvalid(env, "testRuleExprHash", "expects a Buffer");
+  auto in = info[0].As<Napi::Buffer<uint8_t>>();
+  std::unique_ptr<uint8_t[]> exact(new uint8_t[in.Length() ? in.Length() : 1]);
+  memcpy(exact.get(), in.Data(), in.Length());
+  return Napi::String::New(env, HashHex(RuleExprHash(exact.get(), in.Length())));
+}
+
+// A netlink socket that a process of the namespace floods with forged replies
+// (an ack and NLMSG_DONE of every sequence number, from its own port) for
+// floodMs, while a receive with a deadline of ms waits for the kernel: what it
+// failed with and how long it took.
+Napi::Value TestForgedReplies(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int ms = static_cast<int>(ParseU32(env, "testForgedReplies", "ms", info[0], 10000));
+  int floodMs = static_cast<int>(ParseU32(env, "testForgedReplies", "floodMs", info[1], 10000));
+  Failure f;
+  int victim = OpenNetlink(NETLINK_ROUTE, {}, 0, f);
+  int forger = OpenNetlink(NETLINK_ROUTE, {}, 0, f);
+  sockaddr_nl at{};
+  socklen_t alen = sizeof at;
+  if (victim < 0 || forger < 0 || getsockname(victim, reinterpret_cast<sockaddr*>(&at), &alen) != 0) {
+    if (victim >= 0) close(victim);
+    if (forger >= 0) close(forger);
+    return Napi::String::New(env, "setup failed");
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0};
+  std::thread flood([&] {
+    const auto until = NetlinkClock::now() + std::chrono::milliseconds(floodMs);
+    alignas(nlmsghdr) char m[NLMSG_SPACE(sizeof(nlmsgerr))] = {};
+    auto* h = reinterpret_cast<nlmsghdr*>(m);
+    h->nlmsg_len = NLMSG_LENGTH(sizeof(nlmsgerr));
+    h->nlmsg_type = NLMSG_ERROR;
+    for (uint32_t seq = 0; !stop && NetlinkClock::now() < until; seq++) {
+      h->nlmsg_seq = seq % 8;
+      if (sendto(forger, m, h->nlmsg_len, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&at), sizeof at) > 0) sent++;
+    }
+  });
+  std::vector<char> buf(4096);
+  const auto t0 = NetlinkClock::now();
+  ssize_t n = RecvFromKernel(victim, buf, NetlinkDeadline(ms), "netlink", f);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(NetlinkClock::now() - t0).count();
+  stop = true;
+  flood.join();
+  close(victim);
+  close(forger);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("result", n >= 0 ? std::string("received") : ErrnoCode(f.err));
+  o.Set("ms", Napi::Number::New(env, static_cast<double>(took)));
+  o.Set("sent", Napi::Number::New(env, sent.load()));
+  return o;
 }
 
 // A job that throws inside the target namespace (bad_alloc, or a
@@ -100,6 +164,8 @@ Napi::Value TestThrow(const Napi::CallbackInfo& info) {
 void RegisterTestExports(Napi::Env env, Napi::Object exports) {
   exports.Set("testParseNetlink", Napi::Function::New(env, TestParseNetlink));
   exports.Set("testRecvTimeout", Napi::Function::New(env, TestRecvTimeout));
+  exports.Set("testRuleExprHash", Napi::Function::New(env, TestRuleExprHash));
+  exports.Set("testForgedReplies", Napi::Function::New(env, TestForgedReplies));
   exports.Set("testThrow", Napi::Function::New(env, TestThrow));
 }
 

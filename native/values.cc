@@ -1,5 +1,6 @@
 #include "values.h"
 
+#include <linux/netfilter.h>
 #include <sys/socket.h>
 
 namespace twine {
@@ -86,6 +87,7 @@ Napi::Value NftTableToJs(Napi::Env env, const NftTableState& t) {
       o.Set("type", c.type);
       o.Set("hook", InetHookName(c.hook));
       o.Set("prio", Napi::Number::New(env, c.prio));
+      if (c.hasPolicy) o.Set("policy", c.policy == NF_ACCEPT ? "accept" : c.policy == NF_DROP ? "drop" : std::to_string(c.policy));
     }
     chains.Set(i, o);
   }
@@ -96,6 +98,7 @@ Napi::Value NftTableToJs(Napi::Env env, const NftTableState& t) {
     o.Set("chain", r.chain);
     o.Set("handle", Napi::Number::New(env, static_cast<double>(r.handle)));
     if (r.hasComment) o.Set("comment", r.comment);
+    o.Set("hash", HashHex(r.exprHash));
     rules.Set(i, o);
   }
   Napi::Array counters = Napi::Array::New(env, t.counters.size());

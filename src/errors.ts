@@ -143,7 +143,12 @@ export type NamespaceRefusal =
   /** The namespace is the host's (its inode is the daemon's, PID 1's or the configured host namespace's). */
   | 'host'
   /** Another running container is in the same namespace. */
-  | 'shared';
+  | 'shared'
+  /**
+   * The namespace holds more routes, rules, links or nft objects than one read
+   * may take (a process in it filled it): Twine does not read or write it.
+   */
+  | 'oversized';
 
 /** Twine writes only into a container's own network namespace: this one is not, and nothing was written. */
 export class NamespaceRefusedError extends TwineError {

@@ -10,7 +10,7 @@ import type { OptionValues } from '../util/options.js';
 import { buildIdentity, readVersion } from '../util/version.js';
 import { Daemon } from '../engine/daemon.js';
 import { selectTransport } from '../firewall/select.js';
-import { nativeBackend } from '../netns/backend.js';
+import { nativeBackend, setReadLimits } from '../netns/backend.js';
 import { startServer, type RunningServer } from '../server/http.js';
 import { Metrics } from '../server/metrics.js';
 import { SERVER_OPTIONS, serverOptionsFrom } from '../server/options.js';
@@ -42,6 +42,8 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
   const docker = createDockerClient(endpoint);
   const cacheFile = inspectCacheFile(settings.inspectCache, serverOpts.socket);
   const files = cacheFile !== undefined ? { inspectCacheFile: cacheFile, planMemoFile: planMemoFile(cacheFile) } : {};
+  // What one read of a container's namespace may take follows what one container may ask for.
+  log.debug({ readLimits: setReadLimits(settings.limits) }, 'namespace read limits');
   const daemon = new Daemon(docker, nativeBackend, nft, log, { ...settings, ...files, build: buildIdentity() });
   const metrics = new Metrics();
   daemon.engine.on('transaction', (e) => metrics.onTransaction(e));

@@ -117,7 +117,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Packets a NAT gateway's kill switch dropped, read from its namespace now; undefined when it has none. */
   killSwitchDrops(c: ContainerState): Promise<number | undefined> {
-    return killSwitchDrops(this.deps.nft, c);
+    return killSwitchDrops(this.deps.netns, c);
   }
 
   /** Work under way: jobs queued or running, Docker reads whose job is not queued yet, starts watched. 0: idle. */

@@ -6,14 +6,14 @@
 import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NetworkIndex } from '../docker/networks.js';
 import { KILLSWITCH_COUNTER, TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
-import type { NftTransport } from '../firewall/transport.js';
+import type { RuleHashes } from '../firewall/live.js';
 import { parseCidr, type Cidr } from '../net/cidr.js';
 import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
 import { visibleLabels } from '../labels/visible.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';
 import type { Logger } from '../log.js';
 import type { NsHandle } from '../netns/handle.js';
-import type { Route } from '../netns/types.js';
+import type { NetnsBackend, NftTableState, Route } from '../netns/types.js';
 import type { Plan } from '../plan/types.js';
 import { planPartsDiffering, plansEqual, sameRoutes } from '../plan/equal.js';
 import type { ContainerInfo } from '../docker/container.js';
@@ -80,6 +80,8 @@ export class Reconciler {
   readonly states = new Map<string, ContainerState>();
   /** Namespace inode per container that Twine has written to, to tell a fresh namespace from a known one. */
   private readonly knownNs = new Map<string, number>();
+  /** The hashes of Twine's rules right after its last commit, and the namespace they are in (TxOptions.knownHashes). */
+  private readonly ruleHashes = new Map<string, { ino: number; hashes: RuleHashes }>();
   /** The reading of each container its last commit was planned from (with knownNs: what ./repoint.ts may re-point). */
   private readonly committedFrom = new Map<string, ContainerInfo>();
   /** Routes committed before a re-point write replaced some (the transaction that follows reports those as its own changes). */
@@ -148,6 +150,7 @@ export class Reconciler {
     const state = this.states.get(id);
     this.d.retries.forget(id);
     this.knownNs.delete(id);
+    this.ruleHashes.delete(id);
     this.d.replan(this.d.hostRoutes.claims.release(id));
     this.forgetCommit(id);
     if (!info) this.forgetContainer(id);
@@ -347,6 +350,21 @@ export class Reconciler {
     this.report(tx, 'refused');
   }
 
+  /** The transaction failed (rolled back): why decides what is reported. */
+  private notCommitted(tx: Tx, state: ContainerState, ino: number, err: unknown): void {
+    this.ruleHashes.delete(tx.info.id);
+    const tooMuch = overLimit(err);
+    // The container stopped under the transaction (its process left the namespace): churn, not a failure.
+    if (this.d.host.netnsInode(tx.info.pid) !== ino) this.gone(tx, err);
+    else if (tooMuch) this.refuse(tx, state, new NamespaceRefusedError(`${tooMuch}: nothing read past the limit, nothing written`, tx.info.name, 'oversized'));
+    else this.failed(tx, state, err);
+  }
+
+  private keepHashes(id: string, ino: number, hashes: RuleHashes | undefined): void {
+    if (hashes) this.ruleHashes.set(id, { ino, hashes });
+    else this.ruleHashes.delete(id);
+  }
+
   /** The transaction proper, every step through `handle`. Returns when it committed (undefined: nothing committed). */
   private async applyIn(handle: NsHandle, tx: Tx, state: ContainerState, plan: Plan, start: StartKind | undefined, stages: FrontStages & { planMs: number }, routesDone?: () => Promise<void>): Promise<number | undefined> {
     const { info, log, eventMs } = tx;
@@ -372,16 +390,16 @@ export class Reconciler {
         ...(state.applied ? { known: state.applied.table } : {}),
         // What Twine last committed in this very namespace: its routes are written with the reads.
         ...(state.applied && !fresh && this.knownNs.get(info.id) === ino ? { lastRoutes } : {}),
+        ...(this.ruleHashes.get(info.id)?.ino === ino ? { knownHashes: this.ruleHashes.get(info.id)!.hashes } : {}),
         ...(routesDone ? { routesDone } : {}),
       });
     } catch (err) {
-      // The container stopped under the transaction (its process left the namespace): churn, not a failure.
-      if (this.d.host.netnsInode(info.pid) !== ino) this.gone(tx, err);
-      else this.failed(tx, state, err);
+      this.notCommitted(tx, state, ino, err);
       return undefined;
     }
     this.d.retries.forget(info.id);
     this.knownNs.set(info.id, ino);
+    this.keepHashes(info.id, ino, result.ruleHashes);
     this.committedFrom.set(info.id, info);
     const committedAt = wallMs();
     let latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
@@ -450,12 +468,23 @@ export class Reconciler {
 
 /**
  * Packets a NAT gateway's kill switch dropped, read from its namespace now
- * (the named counter `killswitch` of its table); undefined when it has none.
+ * (the named counter `killswitch` of its table) by the native reader, never
+ * through libnftables: the gateway may write into its table. Undefined when
+ * it has none.
  */
-export async function killSwitchDrops(nft: NftTransport, c: ContainerState): Promise<number | undefined> {
+export async function killSwitchDrops(netns: NetnsBackend, c: ContainerState): Promise<number | undefined> {
   const plan = c.applied;
   if (!c.running || !plan?.table.counters?.includes(KILLSWITCH_COUNTER)) return undefined;
-  const live = await nft.listTable({ pid: plan.container.pid }, TABLE_FAMILY, TABLE_NAME);
-  const counter = live?.nftables.map((i) => (i as { counter?: { name?: unknown; packets?: unknown } }).counter).find((x) => x?.name === KILLSWITCH_COUNTER);
-  return typeof counter?.packets === 'number' ? counter.packets : undefined;
+  const out = await netns.batch({ pid: plan.container.pid }, [{ op: 'nftTableRead', table: { family: TABLE_FAMILY, name: TABLE_NAME } }]);
+  if (out.failedAt !== undefined) throw out.error;
+  const state = out.results[0] as NftTableState | null;
+  return state?.counters.find((k) => k.name === KILLSWITCH_COUNTER)?.packets;
+}
+
+/** The message of a read that went over what one read of a namespace may take (native code ELIMIT), anywhere in err's causes. */
+function overLimit(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === 'ELIMIT') return (e as Error).message;
+  }
+  return undefined;
 }

@@ -8,7 +8,7 @@
 import { addTableBatch, diffTable, freshTableBatch } from '../firewall/batch.js';
 import { staleConntrack } from '../firewall/dnat.js';
 import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type TableDef } from '../firewall/nft.js';
-import { liveTable, tableInSync, tableSignature } from '../firewall/live.js';
+import { expectedHashes, liveTable, ruleHashesOf, ruleHashesOfState, tableInSync, tableSignature, type RuleHashes } from '../firewall/live.js';
 import type { NftTransport } from '../firewall/transport.js';
 import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBackend, type NftTableState, type NsStep, type NsTarget, type Route, type Rule } from '../netns/types.js';
 import type { Plan, SysctlSetting } from '../plan/types.js';
@@ -38,6 +38,12 @@ export interface TxOptions {
    */
   lastRoutes?: Route[];
   /**
+   * The hashes of Twine's rules as the kernel encoded them right after Twine's
+   * last commit in this very namespace: a rule replaced in place since (its
+   * comment kept, its statements changed) is then found and repaired.
+   */
+  knownHashes?: RuleHashes;
+  /**
    * Called once the routes, rules and sysctls are in the kernel and verified;
    * the nft batch is committed once the promise it returns resolves (the
    * engine lets the next containers' routes go first, ./queue.ts).
@@ -57,6 +63,8 @@ export interface TxResult {
   conntrackDeleted?: number;
   /** Why deleting them failed; the transaction itself stands (its table is committed). */
   conntrackError?: unknown;
+  /** The hashes of Twine's rules now in the kernel (TxOptions.knownHashes of the next transaction); undefined: not known. */
+  ruleHashes?: RuleHashes;
 }
 
 export interface Applier {
@@ -72,12 +80,36 @@ const TWINE_ROUTES: NsStep = { op: 'routeList', filter: { protocol: TWINE_RT_PRO
 const TWINE_RULES: NsStep = { op: 'ruleList', filter: { protocol: TWINE_RT_PROTO } };
 
 /**
- * Twine's nft table over nfnetlink (chains, rules' handles and comments,
- * counters), or `true` when it is `desired` (the read compares it itself).
+ * Twine's nft table over nfnetlink (chains, rules' handles, comments and
+ * hashes, counters), or `true` when it is `desired` with the rules' hashes
+ * `hashes` (the read compares it itself), or the rules' hashes (a string)
+ * when it is `desired` by name and not every hash is known.
  */
-function twineTable(desired: TableDef): NsStep {
+function twineTable(desired: TableDef, hashes?: RuleHashes): NsStep {
   const expect = tableSignature(desired);
-  return { op: 'nftTableRead', table: { family: TABLE_FAMILY, name: TABLE_NAME }, ...(expect !== undefined ? { expect } : {}) };
+  const expectHashes = expect !== undefined && hashes ? expectedHashes(desired, hashes) : undefined;
+  return { op: 'nftTableRead', table: { family: TABLE_FAMILY, name: TABLE_NAME }, ...(expect !== undefined ? { expect } : {}), ...(expectHashes !== undefined ? { expectHashes } : {}) };
+}
+
+/** The table a read gave (../netns/types.ts NsStep nftTableRead), as the rules' hashes it shows in sync with `desired`; undefined: it is not. */
+function hashesInSync(desired: TableDef, read: unknown, known: RuleHashes | undefined): RuleHashes | undefined {
+  if (read === true) return known;
+  if (typeof read === 'string') return ruleHashesOf(desired, read);
+  return undefined;
+}
+
+/**
+ * Reads Twine's table back right after a commit: the kernel's encoding of the
+ * rules just written is what later reads must find (result.ruleHashes). None
+ * when the table is not the plan's by name (another writer got in between:
+ * nothing is recorded, and the next read compares names only) or the read failed.
+ */
+async function recordHashes(a: Applier, ns: NsTarget, desired: TableDef, result: TxResult): Promise<void> {
+  delete result.ruleHashes;
+  if (desired.chains.length === 0) return;
+  const out = await a.netns.batch(ns, [twineTable(desired)]).catch((): BatchOutcome => ({ results: [], failedAt: 0 }));
+  const hashes = out.failedAt === undefined ? hashesInSync(desired, out.results[0], undefined) : undefined;
+  if (hashes) result.ruleHashes = hashes;
 }
 
 function tableExists(err: unknown): boolean {
@@ -94,10 +126,16 @@ function missingRoutes(after: Route[], plan: Plan): TwineError | undefined {
 /**
  * The batch found the table, or a chain it creates, already there (another writer
  * got there first, e.g. a second Twine): diff against what is there now instead of
- * adding a second copy. Returns the number of commands sent.
+ * adding a second copy. The table is read natively (libnftables only writes:
+ * it parses nothing a container may have written). Returns the number of
+ * commands sent.
  */
 async function applyOverExisting(a: Applier, ns: NsTarget, plan: Plan): Promise<number> {
-  const live = await a.nft.listTable(ns, TABLE_FAMILY, TABLE_NAME);
+  const read = await a.netns.batch(ns, [twineTable(plan.table)]);
+  if (read.failedAt !== undefined) throw read.error;
+  const state = read.results[0];
+  if (state === true || typeof state === 'string') return 0;
+  const live = liveTable(state as NftTableState | null, [plan.table]).live;
   const again = live === null ? addTableBatch(plan.table) : diffTable(plan.table, live);
   if (again.nftables.length > 0) await a.nft.apply(ns, again);
   return again.nftables.length;
@@ -149,7 +187,7 @@ function txError(step: TransactionStep, err: unknown, rollbackErrors: unknown[])
  * already checked), else one opened here for the whole transaction.
  */
 export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promise<TxResult> {
-  if ('fd' in plan.ns) return apply(a, plan, opts.fresh ? FRESH : await observe(a, plan, opts.known, opts.lastRoutes), opts.routesDone);
+  if ('fd' in plan.ns) return apply(a, plan, opts.fresh ? FRESH : await observe(a, plan, opts), opts.routesDone);
   const handle = openNsHandle(plan.ns);
   try {
     return await applyPlan(a, { ...plan, ns: handle.target }, opts);
@@ -172,6 +210,8 @@ interface Known {
   table: NftBatch | null;
   /** The live table was read and is the plan's (no nft batch): `table` is then not built. */
   tableInSync?: boolean;
+  /** The rules' hashes the read found in sync (with tableInSync). */
+  hashes?: RuleHashes;
   /** False for a namespace Twine has never written to: it was not observed. */
   observed: boolean;
   observeMs: number;
@@ -191,10 +231,11 @@ const FRESH: Known = { routes: [], rules: [], sysctls: undefined, table: null, o
  * is it listed through the nft transport (the conntrack clean-up reads the
  * statements of the rules that go).
  */
-async function observe(a: Applier, plan: Plan, last: TableDef | undefined, lastRoutes: Route[] | undefined): Promise<Known> {
+async function observe(a: Applier, plan: Plan, opts: TxOptions): Promise<Known> {
+  const { known: last, lastRoutes, knownHashes } = opts;
   const t0 = performance.now();
   const keys = plan.sysctls.map((s) => s.key);
-  const reads: NsStep[] = [TWINE_ROUTES, TWINE_RULES, twineTable(plan.table), ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))];
+  const reads: NsStep[] = [TWINE_ROUTES, TWINE_RULES, twineTable(plan.table, knownHashes), ...keys.map((key): NsStep => ({ op: 'sysctlGet', key }))];
   // Only replacements of the plan's own routes: idempotent, and right whatever the reads find.
   const early = lastRoutes ? diffRoutes(lastRoutes, plan.routes).replace : [];
   const writes: NsStep[] = early.length > 0 ? [...early.map((route): NsStep => ({ op: 'routeReplace', route })), TWINE_ROUTES] : [];
@@ -206,15 +247,23 @@ async function observe(a: Applier, plan: Plan, last: TableDef | undefined, lastR
     throw txError('netlink', out.error, await restore(a, { ...plan, sysctls: [] }, before, new Map()));
   }
   const sysctls = new Map(keys.map((k, i) => [k, String(out.results[i + 3]).trim()]));
-  const state = out.results[2] as NftTableState | null | true;
+  const read = out.results[2];
   const routes = out.results[0] as Route[];
   const rules = out.results[1] as Rule[];
   const seenEarly = writes.length > 0 ? { early: { replaced: early, now: out.results[out.results.length - 1] as Route[] } } : {};
   // The common case (every resync, every confirmation): nothing to build or diff.
-  if (state === true || tableInSync(plan.table, state)) return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, observed: true, observeMs: performance.now() - t0 };
-  const seen = liveTable(state, [plan.table, last]);
-  let table = seen.live;
-  if (!seen.complete && diffTable(plan.table, table).nftables.length > 0) table = await a.nft.listTable(plan.ns, TABLE_FAMILY, TABLE_NAME);
+  if (read === true || typeof read === 'string') {
+    const hashes = hashesInSync(plan.table, read, knownHashes);
+    return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, ...(hashes ? { hashes } : {}), observed: true, observeMs: performance.now() - t0 };
+  }
+  const state = read as NftTableState | null;
+  if (tableInSync(plan.table, state, knownHashes)) {
+    const hashes = state ? ruleHashesOfState(state) : new Map<string, string>();
+    return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, hashes, observed: true, observeMs: performance.now() - t0 };
+  }
+  // Rules whose statements are not known (not the plan's, not the last table's) are deleted by
+  // handle: their statements are not listed (libnftables parses nothing the container wrote).
+  const table = liveTable(state, [plan.table, last], knownHashes).live;
   return { routes, rules, ...seenEarly, sysctls, table, observed: true, observeMs: performance.now() - t0 };
 }
 
@@ -242,7 +291,7 @@ async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => Pr
     sysctlsSet: known.sysctls ? sysctls : [],
     nftCommands: batch.nftables.length,
     noop: replacedEarly.length === 0 && isEmpty(routes) && rules.add.length + rules.del.length === 0 && sysctls.length === 0 && batch.nftables.length === 0,
-    stages: { observeMs: known.observeMs, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
+    stages: { observeMs: known.observeMs, netlinkMs: 0, nftMs: 0, verifyMs: 0 }, ...(known.hashes ? { ruleHashes: known.hashes } : {}),
   };
   if (result.noop) return result;
 
@@ -300,7 +349,7 @@ async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => Pr
     rollbackErrors.push(...(await restore(a, plan, known, oldValues)));
     throw txError(step, error, rollbackErrors);
   }
-
+  if (result.nftCommands > 0) await recordHashes(a, ns, plan.table, result);
   if (!known.sysctls) result.sysctlsSet = sysctls.filter((s) => oldValues.get(s.key) !== s.value);
   result.stages.netlinkMs = done.at - t0;
   result.stages.verifyMs = verified - done.at;

@@ -56,7 +56,7 @@ interface LiveRule {
 }
 
 interface LiveChain {
-  base?: { type: string; hook: string; prio: number };
+  base?: { type: string; hook: string; prio: number; policy?: string };
   rules: LiveRule[];
 }
 
@@ -76,7 +76,7 @@ function readLive(live: NftBatch): Map<string, LiveChain> {
   for (const item of live.nftables) {
     const chain = (item as { chain?: NftExpr }).chain;
     if (chain && chain.family === TABLE_FAMILY && chain.table === TABLE_NAME) {
-      const base = chain.hook !== undefined ? { type: String(chain.type), hook: String(chain.hook), prio: Number(chain.prio) } : undefined;
+      const base = chain.hook !== undefined ? { type: String(chain.type), hook: String(chain.hook), prio: Number(chain.prio), ...(chain.policy !== undefined ? { policy: String(chain.policy) } : {}) } : undefined;
       chains.set(String(chain.name), { ...(base ? { base } : {}), rules: [] });
     }
   }
@@ -92,7 +92,8 @@ function readLive(live: NftBatch): Map<string, LiveChain> {
 
 function sameBase(a: ChainDef['base'], b: LiveChain['base']): boolean {
   if (!a || !b) return !a && !b;
-  return a.type === b.type && a.hook === b.hook && a.prio === b.prio;
+  // Twine's base chains accept what no rule drops (chainObj).
+  return a.type === b.type && a.hook === b.hook && a.prio === b.prio && (b.policy ?? 'accept') === 'accept';
 }
 
 /**
@@ -129,7 +130,7 @@ function keptLive(live: (string | undefined)[], want: string[]): Int32Array {
  * by their identity comments (makeRule), in order (keptLive): those rules stay
  * (same handles), the other live rules are deleted by handle, and each missing
  * rule is inserted before the next rule that stays (or appended). Chains whose
- * hook changed are recreated, chains no longer wanted are flushed and deleted,
+ * hook or policy changed are recreated, chains no longer wanted are flushed and deleted,
  * and a desired table without chains deletes the table. Named counters are
  * added before the rules that use them and deleted after. No change →
  * {nftables: []}. A rule whose user comment changed is replaced (the whole

@@ -131,3 +131,15 @@ export const nativeBackend: NetnsBackend = {
     return { results: out.results, failedAt: out.failedAt, error: toNetlinkError(out.error, op, ns) };
   },
 };
+
+/**
+ * What one read of a container's namespace may take (native/rtnl.h
+ * ReadLimits): past it the read fails with code ELIMIT, and the engine
+ * refuses the namespace. Twine writes at most `routes` routes and `rules`
+ * rules (plus its own jumps) into one namespace: the caps leave room for twice
+ * that, and never go below the default 65536 for the dumps; the table's cap is
+ * tighter, as the kernel's cost of dumping a chain grows with its square.
+ */
+export function setReadLimits(limits: { rules: number; routes: number }): { messages: number; tableMessages: number } {
+  return loadAddon().setReadLimits(Math.max(65536, 2 * Math.max(limits.rules, limits.routes) + 4096), 2 * limits.rules + 4096);
+}

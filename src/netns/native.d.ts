@@ -47,6 +47,11 @@ export interface NativeBinding {
   stats(): NativeStats;
   /** malloc_trim(0): true when memory was released to the kernel. */
   mallocTrim(): boolean;
+  /**
+   * How many messages one read of a namespace may take: an rtnetlink dump, a read of Twine's nftables table
+   * (each at least 1024; bytes: 4 KiB a message). Returns the limits in force.
+   */
+  setReadLimits(messages: number, tableMessages: number): { messages: number; tableMessages: number };
   /** A full, compacting V8 collection that gives emptied heap pages back (main thread, synchronous). */
   heapCompact(): boolean;
   /** clock_gettime(CLOCK_REALTIME) in ms since the epoch, with the fraction. */

@@ -128,25 +128,32 @@ export type NsStep =
   /** conntrack -D: resolves with the number of entries deleted. */
   | { op: 'conntrackDelete'; filter: ConntrackFilter }
   /** One nftables table over nfnetlink (no libnftables): NftTableState, or null when there is none. */
-  /** `expect`: the desired table's tableSignature (../firewall/live.ts); when the read table's is the same, the result is `true`, not the table. */
-  | { op: 'nftTableRead'; table: { family: string; name: string }; expect?: string };
+  /**
+   * `expect`: the desired table's tableSignature (../firewall/live.ts); when the read table's is the same, the
+   * result is not the table but `true` when its rules' hashes are `expectHashes` too, or those hashes (a string,
+   * ../firewall/live.ts ruleHashesOf) when `expectHashes` is not given.
+   */
+  | { op: 'nftTableRead'; table: { family: string; name: string }; expect?: string; expectHashes?: string };
 
 /**
  * An nftables table as the kernel holds it, without rule expressions: base
- * chains with hook (nft's name), priority and type; rules in each chain's order
- * with handle and comment; named counters with what they counted.
+ * chains with hook (nft's name), priority, type and policy ("accept", "drop");
+ * rules in each chain's order with handle, comment and the hash of their
+ * expressions as the kernel encodes them (16 hex digits, keyed with a secret of
+ * the process: equal exactly when the statements are); named counters with
+ * what they counted.
  */
 export interface NftTableState {
-  chains: { name: string; type?: string; hook?: string; prio?: number }[];
-  rules: { chain: string; handle: number; comment?: string }[];
+  chains: { name: string; type?: string; hook?: string; prio?: number; policy?: string }[];
+  rules: { chain: string; handle: number; comment?: string; hash?: string }[];
   counters: { name: string; packets: number; bytes: number }[];
 }
 
 export interface BatchOutcome {
   /**
    * One entry per step that ran: the value read (sysctlGet: string, routeList: Route[],
-   * ruleList: Rule[], conntrackDelete: number, nftTableRead: NftTableState | null, or true: it is
-   * the expected one), else undefined.
+   * ruleList: Rule[], conntrackDelete: number, nftTableRead: NftTableState | null, true: it is
+   * the expected one, or a string: its names are, and these are its rules' hashes), else undefined.
    */
   results: unknown[];
   /** The step that failed (those after it did not run), and why. */

@@ -28,6 +28,8 @@ export class Namespaces {
   readonly calls: FakeCall[] = [];
   /** Keys whose namespace is gone: every operation there fails as the kernel's would (ESRCH). */
   readonly vanished = new Set<string>();
+  /** Keys whose namespace holds more than a read may take: every read there fails as the native one would (ELIMIT). */
+  readonly oversized = new Set<string>();
   /** pid → namespace key, for targets given by pid. */
   readonly pidKeys = new Map<number, string>();
 

@@ -3,10 +3,11 @@
 // recorded with the namespace it went to; nftTableRead reads the twine table
 // FakeNft keeps there.
 
+import { createHash } from 'node:crypto';
 import { NetlinkError } from '../../src/errors.js';
 import type { Addr, BatchOutcome, Link, NetnsBackend, NftTableState, NsStep, NsTarget, Route, RouteFilter, Rule } from '../../src/netns/types.js';
 import { TABLE_FAMILY, TABLE_NAME } from '../../src/firewall/nft.js';
-import { stateSignature } from '../../src/firewall/live.js';
+import { stateHashes, stateSignature } from '../../src/firewall/live.js';
 import type { Namespaces } from './namespaces.js';
 
 const sameRoute = (a: Route, b: Route): boolean => a.family === b.family && a.dst === b.dst && (a.table ?? 254) === (b.table ?? 254) && (a.metric ?? 0) === (b.metric ?? 0);
@@ -63,8 +64,10 @@ export class FakeNetns implements NetnsBackend {
   async batch(ns: NsTarget, steps: NsStep[]): Promise<BatchOutcome> {
     const n = this.spaces.enter('batch', ns, steps);
     const results: unknown[] = [];
+    const oversized = this.spaces.oversized.has(this.spaces.key(ns));
     for (const [i, s] of steps.entries()) {
       try {
+        if (oversized && /List$|Read$/.test(s.op)) throw new NetlinkError(`batch in ${this.spaces.key(ns)}: the namespace holds more than one read may take`, 'ELIMIT', 0, 'batch', 'fake');
         results.push(this.step(n, s));
       } catch (error) {
         return { results, failedAt: i, error };
@@ -102,8 +105,11 @@ export class FakeNetns implements NetnsBackend {
       case 'nftTableRead':
       {
         const state = s.table.family === TABLE_FAMILY && s.table.name === TABLE_NAME ? tableState(n.table) : null;
-        // As the native read: the expected table answers true.
-        return state !== null && s.expect !== undefined && stateSignature(state) === s.expect ? true : state;
+        // As the native read: the expected table answers true, or its hashes when none were expected.
+        if (state === null || s.expect === undefined || stateSignature(state) !== s.expect) return state;
+        const hashes = stateHashes(state);
+        if (s.expectHashes === undefined) return hashes;
+        return hashes === s.expectHashes ? true : state;
       }
     }
   }
@@ -114,10 +120,12 @@ function tableState(table: Record<string, unknown>[] | null): NftTableState | nu
   if (table === null) return null;
   const out: NftTableState = { chains: [], rules: [], counters: [] };
   for (const o of table) {
-    const c = o.chain as { name: string; type?: string; hook?: string; prio?: number } | undefined;
-    if (c) out.chains.push({ name: c.name, ...(c.hook !== undefined ? { type: c.type!, hook: c.hook, prio: c.prio! } : {}) });
-    const r = o.rule as { chain: string; handle: number; comment?: string } | undefined;
-    if (r) out.rules.push({ chain: r.chain, handle: r.handle, ...(r.comment !== undefined ? { comment: r.comment } : {}) });
+    const c = o.chain as { name: string; type?: string; hook?: string; prio?: number; policy?: string } | undefined;
+    if (c) out.chains.push({ name: c.name, ...(c.hook !== undefined ? { type: c.type!, hook: c.hook, prio: c.prio!, ...(c.policy !== undefined ? { policy: c.policy } : {}) } : {}) });
+    const r = o.rule as { chain: string; handle: number; comment?: string; expr?: unknown } | undefined;
+    // The kernel's encoding of the statements, hashed: here their JSON.
+    const hash = r ? createHash('sha256').update(JSON.stringify(r.expr ?? null)).digest('hex').slice(0, 16) : '';
+    if (r) out.rules.push({ chain: r.chain, handle: r.handle, ...(r.comment !== undefined ? { comment: r.comment } : {}), hash });
     const k = o.counter as { name: string; packets?: number; bytes?: number } | undefined;
     if (k) out.counters.push({ name: k.name, packets: k.packets ?? 0, bytes: k.bytes ?? 0 });
   }

@@ -4,7 +4,8 @@
 // report and on any wrong result: libnftables from 8 threads in 8 namespaces
 // at once resolving interface names (serialised: native/nft.h), and the
 // netlink parsers on malformed messages, the receive timeout, a notifier
-// closed twice, the dumps and pidCheck (test/fixtures/asan-netlink.ts). Needs root and
+// closed twice, the dumps, a rule's expression hash, forged replies against
+// the receive deadline and pidCheck (test/fixtures/asan-netlink.ts). Needs root and
 // g++ (its libasan).
 
 import { after, before, describe, it } from 'node:test';
@@ -79,8 +80,8 @@ describe('native addon under AddressSanitizer', () => {
     const o = await runAsan(addon, 'asan-stress.js', NAMESPACES, { TWINE_NETNS_THREADS: '8' });
     const r = assertClean(o);
     assert.deepEqual(r.problems, [], `${String(r.problemCount)} wrong results`);
-    // Per round: the batch, its listing, a refused batch, two table reads told by their signature.
-    assert.equal(r.runs, 8 * 25 * 5);
+    // Per round: the batch, its listing, a refused batch, four table reads told by their signature and rules' hashes.
+    assert.equal(r.runs, 8 * 25 * 7);
     assert.equal(r.refused, 8 * 25, 'every batch naming another namespace\'s interface is refused');
     assert.equal(r.held, 0, 'the reaper freed every context');
   });

@@ -139,6 +139,35 @@ for (const [name, make, skip] of transports) {
       assert.equal((await applyPlan(a, p, { fresh: false })).noop, true);
     });
 
+    test("a rule replaced in place (its comment kept) and a base chain's policy made drop are repaired by the next transaction", async () => {
+      await resetNs();
+      const p = plan([route('10.50.0.0/16', '10.40.0.2')], table(['TWINE_FORWARD']));
+      const r1 = await applyPlan(a, p, { fresh: true });
+      assert.ok(r1.ruleHashes && r1.ruleHashes.size === 8, 'the hashes of the 8 rules are recorded right after the commit');
+      const nftNs = (...args: string[]) => execa('ip', ['netns', 'exec', nsName, 'nft', ...args]);
+      const listed = JSON.parse((await nftNs('-j', '-a', 'list', 'chain', 'inet', 'twine', 'TWINE_INPUT')).stdout) as { nftables: Array<{ rule?: { handle: number; comment: string } }> };
+      const victim = listed.nftables.find((i) => i.rule)!.rule!;
+      await nftNs('replace', 'rule', 'inet', 'twine', 'TWINE_INPUT', 'handle', String(victim.handle), 'tcp', 'dport', '8', 'drop', 'comment', JSON.stringify(victim.comment));
+      const text = async (): Promise<string> => (await nftNs('list', 'table', 'inet', 'twine')).stdout;
+      assert.match(await text(), /dport 8 drop/);
+      // By name it is in sync: without the hashes the transaction changes nothing (what Twine did before).
+      assert.equal((await applyPlan(a, p, { fresh: false })).noop, true);
+      const r2 = await applyPlan(a, p, { fresh: false, knownHashes: r1.ruleHashes! });
+      assert.equal(r2.noop, false);
+      assert.equal(r2.nftCommands, 2, 'the replaced rule deleted, the committed one added');
+      assert.doesNotMatch(await text(), /dport 8/);
+      assert.match(await text(), /jump TWINE_FORWARD/);
+      const r3 = await applyPlan(a, p, { fresh: false, knownHashes: r2.ruleHashes! });
+      assert.equal(r3.noop, true, 'in sync, hashes included');
+
+      await nftNs('chain', 'inet', 'twine', 'INPUT', '{ policy drop; }');
+      assert.match(await text(), /hook input priority .*policy drop/);
+      const r4 = await applyPlan(a, p, { fresh: false, knownHashes: r3.ruleHashes! });
+      assert.equal(r4.noop, false);
+      assert.doesNotMatch(await text(), /policy drop/);
+      assert.equal((await applyPlan(a, p, { fresh: false, knownHashes: r4.ruleHashes! })).noop, true);
+    });
+
     test('kill switch: a gateway that is down turns the route unreachable in place', async () => {
       const p = plan([route('10.50.0.0/16'), route('10.60.0.0/16', '10.40.0.3')]);
       await applyPlan(a, p, { fresh: false });

@@ -135,14 +135,15 @@ test('kill switch: the gateway dies, the app\'s route through it becomes unreach
   assert.ok(tx.reasons.includes('dependency gw die'), tx.reasons.join(','));
 });
 
-test('a NAT gateway\'s kill switch counter is read from its own namespace', async () => {
+test('a NAT gateway\'s kill switch counter is read from its own namespace, by the native reader (never through libnftables)', async () => {
   const bed = gatewayAndApp();
   await started(bed, GW, APP);
   const gw = bed.engine.container('gw')!;
   const from = bed.spaces.calls.length;
   assert.equal(await bed.engine.killSwitchDrops(gw), 0);
   assert.equal(await bed.engine.killSwitchDrops(bed.engine.container('app')!), undefined, 'no kill switch without nat');
-  assert.deepEqual(bed.spaces.calls.slice(from), [{ op: 'nft list', ns: bed.nsOf(GW) }]);
+  assert.deepEqual(bed.spaces.calls.slice(from), [{ op: 'batch', ns: bed.nsOf(GW), arg: [{ op: 'nftTableRead', table: { family: 'inet', name: 'twine' } }] }]);
+  assert.deepEqual(bed.spaces.calls.filter((c) => c.op === 'nft list'), [], 'no table listed through the nft transport');
 });
 
 test('invalid labels: an invalid TxEvent, the error in the status, nothing written', async () => {
@@ -563,4 +564,60 @@ test('host routes: a default route for the host is refused, nothing written ther
   assert.deepEqual(bed.txsOf('gw').map((t) => t.result), ['invalid']);
   assert.match(bed.engine.container('gw')?.lastError ?? '', /twine\.host\.routes/);
   assert.deepEqual(bed.spaces.callsIn(`path:${HOST_NETNS}`).filter((c) => c.op !== 'addrList' && c.op !== 'routeList'), []);
+});
+
+test("drift: a rule replaced in place (its comment kept) and a base chain's policy made drop are repaired at the next re-sync", async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const table = (): Record<string, Record<string, unknown>>[] => bed.spaces.get(bed.nsOf(GW)).table as Record<string, Record<string, unknown>>[];
+  const committed = structuredClone(table());
+  const victim = table().find((o) => o.rule !== undefined && typeof o.rule.comment === 'string')!;
+  const original = structuredClone(victim.rule!.expr);
+  victim.rule!.expr = [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 8 } }, { drop: null }];
+  const n = bed.txsOf('gw').length;
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.deepEqual(bed.txsOf('gw').slice(n).map((t) => t.result), ['applied']);
+  const back = table().find((o) => o.rule?.comment === victim.rule!.comment)!;
+  assert.deepEqual(back.rule!.expr, original, 'the statements Twine committed');
+
+  const base = table().find((o) => o.chain !== undefined && o.chain.hook !== undefined)!;
+  base.chain!.policy = 'drop';
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.deepEqual(bed.txsOf('gw').slice(n).map((t) => t.result), ['applied', 'applied']);
+  assert.equal(table().find((o) => o.chain?.name === base.chain!.name)!.chain!.policy, 'accept');
+  // In sync again: the next re-sync changes nothing.
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.deepEqual(bed.txsOf('gw').slice(n).map((t) => t.result), ['applied', 'applied', 'noop']);
+  assert.equal(table().filter((o) => o.rule).length, committed.filter((o) => o.rule).length);
+  assert.deepEqual(bed.spaces.calls.filter((c) => c.op === 'nft list'), [], 'read natively: libnftables parses nothing of the namespace');
+});
+
+test('refused: a namespace holding more than one read may take is refused (oversized), nothing written, and served once it is not', async () => {
+  const bed = gatewayAndApp();
+  bed.run(GW);
+  bed.run(APP);
+  bed.spaces.oversized.add(bed.nsOf(APP));
+  await bed.engine.syncAll('start-up');
+  await bed.settle();
+  // The start-up sync writes a fresh namespace without reading it; the next re-sync reads it.
+  bed.spaces.get(bed.nsOf(APP));
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  const s = bed.engine.container('app')!;
+  assert.equal(bed.txsOf('app').at(-1)?.result, 'refused');
+  assert.equal(s.refusal?.reason, 'oversized');
+  assert.match(s.lastError ?? '', /more than one read may take/);
+  const writes = bed.spaces.callsIn(bed.nsOf(APP)).filter((c) => c.op === 'nft apply').length;
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.equal(bed.txsOf('app').at(-1)?.result, 'refused', 'refused again at each re-sync, not retried as drift');
+  assert.equal(bed.spaces.callsIn(bed.nsOf(APP)).filter((c) => c.op === 'nft apply').length, writes, 'nothing written');
+  bed.spaces.oversized.delete(bed.nsOf(APP));
+  await bed.engine.syncAll('resync');
+  await bed.settle();
+  assert.equal(bed.engine.container('app')?.refusal, undefined);
+  assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
 });

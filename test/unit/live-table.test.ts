@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffTable } from '../../src/firewall/batch.js';
 import { staleConntrack } from '../../src/firewall/dnat.js';
-import { liveTable, stateSignature, tableInSync, tableSignature } from '../../src/firewall/live.js';
+import { expectedHashes, liveTable, ruleHashesOf, ruleHashesOfState, stateHashes, stateSignature, tableInSync, tableSignature } from '../../src/firewall/live.js';
 import { makeRule, type NftBatch, type NftCommand, type TableDef } from '../../src/firewall/nft.js';
 import type { NftTableState } from '../../src/netns/types.js';
 
@@ -20,12 +20,15 @@ const def = (addr: string): TableDef => ({
   counters: ['killswitch'],
 });
 
+/** Stands in for the native read's keyed hash of a rule's kernel encoding. */
+const hashOf = (expr: unknown): string => Buffer.from(JSON.stringify(expr)).toString('hex').padEnd(16, '0').slice(-16);
+
 /** What the kernel holds after `t` was committed, as nftTableRead gives it; handles from 10 up. */
 function state(t: TableDef, extra: NftTableState['rules'] = []): NftTableState {
   let h = 10;
   return {
-    chains: t.chains.map((c) => ({ name: c.name, ...(c.base ? { type: c.base.type, hook: c.base.hook, prio: c.base.prio } : {}) })),
-    rules: [...t.chains.flatMap((c) => c.rules.map((r) => ({ chain: c.name, handle: h++, comment: r.comment }))), ...extra],
+    chains: t.chains.map((c) => ({ name: c.name, ...(c.base ? { type: c.base.type, hook: c.base.hook, prio: c.base.prio, policy: 'accept' } : {}) })),
+    rules: [...t.chains.flatMap((c) => c.rules.map((r) => ({ chain: c.name, handle: h++, comment: r.comment, hash: hashOf(r.expr) }))), ...extra],
     counters: (t.counters ?? []).map((name) => ({ name, packets: 3, bytes: 180 })),
   };
 }
@@ -103,6 +106,7 @@ function syncVariants(t: TableDef, base: NftTableState): [string, NftTableState 
     ['a chain gone', { ...base, chains: base.chains.slice(0, 1), rules: base.rules.slice(0, 1) }],
     ['a hook moved', { ...base, chains: [{ ...base.chains[0]!, prio: 0 }, base.chains[1]!] }],
     ['a base chain made regular', { ...base, chains: [{ name: 'PREROUTING' }, base.chains[1]!] }],
+    ["a base chain's policy made drop", { ...base, chains: [{ ...base.chains[0]!, policy: 'drop' }, base.chains[1]!] }],
     ['no counter', { ...base, counters: [] }],
     ['another counter', { ...base, counters: [...base.counters, { name: 'x', packets: 0, bytes: 0 }] }],
   ];
@@ -137,4 +141,50 @@ test('the signatures of the desired table and of a read are equal exactly when t
   assert.equal(stateSignature({ chains: [{ name: 'TWINE_X' }], rules: [{ chain: 'TWINE_X', handle: 1, comment: 'twine:é C7:TWINE_X-' }], counters: [] }), tableSignature(odd));
   assert.equal(tableSignature({ chains: [] }), undefined, 'no table wanted: no signature');
   assert.equal(tableSignature({ chains: [{ name: 'TWINE_É', rules: [] }] }), undefined, 'a chain name that is not plain ASCII');
+});
+
+test('a base chain whose policy was changed to drop is not in sync, and the diff recreates it with policy accept', () => {
+  const t = def('10.0.0.2');
+  const base = state(t);
+  const dropped: NftTableState = { ...base, chains: [{ ...base.chains[0]!, policy: 'drop' }, base.chains[1]!] };
+  assert.equal(tableInSync(t, dropped), false);
+  assert.notEqual(stateSignature(dropped), tableSignature(t));
+  const b = diffTable(t, liveTable(dropped, [t]).live);
+  const added = b.nftables.find((c) => (c as { add?: { chain?: { name?: string; policy?: string } } }).add?.chain?.name === 'PREROUTING') as { add: { chain: { policy: string } } } | undefined;
+  assert.equal(added?.add.chain.policy, 'accept');
+  assert.ok(b.nftables.some((c) => (c as { delete?: { chain?: { name?: string } } }).delete?.chain?.name === 'PREROUTING'));
+});
+
+test("a rule replaced in place (Twine's comment, other statements) is not in sync once its committed hash is known, and is replaced", () => {
+  const t = def('10.0.0.2');
+  const base = state(t);
+  const committed = ruleHashesOfState(base);
+  const swapped: NftTableState = { ...base, rules: base.rules.map((r) => (r.chain === 'TWINE_NAT_PREROUTING' ? { ...r, hash: hashOf('tcp dport 8 drop') } : r)) };
+  // By name alone it reads as in sync: what the hashes are for.
+  assert.equal(tableInSync(t, swapped), true);
+  assert.equal(stateSignature(swapped), tableSignature(t));
+  assert.equal(tableInSync(t, swapped, committed), false);
+  assert.equal(tableInSync(t, base, committed), true);
+  const seen = liveTable(swapped, [t], committed);
+  assert.equal(seen.complete, false);
+  const b = diffTable(t, seen.live);
+  const handle = swapped.rules.find((r) => r.chain === 'TWINE_NAT_PREROUTING')!.handle;
+  assert.deepEqual(b.nftables[0], { delete: { rule: { family: 'inet', table: 'twine', chain: 'TWINE_NAT_PREROUTING', handle } } });
+  assert.ok(b.nftables.some((c) => (c as { add?: { rule?: { comment?: string } } }).add?.rule?.comment === t.chains[1]!.rules[0]!.comment), 'the desired rule added again');
+  assert.equal(b.nftables.length, 2, 'nothing else changes');
+});
+
+test("the rules' hashes: a read's string by comment and back, in signature order", () => {
+  const t = def('10.0.0.2');
+  const base = state(t);
+  const str = stateHashes(base);
+  assert.equal(str.length, 16 * base.rules.length);
+  const byComment = ruleHashesOf(t, str)!;
+  assert.deepEqual(byComment, ruleHashesOfState(base));
+  assert.equal(expectedHashes(t, byComment), str);
+  // Chains in another order in the read: the same string (sorted by name on both sides).
+  assert.equal(stateHashes({ ...base, chains: [...base.chains].reverse() }), str);
+  assert.equal(ruleHashesOf(t, str.slice(1)), undefined, 'a string that does not fit');
+  assert.equal(ruleHashesOf(t, `${str}0000000000000000`), undefined, 'one hash too many');
+  assert.equal(expectedHashes(t, new Map([...byComment].slice(1))), undefined, 'a rule whose hash is not known');
 });
