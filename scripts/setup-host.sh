@@ -144,6 +144,9 @@ stop_engine() {
         "$ipt" -t "$t" -X "$chain" 2>/dev/null || true
       done
     done
+    # Docker 28 also sets ip6tables' FORWARD policy to DROP; 20.10 never touches ip6tables, and with
+    # br_netfilter that policy would drop the IPv6 its containers exchange over their bridge.
+    "$ipt" -P FORWARD ACCEPT 2>/dev/null || true
   done
   ip link del docker0 2>/dev/null || true
 }

@@ -74,32 +74,41 @@ std::string StartId(int cmd, int argc, char** argv) {
   return argv[cmd + 1];
 }
 
-// The pid of the container's init process, waiting for `start`, from `runc <global options> state <id>`.
-long InitPid(const std::string& runc, int cmd, char** argv, const std::string& id) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) Die(std::string("pipe: ") + strerror(errno));
+// Runs `runc <global options> <args…>` (the global options are argv's before the command) and
+// waits for it; its stdout goes to *out when out is given (at most kMaxState bytes), else to ours.
+// True when it exited 0.
+bool RunRunc(const std::string& runc, int cmd, char** argv, const std::vector<std::string>& extra, std::string* out) {
+  int fds[2] = {-1, -1};
+  if (out && pipe2(fds, O_CLOEXEC) != 0) Die(std::string("pipe: ") + strerror(errno));
   pid_t child = fork();
   if (child < 0) Die(std::string("fork: ") + strerror(errno));
   if (child == 0) {
-    dup2(fds[1], 1);
+    if (out) dup2(fds[1], 1);
     std::vector<char*> args(argv, argv + cmd);
     args[0] = const_cast<char*>(runc.c_str());
-    args.push_back(const_cast<char*>("state"));
-    args.push_back(const_cast<char*>(id.c_str()));
+    for (const std::string& a : extra) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(runc.c_str(), args.data());
     _exit(127);
   }
-  close(fds[1]);
-  std::string text;
-  std::string why;
-  bool read = twine_rt::ReadFd(fds[0], kMaxState, &text, &why);
-  close(fds[0]);
+  bool read = true;
+  if (out) {
+    close(fds[1]);
+    std::string why;
+    read = twine_rt::ReadFd(fds[0], kMaxState, out, &why);
+    close(fds[0]);
+  }
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!read) Die("cannot read `runc state " + id + "`: " + why);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("`runc state " + id + "` failed");
+  return read && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// The pid of the container's init process, waiting for `start`, from `runc state <id>`.
+long InitPid(const std::string& runc, int cmd, char** argv, const std::string& id) {
+  std::string text;
+  std::string why;
+  if (!RunRunc(runc, cmd, argv, {"state", id}, &text)) Die("`runc state " + id + "` failed");
   twine_rt::State st;
   if (!twine_rt::ParseState(text, &st, &why)) Die(why);
   if (st.id != id) Die("`runc state " + id + "` answered for another container");
@@ -119,6 +128,9 @@ int main(int argc, char** argv) {
   if (cmd < argc && strcmp(argv[cmd], "start") == 0) {
     std::string id = StartId(cmd, argc, argv);
     if (twine_rt::TwineLabels(conf, id) != twine_rt::Labels::kNoTwine && !twine_rt::MayStart(conf, id, InitPid(runc, cmd, argv, id))) {
+      // Refused: the created container goes too, as when a create fails. Docker 20.10's containerd
+      // keeps it otherwise, and the next `docker start` fails with "id already in use".
+      RunRunc(runc, cmd, argv, {"delete", "--force", id}, nullptr);
       _exit(1);
     }
   }

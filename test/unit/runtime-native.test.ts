@@ -15,6 +15,8 @@ let dir: string;
 const ID = 'a'.repeat(64);
 const GLOBAL = ['--root', '/var/run/docker/runtime-runc/moby', '--log', '/x/log.json', '--log-format', 'json'];
 const START_ARGS = [...GLOBAL, 'start', ID];
+/** What a refused start leaves runc to do: remove the created container. */
+const DELETE_ARGS = [...GLOBAL, 'delete', '--force', ID];
 
 function conf(lines: string): void {
   writeFileSync(path.join(dir, 'twine-runtime.conf'), lines);
@@ -160,7 +162,7 @@ test('twine-runc start: the daemon\'s error fails the start with its reason (clo
     conf(`socket=${sock}\ntimeout_ms=3000\n`);
     const closed = await start();
     assert.equal(closed.code, 1);
-    assert.deepEqual(closed.runcArgs, [], 'runc start never ran');
+    assert.deepEqual(closed.runcArgs, DELETE_ARGS, 'runc start never ran; the created container was deleted');
     assert.match(closed.stderr, /^twine: container aaaaaaaaaaaa not started \(fail-closed runtime\): labels invalid: twine.route.x: "x" is not a CIDR$/);
     conf(`socket=${sock}\ntimeout_ms=3000\nmode=open\n`);
     const open = await start();
@@ -178,7 +180,7 @@ test('twine-runc start: no daemon, or one that never answers, fails the start on
   conf(`socket=${sock}\ntimeout_ms=600\n`);
   const none = await start();
   assert.equal(none.code, 1);
-  assert.deepEqual(none.runcArgs, []);
+  assert.deepEqual(none.runcArgs, DELETE_ARGS);
   assert.match(none.stderr, /not started \(fail-closed runtime\): no answer from the daemon within 600 ms \(cannot reach the daemon at .*none.sock: No such file or directory\)/);
   assert.ok(none.ms >= 600, `gave up after ${none.ms} ms`);
   const silent = path.join(tmp, 'silent.sock');
