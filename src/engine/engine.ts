@@ -13,7 +13,7 @@ import { NetworkIndex } from '../docker/networks.js';
 import { describeError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';
 import { SpecCache } from '../labels/spec-cache.js';
-import type { ContainerInfo } from '../docker/container.js';
+import type { ContainerInfo, Inventory } from '../docker/container.js';
 import { wallMs } from '../netns/clock.js';
 import { ContainerStore, moved, type Change } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
@@ -23,6 +23,7 @@ import { DependencyGraph, namesOf } from './graph.js';
 import { HOST_KEY, HostRoutes } from './host-routes.js';
 import { hostView } from './host-view.js';
 import { PlanMemo } from './plan-memo.js';
+import { PortFiles } from './port-files.js';
 import { KeyedQueue } from './queue.js';
 import { killSwitchDrops, Reconciler } from './reconcile.js';
 import { frontStages, hasKind, minEventMs, minReceived, newestRead, ofKind, onlyConfirms, wantsInspect, withoutKind, type HookOutcome, type Reason } from './reason.js';
@@ -57,6 +58,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly starts: StartPaths;
   /** Swarm tasks on other nodes. */
   private readonly swarm: SwarmTasks;
+  /** Gateways' forwarded-port files, as last read. */
+  private readonly portFiles: PortFiles;
   /** True once the first full reconcile finished. */
   reconciled = false;
   /** Docker events handled so far. */
@@ -73,8 +76,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     private readonly opts: EngineOptions,
   ) {
     super();
-    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress() }));
+    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => this.extras());
     const host = deps.host ?? hostView;
+    this.portFiles = new PortFiles({
+      specs: this.store.specs,
+      containers: () => this.store.values(),
+      read: host.readRootFile,
+      log: deps.log,
+      pollMs: opts.portFilePollMs ?? 1000,
+      invalidate: () => this.store.invalidate(),
+      replan: (ids, why) => this.replan(ids, why),
+    });
     this.queue = new KeyedQueue<Reason>(
       (key, reasons, release) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons, release)),
       opts.concurrency,
@@ -93,7 +105,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.swarm = new SwarmTasks({ ...parts, deps, pollMs: opts.swarmPollMs ?? 2000, replan: (ids, why) => this.replan(ids, why) });
     const replan = (ids: string[]): void => this.replan(ids, 'a host-route prefix was let go');
     this.memo = deps.planMemo ?? new PlanMemo();
-    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.swarm.before(info) });
+    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.beforePlan(info) });
     this.starts = new StartPaths({
       ...parts,
       deps,
@@ -102,6 +114,17 @@ export class Engine extends EventEmitter<EngineEvents> {
       moved: (id, change, reasons) => this.requestDependentsIfMoved(id, change, reasons),
       firstReconcile: this.firstReconcile,
     });
+  }
+
+  /** What the planner's snapshot holds besides the containers. */
+  private extras(): Omit<Inventory, 'containers'> {
+    const portFiles = this.portFiles.current();
+    return { remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress(), ...(portFiles.size > 0 ? { portFiles } : {}) };
+  }
+
+  private async beforePlan(info: ContainerInfo): Promise<void> {
+    await this.swarm.before(info);
+    await this.portFiles.before(info);
   }
 
   /** Per-container status, for the API and `twine status`, sorted by name. */
@@ -138,6 +161,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     ]);
     this.store.sync(running, mark);
     await this.swarm.refresh();
+    this.portFiles.start();
     if (!this.reconciled && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
     await this.memo.ready;
     this.memo.retain(new Set(running.map((c) => c.id)));
@@ -261,6 +285,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async drain(): Promise<void> {
     this.starts.close();
     this.swarm.stop();
+    this.portFiles.stop();
     this.retries.clear();
     await this.queue.idle();
     this.early.clear();
