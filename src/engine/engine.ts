@@ -22,6 +22,7 @@ import { EarlyApplied } from './early.js';
 import { DependencyGraph, namesOf } from './graph.js';
 import { HOST_KEY, HostRoutes } from './host-routes.js';
 import { hostView } from './host-view.js';
+import { WHITELIST_COUNTER } from '../firewall/nft.js';
 import { PlanMemo } from './plan-memo.js';
 import { PortFiles } from './port-files.js';
 import { KeyedQueue } from './queue.js';
@@ -140,6 +141,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Packets a NAT gateway's kill switch dropped, read from its namespace now; undefined when it has none. */
   killSwitchDrops(c: ContainerState): Promise<number | undefined> {
     return killSwitchDrops(this.deps.nft, c);
+  }
+
+  /** Packets a NAT gateway's whitelists dropped, read from its namespace now; undefined when it has none. */
+  whitelistDrops(c: ContainerState): Promise<number | undefined> {
+    return killSwitchDrops(this.deps.nft, c, WHITELIST_COUNTER);
   }
 
   /** Work under way: jobs queued or running, Docker reads whose job is not queued yet, starts watched. 0: idle. */

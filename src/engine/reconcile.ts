@@ -451,13 +451,13 @@ export class Reconciler {
 
 /**
  * Packets a NAT gateway's kill switch dropped, read from its namespace now
- * (the named counter `killswitch` of its table); undefined when it has none.
+ * (the named counter `killswitch` of its table, or `name`); undefined when it has none.
  */
-export async function killSwitchDrops(nft: NftTransport, c: ContainerState): Promise<number | undefined> {
+export async function killSwitchDrops(nft: NftTransport, c: ContainerState, name = KILLSWITCH_COUNTER): Promise<number | undefined> {
   const plan = c.applied;
-  if (!c.running || !plan?.table.counters?.includes(KILLSWITCH_COUNTER)) return undefined;
+  if (!c.running || !plan?.table.counters?.includes(name)) return undefined;
   const live = await nft.listTable({ pid: plan.container.pid }, TABLE_FAMILY, TABLE_NAME);
-  const counter = live?.nftables.map((i) => (i as { counter?: { name?: unknown; packets?: unknown } }).counter).find((x) => x?.name === KILLSWITCH_COUNTER);
+  const counter = live?.nftables.map((i) => (i as { counter?: { name?: unknown; packets?: unknown } }).counter).find((x) => x?.name === name);
   return typeof counter?.packets === 'number' ? counter.packets : undefined;
 }
 

@@ -310,10 +310,10 @@ interface Ctx {
 /** The port a forward of the forwarded-port file takes now, or why it is down. */
 function filePort(x: Ctx, f: ForwardSpec, spec: Spec): { port: number } | { reason: string } {
   const reading = x.inv.portFiles?.get(x.source.id);
-  if (reading?.port === undefined) return { reason: `${reading?.problem ?? 'the forwarded-port file was not read yet'}: no forward` };
+  if (reading?.port === undefined) return { reason: reading?.problem ?? 'the forwarded-port file was not read yet' };
   const p = reading.port;
   const clash = spec.forwards.find((o) => !o.fromFile && o.proto === f.proto && o.iface === f.iface && o.port.lo <= p && p <= o.port.hi);
-  if (clash) return { reason: `port ${p} from the forwarded-port file is already forwarded by ${clash.label}: no forward` };
+  if (clash) return { reason: `port ${p} from the forwarded-port file is already forwarded by ${clash.label}` };
   return { port: p };
 }
 
