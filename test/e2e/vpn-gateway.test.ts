@@ -20,6 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import {
   addLeakCounter,
   cleanupLeftovers,
+  containerPid,
   createNetwork,
   dockerExec,
   ensureImage,
@@ -278,25 +279,57 @@ test('forwarded-port file: written, changed twice and removed; TCP and UDP follo
   t.diagnostic(`file written → DNAT in place: ${timings.join(', ')}`);
 });
 
-test('forwarded-port file: a symlink out of the root and a huge file are refused, naming container and label, and change nothing', async () => {
+test('forwarded-port file: a symlink out of the root, a huge file and a FIFO are refused, naming container and label, and change nothing', async () => {
   await writePortFile('40002\n');
   await waitUntil('the forward of 40002', async () => (await dnatPorts()).join() === 'tcp/40002,udp/40002', 5000, 20);
-  const from = daemon!.lines.length;
-  for (const [what, cmd] of [
-    ['a symlink climbing out of the root', `ln -sf ../../../../../../../etc/hostname ${PORT_FILE}`],
-    ['an absolute symlink', `ln -sf /etc/hostname ${PORT_FILE}`],
-    ['a huge file', `rm -f ${PORT_FILE}; dd if=/dev/zero of=${PORT_FILE} bs=1024 count=1024 2>/dev/null`],
+  for (const [what, cmd, why] of [
+    // Each replaces the file in one rename, so that no poll sees it missing in between.
+    ['a symlink climbing out of the root', `ln -sf ../../../../../../../etc/hostname ${PORT_FILE}`, /symlink on the path leads outside the container's root/],
+    ['an absolute symlink', `ln -sf /etc/hostname ${PORT_FILE}`, /symlink on the path leads outside the container's root/],
+    ['a huge file', `dd if=/dev/zero of=${PORT_FILE}.big bs=1024 count=1024 2>/dev/null && mv ${PORT_FILE}.big ${PORT_FILE}`, /1048576 bytes or more, larger than the 64 bytes/],
+    ['a FIFO (never opened blocking)', `mkfifo ${PORT_FILE}.fifo && mv ${PORT_FILE}.fifo ${PORT_FILE}`, /not a regular file/],
   ] as const) {
+    const from = daemon!.lines.length;
     const r = await dockerExec(GW, ['sh', '-c', cmd]);
     assert.equal(r.exitCode, 0, `${what}: ${r.stderr}`);
     const line = await daemon!.waitForLog((l) => l.msg.startsWith('forwarded-port file refused') && daemon!.lines.indexOf(l) >= from && l.container === GW, 5000);
     assert.deepEqual(line.labels, ['twine.nat.forward.wg0.file', 'twine.nat.forward.wg0.file/udp'], what);
+    assert.match(line.msg, why, what);
     assert.deepEqual(await dnatPorts(), ['tcp/40002', 'udp/40002'], `${what}: nothing changed`);
     assert.equal(await tcpFromServer(40002), 'tcp:40002', `${what}: the forward still works`);
-    const s = (await twineCli(['status', '--socket', daemon!.socket, GW])).stdout;
-    assert.match(s, /port 40002 from \/tmp\/gluetun\/forwarded_port \(kept: .*refused, nothing changed\)/, `${what}: ${s}`);
-    await dockerExec(GW, ['rm', '-f', PORT_FILE]);
+    const kept = /port 40002 from \/tmp\/gluetun\/forwarded_port \(kept: .*refused, nothing changed\)/;
+    await waitUntil(`${what}: the status to show the refusal`, async () => kept.test((await twineCli(['status', '--socket', daemon!.socket, GW])).stdout), 5000, 100);
+    // A good file again (renamed over the bad one): the reading is good, nothing kept.
     await writePortFile('40002\n');
-    await waitUntil('the good reading again', async () => !/kept:/.test((await twineCli(['status', '--socket', daemon!.socket, GW])).stdout), 5000, 100);
+    await waitUntil('the good reading again', async () => /file → \S+: up, port 40002 from \/tmp\/gluetun\/forwarded_port, /.test((await twineCli(['status', '--socket', daemon!.socket, GW])).stdout), 5000, 100);
+  }
+});
+
+test('bad labels: a malformed whitelist network, a whitelist off the nat interfaces and a port file outside the container are errors naming container and label; nothing is applied', async () => {
+  const BAD = `${P}bad`;
+  await runContainer({
+    name: BAD,
+    networks: [NET],
+    labels: {
+      'twine.nat.interfaces': 'wg0',
+      'twine.nat.whitelist.from': '10.1.2.3/8,app',
+      'twine.nat.whitelist.eth0.to': '192.168.1.0/24',
+      'twine.nat.forward.wg0.file': APP,
+      'twine.nat.portfile': '/tmp/../../etc/shadow',
+    },
+  });
+  try {
+    const s = await waitUntil('the bad labels in the status', async () => {
+      const out = (await twineCli(['status', '--socket', daemon!.socket, BAD])).stdout;
+      return /invalid/.test(out) && /twine\.nat\.portfile/.test(out) ? out : false;
+    }, 10_000, 100);
+    assert.match(s, /twine\.nat\.whitelist\.from="10\.1\.2\.3\/8,app": "10\.1\.2\.3\/8" has host bits set/);
+    assert.match(s, /twine\.nat\.whitelist\.eth0\.to=.*matches interfaces that are not nat interfaces/);
+    assert.match(s, /twine\.nat\.portfile=.*the path may lead outside the container/);
+    assert.equal(await twineTable({ pid: await containerPid(BAD) }), null, 'nothing applied');
+    const line = await daemon!.waitForLog((l) => l.container === BAD && l.level >= 50, 5000);
+    assert.match(JSON.stringify(line), /twine\.nat\.portfile/);
+  } finally {
+    await removeContainer(BAD);
   }
 });
