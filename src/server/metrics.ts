@@ -24,6 +24,19 @@ function portFileForwards(c: ContainerState): { label: string; port: number }[] 
   return forwards.filter((f) => f.portFile).map((f) => ({ label: f.label, port: f.state === 'up' ? f.port.lo : 0 }));
 }
 
+function forwardedPortGauge(registry: Registry, view: () => DaemonView | undefined): void {
+  new Gauge({
+    name: 'twine_forwarded_port',
+    help: "The port a forward of a gateway's forwarded-port file forwards now (0: none: the file is missing, empty or malformed)",
+    labelNames: ['container', 'label'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of view()?.containers() ?? []) for (const f of portFileForwards(c)) this.set({ container: c.name, label: f.label }, f.port);
+    },
+  });
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly applyLatency: Histogram;
@@ -99,16 +112,7 @@ export class Metrics {
         }
       },
     });
-    new Gauge({
-      name: 'twine_forwarded_port',
-      help: "The port a forward of a gateway's forwarded-port file forwards now (0: none: the file is missing, empty or malformed)",
-      labelNames: ['container', 'label'],
-      registers,
-      collect() {
-        this.reset();
-        for (const c of self.view?.containers() ?? []) for (const f of portFileForwards(c)) this.set({ container: c.name, label: f.label }, f.port);
-      },
-    });
+    forwardedPortGauge(this.registry, () => self.view);
     this.driftRepairs = new Counter({
       name: 'twine_drift_repairs_total',
       help: 'Transactions that repaired drift found by the periodic re-check (a flushed table, a deleted route)',
