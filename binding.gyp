@@ -43,6 +43,7 @@
         "native/pid_check.cc",
         "native/pool.cc",
         "native/process.cc",
+        "native/root_file.cc",
         "native/rtnl_jobs.cc",
         "native/sysctl_jobs.cc",
         "native/values.cc"

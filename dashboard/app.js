@@ -92,7 +92,7 @@ export function buildGraph(list) {
     for (const f of desired.forwards ?? []) {
       const to = f.targets?.[0]?.via?.name ?? f.dest;
       node(to, nodes.has(to) ? 'container' : 'external', to);
-      const label = `${f.proto}/${portText(f.port)} → ${portText(f.destPort)}`;
+      const label = f.portFile && f.state === 'down' ? `${f.proto}/(port file)` : `${f.proto}/${portText(f.port)} → ${portText(f.destPort)}${f.portFile ? ' (port file)' : ''}`;
       edges.push({ from: d.name, to, kind: 'forward', down: f.state === 'down', label: f.state === 'down' ? `${label} (down)` : label, title: f.reason ?? f.label });
     }
     for (const h of desired.hostRoutes ?? []) {
@@ -274,7 +274,11 @@ function renderDetail() {
     el('h4', {}, 'Routes (desired)'),
     list(desired.routes, (r) => `${r.dst} via ${r.gateway ?? r.dest}${r.state === 'down' ? ` — DOWN (unreachable): ${r.reason ?? ''}` : r.via ? ` (${r.via.name} on ${r.via.network})` : ''}`),
     el('h4', {}, 'Forwards (desired)'),
-    list(desired.forwards, (f) => `${f.iface} ${f.proto}/${portText(f.port)} → ${f.dest}:${portText(f.destPort)}${f.state === 'down' ? ` — DOWN: ${f.reason ?? ''}` : ''}`),
+    list(desired.forwards, (f) =>
+      f.portFile && f.state === 'down'
+        ? `${f.iface} ${f.proto}/(${f.portFile.path}) → ${f.dest} — DOWN: ${f.reason ?? ''}`
+        : `${f.iface} ${f.proto}/${portText(f.port)} → ${f.dest}:${portText(f.destPort)}${f.portFile ? ` (port from ${f.portFile.path}${f.portFile.problem ? `; kept: ${f.portFile.problem}` : ''})` : ''}${f.state === 'down' ? ` — DOWN: ${f.reason ?? ''}` : ''}`,
+    ),
     el('h4', {}, 'Rules (desired)'),
     list(desired.rules, (r) => `${r.chain} ${r.name}${r.state === 'down' ? ` — DOWN: ${r.reason ?? ''}` : ''}`),
     el('h4', {}, 'Host routes (desired)'),

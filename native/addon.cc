@@ -68,6 +68,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("notifyOpen", Napi::Function::New(env, NotifyOpen));
   exports.Set("notifyStart", Napi::Function::New(env, NotifyStart));
   exports.Set("pidCheck", Napi::Function::New(env, PidCheck));
+  exports.Set("rootFileRead", Napi::Function::New(env, RootFileRead));
 #ifdef TWINE_TEST_EXPORTS
   RegisterTestExports(env, exports);
 #endif

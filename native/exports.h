@@ -42,6 +42,9 @@ Napi::Value NotifyStart(const Napi::CallbackInfo& info);
 // pid_check.cc: reads of the host's /proc, in no namespace.
 Napi::Value PidCheck(const Napi::CallbackInfo& info);
 
+// root_file.cc: a small file inside a container, through /proc/<pid>/root.
+Napi::Value RootFileRead(const Napi::CallbackInfo& info);
+
 #ifdef TWINE_HAVE_NFT
 // nft.cc
 Napi::Value NftRun(const Napi::CallbackInfo& info);

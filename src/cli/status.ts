@@ -23,11 +23,21 @@ export function referenceLines(desired: unknown): string[] {
     out.push(r.state === 'down' ? `${r.label} → ${r.dest}: down, ${r.reason ?? 'unresolved'}; the route is unreachable` : `${r.label} → ${r.dest}: up, gateway ${r.gateway ?? '?'}${via(r.via)}`);
   }
   for (const f of d.forwards ?? []) {
+    const file = f.portFile;
+    const fromFile = file && f.state === 'up' ? `port ${f.port.lo} from ${file.path}${file.problem ? ` (kept: ${file.problem})` : ''}, ` : '';
     out.push(
       f.state === 'down'
         ? `${f.label} → ${f.dest}: down, ${f.reason ?? 'unresolved'}; not forwarded`
-        : `${f.label} → ${f.dest}: up, ${f.targets.map((t) => `${t.ip}${via(t.via)}`).join(', ')}`,
+        : `${f.label} → ${f.dest}: up, ${fromFile}${f.targets.map((t) => `${t.ip}${via(t.via)}`).join(', ')}`,
     );
+  }
+  for (const w of d.whitelists ?? []) {
+    for (const side of [w.from, w.to]) {
+      if (!side) continue;
+      const nets = [...side.v4, ...side.v6];
+      const down = side.down?.length ? `; ${side.down.join(', ')} not resolved (allows nothing)` : '';
+      out.push(`${side.label}: ${nets.length ? nets.join(', ') : 'nothing'}${down}`);
+    }
   }
   for (const r of d.rules ?? []) if (r.state === 'down') out.push(`${r.label}: down, ${r.reason ?? 'unresolved'}; rule left out`);
   for (const h of d.hostRoutes ?? []) if (h.reason) out.push(`twine.host.routes ${h.dst}: skipped, ${h.reason}`);
@@ -41,6 +51,7 @@ export function renderDetail(d: ContainerDoc): string {
   out.push(`last apply:    ${d.lastApplyAt ?? 'never'}${d.lastLatencyMs !== undefined ? ` (${formatLatency(d.lastLatencyMs)} after the Docker event)` : ''}`);
   if (d.natInterfaces.length) out.push(`nat:           ${d.natInterfaces.join(', ')}`);
   if (d.killSwitchDropped !== undefined) out.push(`kill switch:   ${d.killSwitchDropped} packets dropped (nft list counter inet twine killswitch)`);
+  if (d.whitelistDropped !== undefined) out.push(`whitelists:    ${d.whitelistDropped} packets dropped (nft list counter inet twine whitelist)`);
   if (d.dependencies && d.dependencies.refs.length) out.push(`depends on:    ${d.dependencies.refs.join(', ')}`);
   const refs = referenceLines(d.desired);
   if (refs.length) out.push('references:', ...refs.map((l) => `  ${l}`));

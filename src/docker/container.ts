@@ -78,6 +78,14 @@ export interface Inventory {
   remoteTasks?: readonly ContainerInfo[];
   /** Networks on which Docker's embedded DNS answers no names (swarm's ingress): references never resolve there. */
   noDns?: ReadonlySet<string>;
+  /** What each gateway's forwarded-port file said at its last read, by container id. */
+  portFiles?: ReadonlyMap<string, PortFileReading>;
+}
+
+/** A port read from a container's forwarded-port file, or why there is none (the port of the last good read is kept when a read is refused). */
+export interface PortFileReading {
+  port?: number;
+  problem?: string;
 }
 
 export function addressOf(n: NetworkAttachment, family: Family): string | undefined {

@@ -25,6 +25,8 @@ export interface EngineOptions {
   hostRoutesAllow?: Cidr[];
   /** How often the overlay networks' views are read for swarm tasks on other nodes (default 2000 ms; 0: only on events and re-syncs). */
   swarmPollMs?: number;
+  /** How often gateways' forwarded-port files are read (default 1000 ms; 0: only before a gateway's plan). */
+  portFilePollMs?: number;
   /** Twine's build (version and code), part of the inputs a kept plan is taken for (./plan-memo.ts); default ''. */
   build?: string;
 }

@@ -13,7 +13,7 @@ import { NetworkIndex } from '../docker/networks.js';
 import { describeError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';
 import { SpecCache } from '../labels/spec-cache.js';
-import type { ContainerInfo } from '../docker/container.js';
+import type { ContainerInfo, Inventory } from '../docker/container.js';
 import { wallMs } from '../netns/clock.js';
 import { ContainerStore, moved, type Change } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
@@ -22,9 +22,11 @@ import { EarlyApplied } from './early.js';
 import { DependencyGraph, namesOf } from './graph.js';
 import { HOST_KEY, HostRoutes } from './host-routes.js';
 import { hostView, type HostView } from './host-view.js';
+import { KILLSWITCH_COUNTER, WHITELIST_COUNTER } from '../firewall/nft.js';
 import { PlanMemo } from './plan-memo.js';
+import { PortFiles } from './port-files.js';
 import { KeyedQueue } from './queue.js';
-import { killSwitchDrops, Reconciler } from './reconcile.js';
+import { counterPackets, Reconciler } from './reconcile.js';
 import { frontStages, hasKind, minEventMs, minReceived, newestRead, ofKind, onlyConfirms, wantsInspect, withoutKind, type HookOutcome, type Reason } from './reason.js';
 import { RetrySchedule } from './retry.js';
 import { StartPaths } from './start-paths.js';
@@ -58,6 +60,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly starts: StartPaths;
   /** Swarm tasks on other nodes. */
   private readonly swarm: SwarmTasks;
+  /** Gateways' forwarded-port files, as last read. */
+  private readonly portFiles: PortFiles;
   /** True once the first full reconcile finished. */
   reconciled = false;
   /** Docker events handled so far. */
@@ -74,8 +78,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     private readonly opts: EngineOptions,
   ) {
     super();
-    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress() }));
+    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => this.extras());
     const host = (this.host = deps.host ?? hostView);
+    this.portFiles = new PortFiles({
+      specs: this.store.specs,
+      containers: () => this.store.values(),
+      read: host.readRootFile,
+      log: deps.log,
+      pollMs: opts.portFilePollMs ?? 1000,
+      invalidate: () => this.store.invalidate(),
+      replan: (ids, why) => this.replan(ids, why),
+    });
     this.queue = new KeyedQueue<Reason>(
       (key, reasons, release) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons, release)),
       opts.concurrency,
@@ -94,7 +107,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.swarm = new SwarmTasks({ ...parts, deps, pollMs: opts.swarmPollMs ?? 2000, replan: (ids, why) => this.replan(ids, why) });
     const replan = (ids: string[]): void => this.replan(ids, 'a host-route prefix was let go');
     this.memo = deps.planMemo ?? new PlanMemo();
-    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.swarm.before(info) });
+    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.beforePlan(info) });
     this.starts = new StartPaths({
       ...parts,
       deps,
@@ -103,6 +116,17 @@ export class Engine extends EventEmitter<EngineEvents> {
       moved: (id, change, reasons) => this.requestDependentsIfMoved(id, change, reasons),
       firstReconcile: this.firstReconcile,
     });
+  }
+
+  /** What the planner's snapshot holds besides the containers. */
+  private extras(): Omit<Inventory, 'containers'> {
+    const portFiles = this.portFiles.current();
+    return { remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress(), ...(portFiles.size > 0 ? { portFiles } : {}) };
+  }
+
+  private async beforePlan(info: ContainerInfo): Promise<void> {
+    await this.swarm.before(info);
+    await this.portFiles.before(info);
   }
 
   /** Per-container status, for the API and `twine status`, sorted by name. */
@@ -117,7 +141,12 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Packets a NAT gateway's kill switch dropped, read from its namespace now; undefined when it has none. */
   killSwitchDrops(c: ContainerState): Promise<number | undefined> {
-    return killSwitchDrops(this.deps.netns, c);
+    return counterPackets(this.deps.netns, c, KILLSWITCH_COUNTER);
+  }
+
+  /** Packets a NAT gateway's whitelists dropped, read from its namespace now; undefined when it has none. */
+  whitelistDrops(c: ContainerState): Promise<number | undefined> {
+    return counterPackets(this.deps.netns, c, WHITELIST_COUNTER);
   }
 
   /** Work under way: jobs queued or running, Docker reads whose job is not queued yet, starts watched. 0: idle. */
@@ -139,6 +168,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     ]);
     this.store.sync(running, mark);
     await this.swarm.refresh();
+    this.portFiles.start();
     if (!this.reconciled && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
     await this.memo.ready;
     this.memo.retain(new Set(running.map((c) => c.id)));
@@ -265,6 +295,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async drain(): Promise<void> {
     this.starts.close();
     this.swarm.stop();
+    this.portFiles.stop();
     this.retries.clear();
     await this.queue.idle();
     this.early.clear();

@@ -8,7 +8,9 @@ import { containerNsPid, netnsInode, pidInodes, processInContainer, type PidClai
 import { nsNotify } from '../netns/notify.js';
 import { procAddrs, procDefaultGateways, type DefaultGateways } from '../netns/procfs.js';
 import type { Addr } from '../netns/types.js';
+import { loadAddon } from '../netns/addon.js';
 import { hostNamespaceInodes, openByPid, type NsOpener } from './ownership.js';
+import type { RootFileReader } from './port-files.js';
 
 export interface HostView {
   /** A process of container `id` in a namespace not in `notIn`, with that namespace's inode (its cgroup). */
@@ -34,6 +36,8 @@ export interface HostView {
   open: NsOpener;
   /** Subscribes to a namespace's link, address and route notifications. */
   notify: typeof nsNotify;
+  /** A small regular file inside process pid's root, `path` relative to it, never leaving that root (absent in fakes: no port files are read). */
+  readRootFile?: RootFileReader;
 }
 
 export const hostView: HostView = {
@@ -46,4 +50,5 @@ export const hostView: HostView = {
   hostInodes: hostNamespaceInodes,
   open: openByPid,
   notify: nsNotify,
+  readRootFile: (pid, path, maxBytes) => loadAddon().rootFileRead(pid, path, maxBytes),
 };

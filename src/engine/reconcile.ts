@@ -5,7 +5,7 @@
 
 import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NetworkIndex } from '../docker/networks.js';
-import { KILLSWITCH_COUNTER, TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
+import { TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
 import type { RuleHashes } from '../firewall/live.js';
 import { parseCidr, type Cidr } from '../net/cidr.js';
 import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
@@ -467,18 +467,18 @@ export class Reconciler {
 }
 
 /**
- * Packets a NAT gateway's kill switch dropped, read from its namespace now
- * (the named counter `killswitch` of its table) by the native reader, never
- * through libnftables: the gateway may write into its table. Undefined when
- * it has none.
+ * The packets of a NAT gateway's named counter (`killswitch`, `whitelist`),
+ * read from its namespace now by the native reader, never through
+ * libnftables: the gateway may write into its table. Undefined when its plan
+ * has no such counter.
  */
-export async function killSwitchDrops(netns: NetnsBackend, c: ContainerState): Promise<number | undefined> {
+export async function counterPackets(netns: NetnsBackend, c: ContainerState, name: string): Promise<number | undefined> {
   const plan = c.applied;
-  if (!c.running || !plan?.table.counters?.includes(KILLSWITCH_COUNTER)) return undefined;
+  if (!c.running || !plan?.table.counters?.includes(name)) return undefined;
   const out = await netns.batch({ pid: plan.container.pid }, [{ op: 'nftTableRead', table: { family: TABLE_FAMILY, name: TABLE_NAME } }]);
   if (out.failedAt !== undefined) throw out.error;
   const state = out.results[0] as NftTableState | null;
-  return state?.counters.find((k) => k.name === KILLSWITCH_COUNTER)?.packets;
+  return state?.counters.find((k) => k.name === name)?.packets;
 }
 
 /** The message of a read that went over what one read of a namespace may take (native code ELIMIT), anywhere in err's causes. */

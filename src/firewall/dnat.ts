@@ -86,7 +86,8 @@ const fromKey = (t: DnatTarget) => `${t.family}|${t.proto ?? '*'}|${range(t.dpor
 
 /**
  * The conntrack deletions a table change calls for (after it is committed):
- * entries DNAT'ed to a target no desired rule has any more, and entries not
+ * entries DNAT'ed to a target no desired rule has any more, entries DNAT'ed
+ * from ports no desired rule takes any more (to a target still in use), and entries not
  * DNAT'ed that a newly added DNAT rule would have taken. `live` null: there is
  * no table (a namespace's first transaction has nothing to delete, and the
  * fresh path does not ask).
@@ -105,9 +106,14 @@ export function staleConntrack(live: NftBatch | null, desired: TableDef): Conntr
     }
   };
   const stillTo = new Set(after.map(toKey));
+  const stillFrom = new Set(after.map(fromKey));
   for (const t of before) {
-    if (stillTo.has(toKey(t))) continue;
-    push({ family: t.family, ...(t.proto ? { proto: t.proto } : {}), replySrc: t.addr, ...(t.port ? { replySport: t.port } : {}), dnat: true });
+    if (!stillTo.has(toKey(t))) {
+      push({ family: t.family, ...(t.proto ? { proto: t.proto } : {}), replySrc: t.addr, ...(t.port ? { replySport: t.port } : {}), dnat: true });
+    } else if (!stillFrom.has(fromKey(t)) && t.proto && t.dport) {
+      // Still a target, but no longer of these ports (a forwarded port that moved to another number).
+      push({ family: t.family, proto: t.proto, origDport: t.dport, ...(t.origDst ? { origDst: t.origDst } : {}), dnat: true });
+    }
   }
   const hadFrom = new Set(before.map(fromKey));
   for (const t of after) {

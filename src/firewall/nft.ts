@@ -51,6 +51,8 @@ export const REPLY_ROUTE_CHAIN: Omit<BaseChainDef, 'jumpTo'> = { name: 'REPLY_RO
 
 /** The named counter the kill switch's drop rule counts into (`nft list counter inet twine killswitch`). */
 export const KILLSWITCH_COUNTER = 'killswitch';
+/** The named counter of what a NAT gateway's whitelists dropped (`nft list counter inet twine whitelist`). */
+export const WHITELIST_COUNTER = 'whitelist';
 
 /** A statement/expression of libnftables' JSON schema (see libnftables-json(5)). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

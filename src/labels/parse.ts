@@ -33,7 +33,7 @@ import { TWINE_CHAINS, type TwineChain } from '../iptables/chains.js';
 import { bigToIp, ipFamily, ipToBig } from '../net/ip.js';
 import { parseCidr, sameCidr } from '../net/cidr.js';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, type Limits } from './limits.js';
-import type { Dest, ForwardSpec, IfacePattern, MssSetting, PortRange, Proto, RouteSpec, RuleSpec, Spec } from './spec.js';
+import type { Dest, ForwardSpec, IfacePattern, MssSetting, NetSpec, PortRange, Proto, RouteSpec, RuleSpec, Spec, WhitelistSpec } from './spec.js';
 
 export const MAX_KEY = 256;
 export const MAX_VALUE = 4096;
@@ -194,6 +194,7 @@ function parseForward(
       ok = false;
     } else proto = protoText;
   }
+  if (portText === PORT_FILE_WORD) return parseFileForward(c, key, value, iface, proto, ok && allowPattern, allowPattern);
   const port = parsePortRange(portText);
   if (typeof port === 'string') {
     c.add(key, value, port);
@@ -231,6 +232,34 @@ function parseForward(
     return undefined;
   }
   return { label: key, iface, proto, port, dest: d.dest, destPort };
+}
+
+/** twine.nat.forward.[<pat>.]file[/proto]: the port is whatever the gateway's forwarded-port file says. */
+function parseFileForward(c: Collector, key: string, value: string, iface: IfacePattern, proto: Proto, ok: boolean, allowPattern: boolean): ForwardSpec | undefined {
+  if (!allowPattern) {
+    c.add(key, value, 'a forward of the forwarded-port file is spelt twine.nat.forward.[<pat>.]file[/tcp|udp]');
+    return undefined;
+  }
+  if (value === '') {
+    c.add(key, value, 'missing destination (<container or ip>[:<port>])');
+    return undefined;
+  }
+  const d = parseForwardDest(value);
+  if (typeof d === 'string') {
+    c.add(key, value, d);
+    return undefined;
+  }
+  if (d.port && d.port.lo !== d.port.hi) {
+    c.add(key, value, 'a forward of the forwarded-port file takes one destination port, not a range');
+    return undefined;
+  }
+  if (iface === 'lo') {
+    c.add(key, value, 'a forward of the forwarded-port file cannot be on lo');
+    return undefined;
+  }
+  if (!ok) return undefined;
+  const placeholder = { lo: 0, hi: 0 };
+  return { label: key, iface, proto, port: placeholder, dest: d.dest, destPort: d.port ?? placeholder, fromFile: true, ...(d.port ? { fixedDestPort: true as const } : {}) };
 }
 
 function parseRoute(c: Collector, key: string, value: string, cidrText: string): RouteSpec | undefined {
@@ -326,100 +355,225 @@ function checkOverlaps(c: Collector, forwards: ForwardSpec[], labels: Record<str
   }
 }
 
-/**
- * Validate a container's labels. Non-twine labels are ignored; every problem
- * with a twine.* label is reported in one LabelError.
- */
-export function parseLabels(container: string, labels: Record<string, string>, limits: Pick<Limits, 'labels' | 'routes'> = DEFAULT_LIMITS): Spec {
-  const c = new Collector(container);
-  const spec: Spec = { forwards: [], routes: [], rules: [], hostRoutes: [], warnings: [] };
-  let nat: IfacePattern[] | undefined;
-  const keys = Object.keys(labels)
-    .filter((k) => k.startsWith('twine.'))
-    .sort();
-  if (keys.length > limits.labels) {
-    const first = keys[limits.labels]!;
-    c.add(
-      first,
-      String(labels[first]),
-      `the container has ${keys.length} twine.* labels, more than the limit of ${limits.labels} per container (this is the first beyond it, in key order; ${LIMIT_OPTIONS.labels} raises the limit)`,
-    );
-    c.check();
+/** Where gluetun writes the port its VPN provider forwards: the default of twine.nat.portfile. */
+export const DEFAULT_PORT_FILE = '/tmp/gluetun/forwarded_port';
+/** The port spec of a forward whose port comes from the forwarded-port file. */
+export const PORT_FILE_WORD = 'file';
+const PORT_FILE_LABEL = 'twine.nat.portfile';
+const WHITELIST_PREFIX = 'twine.nat.whitelist.';
+
+/** What the label handlers build up while a container's labels are read. */
+interface Acc {
+  c: Collector;
+  spec: Spec;
+  nat?: IfacePattern[];
+  /** By pattern ('' = every nat interface). */
+  whitelists: Map<string, WhitelistSpec>;
+  portFile?: string;
+}
+
+/** Reads one label (`rest`: the key after the handler's prefix). */
+type LabelHandler = (a: Acc, key: string, value: string, rest: string) => void;
+
+function natInterfacesLabel(a: Acc, key: string, value: string): void {
+  if (key === 'twine.gateway.interface') {
+    a.spec.warnings.push({ key, message: 'twine.gateway.interface is deprecated; use twine.nat.interfaces' });
   }
-  for (const key of keys) {
-    const raw = labels[key];
-    if (typeof raw !== 'string') {
-      c.add(key, String(raw), 'label value must be a string');
-      continue;
-    }
-    const value = raw.trim();
-    if (key.length > MAX_KEY) {
-      c.add(key, value, `label key longer than ${MAX_KEY} characters`);
-      continue;
-    }
-    if (CONTROL_RE.test(key) || /\s/.test(key)) {
-      c.add(key, value, 'label key contains whitespace or control characters');
-      continue;
-    }
-    if (value.length > MAX_VALUE) {
-      c.add(key, value, `label value longer than ${MAX_VALUE} characters`);
-      continue;
-    }
-    if (CONTROL_RE.test(value)) {
-      c.add(key, value, 'label value contains control characters');
-      continue;
-    }
-    if (key === 'twine.nat.interfaces' || key === 'twine.gateway.interface') {
-      if (key === 'twine.gateway.interface') {
-        spec.warnings.push({ key, message: 'twine.gateway.interface is deprecated; use twine.nat.interfaces' });
+  if (value === '') {
+    a.c.add(key, value, 'missing interface pattern(s), e.g. wg+ or eth0,tun0');
+    return;
+  }
+  const pats = parseIfaceList(a.c, key, value);
+  a.nat = [...(a.nat ?? []), ...pats.filter((p) => !a.nat?.includes(p))];
+}
+
+function hostRoutesLabel(a: Acc, key: string, value: string): void {
+  const parts = value.split(',').map((p) => p.trim());
+  if (value === '' || parts.length > MAX_LIST) {
+    a.c.add(key, value, value === '' ? 'missing CIDR list' : `at most ${MAX_LIST} CIDRs`);
+    return;
+  }
+  for (const p of parts) {
+    const cidr = parseCidr(p);
+    if (typeof cidr === 'string') a.c.add(key, value, cidr);
+    else if (!a.spec.hostRoutes.some((h) => sameCidr(h, cidr))) a.spec.hostRoutes.push(cidr);
+  }
+}
+
+/** An absolute path inside the container, normalised; what is wrong as a string. */
+export function containerPathProblem(value: string): string | undefined {
+  if (value === '') return 'missing path (an absolute path inside the container, e.g. /tmp/gluetun/forwarded_port)';
+  if (!value.startsWith('/')) return `"${value}" is not an absolute path inside the container`;
+  const parts = value.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return `"${value}" has a ".." component: the path may lead outside the container`;
+  if (parts.length === 0 || value.endsWith('/')) return `"${value}" names a directory, not a file`;
+  return undefined;
+}
+
+function portFileLabel(a: Acc, key: string, value: string): void {
+  const problem = containerPathProblem(value);
+  if (problem) a.c.add(key, value, problem);
+  else a.portFile = `/${value.split('/').filter((p) => p !== '' && p !== '.').join('/')}`;
+}
+
+function forwardLabel(a: Acc, key: string, value: string, rest: string): void {
+  const f = parseForward(a.c, key, value, rest, true);
+  if (f) a.spec.forwards.push(f);
+}
+
+function deprecatedForwardLabel(a: Acc, key: string, value: string, rest: string): void {
+  a.spec.warnings.push({ key, message: 'twine.forward.<port> is deprecated; use twine.nat.forward.<port>' });
+  const f = parseForward(a.c, key, value, rest, false);
+  if (f) a.spec.forwards.push(f);
+}
+
+/** A CIDR (an address alone is a host), or a container reference. */
+function parseNet(p: string): NetSpec | string {
+  if (p.includes('/') || p.includes(':') || /^[\d.]+$/.test(p)) {
+    const cidr = parseCidr(p);
+    return typeof cidr === 'string' ? cidr : { kind: 'cidr', cidr };
+  }
+  const ref = parseRef(p);
+  return typeof ref === 'string' ? ref : { kind: 'ref', name: (ref as { name: string }).name };
+}
+
+/** "<cidr>" or "<container>", comma-separated. */
+function parseNetList(c: Collector, key: string, value: string): NetSpec[] | undefined {
+  const parts = value.split(',').map((p) => p.trim());
+  if (value === '' || parts.length > MAX_LIST) {
+    c.add(key, value, value === '' ? 'missing network list (CIDRs or container names, comma-separated)' : `at most ${MAX_LIST} networks`);
+    return undefined;
+  }
+  const out: NetSpec[] = [];
+  let ok = true;
+  for (const p of parts) {
+    const net = parseNet(p);
+    if (typeof net === 'string') {
+      c.add(key, value, net);
+      ok = false;
+    } else if (!out.some((o) => JSON.stringify(o) === JSON.stringify(net))) out.push(net);
+  }
+  return ok ? out : undefined;
+}
+
+function whitelistLabel(a: Acc, key: string, value: string, rest: string): void {
+  const dot = rest.lastIndexOf('.');
+  const side = dot < 0 ? rest : rest.slice(dot + 1);
+  const pat = dot < 0 ? '' : rest.slice(0, dot);
+  let ok = true;
+  if (side !== 'from' && side !== 'to') {
+    a.c.add(key, value, 'a whitelist label ends in .from or .to: twine.nat.whitelist.[<pat>.]from|to');
+    ok = false;
+  }
+  const problem = pat === '' ? undefined : ifacePatternProblem(pat);
+  if (problem) {
+    a.c.add(key, value, problem);
+    ok = false;
+  }
+  const nets = parseNetList(a.c, key, value);
+  if (!ok || !nets) return;
+  const w = a.whitelists.get(pat) ?? (pat === '' ? {} : { iface: pat });
+  w[side as 'from' | 'to'] = { label: key, nets };
+  a.whitelists.set(pat, w);
+}
+
+/** Labels known by their whole key. */
+const EXACT_LABELS: Record<string, LabelHandler> = {
+  'twine.nat.interfaces': natInterfacesLabel,
+  'twine.gateway.interface': natInterfacesLabel,
+  'twine.nat.killswitch': (a, key, value) => {
+    const k = parseKillSwitch(a.c, key, value);
+    if (k !== undefined) a.spec.killSwitch = k;
+  },
+  'twine.nat.mss': (a, key, value) => {
+    const m = parseMss(a.c, key, value);
+    if (m !== undefined) a.spec.mss = m;
+  },
+  'twine.host.routes': hostRoutesLabel,
+  [PORT_FILE_LABEL]: portFileLabel,
+};
+
+/** Labels known by a prefix, the rest of the key being an argument; the first that matches reads the label. */
+const PREFIX_LABELS: [string, LabelHandler][] = [
+  ['twine.nat.forward.', forwardLabel],
+  [WHITELIST_PREFIX, whitelistLabel],
+  ['twine.forward.', deprecatedForwardLabel],
+  ['twine.route.', (a, key, value, rest) => {
+    const r = parseRoute(a.c, key, value, rest);
+    if (r) a.spec.routes.push(r);
+  }],
+  ['twine.iptables.rule.', (a, key, value, rest) => {
+    const r = parseRuleLabel(a.c, key, value, rest);
+    if (r) a.spec.rules.push(r);
+  }],
+];
+
+/** Why a label cannot be read at all (before its handler runs), or undefined. */
+function labelShapeProblem(key: string, value: string): string | undefined {
+  if (key.length > MAX_KEY) return `label key longer than ${MAX_KEY} characters`;
+  if (CONTROL_RE.test(key) || /\s/.test(key)) return 'label key contains whitespace or control characters';
+  if (value.length > MAX_VALUE) return `label value longer than ${MAX_VALUE} characters`;
+  if (CONTROL_RE.test(value)) return 'label value contains control characters';
+  return undefined;
+}
+
+function readLabel(a: Acc, key: string, raw: unknown): void {
+  if (typeof raw !== 'string') {
+    a.c.add(key, String(raw), 'label value must be a string');
+    return;
+  }
+  const value = raw.trim();
+  const problem = labelShapeProblem(key, value);
+  if (problem) {
+    a.c.add(key, value, problem);
+    return;
+  }
+  const exact = Object.hasOwn(EXACT_LABELS, key) ? EXACT_LABELS[key] : undefined;
+  if (exact) return exact(a, key, value, '');
+  const byPrefix = PREFIX_LABELS.find(([prefix]) => key.startsWith(prefix));
+  if (byPrefix) return byPrefix[1](a, key, value, key.slice(byPrefix[0].length));
+  a.c.add(key, value, 'unknown twine label (see the label reference: twine.nat.*, twine.route.*, twine.iptables.rule.*, twine.host.routes)');
+}
+
+/** Is every interface `pat` matches also matched by one of the nat patterns? */
+export function patternCovered(pat: IfacePattern, nat: readonly IfacePattern[]): boolean {
+  return nat.some((n) => {
+    if (n === '+' || n === pat) return true;
+    if (!n.endsWith('+')) return false;
+    const stem = n.slice(0, -1);
+    return pat !== '+' && pat.startsWith(stem);
+  });
+}
+
+/** The whitelists and the port file: on a gateway's interfaces, and used by a forward. */
+function checkGatewayLabels(a: Acc, labels: Record<string, string>): void {
+  const { c, nat } = a;
+  const value = (k: string) => labels[k]?.trim() ?? '';
+  for (const w of a.whitelists.values()) {
+    for (const side of [w.from, w.to]) {
+      if (!side) continue;
+      if (nat === undefined) c.add(side.label, value(side.label), 'applies to a NAT gateway only: set twine.nat.interfaces on this container too');
+      else if (w.iface !== undefined && !patternCovered(w.iface, nat)) {
+        c.add(side.label, value(side.label), `"${w.iface}" matches interfaces that are not nat interfaces (twine.nat.interfaces=${nat.join(',')}): a whitelist restricts what leaves through a nat interface`);
       }
-      if (value === '') {
-        c.add(key, value, 'missing interface pattern(s), e.g. wg+ or eth0,tun0');
-        continue;
-      }
-      const pats = parseIfaceList(c, key, value);
-      nat = [...(nat ?? []), ...pats.filter((p) => !nat?.includes(p))];
-    } else if (key === 'twine.nat.killswitch') {
-      const k = parseKillSwitch(c, key, value);
-      if (k !== undefined) spec.killSwitch = k;
-    } else if (key === 'twine.nat.mss') {
-      const m = parseMss(c, key, value);
-      if (m !== undefined) spec.mss = m;
-    } else if (key.startsWith('twine.nat.forward.')) {
-      const f = parseForward(c, key, value, key.slice('twine.nat.forward.'.length), true);
-      if (f) spec.forwards.push(f);
-    } else if (key.startsWith('twine.forward.')) {
-      spec.warnings.push({ key, message: 'twine.forward.<port> is deprecated; use twine.nat.forward.<port>' });
-      const f = parseForward(c, key, value, key.slice('twine.forward.'.length), false);
-      if (f) spec.forwards.push(f);
-    } else if (key.startsWith('twine.route.')) {
-      const r = parseRoute(c, key, value, key.slice('twine.route.'.length));
-      if (r) spec.routes.push(r);
-    } else if (key.startsWith('twine.iptables.rule.')) {
-      const r = parseRuleLabel(c, key, value, key.slice('twine.iptables.rule.'.length));
-      if (r) spec.rules.push(r);
-    } else if (key === 'twine.host.routes') {
-      const parts = value.split(',').map((p) => p.trim());
-      if (value === '' || parts.length > MAX_LIST) {
-        c.add(key, value, value === '' ? 'missing CIDR list' : `at most ${MAX_LIST} CIDRs`);
-        continue;
-      }
-      for (const p of parts) {
-        const cidr = parseCidr(p);
-        if (typeof cidr === 'string') c.add(key, value, cidr);
-        else if (!spec.hostRoutes.some((h) => sameCidr(h, cidr))) spec.hostRoutes.push(cidr);
-      }
-    } else {
-      c.add(key, value, 'unknown twine label (see the label reference: twine.nat.*, twine.route.*, twine.iptables.rule.*, twine.host.routes)');
     }
   }
-  // Cross-label checks.
-  for (const key of ['twine.nat.killswitch', 'twine.nat.mss']) {
-    if (Object.hasOwn(labels, key) && nat === undefined) {
-      c.add(key, labels[key]?.trim() ?? '', 'applies to a NAT gateway only: set twine.nat.interfaces on this container too');
-    }
+  const fileForwards = a.spec.forwards.filter((f) => f.fromFile);
+  if (a.portFile !== undefined && fileForwards.length === 0) {
+    c.add(PORT_FILE_LABEL, value(PORT_FILE_LABEL), 'no forward uses it: add twine.nat.forward.[<pat>.]file[/tcp|udp]=<dest>[:<port>]');
   }
-  checkOverlaps(c, spec.forwards, labels);
+  const seen = new Map<string, string>();
+  for (const f of fileForwards) {
+    const k = `${f.iface}\0${f.proto}`;
+    const prev = seen.get(k);
+    if (prev) c.add(f.label, value(f.label), `overlaps ${prev} (same interfaces, protocol and port file)`);
+    else seen.set(k, f.label);
+  }
+  if (fileForwards.length > 0) a.spec.portFile = a.portFile ?? DEFAULT_PORT_FILE;
+  if (a.whitelists.size > 0) a.spec.whitelists = [...a.whitelists.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, w]) => w);
+}
+
+function checkRoutes(c: Collector, spec: Spec, labels: Record<string, string>, limits: Pick<Limits, 'routes'>): void {
   const seenRoutes = new Map<string, string>();
   for (const r of spec.routes) {
     const id = `${r.cidr.addr}/${r.cidr.prefixLen}`;
@@ -437,10 +591,50 @@ export function parseLabels(container: string, labels: Record<string, string>, l
       `the labels ask for ${routeCount} routes (twine.route.* and twine.host.routes), more than the limit of ${limits.routes} per container (${LIMIT_OPTIONS.routes} raises it)`,
     );
   }
+}
+
+/** The twine.* keys, sorted; over the label limit, the error naming the first beyond it is thrown. */
+function twineKeys(c: Collector, labels: Record<string, string>, limit: number): string[] {
+  const keys = Object.keys(labels)
+    .filter((k) => k.startsWith('twine.'))
+    .sort();
+  if (keys.length > limit) {
+    const first = keys[limit]!;
+    c.add(
+      first,
+      String(labels[first]),
+      `the container has ${keys.length} twine.* labels, more than the limit of ${limit} per container (this is the first beyond it, in key order; ${LIMIT_OPTIONS.labels} raises the limit)`,
+    );
+    c.check();
+  }
+  return keys;
+}
+
+/**
+ * Validate a container's labels. Non-twine labels are ignored; every problem
+ * with a twine.* label is reported in one LabelError.
+ */
+export function parseLabels(container: string, labels: Record<string, string>, limits: Pick<Limits, 'labels' | 'routes'> = DEFAULT_LIMITS): Spec {
+  const c = new Collector(container);
+  const a: Acc = { c, spec: { forwards: [], routes: [], rules: [], hostRoutes: [], warnings: [] }, whitelists: new Map() };
+  for (const key of twineKeys(c, labels, limits.labels)) readLabel(a, key, labels[key]);
+  const { spec, nat } = a;
+  for (const key of ['twine.nat.killswitch', 'twine.nat.mss']) {
+    if (Object.hasOwn(labels, key) && nat === undefined) {
+      c.add(key, labels[key]?.trim() ?? '', 'applies to a NAT gateway only: set twine.nat.interfaces on this container too');
+    }
+  }
+  checkGatewayLabels(a, labels);
+  checkOverlaps(
+    c,
+    spec.forwards.filter((f) => !f.fromFile),
+    labels,
+  );
+  checkRoutes(c, spec, labels, limits);
   c.check();
   if (nat !== undefined) spec.natInterfaces = nat;
-  spec.rules.sort((a, b) =>
-    a.chain === b.chain ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : TWINE_CHAINS.indexOf(a.chain) - TWINE_CHAINS.indexOf(b.chain),
+  spec.rules.sort((x, y) =>
+    x.chain === y.chain ? (x.name < y.name ? -1 : x.name > y.name ? 1 : 0) : TWINE_CHAINS.indexOf(x.chain) - TWINE_CHAINS.indexOf(y.chain),
   );
   return spec;
 }

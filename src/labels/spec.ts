@@ -31,6 +31,33 @@ export interface ForwardSpec {
   port: PortRange;
   dest: Dest;
   destPort: PortRange;
+  /**
+   * The port comes from the gateway's forwarded-port file (twine.nat.forward.[<pat>.]file):
+   * `port` is then a placeholder ({0, 0}); so is `destPort` unless `fixedDestPort`.
+   */
+  fromFile?: true;
+  /** With fromFile: the label named a destination port, which stays whatever the file says. */
+  fixedDestPort?: true;
+}
+
+/** A network in a whitelist: a CIDR, or a container reference (its addresses). */
+export type NetSpec = { kind: 'cidr'; cidr: Cidr } | { kind: 'ref'; name: string };
+
+/** One side (from or to) of a whitelist: the label it came from and its networks. */
+export interface WhitelistSide {
+  label: string;
+  nets: NetSpec[];
+}
+
+/**
+ * twine.nat.whitelist.[<pat>.]from / .to: forwarded traffic leaving through
+ * interfaces matching `iface` (every nat interface when absent) is accepted
+ * only from `from` and only to `to` (a side that is absent does not restrict).
+ */
+export interface WhitelistSpec {
+  iface?: IfacePattern;
+  from?: WhitelistSide;
+  to?: WhitelistSide;
 }
 
 export interface RouteSpec {
@@ -74,4 +101,8 @@ export interface Spec {
   rules: RuleSpec[];
   hostRoutes: Cidr[];
   warnings: LabelWarning[];
+  /** twine.nat.whitelist.*; absent when there is none. Sorted by pattern (no pattern first). */
+  whitelists?: WhitelistSpec[];
+  /** The forwarded-port file (twine.nat.portfile, or its default) when a forward takes its port from it. */
+  portFile?: string;
 }

@@ -77,8 +77,23 @@ export interface NativeBinding {
    * digits; -1 when the process is gone (or the pid cannot be one).
    */
   pidCheck(pids: number[], ids: string[]): Promise<Float64Array>;
+  /**
+   * A regular file of at most maxBytes inside process pid's root (/proc/<pid>/root),
+   * `path` relative to it, resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS),
+   * read on a worker: its bytes, or why not.
+   */
+  rootFileRead(pid: number, path: string, maxBytes: number): Promise<RootFileAnswer>;
   /** True when the addon was built with libnftables (then nftRun exists). */
   readonly nftAvailable: boolean;
   /** Runs nft input (JSON or a command) in the namespace; resolves with nft's (JSON) output. */
   nftRun?(target: NativeTarget, input: string): Promise<string>;
+}
+
+/** What rootFileRead found. */
+export interface RootFileAnswer {
+  status: 'ok' | 'missing' | 'escape' | 'notFile' | 'tooBig' | 'gone' | 'error';
+  errno: number;
+  /** Bytes read (ok), or the file's size (tooBig). */
+  size: number;
+  data?: string;
 }

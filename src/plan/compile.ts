@@ -31,12 +31,12 @@
 // Each rule built here has the nft text it lists as beside it (`nft list
 // table inet twine`, addresses from the golden scenarios).
 
-import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, REPLY_MARK_CHAIN, REPLY_ROUTE_CHAIN, internTable, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
+import { BASE_CHAINS, GATEWAY_CHAIN, KILLSWITCH_COUNTER, WHITELIST_COUNTER, REPLY_MARK_CHAIN, REPLY_ROUTE_CHAIN, internTable, makeRule, type ChainDef, type NftExpr, type RuleDef, type TableDef } from '../firewall/nft.js';
 import type { PortRange } from '../labels/spec.js';
 import { TWINE_CHAINS } from '../iptables/chains.js';
 import { RTPROT_BOOT, TWINE_REPLY_MARK, TWINE_REPLY_TABLE, TWINE_RT_PROTO, TWINE_RULE_PRIORITY, type Route, type Rule } from '../netns/types.js';
 import type { Family } from '../net/ip.js';
-import type { DesiredForward, DesiredRoute, DesiredState, ForwardTarget } from '../resolve/desired.js';
+import type { DesiredForward, DesiredRoute, DesiredState, DesiredWhitelist, ForwardTarget } from '../resolve/desired.js';
 import { RuleLimitError, type LabelRules } from '../errors.js';
 import type { Plan, SysctlSetting } from './types.js';
 
@@ -198,7 +198,52 @@ function gatewayRules(d: DesiredState): { rules: RuleDef[]; counters: string[] }
     rules.push(makeRule(GATEWAY_CHAIN.name, [...not('iifname'), ...not('oifname'), notDnat, { counter: KILLSWITCH_COUNTER }, { drop: null }], 'twine.nat.killswitch'));
     counters.push(KILLSWITCH_COUNTER);
   }
+  const allow = (d.whitelists ?? []).flatMap((w) => whitelistRules(w, pats));
+  if (allow.length > 0) {
+    rules.push(...allow);
+    counters.push(WHITELIST_COUNTER);
+  }
   return { rules, counters };
+}
+
+const ctOriginal: NftExpr = eq({ ct: { key: 'direction' } }, 'original');
+
+/** An anonymous set of networks ("10.0.0.0/8", "fd00::1/128") for a match. */
+function netSet(nets: readonly string[]): { set: (string | { prefix: { addr: string; len: number } })[] } {
+  return {
+    set: nets.map((n) => {
+      const [addr = '', len = ''] = n.split('/');
+      const full = addr.includes(':') ? 128 : 32;
+      return Number(len) === full ? addr : { prefix: { addr, len: Number(len) } };
+    }),
+  };
+}
+
+/**
+ * A whitelist's drops: a packet forwarded out of an interface it covers, in a
+ * connection's original direction and not DNAT'ed by a forward, is dropped
+ * when its source (from) or destination (to) is not listed. A side with no
+ * network of a family drops that whole family. Replies pass: their connection
+ * was let through in its original direction.
+ */
+function whitelistRules(w: DesiredWhitelist, nat: readonly string[]): RuleDef[] {
+  const out: RuleDef[] = [];
+  const oifs = (w.iface !== undefined ? [w.iface] : nat).map((p) => ifaceMatch('oifname', p));
+  for (const [side, field] of [
+    [w.from, 'saddr'],
+    [w.to, 'daddr'],
+  ] as const) {
+    if (!side) continue;
+    for (const family of [4, 6] as const) {
+      const nets = family === 4 ? side.v4 : side.v6;
+      const notListed: NftExpr[] = nets.length > 0 ? [{ match: { op: '!=', left: { payload: { protocol: ipProto(family), field } }, right: netSet(nets) } }] : [];
+      for (const oif of oifs) {
+        const expr: NftExpr[] = [...(oif ? [oif] : []), eq({ meta: { key: 'nfproto' } }, nfproto(family)), ctOriginal, notDnat, ...notListed, { counter: WHITELIST_COUNTER }, { drop: null }];
+        out.push(makeRule(GATEWAY_CHAIN.name, expr, side.label));
+      }
+    }
+  }
+  return out;
 }
 
 const ctMark: NftExpr = { ct: { key: 'mark' } };

@@ -133,14 +133,24 @@ export function explainText(res: Resolution, plan: Plan): string {
     const port = f.port.lo === f.port.hi ? `${f.port.lo}` : `${f.port.lo}-${f.port.hi}`;
     const dport = f.destPort.lo === f.destPort.hi ? `${f.destPort.lo}` : `${f.destPort.lo}-${f.destPort.hi}`;
     if (f.state === 'down') {
-      out.push(`  ${f.iface} ${f.proto}/${port} → ${f.dest}:${dport}   DOWN: ${f.reason ?? ''}`);
+      out.push(f.portFile ? `  ${f.iface} ${f.proto}/(port file) → ${f.dest}   DOWN: ${f.reason ?? ''}` : `  ${f.iface} ${f.proto}/${port} → ${f.dest}:${dport}   DOWN: ${f.reason ?? ''}`);
       continue;
     }
+    if (f.portFile) out.push(`  port ${port} from ${f.portFile.path}${f.portFile.problem ? ` (kept: ${f.portFile.problem})` : ''}:`);
     for (const t of f.targets) {
       out.push(
         `  ${f.iface} ${f.proto}/${port} → ${t.family === 6 ? `[${t.ip}]` : t.ip}:${dport}${t.dev ? ` dev ${t.dev}` : ''}` +
           `   (${f.iface === 'lo' ? 'via route_localnet' : t.masquerade ? 'masquerade' : 'keeps client address'})`,
       );
+    }
+  }
+
+  if (d.whitelists?.length) {
+    out.push('', 'whitelists (what may leave through a nat interface; the rest is dropped, counter whitelist):');
+    for (const w of d.whitelists) {
+      for (const [word, side] of [['from', w.from], ['to', w.to]] as const) {
+        if (side) out.push(`  ${w.iface ?? 'any nat interface'} ${word}: ${[...side.v4, ...side.v6].join(', ') || 'nothing'}${side.down?.length ? `; not resolved, allowing nothing: ${side.down.join(', ')}` : ''}`);
+      }
     }
   }
 

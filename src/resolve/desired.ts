@@ -61,6 +61,35 @@ export interface DesiredForward {
   /** One per address family the destination can be reached with. */
   targets: ForwardTarget[];
   reason?: string;
+  /** A forward of the gateway's forwarded-port file: the file, and what it said at the last read. */
+  portFile?: PortFileState;
+}
+
+/**
+ * What the forwarded-port file said at the last read: a port, or why there is
+ * none (`problem`: missing, empty, malformed, or refused: a path leaving the
+ * container, a file too big). A refused read keeps the port of the last good one.
+ */
+export interface PortFileState {
+  path: string;
+  port?: number;
+  problem?: string;
+}
+
+/** One side of a whitelist, resolved: the networks (CIDR text) per family. */
+export interface DesiredWhitelistSide {
+  label: string;
+  v4: string[];
+  v6: string[];
+  /** References that did not resolve: they allow nothing (fail closed). */
+  down?: string[];
+}
+
+export interface DesiredWhitelist {
+  /** Absent: every nat interface. */
+  iface?: IfacePattern;
+  from?: DesiredWhitelistSide;
+  to?: DesiredWhitelistSide;
 }
 
 export interface DesiredRule {
@@ -122,6 +151,8 @@ export interface DesiredState {
   dockerDefaults: DockerDefault[];
   replyPaths: ReplyPath[];
   warnings: LabelWarning[];
+  /** twine.nat.whitelist.*, resolved (absent when there is none). */
+  whitelists?: DesiredWhitelist[];
 }
 
 /** A reference that did not resolve, for status and logs. */

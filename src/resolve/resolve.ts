@@ -35,12 +35,14 @@
 import { LabelError } from '../errors.js';
 import { translateRule, type RefResolver } from '../firewall/iptables/translate.js';
 import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf, type Family } from '../net/ip.js';
-import { cidrText } from '../net/cidr.js';
-import type { Dest, RouteSpec, Spec } from '../labels/spec.js';
+import { cidrContains, cidrText, parseCidr, type Cidr } from '../net/cidr.js';
+import type { Dest, ForwardSpec, RouteSpec, RuleSpec, Spec, WhitelistSide } from '../labels/spec.js';
 import { SpecCache } from '../labels/spec-cache.js';
 import type {
   DesiredForward,
   DesiredHostRoute,
+  DesiredWhitelist,
+  DesiredWhitelistSide,
   DesiredRoute,
   DesiredRule,
   DesiredState,
@@ -295,113 +297,138 @@ export function resolveRoutes(source: ContainerInfo, spec: Spec, inv: Inventory)
   return spec.routes.map((rt) => resolveRoute(r, rt).route);
 }
 
-/** `specs` holds the other containers' labels, parsed (a planner shares one across the containers of a snapshot). */
-export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs: SpecCache = new SpecCache()): Resolution {
-  const r = new Resolver(source, inv);
-  // Many forwards to one destination ask once.
-  const allVia = new Map<string, boolean>();
-  const viaUs = (dest: ContainerInfo, family: Family): boolean => {
-    const k = `${dest.id}/${family}`;
-    let v = allVia.get(k);
-    if (v === undefined) allVia.set(k, (v = routesAllVia(dest, source, family, inv, specs)));
-    return v;
-  };
-  const deps = new Set<string>();
-  const refs = new Set<string>();
-  const unresolved: Unresolved[] = [];
-  const noteRef = (name: string) => {
-    refs.add(name);
-    for (const c of r.namedBy(name)) deps.add(c.id);
-  };
+/** What the parts of resolve() share: the lookups, and what they record for the whole resolution. */
+interface Ctx {
+  r: Resolver;
+  source: ContainerInfo;
+  inv: Inventory;
+  unresolved: Unresolved[];
+  noteRef(name: string): void;
+  viaUs(dest: ContainerInfo, family: Family): boolean;
+}
 
-  /** Per network id: MACs of the containers this one routes via there. */
-  const gatewayMacs = new Map<string, Set<string>>();
-  const noteMac = (networkId: string, mac: string | undefined) => {
-    if (mac === undefined) return;
-    const set = gatewayMacs.get(networkId) ?? new Set<string>();
-    set.add(mac);
-    gatewayMacs.set(networkId, set);
-  };
-  const routes: DesiredRoute[] = spec.routes.map((rt) => {
-    if (rt.dest.kind === 'ref') noteRef(rt.dest.name);
-    const x = resolveRoute(r, rt);
-    if (x.gatewayMac) noteMac(x.gatewayMac.networkId, x.gatewayMac.mac);
-    if (x.unresolved) unresolved.push(x.unresolved);
-    return x.route;
-  });
+/** The port a forward of the forwarded-port file takes now, or why it is down. */
+function filePort(x: Ctx, f: ForwardSpec, spec: Spec): { port: number } | { reason: string } {
+  const reading = x.inv.portFiles?.get(x.source.id);
+  if (reading?.port === undefined) return { reason: reading?.problem ?? 'the forwarded-port file was not read yet' };
+  const p = reading.port;
+  const clash = spec.forwards.find((o) => !o.fromFile && o.proto === f.proto && o.iface === f.iface && o.port.lo <= p && p <= o.port.hi);
+  if (clash) return { reason: `port ${p} from the forwarded-port file is already forwarded by ${clash.label}` };
+  return { port: p };
+}
 
-  const forwards: DesiredForward[] = spec.forwards.map((f) => {
-    const base = { label: f.label, iface: f.iface, proto: f.proto, port: f.port, destPort: f.destPort, dest: destText(f.dest) };
-    const targets: ForwardTarget[] = [];
-    const families: Family[] = f.iface === 'lo' ? [4] : [4, 6];
-    if (f.dest.kind === 'ip') {
-      const family = f.dest.family;
-      const a = r.attachmentFor(f.dest.ip, family);
-      const holder = r.holderOf(f.dest.ip, family);
-      targets.push({
-        family,
-        ip: f.dest.ip,
-        ...(a?.iface ? { dev: a.iface } : {}),
-        masquerade: !(holder && viaUs(holder, family)),
-      });
-    } else {
-      noteRef(f.dest.name);
-      for (const family of families) {
-        const m = r.lookup(f.dest.name, family);
-        if (!m) continue;
-        targets.push({
-          family,
-          ip: m.ip,
-          ...(m.src.iface ? { dev: m.src.iface } : {}),
-          masquerade: !viaUs(m.c, family),
-          via: peerOf(m),
-        });
-      }
-      if (targets.length === 0) {
-        const reason = r.whyNot(f.dest.name, 'forward destination');
-        unresolved.push({ label: f.label, ref: f.dest.name, reason });
-        return { ...base, state: 'down', targets, reason };
-      }
+function resolveForward(x: Ctx, f: ForwardSpec, spec: Spec): DesiredForward {
+  const { r } = x;
+  let port = f.port;
+  let destPort = f.destPort;
+  const fileState = f.fromFile && spec.portFile !== undefined ? { path: spec.portFile, ...x.inv.portFiles?.get(x.source.id) } : undefined;
+  const portFile = fileState ? { portFile: fileState } : {};
+  if (f.fromFile) {
+    const fp = filePort(x, f, spec);
+    if ('reason' in fp) {
+      if (f.dest.kind === 'ref') x.noteRef(f.dest.name);
+      return { label: f.label, iface: f.iface, proto: f.proto, port, destPort, dest: destText(f.dest), state: 'down', targets: [], reason: fp.reason, ...portFile };
     }
+    port = { lo: fp.port, hi: fp.port };
+    if (!f.fixedDestPort) destPort = port;
+  }
+  const base = { label: f.label, iface: f.iface, proto: f.proto, port, destPort, dest: destText(f.dest), ...portFile };
+  const targets: ForwardTarget[] = [];
+  if (f.dest.kind === 'ip') {
+    const family = f.dest.family;
+    const a = r.attachmentFor(f.dest.ip, family);
+    const holder = r.holderOf(f.dest.ip, family);
+    targets.push({ family, ip: f.dest.ip, ...(a?.iface ? { dev: a.iface } : {}), masquerade: !(holder && x.viaUs(holder, family)) });
     return { ...base, state: 'up', targets };
-  });
+  }
+  x.noteRef(f.dest.name);
+  const families: Family[] = f.iface === 'lo' ? [4] : [4, 6];
+  for (const family of families) {
+    const m = r.lookup(f.dest.name, family);
+    if (!m) continue;
+    targets.push({ family, ip: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), masquerade: !x.viaUs(m.c, family), via: peerOf(m) });
+  }
+  if (targets.length === 0) {
+    const reason = r.whyNot(f.dest.name, 'forward destination');
+    x.unresolved.push({ label: f.label, ref: f.dest.name, reason });
+    return { ...base, state: 'down', targets, reason };
+  }
+  return { ...base, state: 'up', targets };
+}
 
-  const rules: DesiredRule[] = spec.rules.map((rule) => {
-    const base = { label: rule.label, name: rule.name, chain: rule.chain };
-    try {
-      const parsed = rule.parsed;
-      parsed.refs.forEach(noteRef);
-      const failed: string[] = [];
-      const refResolver: RefResolver = (ref) => {
-        const v4 = r.lookup(ref, 4)?.ip;
-        const v6 = r.lookup(ref, 6)?.ip;
-        if (!v4 && !v6) {
-          failed.push(ref);
-          return undefined;
-        }
-        return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
-      };
-      for (const ref of parsed.refs) refResolver(ref);
-      if (failed.length > 0) {
-        const reason = failed.map((ref) => r.whyNot(ref, 'rule address')).join('; ');
-        for (const ref of failed) unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref, 'rule address') });
-        return { ...base, state: 'down', reason };
+function resolveRule(x: Ctx, rule: RuleSpec): DesiredRule {
+  const { r } = x;
+  const base = { label: rule.label, name: rule.name, chain: rule.chain };
+  try {
+    const parsed = rule.parsed;
+    parsed.refs.forEach(x.noteRef);
+    const failed: string[] = [];
+    const refResolver: RefResolver = (ref) => {
+      const v4 = r.lookup(ref, 4)?.ip;
+      const v6 = r.lookup(ref, 6)?.ip;
+      if (!v4 && !v6) {
+        failed.push(ref);
+        return undefined;
       }
-      const t = translateRule(parsed, refResolver);
-      return { ...base, state: 'up', expr: t.expr, ...(t.comment !== undefined ? { comment: t.comment } : {}) };
-    } catch (e) {
-      return { ...base, state: 'down', reason: `cannot translate: ${(e as Error).message}` };
+      return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
+    };
+    for (const ref of parsed.refs) refResolver(ref);
+    if (failed.length > 0) {
+      const reason = failed.map((ref) => r.whyNot(ref, 'rule address')).join('; ');
+      for (const ref of failed) x.unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref, 'rule address') });
+      return { ...base, state: 'down', reason };
     }
-  });
+    const t = translateRule(parsed, refResolver);
+    return { ...base, state: 'up', expr: t.expr, ...(t.comment !== undefined ? { comment: t.comment } : {}) };
+  } catch (e) {
+    return { ...base, state: 'down', reason: `cannot translate: ${(e as Error).message}` };
+  }
+}
 
-  const hostRoutes: DesiredHostRoute[] = spec.hostRoutes.map((h) => {
-    const n = source.networks.find((a) => addressOf(a, h.family));
-    const via = n && addressOf(n, h.family);
-    return via
-      ? { family: h.family, dst: cidrText(h), via }
-      : { family: h.family, dst: cidrText(h), reason: `${source.name} has no IPv${h.family} address` };
-  });
+/** Networks of one family with those inside another dropped (an nft interval set takes no overlaps). */
+function outermost(cidrs: Cidr[]): string[] {
+  const keep = cidrs.filter((c, i) => !cidrs.some((o, j) => j !== i && cidrContains(o, c) && (!cidrContains(c, o) || j < i)));
+  return keep.map(cidrText).sort();
+}
 
+function resolveWhitelistSide(x: Ctx, side: WhitelistSide): DesiredWhitelistSide {
+  const cidrs: Cidr[] = [];
+  const down: string[] = [];
+  for (const n of side.nets) {
+    if (n.kind === 'cidr') {
+      cidrs.push(n.cidr);
+      continue;
+    }
+    x.noteRef(n.name);
+    let any = false;
+    for (const family of [4, 6] as const) {
+      const ip = x.r.lookup(n.name, family)?.ip;
+      const c = ip === undefined ? undefined : parseCidr(ip);
+      if (c !== undefined && typeof c !== 'string') {
+        cidrs.push(c);
+        any = true;
+      }
+    }
+    if (!any) {
+      const reason = `${x.r.whyNot(n.name, 'rule address')}; it allows nothing until it resolves`;
+      x.unresolved.push({ label: side.label, ref: n.name, reason });
+      down.push(n.name);
+    }
+  }
+  const out: DesiredWhitelistSide = { label: side.label, v4: outermost(cidrs.filter((c) => c.family === 4)), v6: outermost(cidrs.filter((c) => c.family === 6)) };
+  return down.length > 0 ? { ...out, down } : out;
+}
+
+function resolveWhitelists(x: Ctx, spec: Spec): DesiredWhitelist[] {
+  return (spec.whitelists ?? []).map((w) => ({
+    ...(w.iface !== undefined ? { iface: w.iface } : {}),
+    ...(w.from ? { from: resolveWhitelistSide(x, w.from) } : {}),
+    ...(w.to ? { to: resolveWhitelistSide(x, w.to) } : {}),
+  }));
+}
+
+/** Docker's default routes, and the reply paths of published ports when routes of that family go via a gateway. */
+function dockerPaths(source: ContainerInfo, spec: Spec, gatewayMacs: Map<string, Set<string>>): { dockerDefaults: DockerDefault[]; replyPaths: ReplyPath[] } {
   const dockerDefaults: DockerDefault[] = [];
   const replyPaths: ReplyPath[] = [];
   for (const family of [4, 6] as const) {
@@ -422,12 +449,55 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
       });
     }
   }
+  return { dockerDefaults, replyPaths };
+}
 
-  const ipv6 =
-    source.networks.some((n) => n.ipv6) ||
-    routes.some((x) => x.family === 6) ||
-    forwards.some((f) => f.targets.some((t) => t.family === 6));
+function resolveHostRoute(source: ContainerInfo, h: Cidr): DesiredHostRoute {
+  const n = source.networks.find((a) => addressOf(a, h.family));
+  const via = n && addressOf(n, h.family);
+  return via ? { family: h.family, dst: cidrText(h), via } : { family: h.family, dst: cidrText(h), reason: `${source.name} has no IPv${h.family} address` };
+}
 
+/** `specs` holds the other containers' labels, parsed (a planner shares one across the containers of a snapshot). */
+export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs: SpecCache = new SpecCache()): Resolution {
+  const r = new Resolver(source, inv);
+  // Many forwards to one destination ask once.
+  const allVia = new Map<string, boolean>();
+  const deps = new Set<string>();
+  const refs = new Set<string>();
+  const x: Ctx = {
+    r,
+    source,
+    inv,
+    unresolved: [],
+    noteRef: (name) => {
+      refs.add(name);
+      for (const c of r.namedBy(name)) deps.add(c.id);
+    },
+    viaUs: (dest, family) => {
+      const k = `${dest.id}/${family}`;
+      let v = allVia.get(k);
+      if (v === undefined) allVia.set(k, (v = routesAllVia(dest, source, family, inv, specs)));
+      return v;
+    },
+  };
+  /** Per network id: MACs of the containers this one routes via there. */
+  const gatewayMacs = new Map<string, Set<string>>();
+  const routes: DesiredRoute[] = spec.routes.map((rt) => {
+    if (rt.dest.kind === 'ref') x.noteRef(rt.dest.name);
+    const res = resolveRoute(r, rt);
+    if (res.gatewayMac?.mac !== undefined) {
+      const set = gatewayMacs.get(res.gatewayMac.networkId) ?? new Set<string>();
+      set.add(res.gatewayMac.mac);
+      gatewayMacs.set(res.gatewayMac.networkId, set);
+    }
+    if (res.unresolved) x.unresolved.push(res.unresolved);
+    return res.route;
+  });
+  const forwards = spec.forwards.map((f) => resolveForward(x, f, spec));
+  const rules = spec.rules.map((rule) => resolveRule(x, rule));
+  const whitelists = resolveWhitelists(x, spec);
+  const ipv6 = source.networks.some((n) => n.ipv6) || routes.some((rt) => rt.family === 6) || forwards.some((f) => f.targets.some((t) => t.family === 6));
   const desired: DesiredState = {
     container: { id: source.id, name: source.name, pid: source.pid },
     natInterfaces: spec.natInterfaces ?? [],
@@ -438,10 +508,10 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     routes,
     forwards,
     rules,
-    hostRoutes,
-    dockerDefaults,
-    replyPaths,
+    hostRoutes: spec.hostRoutes.map((h) => resolveHostRoute(source, h)),
+    ...dockerPaths(source, spec, gatewayMacs),
     warnings: spec.warnings,
+    ...(whitelists.length > 0 ? { whitelists } : {}),
   };
-  return { desired, deps: [...deps].sort(), refs: [...refs].sort(), unresolved };
+  return { desired, deps: [...deps].sort(), refs: [...refs].sort(), unresolved: x.unresolved };
 }

@@ -38,7 +38,7 @@ export interface AppliedText {
  * What /api/containers/<name> answers: the engine's state of the container plus the counts of the table,
  * and for a NAT gateway with a kill switch the packets it dropped (read from the kernel for the request).
  */
-export type ContainerDoc = ContainerState & ContainerSummary & { appliedText?: AppliedText; killSwitchDropped?: number };
+export type ContainerDoc = ContainerState & ContainerSummary & { appliedText?: AppliedText; killSwitchDropped?: number; whitelistDropped?: number };
 
 export interface HealthDoc {
   ok: boolean;

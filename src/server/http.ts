@@ -175,6 +175,8 @@ export function createHandler(view: DaemonView, metrics: Metrics, log?: Logger, 
           const doc = containerDetailDoc(c);
           const dropped = await view.killSwitchDrops?.(c).catch(() => undefined);
           if (dropped !== undefined) doc.killSwitchDropped = dropped;
+          const denied = await view.whitelistDrops?.(c).catch(() => undefined);
+          if (denied !== undefined) doc.whitelistDropped = denied;
           sendJson(res, 200, doc, head);
         }
         else sendJson(res, 404, { error: `no container ${JSON.stringify(key)} known to twine (only containers with twine.* labels are tracked)` }, head);

@@ -4,7 +4,8 @@
 // counter are read from the DaemonView when Prometheus scrapes.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { TxEvent, TxResultKind } from '../engine/state.js';
+import type { ContainerState, TxEvent, TxResultKind } from '../engine/state.js';
+import type { DesiredState } from '../resolve/desired.js';
 import type { DaemonView } from './view.js';
 import { hasError } from './api.js';
 
@@ -15,6 +16,26 @@ export const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.1, 0.25
 export const DRIFT_REASON = 'resync';
 
 export const TX_RESULTS: readonly TxResultKind[] = ['applied', 'noop', 'failed', 'invalid', 'refused', 'gone'];
+
+/** A running container's port-file forwards and the port each forwards now (0 when down). */
+function portFileForwards(c: ContainerState): { label: string; port: number }[] {
+  const forwards = (c.desired as Partial<DesiredState> | undefined)?.forwards;
+  if (!c.running || !Array.isArray(forwards)) return [];
+  return forwards.filter((f) => f.portFile).map((f) => ({ label: f.label, port: f.state === 'up' ? f.port.lo : 0 }));
+}
+
+function forwardedPortGauge(registry: Registry, view: () => DaemonView | undefined): void {
+  new Gauge({
+    name: 'twine_forwarded_port',
+    help: "The port a forward of a gateway's forwarded-port file forwards now (0: none: the file is missing, empty or malformed)",
+    labelNames: ['container', 'label'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of view()?.containers() ?? []) for (const f of portFileForwards(c)) this.set({ container: c.name, label: f.label }, f.port);
+    },
+  });
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -91,6 +112,7 @@ export class Metrics {
         }
       },
     });
+    forwardedPortGauge(this.registry, () => self.view);
     this.driftRepairs = new Counter({
       name: 'twine_drift_repairs_total',
       help: 'Transactions that repaired drift found by the periodic re-check (a flushed table, a deleted route)',

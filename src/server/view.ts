@@ -22,6 +22,8 @@ export interface DaemonView {
   dockerConnects?(): number;
   /** Packets a NAT gateway's kill switch dropped, read from the kernel now; undefined without one. */
   killSwitchDrops?(c: ContainerState): Promise<number | undefined>;
+  /** Packets a NAT gateway's whitelists dropped, read from the kernel now; undefined without any. */
+  whitelistDrops?(c: ContainerState): Promise<number | undefined>;
   /** Docker events handled so far, and the work still under way (0: idle). */
   activity?(): { events: number; busy: number };
 }
@@ -32,6 +34,7 @@ export interface EngineLike {
   container(nameOrId: string): ContainerState | undefined;
   readonly reconciled: boolean;
   killSwitchDrops?(c: ContainerState): Promise<number | undefined>;
+  whitelistDrops?(c: ContainerState): Promise<number | undefined>;
   readonly eventsHandled?: number;
   readonly busy?: number;
 }
@@ -54,6 +57,7 @@ export function daemonView(engine: EngineLike, events: EventStreamLike): DaemonV
     dockerDown: () => events.disconnected,
     dockerConnects: () => events.connects,
     killSwitchDrops: (c) => engine.killSwitchDrops?.(c) ?? Promise.resolve(undefined),
+    whitelistDrops: (c) => engine.whitelistDrops?.(c) ?? Promise.resolve(undefined),
     activity: () => ({ events: engine.eventsHandled ?? 0, busy: engine.busy ?? 0 }),
   };
 }
