@@ -24,6 +24,19 @@ import { AlreadyRunningError, EXIT_ALREADY_RUNNING, UsageError } from '../errors
 /** In-flight transactions get this long to finish after SIGINT/SIGTERM. */
 const SHUTDOWN_GRACE_MS = 1500;
 
+/** Resolves with the first SIGINT or SIGTERM. */
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
 export async function runStart(values: OptionValues, io: CliIO): Promise<number> {
   const format = values['log-format'] as string;
   const log = createLogger({
@@ -87,15 +100,7 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
     if (r.failed > 0) log.warn({ nice: settings.nice, threads: r.threads, failed: r.failed, err: r.error }, 'could not set the CPU priority of every thread');
   }
 
-  const done = new Promise<string>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(sig);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const done = stopSignal();
   daemon.start();
   const signal = await done;
   const t0 = Date.now();
