@@ -55,6 +55,7 @@ export class Daemon {
       },
       onConnect: async ({ reconnect }) => {
         if (reconnect) this.reconnects++;
+        await this.readDockerVersion(docker);
         const t0 = performance.now();
         await this.engine.syncAll(reconnect ? 'reconnect' : 'start-up');
         log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length, ...this.engine.lastListing }, 'reconciled');
@@ -65,6 +66,19 @@ export class Daemon {
         if (!this.stopping) log.warn({ err: err.message, retryInMs }, 'docker unreachable; retrying');
       },
     });
+  }
+
+  /** The engine's version into the options the planner reads (it may have been upgraded while Twine was disconnected). */
+  private async readDockerVersion(docker: DockerClient): Promise<void> {
+    try {
+      const v = (await docker.version()).Version;
+      if (typeof v === 'string' && v !== '' && v !== this.opts.dockerVersion) {
+        this.opts.dockerVersion = v;
+        this.log.info({ dockerVersion: v }, 'docker engine version');
+      }
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'cannot read the docker engine version; no dns-leak warnings until it is known');
+    }
   }
 
   get dockerConnected(): boolean {

@@ -25,6 +25,12 @@ export interface EngineOptions {
   hostRoutesAllow?: Cidr[];
   /** How often the overlay networks' views are read for swarm tasks on other nodes (default 2000 ms; 0: only on events and re-syncs). */
   swarmPollMs?: number;
+  /**
+   * The Docker engine's version ("28.5.2"), read at every connect: where its
+   * embedded resolver forwards lookups from (../resolve/leaks.ts). Undefined:
+   * not known, and no dns-leak is reported (twine.dns=required refuses).
+   */
+  dockerVersion?: string;
   /** Twine's build (version and code), part of the inputs a kept plan is taken for (./plan-memo.ts); default ''. */
   build?: string;
 }

@@ -197,8 +197,9 @@ export class StartPaths {
 /** Families whose default route a container's labels replace (both when they do not parse: the cautious answer). */
 function replacesDefault(c: ContainerInfo, specs: SpecCache): { v4: boolean; v6: boolean } {
   try {
-    const routes = specs.specOf(c).routes.filter((r) => r.cidr.prefixLen === 0);
-    return { v4: routes.some((r) => r.cidr.family === 4), v6: routes.some((r) => r.cidr.family === 6) };
+    const spec = specs.specOf(c);
+    const routes = spec.routes.filter((r) => r.cidr.prefixLen === 0);
+    return { v4: routes.some((r) => r.cidr.family === 4), v6: spec.ipv6 === 'block' || routes.some((r) => r.cidr.family === 6) };
   } catch {
     return { v4: true, v6: true };
   }

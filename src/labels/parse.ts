@@ -326,6 +326,91 @@ function checkOverlaps(c: Collector, forwards: ForwardSpec[], labels: Record<str
   }
 }
 
+/** One valid-looking twine.* label into `spec`; returns the nat interfaces so far (merged across spellings). */
+function parseOne(c: Collector, spec: Spec, key: string, value: string, nat: IfacePattern[] | undefined): IfacePattern[] | undefined {
+  if (key === 'twine.nat.interfaces' || key === 'twine.gateway.interface') {
+    if (key === 'twine.gateway.interface') {
+      spec.warnings.push({ key, message: 'twine.gateway.interface is deprecated; use twine.nat.interfaces' });
+    }
+    if (value === '') {
+      c.add(key, value, 'missing interface pattern(s), e.g. wg+ or eth0,tun0');
+      return nat;
+    }
+    const pats = parseIfaceList(c, key, value);
+    return [...(nat ?? []), ...pats.filter((p) => !nat?.includes(p))];
+  } else if (key === 'twine.nat.killswitch') {
+    const k = parseKillSwitch(c, key, value);
+    if (k !== undefined) spec.killSwitch = k;
+  } else if (key === 'twine.nat.mss') {
+    const m = parseMss(c, key, value);
+    if (m !== undefined) spec.mss = m;
+  } else if (key.startsWith('twine.nat.forward.')) {
+    const f = parseForward(c, key, value, key.slice('twine.nat.forward.'.length), true);
+    if (f) spec.forwards.push(f);
+  } else if (key.startsWith('twine.forward.')) {
+    spec.warnings.push({ key, message: 'twine.forward.<port> is deprecated; use twine.nat.forward.<port>' });
+    const f = parseForward(c, key, value, key.slice('twine.forward.'.length), false);
+    if (f) spec.forwards.push(f);
+  } else if (key.startsWith('twine.route.')) {
+    const r = parseRoute(c, key, value, key.slice('twine.route.'.length));
+    if (r) spec.routes.push(r);
+  } else if (key.startsWith('twine.iptables.rule.')) {
+    const r = parseRuleLabel(c, key, value, key.slice('twine.iptables.rule.'.length));
+    if (r) spec.rules.push(r);
+  } else if (key === 'twine.host.routes') {
+    const parts = value.split(',').map((p) => p.trim());
+    if (value === '' || parts.length > MAX_LIST) {
+      c.add(key, value, value === '' ? 'missing CIDR list' : `at most ${MAX_LIST} CIDRs`);
+      return nat;
+    }
+    for (const p of parts) {
+      const cidr = parseCidr(p);
+      if (typeof cidr === 'string') c.add(key, value, cidr);
+      else if (!spec.hostRoutes.some((h) => sameCidr(h, cidr))) spec.hostRoutes.push(cidr);
+    }
+  } else if (key === 'twine.dns') {
+    if (value === 'required') spec.dns = 'required';
+    else c.add(key, value, "must be required (refuse to apply while the container's lookups would leave from the Docker host instead of through its routes)");
+  } else if (key === 'twine.ipv6') {
+    if (value === 'block' || value === 'allow') spec.ipv6 = value;
+    else c.add(key, value, 'must be block (IPv6 only on-link: for a gateway without IPv6) or allow (IPv6 keeps Docker\'s default route, without a warning)');
+  } else {
+    c.add(key, value, 'unknown twine label (see the label reference: twine.nat.*, twine.route.*, twine.iptables.rule.*, twine.host.routes, twine.dns, twine.ipv6)');
+  }
+  return nat;
+}
+
+/** Checks that involve more than one label. */
+function crossChecks(c: Collector, spec: Spec, labels: Record<string, string>, nat: IfacePattern[] | undefined, limits: Pick<Limits, 'routes'>): void {
+  for (const key of ['twine.nat.killswitch', 'twine.nat.mss']) {
+    if (Object.hasOwn(labels, key) && nat === undefined) {
+      c.add(key, labels[key]?.trim() ?? '', 'applies to a NAT gateway only: set twine.nat.interfaces on this container too');
+    }
+  }
+  checkOverlaps(c, spec.forwards, labels);
+  const seenRoutes = new Map<string, string>();
+  for (const r of spec.routes) {
+    const id = `${r.cidr.addr}/${r.cidr.prefixLen}`;
+    const prev = seenRoutes.get(id);
+    if (prev) c.add(r.label, labels[r.label]?.trim() ?? '', `same destination as ${prev}`);
+    else seenRoutes.set(id, r.label);
+  }
+  const routeCount = spec.routes.length + spec.hostRoutes.length;
+  if (routeCount > limits.routes) {
+    // Routes and host routes come in key order; name the label that crosses the limit.
+    const over = spec.routes.length > limits.routes ? spec.routes[limits.routes]!.label : 'twine.host.routes';
+    c.add(
+      over,
+      labels[over]?.trim() ?? '',
+      `the labels ask for ${routeCount} routes (twine.route.* and twine.host.routes), more than the limit of ${limits.routes} per container (${LIMIT_OPTIONS.routes} raises it)`,
+    );
+  }
+  const v6Default = spec.routes.find((r) => r.cidr.family === 6 && r.cidr.prefixLen === 0);
+  if (spec.ipv6 === 'block' && v6Default) {
+    c.add('twine.ipv6', labels['twine.ipv6']?.trim() ?? '', `contradicts ${v6Default.label}, which sends the IPv6 traffic via a gateway: use one of them`);
+  }
+}
+
 /**
  * Validate a container's labels. Non-twine labels are ignored; every problem
  * with a twine.* label is reported in one LabelError.
@@ -369,74 +454,9 @@ export function parseLabels(container: string, labels: Record<string, string>, l
       c.add(key, value, 'label value contains control characters');
       continue;
     }
-    if (key === 'twine.nat.interfaces' || key === 'twine.gateway.interface') {
-      if (key === 'twine.gateway.interface') {
-        spec.warnings.push({ key, message: 'twine.gateway.interface is deprecated; use twine.nat.interfaces' });
-      }
-      if (value === '') {
-        c.add(key, value, 'missing interface pattern(s), e.g. wg+ or eth0,tun0');
-        continue;
-      }
-      const pats = parseIfaceList(c, key, value);
-      nat = [...(nat ?? []), ...pats.filter((p) => !nat?.includes(p))];
-    } else if (key === 'twine.nat.killswitch') {
-      const k = parseKillSwitch(c, key, value);
-      if (k !== undefined) spec.killSwitch = k;
-    } else if (key === 'twine.nat.mss') {
-      const m = parseMss(c, key, value);
-      if (m !== undefined) spec.mss = m;
-    } else if (key.startsWith('twine.nat.forward.')) {
-      const f = parseForward(c, key, value, key.slice('twine.nat.forward.'.length), true);
-      if (f) spec.forwards.push(f);
-    } else if (key.startsWith('twine.forward.')) {
-      spec.warnings.push({ key, message: 'twine.forward.<port> is deprecated; use twine.nat.forward.<port>' });
-      const f = parseForward(c, key, value, key.slice('twine.forward.'.length), false);
-      if (f) spec.forwards.push(f);
-    } else if (key.startsWith('twine.route.')) {
-      const r = parseRoute(c, key, value, key.slice('twine.route.'.length));
-      if (r) spec.routes.push(r);
-    } else if (key.startsWith('twine.iptables.rule.')) {
-      const r = parseRuleLabel(c, key, value, key.slice('twine.iptables.rule.'.length));
-      if (r) spec.rules.push(r);
-    } else if (key === 'twine.host.routes') {
-      const parts = value.split(',').map((p) => p.trim());
-      if (value === '' || parts.length > MAX_LIST) {
-        c.add(key, value, value === '' ? 'missing CIDR list' : `at most ${MAX_LIST} CIDRs`);
-        continue;
-      }
-      for (const p of parts) {
-        const cidr = parseCidr(p);
-        if (typeof cidr === 'string') c.add(key, value, cidr);
-        else if (!spec.hostRoutes.some((h) => sameCidr(h, cidr))) spec.hostRoutes.push(cidr);
-      }
-    } else {
-      c.add(key, value, 'unknown twine label (see the label reference: twine.nat.*, twine.route.*, twine.iptables.rule.*, twine.host.routes)');
-    }
+    nat = parseOne(c, spec, key, value, nat);
   }
-  // Cross-label checks.
-  for (const key of ['twine.nat.killswitch', 'twine.nat.mss']) {
-    if (Object.hasOwn(labels, key) && nat === undefined) {
-      c.add(key, labels[key]?.trim() ?? '', 'applies to a NAT gateway only: set twine.nat.interfaces on this container too');
-    }
-  }
-  checkOverlaps(c, spec.forwards, labels);
-  const seenRoutes = new Map<string, string>();
-  for (const r of spec.routes) {
-    const id = `${r.cidr.addr}/${r.cidr.prefixLen}`;
-    const prev = seenRoutes.get(id);
-    if (prev) c.add(r.label, labels[r.label]?.trim() ?? '', `same destination as ${prev}`);
-    else seenRoutes.set(id, r.label);
-  }
-  const routeCount = spec.routes.length + spec.hostRoutes.length;
-  if (routeCount > limits.routes) {
-    // Routes and host routes come in key order; name the label that crosses the limit.
-    const over = spec.routes.length > limits.routes ? spec.routes[limits.routes]!.label : 'twine.host.routes';
-    c.add(
-      over,
-      labels[over]?.trim() ?? '',
-      `the labels ask for ${routeCount} routes (twine.route.* and twine.host.routes), more than the limit of ${limits.routes} per container (${LIMIT_OPTIONS.routes} raises it)`,
-    );
-  }
+  crossChecks(c, spec, labels, nat, limits);
   c.check();
   if (nat !== undefined) spec.natInterfaces = nat;
   spec.rules.sort((a, b) =>

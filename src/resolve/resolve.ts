@@ -402,6 +402,8 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
       : { family: h.family, dst: cidrText(h), reason: `${source.name} has no IPv${h.family} address` };
   });
 
+  // Its IPv6 egress blocked: only with IPv6 addresses (without, the namespace may have IPv6 turned off).
+  const ipv6Block = spec.ipv6 === 'block' && source.networks.some((n) => n.ipv6);
   const dockerDefaults: DockerDefault[] = [];
   const replyPaths: ReplyPath[] = [];
   for (const family of [4, 6] as const) {
@@ -412,7 +414,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     // (published ports) must still leave through Docker's gateway.
     const own = n && addressOf(n, family);
     const len = n && (family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen);
-    if (n?.iface && gw && own && len !== undefined && ipFamily(gw) === family && spec.routes.some((rt) => rt.cidr.family === family)) {
+    if (n?.iface && gw && own && len !== undefined && ipFamily(gw) === family && (spec.routes.some((rt) => rt.cidr.family === family) || (family === 6 && ipv6Block))) {
       replyPaths.push({
         family,
         dev: n.iface,
@@ -441,6 +443,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     hostRoutes,
     dockerDefaults,
     replyPaths,
+    ...(ipv6Block ? { ipv6Block } : {}),
     warnings: spec.warnings,
   };
   return { desired, deps: [...deps].sort(), refs: [...refs].sort(), unresolved };
