@@ -495,6 +495,32 @@ test('runtime hook: the start is applied before the hook is answered; a process 
   await bed.settle();
 });
 
+test('runtime hook: twine.dns=required turns the start away while the lookups would leave from the host (Docker 28), and lets it go with dns: servers or on 20.10', async () => {
+  const labels = { 'twine.route.0.0.0.0/0': 'gw', 'twine.dns': 'required' };
+  for (const [dockerVersion, dns, ok] of [
+    ['28.5.2', undefined, false],
+    ['28.5.2', ['10.64.0.1'], true],
+    ['20.10.24', undefined, true],
+  ] as const) {
+    const bed = new FakeBed({ dockerVersion });
+    bed.network('lan', LAN);
+    bed.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+    bed.create({ id: APP, name: 'app', labels, networks: [{ network: 'lan', ip: '172.30.1.3' }], ...(dns ? { dns: [...dns] } : {}) });
+    await started(bed, GW);
+    bed.event('create', APP);
+    await bed.settle();
+    const outcome = await bed.engine.runtimeApply(APP, bed.run(APP).pid);
+    assert.equal(outcome.ok, ok, `${dockerVersion} ${dns ? 'with' : 'without'} dns: ${JSON.stringify(outcome)}`);
+    if (!outcome.ok) {
+      assert.match(outcome.error, /app.*twine\.dns.*give the container dns: servers/s);
+      assert.equal(twineRoute(bed, APP, '0.0.0.0/0'), undefined, 'nothing written');
+    } else {
+      assert.equal(twineRoute(bed, APP, '0.0.0.0/0')?.gateway, '172.30.1.2');
+    }
+    await bed.settle();
+  }
+});
+
 test('label limits: too many routes is invalid, naming the container and the option, nothing written', async () => {
   const bed = new FakeBed({ limits: { labels: 1024, rules: 4096, routes: 2 } });
   bed.network('lan', LAN);
