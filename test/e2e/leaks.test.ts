@@ -31,6 +31,7 @@ import {
   dockerExec,
   ensureImage,
   execIn,
+  execInAllowFail,
   hostBlackhole,
   hostBlackholeDel,
   inspectContainer,
@@ -72,6 +73,11 @@ const TAG = (process.pid % 65536).toString(16).padStart(4, '0');
 const LABEL = `twl${TAG}`;
 const QNAME = `${LABEL}.test`;
 const ANSWER = '203.0.113.53';
+/**
+ * The engine's host namespace: the machine's own, or the `ip netns` a second
+ * engine runs in (TWINE_TEST_ENGINE_NETNS, with DOCKER_HOST pointing at it).
+ */
+const ENGINE_NS: TestNs = process.env.TWINE_TEST_ENGINE_NETNS ? { netns: process.env.TWINE_TEST_ENGINE_NETNS } : 'root';
 /** The host's own table: counts, then drops, this run's queries leaving the host. */
 const HOST_TABLE = `twt_lk${TAG}`;
 const SUB6 = `fd77:${TAG}::/64`;
@@ -111,16 +117,16 @@ function labelHex(): string {
 
 async function hostTable(): Promise<void> {
   const match = `udp dport 53 @th,160,${8 * (LABEL.length + 1)} ${labelHex()}`;
-  await run('nft', ['add table inet', HOST_TABLE]);
-  await run('nft', [`add chain inet ${HOST_TABLE} out { type filter hook output priority -300; }`]);
-  await run('nft', [`add rule inet ${HOST_TABLE} out ${match} counter drop`]);
-  await run('nft', [`add chain inet ${HOST_TABLE} pre { type filter hook prerouting priority -300; }`]);
-  await run('nft', [`add rule inet ${HOST_TABLE} pre ip6 daddr ${FAR6} counter`]);
+  await execIn(ENGINE_NS, 'nft', ['add table inet', HOST_TABLE]);
+  await execIn(ENGINE_NS, 'nft', [`add chain inet ${HOST_TABLE} out { type filter hook output priority -300; }`]);
+  await execIn(ENGINE_NS, 'nft', [`add rule inet ${HOST_TABLE} out ${match} counter drop`]);
+  await execIn(ENGINE_NS, 'nft', [`add chain inet ${HOST_TABLE} pre { type filter hook prerouting priority -300; }`]);
+  await execIn(ENGINE_NS, 'nft', [`add rule inet ${HOST_TABLE} pre ip6 daddr ${FAR6} counter`]);
 }
 
 /** [queries leaving the host's own output hook, IPv6 packets to FAR6 arriving on the host]. */
 async function hostCounts(): Promise<[number, number]> {
-  const [out = -1, v6 = -1] = await ruleCounters('root', HOST_TABLE);
+  const [out = -1, v6 = -1] = await ruleCounters(ENGINE_NS, HOST_TABLE);
   return [out, v6];
 }
 
@@ -156,7 +162,7 @@ async function settled(name: string): Promise<ContainerDoc> {
 
 before(async () => {
   await cleanupLeftovers(tagPrefix('lk'));
-  await runAllowFail('nft', ['delete table inet', HOST_TABLE]);
+  await execInAllowFail(ENGINE_NS, 'nft', ['delete table inet', HOST_TABLE]);
   await ensureImage();
   engine = (await run('docker', ['version', '--format', '{{.Server.Version}}'])).trim();
   hostForwards = (engineMajor(engine) ?? 0) >= HOST_FORWARDING_MAJOR;
@@ -201,7 +207,7 @@ after(async () => {
   await netnsDel(SRV);
   await removeNetwork(NET);
   await removeNetwork(NET6);
-  await runAllowFail('nft', ['delete table inet', HOST_TABLE]);
+  await execInAllowFail(ENGINE_NS, 'nft', ['delete table inet', HOST_TABLE]);
   for (const p of blackholed) await hostBlackholeDel(p);
   await cleanupLeftovers(P);
 });
