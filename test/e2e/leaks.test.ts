@@ -325,3 +325,16 @@ test('IPv6: twine.ipv6=block leaves only on-link (the gateway\'s and link-local 
   assert.ok(inV6 >= 1);
   assert.match(await metrics(), /^twine_leak_warnings\{kind="ipv6-bypass"\} 1$/m);
 });
+
+test("twine cleanup gives a twine.ipv6=block container Docker's IPv6 default route back", async () => {
+  const exit = await daemon!.stop('SIGTERM');
+  assert.equal(exit.code, 0);
+  const pid = (await inspectContainer(APP_BLOCK)).pid;
+  const gw6 = (await run('docker', ['inspect', '-f', `{{(index .NetworkSettings.Networks "${NET6}").IPv6Gateway}}`, APP_BLOCK])).trim();
+  const r = await runAllowFail(process.execPath, [new URL('../../../bin/twine.js', import.meta.url).pathname, 'cleanup', APP_BLOCK], { timeoutMs: 30_000 });
+  assert.equal(r.exitCode, 0, r.stderr);
+  const def6 = await execIn({ pid }, 'ip', ['-6', 'route', 'show', 'default']);
+  assert.doesNotMatch(def6, /unreachable|proto 74/, def6);
+  assert.match(def6, /^default via \S+ dev eth0/m, def6);
+  assert.ok(gw6 !== '' && def6.includes(`via ${gw6} `), `${def6} names Docker's gateway ${gw6}`);
+});
