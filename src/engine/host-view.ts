@@ -4,6 +4,7 @@
 // namespace being set up. One interface, so that unit tests give the engine
 // containers that have no process (test/fakes/); the daemon uses `hostView`.
 
+import { readFileSync } from 'node:fs';
 import { containerNsPid, netnsInode, pidInodes, processInContainer, type PidClaim } from '../docker/cgroup.js';
 import { nsNotify } from '../netns/notify.js';
 import { procAddrs, procDefaultGateways, type DefaultGateways } from '../netns/procfs.js';
@@ -34,6 +35,20 @@ export interface HostView {
   open: NsOpener;
   /** Subscribes to a namespace's link, address and route notifications. */
   notify: typeof nsNotify;
+  /** The container's /etc/resolv.conf as its process `pid` sees it; undefined when it cannot be read. */
+  resolvConf?(pid: number): string | undefined;
+}
+
+/** Docker's resolv.conf is a few hundred bytes: a larger file is not one Docker wrote. */
+const MAX_RESOLV_CONF = 64 * 1024;
+
+function readResolvConf(pid: number): string | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/root/etc/resolv.conf`, 'utf8');
+    return text.length <= MAX_RESOLV_CONF ? text : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export const hostView: HostView = {
@@ -46,4 +61,5 @@ export const hostView: HostView = {
   hostInodes: hostNamespaceInodes,
   open: openByPid,
   notify: nsNotify,
+  resolvConf: readResolvConf,
 };

@@ -12,6 +12,7 @@
 import { createdInfo, hasTwineLabels, listedContainer } from '../docker/inventory.js';
 import type { NetworkIndex } from '../docker/networks.js';
 import { startedInfo, type StartFacts, type StartInfo } from '../docker/start-info.js';
+import { dnsServersFromResolvConf } from '../docker/resolv-conf.js';
 import { describeError } from '../errors.js';
 import type { SpecCache } from '../labels/spec-cache.js';
 import type { ContainerInfo } from '../docker/container.js';
@@ -109,7 +110,7 @@ export class StartPaths {
     const name = startName(reasons) ?? template.name;
     const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: () => this.d.host.defaultGateways(found.pid) }, (n) => this.d.networks.get(n));
     if ('fallback' in r) return skip(r.fallback);
-    const info: ContainerInfo = { ...r.info, netnsIno: found.ino };
+    const info: ContainerInfo = this.withDns({ ...r.info, netnsIno: found.ino });
     const startInfoMs = performance.now() - t;
     this.place(info, reasons);
     if (hasTwineLabels(info.labels)) {
@@ -130,7 +131,7 @@ export class StartPaths {
     if (template.running) return false;
     const found = this.d.host.containerNsPid(id, this.d.hostNs);
     if (!found || found.ino !== pre.ino) return false;
-    const info: ContainerInfo = { ...pre.info, pid: found.pid, netnsIno: found.ino };
+    const info: ContainerInfo = this.withDns({ ...pre.info, pid: found.pid, netnsIno: found.ino });
     this.place(info, reasons);
     if (!hasTwineLabels(info.labels)) return true;
     const committedAt = await this.d.reconciler.transact(info, reasons, 'early', frontStages(reasons, jobStart, { inspectMs: 0 }));
@@ -152,6 +153,18 @@ export class StartPaths {
     if (committedAt === undefined) return { ok: false, error: this.d.reconciler.states.get(id)?.lastError ?? 'nothing was applied', name: info.name };
     this.d.early.remember(id, rt.ino, committedAt);
     return { ok: true, applied: true, name: info.name };
+  }
+
+  /**
+   * A labelled container not inspected yet (its start under way) has its DNS
+   * servers from the resolv.conf Docker wrote for it: whether its lookups
+   * follow its routes (../resolve/leaks.ts) must not wait for the inspect.
+   */
+  private withDns(info: ContainerInfo): ContainerInfo {
+    if (info.dnsServers !== undefined || info.pid <= 0 || !hasTwineLabels(info.labels)) return info;
+    const text = this.d.host.resolvConf?.(info.pid);
+    const dnsServers = text === undefined ? undefined : dnsServersFromResolvConf(text);
+    return dnsServers === undefined ? info : { ...info, dnsServers };
   }
 
   /**
@@ -187,7 +200,7 @@ export class StartPaths {
       }
       if ('fallback' in r) return { ok: false, error: `cannot match its interfaces to its networks: ${r.fallback}`, name: listed.name };
     }
-    const info: ContainerInfo = { ...r.info, netnsIno: ino };
+    const info: ContainerInfo = this.withDns({ ...r.info, netnsIno: ino });
     // Just started: the containers its labels name are known once the first reconcile is done (the hook's timeout bounds the wait).
     await this.d.firstReconcile;
     return new Promise<HookOutcome>((answer) => this.d.request(id, { kind: 'runtime', why: 'runtime hook', info, ino, answer }));
