@@ -13,6 +13,7 @@ import { createdInfo, hasTwineLabels, listedContainer } from '../docker/inventor
 import type { NetworkIndex } from '../docker/networks.js';
 import { startedInfo, type StartFacts, type StartInfo } from '../docker/start-info.js';
 import { dnsServersFromResolvConf } from '../docker/resolv-conf.js';
+import { DNS_LABEL } from '../resolve/leaks.js';
 import { describeError } from '../errors.js';
 import type { SpecCache } from '../labels/spec-cache.js';
 import type { ContainerInfo } from '../docker/container.js';
@@ -156,12 +157,13 @@ export class StartPaths {
   }
 
   /**
-   * A labelled container not inspected yet (its start under way) has its DNS
-   * servers from the resolv.conf Docker wrote for it: whether its lookups
-   * follow its routes (../resolve/leaks.ts) must not wait for the inspect.
+   * A twine.dns container not inspected yet (its start under way) has its DNS
+   * servers from the resolv.conf Docker wrote for it: whether it may start
+   * (../resolve/leaks.ts) must not wait for the inspect. Others wait for it
+   * (their dns-leak warning comes with it): the read is kept off their path.
    */
   private withDns(info: ContainerInfo): ContainerInfo {
-    if (info.dnsServers !== undefined || info.pid <= 0 || !hasTwineLabels(info.labels)) return info;
+    if (info.dnsServers !== undefined || info.pid <= 0 || info.labels[DNS_LABEL] === undefined) return info;
     const text = this.d.host.resolvConf?.(info.pid);
     const dnsServers = text === undefined ? undefined : dnsServersFromResolvConf(text);
     return dnsServers === undefined ? info : { ...info, dnsServers };
