@@ -70,6 +70,9 @@ function errorOf(d) {
 
 const hasError = (d) => ['invalid', 'failed', 'refused'].includes(d.status);
 
+/** The leaks Twine reports but cannot close ("dns-leak", "ipv6-bypass"). */
+const leaksOf = (d) => (d.warnings ?? []).flatMap((w) => (w.leak ? [w.leak] : []));
+
 /** Nodes and edges from the documents: containers, the peers they reference, the host. */
 export function buildGraph(list) {
   const nodes = new Map();
@@ -189,6 +192,7 @@ function renderGraph() {
     const classes = ['node', n.kind];
     if (n.gateway) classes.push('gateway');
     if (n.doc && hasError(n.doc)) classes.push('error');
+    if (n.doc && leaksOf(n.doc).length > 0) classes.push('leak');
     if (n.id === sel) classes.push('selected');
     const group = svg('g', { class: classes.join(' '), transform: `translate(${p.x},${p.y})`, 'data-name': n.id });
     group.append(svg('title', {}, n.doc ? `${n.label}: ${n.doc.status}${errorOf(n.doc) ? ` — ${errorOf(n.doc)}` : ''}` : n.label));
@@ -197,7 +201,7 @@ function renderGraph() {
     group.append(svg('text', { x: 8, y: 16 }, name));
     const into = g.edges.filter((e) => e.to === n.id);
     const sub = n.doc
-      ? `${n.doc.status}${n.gateway ? ' · gateway' : ''}`
+      ? `${n.doc.status}${n.gateway ? ' · gateway' : ''}${leaksOf(n.doc).map((k) => ` · ${k}`).join('')}`
       : n.kind === 'host'
         ? 'host routes'
         : into.length > 0 && into.every((e) => e.down)
@@ -218,13 +222,13 @@ function renderTable() {
   const rows = [];
   for (const d of docs) {
     const err = errorOf(d);
-    if (q && ![d.name, d.status, err].some((s) => s.toLowerCase().includes(q))) continue;
+    if (q && ![d.name, d.status, err, ...leaksOf(d)].some((s) => s.toLowerCase().includes(q))) continue;
     const counts = (c) => (c.down > 0 ? `${c.up} up, ${c.down} down` : String(c.up));
     const tr = el(
       'tr',
       { 'data-name': d.name, class: d.name === sel ? 'selected' : '' },
       el('td', {}, d.name),
-      el('td', {}, el('span', { class: `state state-${d.status}` }, d.status)),
+      el('td', {}, el('span', { class: `state state-${d.status}` }, d.status), ...leaksOf(d).map((k) => el('span', { class: 'leak', title: 'see the container\'s warnings' }, k))),
       el('td', {}, counts(d.routes)),
       el('td', {}, counts(d.forwards)),
       el('td', {}, counts(d.rules)),
@@ -268,7 +272,7 @@ function renderDetail() {
   if (d.labelErrors?.length) {
     parts.push(el('h4', {}, 'Label errors'), list(d.labelErrors, (e) => el('span', { class: 'err' }, `${e.key}=${JSON.stringify(e.value ?? '')}: ${e.reason}`)));
   }
-  if (d.warnings?.length) parts.push(el('h4', {}, 'Warnings'), list(d.warnings, (w) => `${w.key}: ${w.message}`));
+  if (d.warnings?.length) parts.push(el('h4', {}, 'Warnings'), list(d.warnings, (w) => (w.leak ? el('span', { class: 'warn' }, `${w.leak}: ${w.message}`) : `${w.key}: ${w.message}`)));
   parts.push(el('h4', {}, 'Labels'), list(labels, ([k, v]) => `${k}=${v}`));
   parts.push(
     el('h4', {}, 'Routes (desired)'),

@@ -62,7 +62,8 @@ export const planCommand: Command = {
       hostRoutes = hostRoutePolicy(addrs, networks.all(), allow);
     }
     try {
-      const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true, limits, ...(hostRoutes ? { hostRoutes } : {}) });
+      const dockerVersion = (await docker.version().catch(() => undefined))?.Version;
+      const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true, limits, ...(hostRoutes ? { hostRoutes } : {}), ...(dockerVersion ? { dockerVersion } : {}) });
       io.stdout(values.json ? `${JSON.stringify(explainJson(o.resolution, o.plan), null, 2)}\n` : `${explainText(o.resolution, o.plan)}\n`);
       return EXIT_OK;
     } catch (err) {

@@ -70,7 +70,7 @@ export function renderDetail(d: ContainerDoc): string {
     out.push('last error (rolled back):');
     for (const l of d.lastError.split('\n')) out.push(`  ${l}`);
   }
-  for (const w of d.warnings) out.push(`warning: ${w.key}: ${w.message}`);
+  for (const w of d.warnings) out.push(`warning: ${w.leak ?? w.key}: ${w.message}`);
   if (errorText(d) === '' && d.status === 'applied') out.push(`inspect:       nsenter -t <pid> -n nft list table inet twine; nsenter -t <pid> -n ip route show proto 74`);
   return `${out.join('\n')}\n`;
 }

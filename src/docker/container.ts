@@ -35,6 +35,12 @@ export interface ContainerInfo {
   /** Only `twine.*` and the compose project/service labels: the Docker layer drops the rest (they may hold secrets). */
   labels: Record<string, string>;
   networks: NetworkAttachment[];
+  /**
+   * HostConfig.Dns: the container's own DNS servers ([] when it has none, so
+   * Docker's embedded resolver forwards to the host's); undefined when not
+   * known (the container was not inspected yet).
+   */
+  dnsServers?: string[];
   /** Docker's HostConfig.NetworkMode ("bridge", "host", "container:<id>", a network name...); undefined when not inspected. */
   networkMode?: string;
   /**

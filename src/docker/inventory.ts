@@ -41,7 +41,7 @@ export interface ContainerInspect {
   Name: string;
   State?: { Running?: boolean; Pid?: number; Status?: string };
   Config?: { Labels?: Record<string, string> | null };
-  HostConfig?: { NetworkMode?: string };
+  HostConfig?: { NetworkMode?: string; Dns?: string[] | null };
   NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null };
 }
 
@@ -121,6 +121,7 @@ export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsI
   };
   const mode = nonEmpty(inspect.HostConfig?.NetworkMode);
   if (mode !== undefined) info.networkMode = mode;
+  if (inspect.HostConfig) info.dnsServers = (inspect.HostConfig.Dns ?? []).filter((s) => typeof s === 'string' && s !== '');
   return withCompose(info);
 }
 

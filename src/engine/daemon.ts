@@ -62,6 +62,7 @@ export class Daemon {
           log.info({ version: engine.version, apiVersion: engine.apiVersion }, 'docker engine');
           this.dockerEngine = engine;
         }
+        this.opts.dockerVersion = engine.version.split('+')[0];
         const t0 = performance.now();
         await this.engine.syncAll(reconnect ? 'reconnect' : 'start-up');
         log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length, ...this.engine.lastListing }, 'reconciled');

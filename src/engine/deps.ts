@@ -27,6 +27,12 @@ export interface EngineOptions {
   swarmPollMs?: number;
   /** How often gateways' forwarded-port files are read (default 1000 ms; 0: only before a gateway's plan). */
   portFilePollMs?: number;
+  /**
+   * The Docker engine's version ("28.5.2"), read at every connect: where its
+   * embedded resolver forwards lookups from (../resolve/leaks.ts). Undefined:
+   * not known, and no dns-leak is reported (twine.dns=required refuses).
+   */
+  dockerVersion?: string;
   /** Twine's build (version and code), part of the inputs a kept plan is taken for (./plan-memo.ts); default ''. */
   build?: string;
 }

@@ -4,6 +4,7 @@
 // namespace being set up. One interface, so that unit tests give the engine
 // containers that have no process (test/fakes/); the daemon uses `hostView`.
 
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { containerNsPid, netnsInode, pidInodes, processInContainer, type PidClaim } from '../docker/cgroup.js';
 import { nsNotify } from '../netns/notify.js';
 import { procAddrs, procDefaultGateways, type DefaultGateways } from '../netns/procfs.js';
@@ -38,6 +39,31 @@ export interface HostView {
   notify: typeof nsNotify;
   /** A small regular file inside process pid's root, `path` relative to it, never leaving that root (absent in fakes: no port files are read). */
   readRootFile?: RootFileReader;
+  /** The container's /etc/resolv.conf as its process `pid` sees it; undefined when it cannot be read. */
+  resolvConf?(pid: number): string | undefined;
+}
+
+/** Docker's resolv.conf is a few hundred bytes: a larger file is not one Docker wrote. */
+const MAX_RESOLV_CONF = 64 * 1024;
+
+/** Only a regular file at a real /etc of the container's root: a symlink there could point into the host's tree. */
+function readResolvConf(pid: number): string | undefined {
+  const root = `/proc/${pid}/root`;
+  try {
+    if (!lstatSync(`${root}/etc`).isDirectory()) return undefined;
+    const fd = openSync(`${root}/etc/resolv.conf`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.size > MAX_RESOLV_CONF) return undefined;
+      const buf = Buffer.alloc(MAX_RESOLV_CONF);
+      const n = readSync(fd, buf, 0, MAX_RESOLV_CONF, 0);
+      return buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 export const hostView: HostView = {
@@ -51,4 +77,5 @@ export const hostView: HostView = {
   open: openByPid,
   notify: nsNotify,
   readRootFile: (pid, path, maxBytes) => loadAddon().rootFileRead(pid, path, maxBytes),
+  resolvConf: readResolvConf,
 };

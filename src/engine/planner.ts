@@ -5,6 +5,7 @@ import { LabelError, RuleLimitError } from '../errors.js';
 import { SpecCache } from '../labels/spec-cache.js';
 import type { LabelWarning } from '../labels/spec.js';
 import { resolve } from '../resolve/resolve.js';
+import { DNS_FIX, DNS_LABEL, dnsPath, leakWarnings } from '../resolve/leaks.js';
 import type { DesiredState, Resolution, Unresolved } from '../resolve/desired.js';
 import type { ContainerInfo, Inventory } from '../docker/container.js';
 import { compile } from '../plan/compile.js';
@@ -28,6 +29,8 @@ export interface PlanOptions {
   limits?: Limits;
   /** What host routes may be; without it only the fixed refusals apply (no connected subnets known). */
   hostRoutes?: HostRoutePolicy;
+  /** The Docker engine's version ("28.5.2"): where its embedded resolver forwards from (../resolve/leaks.ts); undefined: not known. */
+  dockerVersion?: string;
   /** The snapshot's labels, parsed once for every plan made from it (the engine's store); default: this call's own, with `limits`. */
   specs?: SpecCache;
 }
@@ -74,7 +77,16 @@ export function planContainer(info: ContainerInfo, inv: Inventory, opts: PlanOpt
       .map((reason) => ({ container: info.name, key: HOST_ROUTES_LABEL, value, reason }));
     if (issues.length > 0) throw new LabelError(info.name, issues);
   }
+  if (spec.dns === 'required') {
+    const dns = dnsPath(info, spec, opts.dockerVersion);
+    if (dns.leak !== false) {
+      const reason = dns.leak === true ? `its DNS lookups would leak: ${dns.why}; ${DNS_FIX}` : `cannot tell whether its DNS lookups follow its routes: ${dns.why}`;
+      throw new LabelError(info.name, [{ container: info.name, key: DNS_LABEL, value: info.labels[DNS_LABEL] ?? '', reason }]);
+    }
+  }
   const r = resolve(info, spec, inv, specs);
+  const leaks = leakWarnings(info, spec, opts.dockerVersion);
+  if (leaks.length > 0) r.desired.warnings = [...spec.warnings, ...leaks];
   let plan: Plan;
   try {
     plan = compile(r.desired, limits.rules);
@@ -86,7 +98,7 @@ export function planContainer(info: ContainerInfo, inv: Inventory, opts: PlanOpt
     resolution: r,
     desired: r.desired,
     deps: { refs: r.refs, ids: r.deps },
-    warnings: spec.warnings,
+    warnings: r.desired.warnings,
     unresolved: r.unresolved,
   };
 }

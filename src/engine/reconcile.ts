@@ -47,7 +47,7 @@ export type StartKind = 'event' | 'early';
 
 export interface ReconcileDeps {
   deps: Pick<EngineDeps, 'netns' | 'nft' | 'log'>;
-  opts: Pick<EngineOptions, 'allowHostRoutes' | 'hostNetns' | 'limits' | 'hostRoutesAllow' | 'build'>;
+  opts: Pick<EngineOptions, 'allowHostRoutes' | 'hostNetns' | 'limits' | 'hostRoutesAllow' | 'build' | 'dockerVersion'>;
   host: Pick<HostView, 'open' | 'netnsInode'>;
   store: ContainerStore;
   networks: NetworkIndex;
@@ -92,13 +92,13 @@ export class Reconciler {
   resyncing = 0;
   /** During the last full re-sync: plans the memo answered (not made again), containers found in sync and changed. */
   synced = { plansReused: 0, inSync: 0, applied: 0 };
-  /** The planner's options and Twine's build: part of every plan's inputs. */
-  private readonly salt: string;
+  /** The planner's options and Twine's build: part of every plan's inputs (with the engine's version, read at each connect). */
+  private readonly saltBase: string;
   /** Dependents' routes written ahead of their transactions. */
   private readonly repointer: Repointer;
 
   constructor(private readonly d: ReconcileDeps) {
-    this.salt = JSON.stringify([d.opts.build ?? '', d.opts.allowHostRoutes, d.opts.limits ?? DEFAULT_LIMITS]);
+    this.saltBase = JSON.stringify([d.opts.build ?? '', d.opts.allowHostRoutes, d.opts.limits ?? DEFAULT_LIMITS]);
     this.repointer = new Repointer({
       netns: d.deps.netns,
       log: d.deps.log,
@@ -259,8 +259,10 @@ export class Reconciler {
     this.d.replan(claims.set(info.id, info.name, claim));
     this.d.graph.set(info.id, outcome.deps);
     state.desired = outcome.desired;
+    // Once per container and change at warn (a re-check that finds the same ones logs them at debug).
+    const again = JSON.stringify(state.warnings) === JSON.stringify(outcome.warnings);
     state.warnings = outcome.warnings;
-    for (const w of outcome.warnings) tx.log.warn({ label: w.key }, w.message);
+    for (const w of outcome.warnings) tx.log[again ? 'debug' : 'warn']({ label: w.key, ...(w.leak ? { leak: w.leak } : {}) }, w.message);
     const planMs = performance.now() - t0;
 
     // The one namespace handle of this transaction, checked: the container's own namespace, the one recorded for it.
@@ -287,7 +289,7 @@ export class Reconciler {
    */
   private plan(info: ContainerInfo, hostRoutes: HostRoutePolicy | undefined): Planned {
     const inv = this.d.store.snapshot();
-    const inputs = this.resyncing > 0 && hostRoutes === undefined ? planInputs(info, inv, this.salt) : undefined;
+    const inputs = this.resyncing > 0 && hostRoutes === undefined ? planInputs(info, inv, `${this.saltBase}|${this.d.opts.dockerVersion ?? ''}`) : undefined;
     const kept = inputs !== undefined ? this.d.memo.get(info.id, inputs) : undefined;
     if (kept) {
       this.synced.plansReused++;
@@ -298,6 +300,7 @@ export class Reconciler {
       limits: this.d.opts.limits ?? DEFAULT_LIMITS,
       specs: this.d.store.specs,
       ...(hostRoutes ? { hostRoutes } : {}),
+      ...(this.d.opts.dockerVersion !== undefined ? { dockerVersion: this.d.opts.dockerVersion } : {}),
     });
     const planned: Planned = { plan: o.plan, desired: o.desired, deps: o.deps, warnings: o.warnings };
     if (inputs !== undefined) this.d.memo.set(info.id, inputs, planned);

@@ -12,6 +12,8 @@
 import { createdInfo, hasTwineLabels, listedContainer } from '../docker/inventory.js';
 import type { NetworkIndex } from '../docker/networks.js';
 import { startedInfo, type StartFacts, type StartInfo } from '../docker/start-info.js';
+import { dnsServersFromResolvConf } from '../docker/resolv-conf.js';
+import { DNS_LABEL } from '../resolve/leaks.js';
 import { describeError } from '../errors.js';
 import type { SpecCache } from '../labels/spec-cache.js';
 import type { ContainerInfo } from '../docker/container.js';
@@ -109,7 +111,7 @@ export class StartPaths {
     const name = startName(reasons) ?? template.name;
     const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: () => this.d.host.defaultGateways(found.pid) }, (n) => this.d.networks.get(n));
     if ('fallback' in r) return skip(r.fallback);
-    const info: ContainerInfo = { ...r.info, netnsIno: found.ino };
+    const info: ContainerInfo = this.withDns({ ...r.info, netnsIno: found.ino });
     const startInfoMs = performance.now() - t;
     this.place(info, reasons);
     if (hasTwineLabels(info.labels)) {
@@ -130,7 +132,7 @@ export class StartPaths {
     if (template.running) return false;
     const found = this.d.host.containerNsPid(id, this.d.hostNs);
     if (!found || found.ino !== pre.ino) return false;
-    const info: ContainerInfo = { ...pre.info, pid: found.pid, netnsIno: found.ino };
+    const info: ContainerInfo = this.withDns({ ...pre.info, pid: found.pid, netnsIno: found.ino });
     this.place(info, reasons);
     if (!hasTwineLabels(info.labels)) return true;
     const committedAt = await this.d.reconciler.transact(info, reasons, 'early', frontStages(reasons, jobStart, { inspectMs: 0 }));
@@ -152,6 +154,19 @@ export class StartPaths {
     if (committedAt === undefined) return { ok: false, error: this.d.reconciler.states.get(id)?.lastError ?? 'nothing was applied', name: info.name };
     this.d.early.remember(id, rt.ino, committedAt);
     return { ok: true, applied: true, name: info.name };
+  }
+
+  /**
+   * A twine.dns container not inspected yet (its start under way) has its DNS
+   * servers from the resolv.conf Docker wrote for it: whether it may start
+   * (../resolve/leaks.ts) must not wait for the inspect. Others wait for it
+   * (their dns-leak warning comes with it): the read is kept off their path.
+   */
+  private withDns(info: ContainerInfo): ContainerInfo {
+    if (info.dnsServers !== undefined || info.pid <= 0 || info.labels[DNS_LABEL] === undefined) return info;
+    const text = this.d.host.resolvConf?.(info.pid);
+    const dnsServers = text === undefined ? undefined : dnsServersFromResolvConf(text);
+    return dnsServers === undefined ? info : { ...info, dnsServers };
   }
 
   /**
@@ -187,7 +202,7 @@ export class StartPaths {
       }
       if ('fallback' in r) return { ok: false, error: `cannot match its interfaces to its networks: ${r.fallback}`, name: listed.name };
     }
-    const info: ContainerInfo = { ...r.info, netnsIno: ino };
+    const info: ContainerInfo = this.withDns({ ...r.info, netnsIno: ino });
     // Just started: the containers its labels name are known once the first reconcile is done (the hook's timeout bounds the wait).
     await this.d.firstReconcile;
     return new Promise<HookOutcome>((answer) => this.d.request(id, { kind: 'runtime', why: 'runtime hook', info, ino, answer }));
@@ -197,8 +212,9 @@ export class StartPaths {
 /** Families whose default route a container's labels replace (both when they do not parse: the cautious answer). */
 function replacesDefault(c: ContainerInfo, specs: SpecCache): { v4: boolean; v6: boolean } {
   try {
-    const routes = specs.specOf(c).routes.filter((r) => r.cidr.prefixLen === 0);
-    return { v4: routes.some((r) => r.cidr.family === 4), v6: routes.some((r) => r.cidr.family === 6) };
+    const spec = specs.specOf(c);
+    const routes = spec.routes.filter((r) => r.cidr.prefixLen === 0);
+    return { v4: routes.some((r) => r.cidr.family === 4), v6: spec.ipv6 === 'block' || routes.some((r) => r.cidr.family === 6) };
   } catch {
     return { v4: true, v6: true };
   }

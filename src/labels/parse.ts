@@ -491,6 +491,14 @@ const EXACT_LABELS: Record<string, LabelHandler> = {
   },
   'twine.host.routes': hostRoutesLabel,
   [PORT_FILE_LABEL]: portFileLabel,
+  'twine.dns': (a, key, value) => {
+    if (value === 'required') a.spec.dns = 'required';
+    else a.c.add(key, value, "must be required (refuse to apply while the container's lookups would leave from the Docker host instead of through its routes)");
+  },
+  'twine.ipv6': (a, key, value) => {
+    if (value === 'block' || value === 'allow') a.spec.ipv6 = value;
+    else a.c.add(key, value, "must be block (IPv6 only on-link: for a gateway without IPv6) or allow (IPv6 keeps Docker's default route, without a warning)");
+  },
 };
 
 /** Labels known by a prefix, the rest of the key being an argument; the first that matches reads the label. */
@@ -532,7 +540,7 @@ function readLabel(a: Acc, key: string, raw: unknown): void {
   if (exact) return exact(a, key, value, '');
   const byPrefix = PREFIX_LABELS.find(([prefix]) => key.startsWith(prefix));
   if (byPrefix) return byPrefix[1](a, key, value, key.slice(byPrefix[0].length));
-  a.c.add(key, value, 'unknown twine label (see the label reference: twine.nat.*, twine.route.*, twine.iptables.rule.*, twine.host.routes)');
+  a.c.add(key, value, 'unknown twine label (see the label reference: twine.nat.*, twine.route.*, twine.iptables.rule.*, twine.host.routes, twine.dns, twine.ipv6)');
 }
 
 /** Is every interface `pat` matches also matched by one of the nat patterns? */
@@ -590,6 +598,10 @@ function checkRoutes(c: Collector, spec: Spec, labels: Record<string, string>, l
       labels[over]?.trim() ?? '',
       `the labels ask for ${routeCount} routes (twine.route.* and twine.host.routes), more than the limit of ${limits.routes} per container (${LIMIT_OPTIONS.routes} raises it)`,
     );
+  }
+  const v6Default = spec.routes.find((r) => r.cidr.family === 6 && r.cidr.prefixLen === 0);
+  if (spec.ipv6 === 'block' && v6Default) {
+    c.add('twine.ipv6', labels['twine.ipv6']?.trim() ?? '', `contradicts ${v6Default.label}, which sends the IPv6 traffic via a gateway: use one of them`);
   }
 }
 

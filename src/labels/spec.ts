@@ -77,9 +77,15 @@ export interface RuleSpec {
   parsed: ParsedRule;
 }
 
+/** A leak Twine reports but cannot close: lookups that leave from the Docker host, IPv6 that keeps Docker's default route. */
+export type LeakKind = 'dns-leak' | 'ipv6-bypass';
+
 export interface LabelWarning {
+  /** The label it is about (for a leak: the route label that sends the traffic via a gateway). */
   key: string;
   message: string;
+  /** Set on the leak warnings. */
+  leak?: LeakKind;
 }
 
 /**
@@ -100,6 +106,10 @@ export interface Spec {
   /** Sorted by chain, then by name. */
   rules: RuleSpec[];
   hostRoutes: Cidr[];
+  /** twine.dns=required: refuse to apply while the container's lookups would leave from the Docker host. */
+  dns?: 'required';
+  /** twine.ipv6: block (IPv6 egress only on-link) or allow (no ipv6-bypass warning); undefined: warn. */
+  ipv6?: 'block' | 'allow';
   warnings: LabelWarning[];
   /** twine.nat.whitelist.*; absent when there is none. Sorted by pattern (no pattern first). */
   whitelists?: WhitelistSpec[];

@@ -163,6 +163,9 @@ function sysctlsOf(d: DesiredState): SysctlSetting[] {
   return [...s.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }));
 }
 
+/** twine.ipv6=block: on-link and link-local routes are more specific and stay. */
+const IPV6_BLOCK: Route = { family: 6, dst: '::/0', type: 'unreachable', protocol: TWINE_RT_PROTO };
+
 /** Routes in kernel terms: a gateway that is down makes its route `unreachable` (kill switch). */
 export function compileRoutes(routes: readonly DesiredRoute[]): Route[] {
   return routes.map((r): Route => {
@@ -346,7 +349,7 @@ export function compile(d: DesiredState, maxRules = Infinity): Plan {
     container: { ...d.container },
     ns: { pid: d.container.pid },
     sysctls: sysctlsOf(d),
-    routes: [...compileRoutes(d.routes), ...replyRoutes(d)],
+    routes: [...compileRoutes(d.routes), ...(d.ipv6Block ? [IPV6_BLOCK] : []), ...replyRoutes(d)],
     rules: policyRules(d),
     defaultRoutes: d.dockerDefaults.map((g) => ({
       family: g.family,

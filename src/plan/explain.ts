@@ -97,7 +97,7 @@ export function explainText(res: Resolution, plan: Plan): string {
   const d = res.desired;
   const out: string[] = [];
   out.push(`container ${d.container.name} (${d.container.id.slice(0, 12)}, pid ${d.container.pid})`);
-  for (const w of d.warnings) out.push(`  warning: ${w.key}: ${w.message}`);
+  for (const w of d.warnings) out.push(`  warning: ${w.leak ?? w.key}: ${w.message}`);
   if (res.refs.length) out.push(`  references: ${res.refs.join(', ')}`);
   for (const u of res.unresolved) out.push(`  unresolved: ${u.label}: ${u.reason}`);
 

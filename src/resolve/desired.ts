@@ -150,6 +150,8 @@ export interface DesiredState {
   hostRoutes: DesiredHostRoute[];
   dockerDefaults: DockerDefault[];
   replyPaths: ReplyPath[];
+  /** twine.ipv6=block: IPv6 leaves only on-link (an unreachable ::/0 in place of Docker's default route). */
+  ipv6Block?: boolean;
   warnings: LabelWarning[];
   /** twine.nat.whitelist.*, resolved (absent when there is none). */
   whitelists?: DesiredWhitelist[];

@@ -429,6 +429,7 @@ function resolveWhitelists(x: Ctx, spec: Spec): DesiredWhitelist[] {
 
 /** Docker's default routes, and the reply paths of published ports when routes of that family go via a gateway. */
 function dockerPaths(source: ContainerInfo, spec: Spec, gatewayMacs: Map<string, Set<string>>): { dockerDefaults: DockerDefault[]; replyPaths: ReplyPath[] } {
+  const ipv6Block = blocksIpv6(source, spec);
   const dockerDefaults: DockerDefault[] = [];
   const replyPaths: ReplyPath[] = [];
   for (const family of [4, 6] as const) {
@@ -439,7 +440,7 @@ function dockerPaths(source: ContainerInfo, spec: Spec, gatewayMacs: Map<string,
     // (published ports) must still leave through Docker's gateway.
     const own = n && addressOf(n, family);
     const len = n && (family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen);
-    if (n?.iface && gw && own && len !== undefined && ipFamily(gw) === family && spec.routes.some((rt) => rt.cidr.family === family)) {
+    if (n?.iface && gw && own && len !== undefined && ipFamily(gw) === family && (spec.routes.some((rt) => rt.cidr.family === family) || (family === 6 && ipv6Block))) {
       replyPaths.push({
         family,
         dev: n.iface,
@@ -450,6 +451,11 @@ function dockerPaths(source: ContainerInfo, spec: Spec, gatewayMacs: Map<string,
     }
   }
   return { dockerDefaults, replyPaths };
+}
+
+/** Its IPv6 egress blocked: only with IPv6 addresses (without, the namespace may have IPv6 turned off). */
+function blocksIpv6(source: ContainerInfo, spec: Spec): boolean {
+  return spec.ipv6 === 'block' && source.networks.some((n) => n.ipv6);
 }
 
 function resolveHostRoute(source: ContainerInfo, h: Cidr): DesiredHostRoute {
@@ -510,6 +516,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     rules,
     hostRoutes: spec.hostRoutes.map((h) => resolveHostRoute(source, h)),
     ...dockerPaths(source, spec, gatewayMacs),
+    ...(blocksIpv6(source, spec) ? { ipv6Block: true } : {}),
     warnings: spec.warnings,
     ...(whitelists.length > 0 ? { whitelists } : {}),
   };

@@ -91,6 +91,20 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'twine_leak_warnings',
+      help: "Running containers with a leak Twine reports but cannot close, by kind: dns-leak (lookups leave from the Docker host), ipv6-bypass (IPv6 keeps Docker's default route)",
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const n: Record<string, number> = { 'dns-leak': 0, 'ipv6-bypass': 0 };
+        for (const c of self.view?.containers() ?? []) {
+          if (!c.running) continue;
+          for (const kind of new Set(c.warnings.flatMap((w) => (w.leak ? [w.leak] : [])))) n[kind] = (n[kind] ?? 0) + 1;
+        }
+        for (const [kind, v] of Object.entries(n)) this.set({ kind }, v);
+      },
+    });
+    new Gauge({
       name: 'twine_docker_connected',
       help: "1 while Docker's event stream is connected",
       registers,

@@ -24,9 +24,21 @@ export function errorText(c: Pick<ContainerDoc, 'labelErrors' | 'lastError'>): s
   return '';
 }
 
+/** The leaks a container's warnings report ("dns-leak", "ipv6-bypass"), in their order. */
+export function leaksOf(c: Pick<ContainerDoc, 'warnings'>): string[] {
+  return (c.warnings ?? []).flatMap((w) => (w.leak ? [w.leak] : []));
+}
+
+/** The last column: the error, else the leaks (the detail view has their fix). */
+function lastColumn(d: ContainerDoc): string {
+  const e = errorText(d);
+  const leaks = leaksOf(d);
+  return e !== '' || leaks.length === 0 ? e : `warning: ${leaks.join(', ')} (twine status ${d.name})`;
+}
+
 export function renderTable(docs: readonly ContainerDoc[]): string {
   if (docs.length === 0) return 'no containers with twine.* labels\n';
-  const rows = docs.map((d) => [d.name, d.status, counts(d.routes), counts(d.forwards), counts(d.rules), formatLatency(d.lastLatencyMs), errorText(d)]);
+  const rows = docs.map((d) => [d.name, d.status, counts(d.routes), counts(d.forwards), counts(d.rules), formatLatency(d.lastLatencyMs), lastColumn(d)]);
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string =>
     cells

@@ -17,12 +17,14 @@ import {
   ensureImage,
   removeContainer,
   removeNetwork,
+  run,
   runContainer,
   startDaemon,
   tagPrefix,
   testPrefix,
   type TestDaemon,
 } from '../bed/index.js';
+import { engineMajor, HOST_FORWARDING_MAJOR } from '../../src/resolve/leaks.js';
 
 const P = testPrefix('db');
 const NET = `${P}net`;
@@ -30,6 +32,7 @@ const GW = `${P}gw`;
 const APP = `${P}app`;
 const BAD = `${P}bad`;
 const LATE = `${P}late`;
+const LEAKY = `${P}leaky`;
 const PREFIX_UP = '10.249.0.0/16';
 const PREFIX_DOWN = '10.248.0.0/16';
 const CHROMIUM = '/usr/bin/chromium';
@@ -71,7 +74,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   if (daemon?.running) await daemon.stop('SIGKILL');
-  for (const c of [APP, BAD, LATE, GW]) await removeContainer(c);
+  for (const c of [APP, BAD, LATE, LEAKY, GW]) await removeContainer(c);
   await removeNetwork(NET);
   await cleanupLeftovers(P);
 });
@@ -137,6 +140,30 @@ test('live: a container started while the page is open appears without a reload'
     await page.waitForSelector(`svg g.edge.route[data-from="${LATE}"][data-to="${GW}"]`, { state: 'attached', timeout: 15_000 });
     await page.waitForSelector(`#containers tbody tr[data-name="${LATE}"]`);
     assert.deepEqual(requests.filter((u) => !u.startsWith(`${origin}/`)), []);
+  } finally {
+    await page.close();
+  }
+});
+
+test('a routed container without dns: servers carries a dns-leak badge (table, graph, detail) exactly on engines that forward its lookups from the host', async () => {
+  const engine = (await run('docker', ['version', '--format', '{{.Server.Version}}'])).trim();
+  const leaks = (engineMajor(engine) ?? 0) >= HOST_FORWARDING_MAJOR;
+  // It sends nothing: only its labels and Docker's facts matter here.
+  await runContainer({ name: LEAKY, networks: [NET], labels: { 'twine.route.0.0.0.0/0': GW } });
+  const { page } = await openPage();
+  try {
+    await page.waitForSelector(`#containers tbody tr[data-name="${LEAKY}"] .state-applied`, { timeout: 15_000 });
+    const badges = await page.$$eval(`#containers tbody tr[data-name="${LEAKY}"] .leak`, (es) => es.map((e) => e.textContent));
+    assert.deepEqual(badges, leaks ? ['dns-leak'] : [], `docker ${engine}`);
+    assert.equal(await page.$$eval(`#containers tbody tr[data-name="${GW}"] .leak`, (es) => es.length), 0);
+    const cls = (await page.getAttribute(`svg .node[data-name="${LEAKY}"]`, 'class')) ?? '';
+    if (leaks) assert.match(cls, /\bleak\b/);
+    else assert.doesNotMatch(cls, /\bleak\b/);
+    await page.click(`#containers tbody tr[data-name="${LEAKY}"]`);
+    await page.waitForSelector('#detail:not([hidden])');
+    const detail = (await page.textContent('#detail')) ?? '';
+    if (leaks) assert.match(detail, /dns-leak: .*give the container dns: servers reachable through its gateway/);
+    else assert.doesNotMatch(detail, /dns-leak/);
   } finally {
     await page.close();
   }

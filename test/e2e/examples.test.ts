@@ -9,6 +9,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { toContainerInfo, type ContainerInspect } from '../../src/docker/inventory.js';
+import { parseLabels } from '../../src/labels/parse.js';
+import { dnsPath, leakWarnings } from '../../src/resolve/leaks.js';
 import { cleanupLeftovers, compose, ensureImage, exampleFile, EXAMPLES_DIR, run, tagPrefix, testPrefix, TEST_IMAGE, writeOverride, type ComposeOptions } from '../bed/index.js';
 
 const P = testPrefix('ex');
@@ -66,4 +69,19 @@ test('vpn example after `cp wg0.conf.example wg0.conf`: up starts both, wg0.conf
   assert.equal(await run('docker', ['exec', vpnName, 'cat', WG_CONF]), readFileSync(path.join(DIR, 'wg0.conf'), 'utf8'));
   const write = await compose(vpn, ['exec', '-T', 'vpn', 'sh', '-c', `echo x >> ${WG_CONF}`]);
   assert.notEqual(write.exitCode, 0, 'wg0.conf is writable in the container');
+});
+
+test('vpn example as shipped leaks nothing on this engine: app has dns: servers of its own, so no dns-leak (and twine.dns=required passes), and no ipv6-bypass', async () => {
+  const appName = (await projectContainers()).find((n) => n.includes('_app_'));
+  assert.ok(appName, 'the app container');
+  const [raw] = JSON.parse(await run('docker', ['inspect', appName])) as ContainerInspect[];
+  const info = toContainerInfo(raw!);
+  assert.deepEqual(info.dnsServers, ['10.64.0.1']);
+  const engine = (await run('docker', ['version', '--format', '{{.Server.Version}}'])).trim();
+  const spec = parseLabels(info.name, info.labels);
+  assert.equal(spec.dns, 'required');
+  assert.equal(dnsPath(info, spec, engine).leak, false);
+  assert.deepEqual(leakWarnings(info, spec, engine), []);
+  // Without its dns: line the same app would leak on Docker 28+.
+  assert.equal(dnsPath({ ...info, dnsServers: [] }, spec, '28.5.2').leak, true);
 });

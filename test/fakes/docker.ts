@@ -32,6 +32,8 @@ export interface FakeContainerSpec {
   labels?: Record<string, string>;
   networks?: FakeAttachment[];
   networkMode?: string;
+  /** HostConfig.Dns: the container's own DNS servers. */
+  dns?: string[];
   running?: boolean;
   pid?: number;
   /** Docker's endpoints of this start (a new value at every start, as Docker makes new endpoint ids); none: no EndpointID. */
@@ -118,7 +120,7 @@ export class FakeDocker implements DockerClient {
       Name: `/${c.name}`,
       State: { Running: running, Pid: running ? (c.pid ?? 0) : 0, Status: running ? 'running' : 'exited' },
       Config: { Labels: c.labels ?? {} },
-      HostConfig: { NetworkMode: c.networkMode ?? c.networks?.[0]?.network ?? 'bridge' },
+      HostConfig: { NetworkMode: c.networkMode ?? c.networks?.[0]?.network ?? 'bridge', Dns: c.dns ?? null },
       NetworkSettings: { Networks: networks },
     };
   }

@@ -20,6 +20,8 @@ export interface FakeProcess {
   container?: string;
   addrs?: Addr[];
   gateways?: DefaultGateways;
+  /** Its /etc/resolv.conf. */
+  resolvConf?: string;
 }
 
 export class FakeHost implements HostView {
@@ -71,6 +73,9 @@ export class FakeHost implements HostView {
   }
   defaultGateways(pid: number): DefaultGateways | undefined {
     return this.processes.get(pid)?.gateways;
+  }
+  resolvConf(pid: number): string | undefined {
+    return this.processes.get(pid)?.resolvConf;
   }
   hostInodes(): Set<number> {
     return new Set([HOST_INO]);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dockerEvent, FakeBed, HOST_INO, HOST_NETNS } from '../fakes/index.js';
 import { TWINE_RT_PROTO, type Route } from '../../src/netns/types.js';
+import { dnsServersFromResolvConf } from '../../src/docker/resolv-conf.js';
 
 const LAN = '172.30.1.0/24';
 const GW = 'aaaa000000000000000000000000000000000000000000000000000000000001';
@@ -509,6 +510,62 @@ test('runtime hook: the start is applied before the hook is answered; a process 
   const no = await bed.engine.runtimeApply(APP, gwPid);
   assert.equal(no.ok, false);
   await bed.settle();
+});
+
+test('runtime hook: twine.dns=required turns the start away while the lookups would leave from the host (Docker 28), and lets it go with dns: servers or on 20.10', async () => {
+  const labels = { 'twine.route.0.0.0.0/0': 'gw', 'twine.dns': 'required' };
+  for (const [dockerVersion, dns, ok] of [
+    ['28.5.2', undefined, false],
+    ['28.5.2', ['10.64.0.1'], true],
+    ['20.10.24', undefined, true],
+  ] as const) {
+    const bed = new FakeBed({ dockerVersion });
+    bed.network('lan', LAN);
+    bed.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+    bed.create({ id: APP, name: 'app', labels, networks: [{ network: 'lan', ip: '172.30.1.3' }], ...(dns ? { dns: [...dns] } : {}) });
+    await started(bed, GW);
+    bed.event('create', APP);
+    await bed.settle();
+    const outcome = await bed.engine.runtimeApply(APP, bed.run(APP).pid);
+    assert.equal(outcome.ok, ok, `${dockerVersion} ${dns ? 'with' : 'without'} dns: ${JSON.stringify(outcome)}`);
+    if (!outcome.ok) {
+      assert.match(outcome.error, /app.*twine\.dns.*give the container dns: servers/s);
+      assert.equal(twineRoute(bed, APP, '0.0.0.0/0'), undefined, 'nothing written');
+    } else {
+      assert.equal(twineRoute(bed, APP, '0.0.0.0/0')?.gateway, '172.30.1.2');
+    }
+    await bed.settle();
+  }
+});
+
+test('runtime hook before any inspect (docker run: the inspect would wait for the start): twine.dns=required decides from the resolv.conf Docker wrote', async () => {
+  const own = '# ExtServers: [10.64.0.1]\n# Overrides: [nameservers]\n';
+  const host = '# ExtServers: [host(10.255.255.53)]\n# Overrides: []\n';
+  for (const [conf, ok, re] of [
+    [own, true, undefined],
+    [host, false, /would leak/],
+    [undefined, false, /not inspected/],
+  ] as const) {
+    const bed = new FakeBed({ dockerVersion: '28.5.2' });
+    bed.network('lan', LAN);
+    bed.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+    bed.create({ id: APP, name: 'app', labels: { 'twine.route.0.0.0.0/0': 'gw', 'twine.dns': 'required' }, networks: [{ network: 'lan', ip: '172.30.1.3' }] });
+    await started(bed, GW);
+    const p = bed.run(APP);
+    if (conf !== undefined) p.resolvConf = conf;
+    const outcome = await bed.engine.runtimeApply(APP, p.pid);
+    assert.equal(outcome.ok, ok, `${JSON.stringify(conf)}: ${JSON.stringify(outcome)}`);
+    if (!outcome.ok && re) assert.match(outcome.error, re);
+    await bed.settle();
+  }
+});
+
+test('resolv.conf: the own DNS servers Docker wrote down; undefined when it did not say', () => {
+  assert.deepEqual(dnsServersFromResolvConf('nameserver 127.0.0.11\noptions ndots:0\n\n# ExtServers: [198.18.7.7 10.64.0.1]\n# Overrides: [nameservers]\n'), ['198.18.7.7', '10.64.0.1']);
+  assert.deepEqual(dnsServersFromResolvConf('nameserver 127.0.0.11\n# ExtServers: [host(10.255.255.53)]\n# Overrides: []\n# Option ndots from: internal\n'), []);
+  assert.deepEqual(dnsServersFromResolvConf('# ExtServers: [host(127.0.0.53) 10.0.0.1]\n# Overrides: [search nameservers]\n'), ['10.0.0.1']);
+  assert.equal(dnsServersFromResolvConf('nameserver 10.255.255.53\n# Based on host file\n# Overrides: []\n'), undefined, 'the default bridge: no embedded resolver');
+  assert.equal(dnsServersFromResolvConf('nameserver 127.0.0.11\noptions ndots:0\n'), undefined, 'an engine that writes no comments');
 });
 
 test('label limits: too many routes is invalid, naming the container and the option, nothing written', async () => {

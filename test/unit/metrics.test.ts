@@ -91,4 +91,24 @@ describe('Metrics', () => {
     assert.equal((await values(m, 'twine_docker_reconnects_total')).get('twine_docker_reconnects_total'), 3);
     assert.equal((await values(m, 'twine_docker_reconnects_total')).get('twine_docker_reconnects_total'), 3);
   });
+
+  it('twine_leak_warnings counts running containers per leak kind (a kind once per container), 0 when none', async () => {
+    const dns = { key: 'twine.dns', message: 'm', leak: 'dns-leak' as const };
+    const v6 = { key: 'twine.ipv6', message: 'm', leak: 'ipv6-bypass' as const };
+    const m = new Metrics({ defaultMetrics: false }).bind({
+      reconciled: true,
+      containers: () => [
+        { id: '1', name: 'a', running: true, labels: {}, labelErrors: [], warnings: [dns, v6, dns] },
+        { id: '2', name: 'b', running: true, labels: {}, labelErrors: [], warnings: [dns, { key: 'twine.forward.80', message: 'deprecated' }] },
+        { id: '3', name: 'c', running: false, labels: {}, labelErrors: [], warnings: [v6] },
+      ],
+      container: () => undefined,
+      dockerConnected: () => true,
+    });
+    const v = await values(m, 'twine_leak_warnings');
+    assert.equal(v.get('twine_leak_warnings{"kind":"dns-leak"}'), 2);
+    assert.equal(v.get('twine_leak_warnings{"kind":"ipv6-bypass"}'), 1);
+    const none = await values(new Metrics({ defaultMetrics: false }), 'twine_leak_warnings');
+    assert.equal(none.get('twine_leak_warnings{"kind":"dns-leak"}'), 0);
+  });
 });
