@@ -14,7 +14,7 @@ import { NetworkIndex } from '../docker/networks.js';
 import { hostRoutePolicy } from '../engine/host-subnets.js';
 import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
 import { nativeBackend } from '../netns/backend.js';
-import type { Addr } from '../netns/types.js';
+import type { Addr, Route } from '../netns/types.js';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -54,12 +54,14 @@ export const planCommand: Command = {
       const networks = new NetworkIndex(docker);
       await networks.refresh();
       let addrs: Addr[] = [];
+      let routes: Route[] = [];
       try {
-        addrs = await nativeBackend.addrList({ path: String(values['host-netns']) });
+        const host = { path: String(values['host-netns']) };
+        [addrs, routes] = await Promise.all([nativeBackend.addrList(host), nativeBackend.routeList(host)]);
       } catch (err) {
-        io.stderr(`twine plan: cannot read the addresses in ${String(values['host-netns'])} (${(err as Error).message}): only Docker's networks count as connected subnets here\n`);
+        io.stderr(`twine plan: cannot read the addresses and routes in ${String(values['host-netns'])} (${(err as Error).message}): only Docker's networks count as connected subnets here\n`);
       }
-      hostRoutes = hostRoutePolicy(addrs, networks.all(), allow);
+      hostRoutes = hostRoutePolicy(addrs, networks.all(), allow, routes);
     }
     try {
       const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true, limits, ...(hostRoutes ? { hostRoutes } : {}) });
