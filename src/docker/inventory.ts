@@ -12,7 +12,7 @@
 // or no match) come after those, in Docker's serialized order (by name), so
 // the result is always deterministic.
 
-import type { ContainerInfo, NetworkAttachment } from './container.js';
+import type { ContainerInfo, NetworkAttachment, PublishedPort } from './container.js';
 import type { Addr, Link } from '../netns/types.js';
 import { dockerError, type DockerClient } from './client.js';
 import { mapLimit } from '../util/map-limit.js';
@@ -36,13 +36,30 @@ export interface InspectNetwork {
   DNSNames?: string[] | null;
 }
 
+/** Docker's port map: "8080/tcp" → the host bindings (null or empty: exposed, not published). */
+type PortMap = Record<string, readonly unknown[] | null> | null;
+
 export interface ContainerInspect {
   Id: string;
   Name: string;
   State?: { Running?: boolean; Pid?: number; Status?: string };
   Config?: { Labels?: Record<string, string> | null };
-  HostConfig?: { NetworkMode?: string };
-  NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null };
+  HostConfig?: { NetworkMode?: string; PortBindings?: PortMap };
+  NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null; Ports?: PortMap };
+}
+
+/** The container ports published on the host: each "<port>/<proto>" key with at least one binding, in either map. */
+export function publishedPorts(inspect: ContainerInspect): PublishedPort[] {
+  const out = new Map<string, PublishedPort>();
+  for (const map of [inspect.HostConfig?.PortBindings, inspect.NetworkSettings?.Ports]) {
+    for (const [key, bindings] of Object.entries(map ?? {})) {
+      const m = /^([0-9]{1,5})\/(tcp|udp|sctp)$/.exec(key);
+      const port = Number(m?.[1]);
+      if (!m || !Array.isArray(bindings) || bindings.length === 0 || port < 1 || port > 65535) continue;
+      out.set(key, { proto: m[2] as PublishedPort['proto'], port });
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : a.port - b.port));
 }
 
 /** An interface seen inside the container's namespace (a subset of netns Link). */
@@ -121,6 +138,7 @@ export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsI
   };
   const mode = nonEmpty(inspect.HostConfig?.NetworkMode);
   if (mode !== undefined) info.networkMode = mode;
+  if (inspect.HostConfig !== undefined || inspect.NetworkSettings?.Ports !== undefined) info.published = publishedPorts(inspect);
   return withCompose(info);
 }
 

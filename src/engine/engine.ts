@@ -17,6 +17,7 @@ import type { ContainerInfo } from '../docker/container.js';
 import { wallMs } from '../netns/clock.js';
 import { ContainerStore, moved, type Change } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
+import { BridgeMacs } from './bridge-macs.js';
 import { DockerReads } from './docker-reads.js';
 import { EarlyApplied } from './early.js';
 import { DependencyGraph, namesOf } from './graph.js';
@@ -41,6 +42,11 @@ export interface EngineEvents {
 /** What an event says of when it happened, carried by the reasons it causes. */
 type EventTimes = Pick<Reason, 'why' | 'eventMs' | 'receivedMs'>;
 
+/** Docker's gateways on a container's networks. */
+function gatewaysOf(c: ContainerInfo): string[] {
+  return c.networks.flatMap((n) => [n.gatewayV4, n.gatewayV6]).filter((g): g is string => g !== undefined);
+}
+
 export class Engine extends EventEmitter<EngineEvents> {
   private readonly store: ContainerStore;
   private readonly graph = new DependencyGraph();
@@ -57,6 +63,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly starts: StartPaths;
   /** Swarm tasks on other nodes. */
   private readonly swarm: SwarmTasks;
+  private readonly bridges: BridgeMacs;
   /** True once the first full reconcile finished. */
   reconciled = false;
   /** Docker events handled so far. */
@@ -73,7 +80,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     private readonly opts: EngineOptions,
   ) {
     super();
-    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress() }));
+    this.bridges = new BridgeMacs(deps.netns, opts.hostNetns);
+    this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress(), bridgeMacs: this.bridges.current }));
     const host = deps.host ?? hostView;
     this.queue = new KeyedQueue<Reason>(
       (key, reasons, release) => (key === HOST_KEY ? this.hostRoutes.run() : this.containerJob(key, reasons, release)),
@@ -93,7 +101,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.swarm = new SwarmTasks({ ...parts, deps, pollMs: opts.swarmPollMs ?? 2000, replan: (ids, why) => this.replan(ids, why) });
     const replan = (ids: string[]): void => this.replan(ids, 'a host-route prefix was let go');
     this.memo = deps.planMemo ?? new PlanMemo();
-    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.swarm.before(info) });
+    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.beforePlan(info) });
     this.starts = new StartPaths({
       ...parts,
       deps,
@@ -137,7 +145,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     this.store.sync(running, mark);
-    await this.swarm.refresh();
+    // A bridge recreated with the same address has a new MAC: read them again at every re-sync (when some container publishes ports).
+    const publishing = [...this.store.values()].filter((c) => c.running && c.published?.length);
+    const bridges = publishing.length === 0 ? undefined : this.bridges.ensure(publishing.flatMap(gatewaysOf), true).catch((err: unknown) => this.bridgeReadFailed(err));
+    await Promise.all([this.swarm.refresh(), bridges]);
     if (!this.reconciled && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
     await this.memo.ready;
     this.memo.retain(new Set(running.map((c) => c.id)));
@@ -160,6 +171,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.markReconciled();
     // Host-route changes of containers that started while the start-up sync ran.
     this.hostRoutes.goLive();
+  }
+
+  /** What a plan needs read first: swarm tasks, and the bridges' MACs for a container with published ports. */
+  private async beforePlan(info: ContainerInfo): Promise<void> {
+    await this.swarm.before(info);
+    if (!info.running || !info.published?.length) return;
+    await this.bridges.ensure(gatewaysOf(info)).catch((err: unknown) => this.bridgeReadFailed(err));
+  }
+
+  private bridgeReadFailed(err: unknown): void {
+    this.deps.log.warn({ err: describeError(err) }, "reading Docker's bridges in the host's namespace failed: replies from published ports follow the labels' routes");
   }
 
   private replan(ids: Iterable<string>, why: string): void {

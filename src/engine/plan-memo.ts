@@ -35,6 +35,7 @@ const FORMAT = 1;
 interface Digested {
   remote: Inventory['remoteTasks'];
   noDns: Inventory['noDns'];
+  bridges: Inventory['bridgeMacs'];
   digest: string;
   members: ReadonlySet<ContainerInfo>;
 }
@@ -49,13 +50,14 @@ function entryText({ netnsIno: _ino, ...rest }: ContainerInfo): string {
 
 function digested(inv: Inventory): Digested {
   const cached = snapshotDigests.get(inv.containers);
-  if (cached && cached.remote === inv.remoteTasks && cached.noDns === inv.noDns) return cached;
+  if (cached && cached.remote === inv.remoteTasks && cached.noDns === inv.noDns && cached.bridges === inv.bridgeMacs) return cached;
   const h = createHash('sha1');
   // By id, so that the store's order does not matter.
   for (const c of [...inv.containers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) h.update(entryText(c));
   h.update(JSON.stringify(inv.remoteTasks ?? []));
   h.update(JSON.stringify([...(inv.noDns ?? [])].sort()));
-  const d: Digested = { remote: inv.remoteTasks, noDns: inv.noDns, digest: h.digest('base64'), members: new Set(inv.containers) };
+  h.update(JSON.stringify([...(inv.bridgeMacs ?? [])].sort()));
+  const d: Digested = { remote: inv.remoteTasks, noDns: inv.noDns, bridges: inv.bridgeMacs, digest: h.digest('base64'), members: new Set(inv.containers) };
   snapshotDigests.set(inv.containers, d);
   return d;
 }

@@ -11,8 +11,15 @@
 //   Names compare case-insensitively, as DNS does.
 // - Only running containers answer. The first of the SOURCE's networks (in
 //   its order) on which some running container matches wins; on it, a match
-//   by container name beats an alias/DNS name, which beats a service name;
-//   remaining ties go to the lexically smallest name, then id.
+//   by container name beats an alias/DNS name, which beats a service name.
+//   Several containers tied at the best rank make the reference ambiguous: it
+//   does not resolve (reported as down, naming them), as Docker's DNS would
+//   answer any of them and a route must not go to whichever is first.
+// - A compose service name comes from labels anyone can set, so it counts
+//   only when the container's name, which Docker keeps unique, agrees with
+//   them: `<project>-<service>-<n>` (compose v2) or `<project>_<service>_<n>`
+//   (v1). A container with forged compose labels and another name is not
+//   the service (see README, "Security model", for what remains).
 // - Each address family resolves on its own: the first shared network where
 //   the destination has an address of that family.
 // - Swarm services (./swarm.ts): a service's task answers to the service's
@@ -66,12 +73,29 @@ interface Match {
 
 const lc = (s: string) => s.toLowerCase();
 
+/**
+ * The compose service `c` is a replica of: its labels' claim, when Docker's name for it agrees
+ * (`<project>-<service>-<n>` or `<project>_<service>_<n>`); else undefined.
+ */
+export function composeServiceOf(c: ContainerInfo): string | undefined {
+  const svc = c.composeService;
+  const proj = c.composeProject;
+  if (svc === undefined || proj === undefined || svc === '' || proj === '') return undefined;
+  const name = lc(c.name);
+  for (const sep of ['-', '_']) {
+    const head = lc(`${proj}${sep}${svc}${sep}`);
+    if (name.startsWith(head) && /^[0-9]+$/.test(name.slice(head.length))) return svc;
+  }
+  return undefined;
+}
+
 /** How well `c` (on attachment `a`) answers to `ref`: 0 name, 1 alias/DNS name, 2 compose service; undefined = no. */
 function rank(source: ContainerInfo, c: ContainerInfo, a: NetworkAttachment | undefined, ref: string): number | undefined {
   const r = lc(ref);
   if (lc(c.name) === r) return 0;
   if (a && (a.aliases.some((x) => lc(x) === r) || a.dnsNames.some((x) => lc(x) === r))) return 1;
-  if (c.composeService !== undefined && lc(c.composeService) === r) {
+  const svc = composeServiceOf(c);
+  if (svc !== undefined && lc(svc) === r) {
     if (source.composeProject === undefined || c.composeProject === source.composeProject) return 2;
   }
   return undefined;
@@ -119,7 +143,8 @@ function indexOf(inv: Inventory): NameIndex {
       add(c.name, { c, a, r: 0, at });
       for (const x of [...(a?.aliases ?? []), ...(a?.dnsNames ?? [])]) add(x, { c, a, r: 1, at });
       if (c.swarm) for (const k of serviceKeys(c.swarm)) add(k, { c, a, r: 1, swarm: true, at });
-      if (c.composeService !== undefined) add(c.composeService, { c, a, r: 2, at });
+      const svc = composeServiceOf(c);
+      if (svc !== undefined) add(svc, { c, a, r: 2, at });
       if (a && c.running) {
         const list = ix.byNetwork.get(a.networkId);
         if (list) list.push({ c, a });
@@ -173,12 +198,12 @@ export class Resolver {
       }
       if (top.length === 0) continue;
       const distinct = [...new Map(top.map((e) => [e.c.id, e])).values()];
-      if (distinct.length > 1 && top.some((e) => e.swarm)) {
-        const matches = distinct.map((e) => ({ c: e.c, ip: addressOf(e.a!, family)! })).sort((x, y) => (x.c.name < y.c.name ? -1 : 1));
+      if (distinct.length > 1) {
+        const matches = distinct.map((e) => ({ c: e.c, ip: addressOf(e.a!, family)! })).sort((x, y) => (x.c.name < y.c.name ? -1 : x.c.name > y.c.name ? 1 : x.c.id < y.c.id ? -1 : 1));
         this.ambiguous.set(`${lc(ref)}/${family}`, ambiguousReason(ref, src.networkName, matches));
         return undefined;
       }
-      const best = distinct.reduce((b, e) => (e.c.name < b.c.name || (e.c.name === b.c.name && e.c.id < b.c.id) ? e : b));
+      const best = distinct[0]!;
       return { c: best.c, src, dst: best.a!, ip: addressOf(best.a!, family)! };
     }
     return undefined;
@@ -234,6 +259,16 @@ export class Resolver {
   }
 }
 
+/** The published TCP and UDP ports, by protocol (the reply mark matches no other protocol). */
+function publishedByProto(c: ContainerInfo): ReplyPath['ports'] {
+  const out: ReplyPath['ports'] = [];
+  for (const proto of ['tcp', 'udp'] as const) {
+    const ports = [...new Set((c.published ?? []).filter((p) => p.proto === proto).map((p) => p.port))].sort((a, b) => a - b);
+    if (ports.length > 0) out.push({ proto, ports });
+  }
+  return out;
+}
+
 function peerOf(m: Match): Peer {
   return { id: m.c.id, name: m.c.name, network: m.dst.networkName };
 }
@@ -261,10 +296,9 @@ export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family:
   return via.length > 0 && coversAll(via.map((rt) => rt.cidr), family);
 }
 
-/** One route label resolved: its gateway's address (or down, with the reason), and the gateway's MAC on the shared network. */
+/** One route label resolved: its gateway's address (or down, with the reason). */
 interface RouteResolution {
   route: DesiredRoute;
-  gatewayMac?: { networkId: string; mac: string | undefined };
   unresolved?: Unresolved;
 }
 
@@ -273,16 +307,14 @@ function resolveRoute(r: Resolver, rt: RouteSpec): RouteResolution {
   const base = { label: rt.label, family, dst: cidrText(rt.cidr), dest: destText(rt.dest) };
   if (rt.dest.kind === 'ip') {
     const a = r.attachmentFor(rt.dest.ip, family);
-    const holder = a && r.holderOf(rt.dest.ip, family);
-    const mac = a && holder ? { gatewayMac: { networkId: a.networkId, mac: holder.networks.find((x) => x.networkId === a.networkId)?.mac } } : {};
-    return { route: { ...base, state: 'up', gateway: rt.dest.ip, ...(a?.iface ? { dev: a.iface } : {}) }, ...mac };
+    return { route: { ...base, state: 'up', gateway: rt.dest.ip, ...(a?.iface ? { dev: a.iface } : {}) } };
   }
   const m = r.lookup(rt.dest.name, family);
   if (!m) {
     const reason = r.whyNot(rt.dest.name, 'gateway', family);
     return { route: { ...base, state: 'down', reason }, unresolved: { label: rt.label, ref: rt.dest.name, reason } };
   }
-  return { route: { ...base, state: 'up', gateway: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), via: peerOf(m) }, gatewayMac: { networkId: m.src.networkId, mac: m.dst.mac } };
+  return { route: { ...base, state: 'up', gateway: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), via: peerOf(m) } };
 }
 
 /**
@@ -314,18 +346,9 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     for (const c of r.namedBy(name)) deps.add(c.id);
   };
 
-  /** Per network id: MACs of the containers this one routes via there. */
-  const gatewayMacs = new Map<string, Set<string>>();
-  const noteMac = (networkId: string, mac: string | undefined) => {
-    if (mac === undefined) return;
-    const set = gatewayMacs.get(networkId) ?? new Set<string>();
-    set.add(mac);
-    gatewayMacs.set(networkId, set);
-  };
   const routes: DesiredRoute[] = spec.routes.map((rt) => {
     if (rt.dest.kind === 'ref') noteRef(rt.dest.name);
     const x = resolveRoute(r, rt);
-    if (x.gatewayMac) noteMac(x.gatewayMac.networkId, x.gatewayMac.mac);
     if (x.unresolved) unresolved.push(x.unresolved);
     return x.route;
   });
@@ -408,18 +431,14 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     const n = source.networks.find((a) => (family === 4 ? a.gatewayV4 : a.gatewayV6));
     const gw = n && (family === 4 ? n.gatewayV4 : n.gatewayV6);
     if (n && gw && ipFamily(gw) === family) dockerDefaults.push({ family, gateway: gw, ...(n.iface ? { dev: n.iface } : {}) });
-    // Routes of this family via a gateway: replies to what arrives through Docker's interface
-    // (published ports) must still leave through Docker's gateway.
+    // Routes of this family via a gateway: replies to what the host routes to a published port
+    // must still leave through Docker's gateway.
     const own = n && addressOf(n, family);
     const len = n && (family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen);
-    if (n?.iface && gw && own && len !== undefined && ipFamily(gw) === family && spec.routes.some((rt) => rt.cidr.family === family)) {
-      replyPaths.push({
-        family,
-        dev: n.iface,
-        gateway: gw,
-        subnet: `${bigToIp(ipToBig(own, family) & maskOf(len, family), family)}/${len}`,
-        exceptMacs: [...(gatewayMacs.get(n.networkId) ?? [])].sort(),
-      });
+    const bridgeMac = gw && inv.bridgeMacs?.get(gw);
+    const ports = publishedByProto(source);
+    if (n?.iface && gw && own && len !== undefined && bridgeMac && ports.length > 0 && ipFamily(gw) === family && spec.routes.some((rt) => rt.cidr.family === family)) {
+      replyPaths.push({ family, dev: n.iface, gateway: gw, subnet: `${bigToIp(ipToBig(own, family) & maskOf(len, family), family)}/${len}`, bridgeMac, ports });
     }
   }
 

@@ -105,3 +105,20 @@ test('only twine.* and the compose project/service labels pass the Docker bounda
   assert.equal(fromEvent.composeService, 'app');
   assert.ok(!JSON.stringify(fromEvent).includes('hunter2'));
 });
+
+test('published ports: the "<port>/<proto>" keys with a host binding, from HostConfig.PortBindings and NetworkSettings.Ports; exposed-only ports and junk are not', () => {
+  const base = fixture();
+  const c = toContainerInfo({
+    ...base,
+    HostConfig: { NetworkMode: 'bridge', PortBindings: { '8080/tcp': [{ HostIp: '', HostPort: '18080' }], '9/udp': null } },
+    NetworkSettings: {
+      ...base.NetworkSettings,
+      Ports: { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '18080' }], '53/udp': [{ HostIp: '0.0.0.0', HostPort: '32768' }], '7/tcp': null, '99999/tcp': [{}], 'x/tcp': [{}], '5/icmp': [{}] },
+    },
+  });
+  assert.deepEqual(c.published, [
+    { proto: 'tcp', port: 8080 },
+    { proto: 'udp', port: 53 },
+  ]);
+  assert.deepEqual(toContainerInfo({ ...base, HostConfig: { NetworkMode: 'bridge' } }).published, []);
+});
