@@ -1,5 +1,6 @@
 // `twine plan <container> [--json]`: what Twine would apply, changing nothing.
 
+import { printableLines } from '../util/printable.js';
 import { createDockerClient } from '../docker/client.js';
 import { resolveDockerEndpoint } from '../docker/endpoint.js';
 import { UsageError } from '../util/options.js';
@@ -65,12 +66,12 @@ export const planCommand: Command = {
     }
     try {
       const o = planContainer(info, inv, { allowHostRoutes: values['allow-host-routes'] === true, limits, ...(hostRoutes ? { hostRoutes } : {}) });
-      io.stdout(values.json ? `${JSON.stringify(explainJson(o.resolution, o.plan), null, 2)}\n` : `${explainText(o.resolution, o.plan)}\n`);
+      io.stdout(values.json ? `${JSON.stringify(explainJson(o.resolution, o.plan), null, 2)}\n` : `${printableLines(explainText(o.resolution, o.plan))}\n`);
       return EXIT_OK;
     } catch (err) {
       if (!(err instanceof LabelError)) throw err;
       if (values.json) io.stdout(`${JSON.stringify({ container: info.name, errors: err.issues }, null, 2)}\n`);
-      else io.stderr(`${err.message}\n`);
+      else io.stderr(`${printableLines(err.message)}\n`);
       return EXIT_FAILURE;
     }
   },
