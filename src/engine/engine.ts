@@ -42,6 +42,9 @@ export interface EngineEvents {
 /** What an event says of when it happened, carried by the reasons it causes. */
 type EventTimes = Pick<Reason, 'why' | 'eventMs' | 'receivedMs'>;
 
+/** How often a container's kill-switch counter is read from its namespace at most (API GETs in between get the last value). */
+export const KILLSWITCH_READ_MS = 2000;
+
 /** Docker's gateways on a container's networks. */
 function gatewaysOf(c: ContainerInfo): string[] {
   return c.networks.flatMap((n) => [n.gatewayV4, n.gatewayV6]).filter((g): g is string => g !== undefined);
@@ -64,6 +67,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Swarm tasks on other nodes. */
   private readonly swarm: SwarmTasks;
   private readonly bridges: BridgeMacs;
+  /** The kill-switch counters as last read, per container id. */
+  private readonly drops = new Map<string, { at: number; pid: number; value: Promise<number | undefined> }>();
   /** True once the first full reconcile finished. */
   reconciled = false;
   /** Docker events handled so far. */
@@ -122,9 +127,20 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.reconciler.find(nameOrId);
   }
 
-  /** Packets a NAT gateway's kill switch dropped, read from its namespace now; undefined when it has none. */
+  /**
+   * Packets a NAT gateway's kill switch dropped; undefined when it has none. Read from its
+   * namespace at most once per KILLSWITCH_READ_MS per container (and process): every API GET
+   * of a gateway asks, and any web page can make a browser on the host ask in a loop.
+   */
   killSwitchDrops(c: ContainerState): Promise<number | undefined> {
-    return killSwitchDrops(this.deps.nft, c);
+    const now = performance.now();
+    const pid = c.applied?.container.pid ?? 0;
+    const last = this.drops.get(c.id);
+    if (last && last.pid === pid && now - last.at < KILLSWITCH_READ_MS) return last.value;
+    if (this.drops.size >= 1024) for (const [id, d] of this.drops) if (now - d.at >= KILLSWITCH_READ_MS) this.drops.delete(id);
+    const value = killSwitchDrops(this.deps.nft, c).catch(() => undefined);
+    this.drops.set(c.id, { at: now, pid, value });
+    return value;
   }
 
   /** Work under way: jobs queued or running, Docker reads whose job is not queued yet, starts watched. 0: idle. */

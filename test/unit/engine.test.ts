@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dockerEvent, FakeBed, HOST_INO, HOST_NETNS } from '../fakes/index.js';
+import { KILLSWITCH_READ_MS } from '../../src/engine/engine.js';
 import { TWINE_RT_PROTO, type Route } from '../../src/netns/types.js';
 import { syncHostRoutes } from '../../src/engine/host-routes.js';
 
@@ -598,4 +599,20 @@ test('host routes: a default route for the host is refused, nothing written ther
   assert.deepEqual(bed.txsOf('gw').map((t) => t.result), ['invalid']);
   assert.match(bed.engine.container('gw')?.lastError ?? '', /twine\.host\.routes/);
   assert.deepEqual(bed.spaces.callsIn(`path:${HOST_NETNS}`).filter((c) => c.op !== 'addrList' && c.op !== 'routeList'), []);
+});
+
+test('kill switch counter: API reads in a burst list the gateway\'s table once per KILLSWITCH_READ_MS, not once per GET', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const gw = bed.engine.container('gw')!;
+  const lists = (): number => bed.spaces.calls.filter((c) => c.op === 'nft list').length;
+  const before = lists();
+  const got = await Promise.all(Array.from({ length: 100 }, () => bed.engine.killSwitchDrops(gw)));
+  for (let i = 0; i < 20; i++) got.push(await bed.engine.killSwitchDrops(gw));
+  assert.equal(lists() - before, 1, 'one read for 120 GETs');
+  assert.ok(got.every((n) => n === 0), JSON.stringify(got.slice(0, 3)));
+  // A container without a kill switch is never read.
+  assert.equal(await bed.engine.killSwitchDrops(bed.engine.container('app')!), undefined);
+  assert.equal(lists() - before, 1);
+  assert.ok(KILLSWITCH_READ_MS >= 1000 && KILLSWITCH_READ_MS <= 5000);
 });
