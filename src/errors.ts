@@ -67,7 +67,9 @@ export type NamespaceRefusal =
   /** The namespace is the host's (its inode is the daemon's, PID 1's or the configured host namespace's). */
   | 'host'
   /** Another running container is in the same namespace. */
-  | 'shared';
+  | 'shared'
+  /** The namespace's inode could not be read when Docker named the process: whose it is cannot be told. */
+  | 'unknown';
 
 /** Twine writes only into a container's own network namespace: this one is not, and nothing was written. */
 export class NamespaceRefusedError extends TwineError {

@@ -277,6 +277,9 @@ export function createdInfo(id: string, attributes: Record<string, string>, netw
     labels,
     networks: networks.map((n) => ({ networkId: n.id, networkName: n.name, aliases: [], dnsNames: [] })),
   };
+  // The event does not say the network mode; the connects do: Docker's host network puts it in the host's namespace.
+  if (networks.some((n) => n.name === 'host')) info.networkMode = 'host';
+  else if (networks.length > 0) info.networkMode = networks[0]!.name;
   return withCompose(info);
 }
 
@@ -297,6 +300,7 @@ interface ListedContainer {
   Id: string;
   Names?: string[] | null;
   Labels?: Record<string, string> | null;
+  HostConfig?: { NetworkMode?: string } | null;
   NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null } | null;
 }
 
@@ -320,6 +324,7 @@ export async function listedContainer(docker: DockerClient, id: string): Promise
     Name: c.Names?.[0] ?? id.slice(0, 12),
     State: { Running: false },
     Config: { Labels: c.Labels ?? {} },
+    ...(c.HostConfig?.NetworkMode ? { HostConfig: { NetworkMode: c.HostConfig.NetworkMode } } : {}),
     NetworkSettings: { Networks: c.NetworkSettings?.Networks ?? {} },
   });
 }

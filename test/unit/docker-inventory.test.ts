@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createdInfo, hasTwineLabels, procInterfaces, toContainerInfo } from '../../src/docker/inventory.js';
+import { createdInfo, hasTwineLabels, listedContainer, procInterfaces, toContainerInfo } from '../../src/docker/inventory.js';
+import type { DockerClient } from '../../src/docker/client.js';
 import { startedContainer as fixture } from '../fixtures/inspect.js';
 
 test('inspect JSON → ContainerInfo: name without slash, pid, labels, compose labels, addresses', () => {
@@ -121,4 +122,14 @@ test('published ports: the "<port>/<proto>" keys with a host binding, from HostC
     { proto: 'udp', port: 53 },
   ]);
   assert.deepEqual(toContainerInfo({ ...base, HostConfig: { NetworkMode: 'bridge' } }).published, []);
+});
+
+test('listedContainer: the network mode from Docker\'s container list (host, container:<id>) is kept, so the mode check works on the list path too', async () => {
+  for (const mode of ['host', `container:${'a'.repeat(64)}`, 'bridge']) {
+    const docker = {
+      getJson: async () => [{ Id: 'b'.repeat(64), Names: ['/x'], Labels: { 'twine.route.10.0.0.0/8': 'gw' }, HostConfig: { NetworkMode: mode }, NetworkSettings: { Networks: {} } }],
+    } as unknown as DockerClient;
+    const c = await listedContainer(docker, 'b'.repeat(64));
+    assert.equal(c?.networkMode, mode);
+  }
 });

@@ -152,7 +152,11 @@ test('createdInfo: a create event\'s attributes and the networks its connect eve
     running: false,
     labels: { 'twine.route.0.0.0.0/0': 'vpn', 'com.docker.compose.service': 'web', 'com.docker.compose.project': 'demo' },
     networks: [{ networkId: NET_A, networkName: 'demo_default', aliases: [], dnsNames: [] }],
+    networkMode: 'demo_default',
     composeService: 'web',
     composeProject: 'demo',
   });
+  // The network mode from the connects: the host network means the host's namespace; none named: unknown.
+  assert.equal(createdInfo('e'.repeat(64), { name: 'h' }, [{ name: 'host', id: 'h' }]).networkMode, 'host');
+  assert.equal(createdInfo('e'.repeat(64), { name: 'h' }, []).networkMode, undefined);
 });
