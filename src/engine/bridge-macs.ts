@@ -3,7 +3,8 @@
 // bridge, a published port's connection among them, has that MAC as its
 // source; a neighbour on the network sends with its own. The reply mark of
 // published ports (plan/compile.ts) matches on it. Read from the host's
-// namespace: Docker's API does not tell a bridge's MAC.
+// namespace (and from Twine's own, where dockerd's is when Twine runs beside
+// it without --pid host): Docker's API does not tell a bridge's MAC.
 
 import type { NetnsBackend } from '../netns/types.js';
 
@@ -17,7 +18,8 @@ export class BridgeMacs {
 
   constructor(
     private readonly netns: NetnsBackend,
-    private readonly hostNetns: string,
+    /** The namespaces to look in (the host's, the daemon's own); one that cannot be read is skipped. */
+    private readonly paths: readonly string[],
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -39,16 +41,23 @@ export class BridgeMacs {
 
   private async read(): Promise<void> {
     this.readAt = this.now();
-    const ns = { path: this.hostNetns };
+    const next = new Map<string, string>();
+    const read = await Promise.allSettled(this.paths.map((path) => this.readOne(path, next)));
+    const failed = read.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed && read.every((r) => r.status === 'rejected')) throw failed.reason;
+    const same = next.size === this.macs.size && [...next].every(([k, v]) => this.macs.get(k) === v);
+    if (!same) this.macs = next;
+  }
+
+  /** The bridges of one namespace, by address, into `into`. */
+  private async readOne(path: string, into: Map<string, string>): Promise<void> {
+    const ns = { path };
     const [addrs, links] = await Promise.all([this.netns.addrList(ns), this.netns.linkList(ns)]);
     const bridges = new Map<number, string>();
     for (const l of links) if (l.kind === 'bridge' && l.mac) bridges.set(l.index, l.mac.toLowerCase());
-    const next = new Map<string, string>();
     for (const a of addrs) {
       const mac = bridges.get(a.ifindex);
-      if (mac !== undefined) next.set(a.address, mac);
+      if (mac !== undefined && !into.has(a.address)) into.set(a.address, mac);
     }
-    const same = next.size === this.macs.size && [...next].every(([k, v]) => this.macs.get(k) === v);
-    if (!same) this.macs = next;
   }
 }

@@ -85,7 +85,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     private readonly opts: EngineOptions,
   ) {
     super();
-    this.bridges = new BridgeMacs(deps.netns, opts.hostNetns);
+    this.bridges = new BridgeMacs(deps.netns, [opts.hostNetns, '/proc/self/ns/net']);
     this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => ({ remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress(), bridgeMacs: this.bridges.current }));
     const host = deps.host ?? hostView;
     this.queue = new KeyedQueue<Reason>(

@@ -24,7 +24,7 @@ test('bridge MACs: a bridge\'s addresses map to its MAC; other kinds do not; an 
     linkList: async () => links,
   } as unknown as NetnsBackend;
   let now = 0;
-  const b = new BridgeMacs(netns, '/fake/host', () => now);
+  const b = new BridgeMacs(netns, ['/fake/host'], () => now);
   await b.ensure(['172.30.1.1']);
   assert.deepEqual([...b.current], [
     ['172.30.1.1', '02:42:aa:00:00:01'],
@@ -42,4 +42,18 @@ test('bridge MACs: a bridge\'s addresses map to its MAC; other kinds do not; an 
   links = [{ ...links[0]!, mac: '02:42:aa:00:00:02' }];
   await b.ensure([], true);
   assert.equal(b.current.get('172.30.1.1'), '02:42:aa:00:00:02', 'a recreated bridge: its new MAC at the forced read');
+});
+
+test('bridge MACs: looked for in each namespace given; one that cannot be read is skipped, all failing throws', async () => {
+  const netns = {
+    addrList: async (ns: { path: string }) => {
+      if (ns.path === '/denied') throw new Error('EACCES');
+      return [{ ifindex: 3, ifname: 'br-1', family: 4, address: '172.30.1.1', prefixlen: 24 }];
+    },
+    linkList: async () => [{ index: 3, name: 'br-1', up: true, mtu: 1500, kind: 'bridge', mac: '02:42:aa:00:00:01' }],
+  } as unknown as NetnsBackend;
+  const b = new BridgeMacs(netns, ['/denied', '/own']);
+  await b.ensure(['172.30.1.1']);
+  assert.equal(b.current.get('172.30.1.1'), '02:42:aa:00:00:01');
+  await assert.rejects(new BridgeMacs(netns, ['/denied']).ensure(['172.30.1.1']), /EACCES/);
 });
