@@ -13,6 +13,7 @@ import { DOCKER_OPTIONS } from './options.js';
 import { HOST_NETNS_OPTION, HOST_ROUTES_ALLOW_OPTION, hostRoutesAllowFrom, LIMIT_OPTION_SPECS, limitsFrom } from './engine-options.js';
 import { NetworkIndex } from '../docker/networks.js';
 import { hostRoutePolicy } from '../engine/host-subnets.js';
+import { BridgeMacs } from '../engine/bridge-macs.js';
 import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
 import { nativeBackend } from '../netns/backend.js';
 import type { Addr, Route } from '../netns/types.js';
@@ -44,12 +45,16 @@ export const planCommand: Command = {
     const limits = limitsFrom(values);
     const allow = hostRoutesAllowFrom(values);
     const docker = createDockerClient(resolveDockerEndpoint(values['docker-socket'] as string | undefined, io.env));
-    const inv = await readInventory(docker);
-    const info = inv.containers.find((c) => c.name === target || c.id === target || (target.length >= 4 && c.id.startsWith(target)));
+    const found = await readInventory(docker);
+    const info = found.containers.find((c) => c.name === target || c.id === target || (target.length >= 4 && c.id.startsWith(target)));
     if (!info) {
       io.stderr(`twine plan: no running container ${JSON.stringify(target)}\n`);
       return EXIT_FAILURE;
     }
+    // Its published ports' reply mark needs the bridges' MACs, as the daemon reads them.
+    const bridges = new BridgeMacs(nativeBackend, [String(values['host-netns']), '/proc/self/ns/net']);
+    if (info.published?.length) await bridges.ensure([], true).catch((err: unknown) => io.stderr(`twine plan: cannot read Docker's bridges (${(err as Error).message}): no reply mark for published ports here\n`));
+    const inv = { ...found, bridgeMacs: bridges.current };
     let hostRoutes: HostRoutePolicy | undefined;
     if (values['allow-host-routes'] === true && info.labels[HOST_ROUTES_LABEL] !== undefined) {
       const networks = new NetworkIndex(docker);

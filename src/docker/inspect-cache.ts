@@ -43,7 +43,8 @@ export interface PidCheck {
 /** Cached entries' pid checks: the namespace inode, undefined when the pid is not the entry's container's. */
 export type PidAnswers = ReadonlyMap<ContainerInfo, number | undefined>;
 
-const FORMAT = 1;
+// 2: entries carry the published ports (an entry of 1 would read as publishing nothing).
+const FORMAT = 2;
 
 function same(a: string | undefined, b: string | undefined | null): boolean {
   return (a ?? '') === (b ?? '');
