@@ -35,7 +35,6 @@ const FORMAT = 1;
 interface Digested {
   remote: Inventory['remoteTasks'];
   noDns: Inventory['noDns'];
-  bridges: Inventory['bridgeMacs'];
   digest: string;
   members: ReadonlySet<ContainerInfo>;
 }
@@ -50,14 +49,13 @@ function entryText({ netnsIno: _ino, ...rest }: ContainerInfo): string {
 
 function digested(inv: Inventory): Digested {
   const cached = snapshotDigests.get(inv.containers);
-  if (cached && cached.remote === inv.remoteTasks && cached.noDns === inv.noDns && cached.bridges === inv.bridgeMacs) return cached;
+  if (cached && cached.remote === inv.remoteTasks && cached.noDns === inv.noDns) return cached;
   const h = createHash('sha1');
   // By id, so that the store's order does not matter.
   for (const c of [...inv.containers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) h.update(entryText(c));
   h.update(JSON.stringify(inv.remoteTasks ?? []));
   h.update(JSON.stringify([...(inv.noDns ?? [])].sort()));
-  h.update(JSON.stringify([...(inv.bridgeMacs ?? [])].sort()));
-  const d: Digested = { remote: inv.remoteTasks, noDns: inv.noDns, bridges: inv.bridgeMacs, digest: h.digest('base64'), members: new Set(inv.containers) };
+  const d: Digested = { remote: inv.remoteTasks, noDns: inv.noDns, digest: h.digest('base64'), members: new Set(inv.containers) };
   snapshotDigests.set(inv.containers, d);
   return d;
 }
@@ -74,7 +72,10 @@ export function snapshotDigest(inv: Inventory): string {
  */
 export function planInputs(info: ContainerInfo, inv: Inventory, salt: string): string | undefined {
   const d = digested(inv);
-  return d.members.has(info) ? `${salt}|${d.digest}|${info.id}` : undefined;
+  if (!d.members.has(info)) return undefined;
+  // Of the bridges' MACs, a plan depends on its own gateways' only (the reply mark of its published ports).
+  const macs = info.networks.flatMap((n) => [n.gatewayV4, n.gatewayV6]).map((g) => (g === undefined ? '' : (inv.bridgeMacs?.get(g) ?? '')));
+  return `${salt}|${d.digest}|${info.id}|${macs.join(',')}`;
 }
 
 export class PlanMemo extends SavedMap<{ inputs: string; planned: Planned }> {

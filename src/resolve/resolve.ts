@@ -327,6 +327,59 @@ export function resolveRoutes(source: ContainerInfo, spec: Spec, inv: Inventory)
   return spec.routes.map((rt) => resolveRoute(r, rt).route);
 }
 
+/** One custom rule: its references resolved and translated, or down with the reason (each failed reference noted in `unresolved`). */
+function resolveRule(r: Resolver, rule: Spec['rules'][number], noteRef: (name: string) => void, unresolved: Unresolved[]): DesiredRule {
+  const base = { label: rule.label, name: rule.name, chain: rule.chain };
+  try {
+    const parsed = rule.parsed;
+    parsed.refs.forEach(noteRef);
+    const failed: string[] = [];
+    const refResolver: RefResolver = (ref) => {
+      const v4 = r.lookup(ref, 4)?.ip;
+      const v6 = r.lookup(ref, 6)?.ip;
+      if (!v4 && !v6) {
+        failed.push(ref);
+        return undefined;
+      }
+      return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
+    };
+    for (const ref of parsed.refs) refResolver(ref);
+    if (failed.length > 0) {
+      const reason = failed.map((ref) => r.whyNot(ref, 'rule address')).join('; ');
+      for (const ref of failed) unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref, 'rule address') });
+      return { ...base, state: 'down', reason };
+    }
+    const t = translateRule(parsed, refResolver);
+    return { ...base, state: 'up', expr: t.expr, ...(t.comment !== undefined ? { comment: t.comment } : {}) };
+  } catch (e) {
+    return { ...base, state: 'down', reason: `cannot translate: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Docker's default route per family (restored when no label replaces it), and the reply path of
+ * published ports: with routes of that family via a gateway, replies to what the host routes to a
+ * published port must still leave through Docker's gateway.
+ */
+function dockerPaths(source: ContainerInfo, spec: Spec, inv: Inventory): { dockerDefaults: DockerDefault[]; replyPaths: ReplyPath[] } {
+  const dockerDefaults: DockerDefault[] = [];
+  const replyPaths: ReplyPath[] = [];
+  const ports = publishedByProto(source);
+  for (const family of [4, 6] as const) {
+    const n = source.networks.find((a) => (family === 4 ? a.gatewayV4 : a.gatewayV6));
+    const gw = n && (family === 4 ? n.gatewayV4 : n.gatewayV6);
+    if (!n || !gw || ipFamily(gw) !== family) continue;
+    dockerDefaults.push({ family, gateway: gw, ...(n.iface ? { dev: n.iface } : {}) });
+    const own = addressOf(n, family);
+    const len = family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen;
+    const bridgeMac = inv.bridgeMacs?.get(gw);
+    if (n.iface && own && len !== undefined && bridgeMac && ports.length > 0 && spec.routes.some((rt) => rt.cidr.family === family)) {
+      replyPaths.push({ family, dev: n.iface, gateway: gw, subnet: `${bigToIp(ipToBig(own, family) & maskOf(len, family), family)}/${len}`, bridgeMac, ports });
+    }
+  }
+  return { dockerDefaults, replyPaths };
+}
+
 /** `specs` holds the other containers' labels, parsed (a planner shares one across the containers of a snapshot). */
 export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs: SpecCache = new SpecCache()): Resolution {
   const r = new Resolver(source, inv);
@@ -389,33 +442,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     return { ...base, state: 'up', targets };
   });
 
-  const rules: DesiredRule[] = spec.rules.map((rule) => {
-    const base = { label: rule.label, name: rule.name, chain: rule.chain };
-    try {
-      const parsed = rule.parsed;
-      parsed.refs.forEach(noteRef);
-      const failed: string[] = [];
-      const refResolver: RefResolver = (ref) => {
-        const v4 = r.lookup(ref, 4)?.ip;
-        const v6 = r.lookup(ref, 6)?.ip;
-        if (!v4 && !v6) {
-          failed.push(ref);
-          return undefined;
-        }
-        return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
-      };
-      for (const ref of parsed.refs) refResolver(ref);
-      if (failed.length > 0) {
-        const reason = failed.map((ref) => r.whyNot(ref, 'rule address')).join('; ');
-        for (const ref of failed) unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref, 'rule address') });
-        return { ...base, state: 'down', reason };
-      }
-      const t = translateRule(parsed, refResolver);
-      return { ...base, state: 'up', expr: t.expr, ...(t.comment !== undefined ? { comment: t.comment } : {}) };
-    } catch (e) {
-      return { ...base, state: 'down', reason: `cannot translate: ${(e as Error).message}` };
-    }
-  });
+  const rules = spec.rules.map((rule) => resolveRule(r, rule, noteRef, unresolved));
 
   const hostRoutes: DesiredHostRoute[] = spec.hostRoutes.map((h) => {
     const n = source.networks.find((a) => addressOf(a, h.family));
@@ -425,22 +452,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
       : { family: h.family, dst: cidrText(h), reason: `${source.name} has no IPv${h.family} address` };
   });
 
-  const dockerDefaults: DockerDefault[] = [];
-  const replyPaths: ReplyPath[] = [];
-  for (const family of [4, 6] as const) {
-    const n = source.networks.find((a) => (family === 4 ? a.gatewayV4 : a.gatewayV6));
-    const gw = n && (family === 4 ? n.gatewayV4 : n.gatewayV6);
-    if (n && gw && ipFamily(gw) === family) dockerDefaults.push({ family, gateway: gw, ...(n.iface ? { dev: n.iface } : {}) });
-    // Routes of this family via a gateway: replies to what the host routes to a published port
-    // must still leave through Docker's gateway.
-    const own = n && addressOf(n, family);
-    const len = n && (family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen);
-    const bridgeMac = gw && inv.bridgeMacs?.get(gw);
-    const ports = publishedByProto(source);
-    if (n?.iface && gw && own && len !== undefined && bridgeMac && ports.length > 0 && ipFamily(gw) === family && spec.routes.some((rt) => rt.cidr.family === family)) {
-      replyPaths.push({ family, dev: n.iface, gateway: gw, subnet: `${bigToIp(ipToBig(own, family) & maskOf(len, family), family)}/${len}`, bridgeMac, ports });
-    }
-  }
+  const { dockerDefaults, replyPaths } = dockerPaths(source, spec, inv);
 
   const ipv6 =
     source.networks.some((n) => n.ipv6) ||
