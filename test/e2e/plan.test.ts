@@ -31,7 +31,8 @@ let bad: TestContainer;
 before(async () => {
   await cleanupLeftovers(tagPrefix('pl'));
   await ensureImage();
-  await createNetwork(NET);
+  // Not internal: Docker gives no gateway (so no default route) and publishes no port on an internal network.
+  await createNetwork(NET, { internal: false });
   gw = await runContainer({ name: `${P}gw`, networks: [NET], labels: { 'twine.nat.interfaces': 'eth+' } });
   [app, bad] = await Promise.all([
     runContainer({
