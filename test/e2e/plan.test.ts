@@ -71,8 +71,8 @@ test('twine plan --json resolves the gateway to its address and interface and ch
   );
   // Marked: only what comes from the bridge's MAC to the published port.
   const mark = JSON.stringify(doc.plan.table.chains.find((c) => c.name === 'REPLY_MARK')?.rules ?? []);
-  assert.match(mark, /"protocol":"ether","field":"saddr"\},"right":"([0-9a-f]{2}:){5}[0-9a-f]{2}"/, mark);
-  assert.match(mark, /"protocol":"tcp","field":"dport"\},"right":9090/, mark);
+  assert.match(mark, /"protocol":"ether","field":"saddr"\}\},"right":"([0-9a-f]{2}:){5}[0-9a-f]{2}"/, mark);
+  assert.match(mark, /"protocol":"tcp","field":"dport"\}\},"right":9090/, mark);
   const pre = doc.plan.table.chains.find((c) => c.name === 'PREROUTING');
   assert.ok(pre && JSON.stringify(pre.rules).includes(gwIp), 'the forward DNATs to the gateway address');
   assert.equal(await inNs(app.pid, 'ip', ['route']), routesBefore, 'plan changed nothing');
