@@ -148,7 +148,9 @@ export type NamespaceRefusal =
    * The namespace holds more routes, rules, links or nft objects than one read
    * may take (a process in it filled it): Twine does not read or write it.
    */
-  | 'oversized';
+  | 'oversized'
+  /** The namespace's inode could not be read when Docker named the process: whose it is cannot be told. */
+  | 'unknown';
 
 /** Twine writes only into a container's own network namespace: this one is not, and nothing was written. */
 export class NamespaceRefusedError extends TwineError {

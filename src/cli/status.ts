@@ -9,6 +9,7 @@ import { CLIENT_OPTIONS, clientFrom } from '../server/options.js';
 import { errorText, formatLatency, renderTable } from '../server/table.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, USAGE_EXIT, type CliIO, type Command } from './command.js';
 import type { OptionValues } from '../util/options.js';
+import { printable } from '../util/printable.js';
 
 /**
  * One line per label that names a destination: what it resolved to, or why it is down
@@ -46,7 +47,7 @@ export function referenceLines(desired: unknown): string[] {
 
 /** `twine status <name>`: the container's line plus what a user needs to act on it. */
 export function renderDetail(d: ContainerDoc): string {
-  const out = [renderTable([d]).trimEnd(), ''];
+  const out = [...renderTable([d]).trimEnd().split('\n'), ''];
   out.push(`id:            ${d.id}`);
   out.push(`last apply:    ${d.lastApplyAt ?? 'never'}${d.lastLatencyMs !== undefined ? ` (${formatLatency(d.lastLatencyMs)} after the Docker event)` : ''}`);
   if (d.natInterfaces.length) out.push(`nat:           ${d.natInterfaces.join(', ')}`);
@@ -72,7 +73,8 @@ export function renderDetail(d: ContainerDoc): string {
   }
   for (const w of d.warnings) out.push(`warning: ${w.leak ?? w.key}: ${w.message}`);
   if (errorText(d) === '' && d.status === 'applied') out.push(`inspect:       nsenter -t <pid> -n nft list table inet twine; nsenter -t <pid> -n ip route show proto 74`);
-  return `${out.join('\n')}\n`;
+  // Each entry is one line: a control character (or a line break) in a label, a name or an error shows escaped.
+  return `${out.map(printable).join('\n')}\n`;
 }
 
 /** "docker: not connected since <time> (<reason>)", from the daemon's /healthz. */
@@ -92,12 +94,12 @@ export async function runStatus(values: OptionValues, positionals: string[], io:
     // What the daemon shows is only as current as its view of Docker: say so, and exit 1.
     const health = (await getJson<Partial<HealthDoc>>(endpoint, '/healthz', timeoutMs)).body;
     const dockerDown = health.dockerConnected === false;
-    if (dockerDown) io.stderr(`${dockerDownText(health)}\n`);
+    if (dockerDown) io.stderr(`${printable(dockerDownText(health))}\n`);
     const done = dockerDown ? EXIT_FAILURE : EXIT_OK;
     if (name !== undefined) {
       const r = await getJson<ContainerDoc & { error?: string }>(endpoint, `/api/containers/${encodeURIComponent(name)}`, timeoutMs);
       if (r.status !== 200) {
-        io.stderr(`twine status: ${r.body.error ?? `HTTP ${r.status}`}\n`);
+        io.stderr(`twine status: ${printable(r.body.error ?? `HTTP ${r.status}`)}\n`);
         return EXIT_FAILURE;
       }
       io.stdout(values.json ? `${JSON.stringify(r.body, null, 2)}\n` : renderDetail(r.body));
@@ -111,7 +113,7 @@ export async function runStatus(values: OptionValues, positionals: string[], io:
     io.stdout(values.json ? `${JSON.stringify(r.body, null, 2)}\n` : renderTable(r.body));
     return done;
   } catch (err) {
-    io.stderr(`twine status: ${(err as Error).message}\n`);
+    io.stderr(`twine status: ${printable((err as Error).message)}\n`);
     return EXIT_FAILURE;
   }
 }

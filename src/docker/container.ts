@@ -54,6 +54,14 @@ export interface ContainerInfo {
   composeProject?: string;
   /** The swarm task this container runs (its com.docker.swarm.* labels), when a swarm service made it. */
   swarm?: SwarmTask;
+  /** The container ports Docker publishes on the host (inspect only; undefined when not inspected). */
+  published?: PublishedPort[];
+}
+
+/** A container port Docker publishes on the host (`-p`, `-P`). */
+export interface PublishedPort {
+  proto: 'tcp' | 'udp' | 'sctp';
+  port: number;
 }
 
 /**
@@ -80,6 +88,11 @@ export interface SwarmTask {
 /** A snapshot of every container the resolver may look at. */
 export interface Inventory {
   containers: ContainerInfo[];
+  /**
+   * Docker's bridges on the host, by their gateway address: the bridge's MAC, the source MAC of
+   * every packet the host routes to a container on it (published ports among them).
+   */
+  bridgeMacs?: ReadonlyMap<string, string>;
   /** Swarm tasks on other nodes, as the overlay networks' views list them. */
   remoteTasks?: readonly ContainerInfo[];
   /** Networks on which Docker's embedded DNS answers no names (swarm's ingress): references never resolve there. */

@@ -44,7 +44,8 @@ export interface PidCheck {
 export type PidAnswers = ReadonlyMap<ContainerInfo, number | undefined>;
 
 // 2: entries carry HostConfig.Dns (dnsServers).
-const FORMAT = 2;
+// 3: entries carry the published ports (an older entry would read as publishing nothing).
+const FORMAT = 3;
 
 function same(a: string | undefined, b: string | undefined | null): boolean {
   return (a ?? '') === (b ?? '');
@@ -161,12 +162,18 @@ function wellFormedTask(t: unknown): boolean {
   return typeof s === 'object' && s !== null && [s.service, s.slot, s.name, s.taskId].every(str) && optStr(s.stack) && optStr(s.nodeAddr);
 }
 
+function wellFormedPort(x: unknown): boolean {
+  const p = x as Record<string, unknown>;
+  return typeof p === 'object' && p !== null && ['tcp', 'udp', 'sctp'].includes(p.proto as string) && Number.isInteger(p.port);
+}
+
 function wellFormed(e: unknown): e is ContainerInfo {
   const c = e as Partial<Record<keyof ContainerInfo, unknown>>;
   if (typeof c !== 'object' || c === null || !str(c.id) || !str(c.name) || !Number.isInteger(c.pid) || c.running !== true) return false;
   if (typeof c.labels !== 'object' || c.labels === null || !Object.values(c.labels).every(str) || !optStr(c.networkMode)) return false;
   if (!optStr(c.composeService) || !optStr(c.composeProject) || !(c.swarm === undefined || wellFormedTask(c.swarm))) return false;
   if (!Array.isArray(c.networks)) return false;
+  if (c.published !== undefined && !(Array.isArray(c.published) && c.published.every(wellFormedPort))) return false;
   return c.networks.every((n: unknown) => {
     const a = n as Record<string, unknown>;
     if (typeof a !== 'object' || a === null || !str(a.networkId) || !str(a.networkName) || !str(a.endpointId)) return false;

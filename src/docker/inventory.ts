@@ -12,7 +12,7 @@
 // or no match) come after those, in Docker's serialized order (by name), so
 // the result is always deterministic.
 
-import type { ContainerInfo, NetworkAttachment } from './container.js';
+import type { ContainerInfo, NetworkAttachment, PublishedPort } from './container.js';
 import type { Addr, Link } from '../netns/types.js';
 import { dockerError, type DockerClient } from './client.js';
 import { mapLimit } from '../util/map-limit.js';
@@ -36,13 +36,30 @@ export interface InspectNetwork {
   DNSNames?: string[] | null;
 }
 
+/** Docker's port map: "8080/tcp" → the host bindings (null or empty: exposed, not published). */
+type PortMap = Record<string, readonly unknown[] | null> | null;
+
 export interface ContainerInspect {
   Id: string;
   Name: string;
   State?: { Running?: boolean; Pid?: number; Status?: string };
   Config?: { Labels?: Record<string, string> | null };
-  HostConfig?: { NetworkMode?: string; Dns?: string[] | null };
-  NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null };
+  HostConfig?: { NetworkMode?: string; Dns?: string[] | null; PortBindings?: PortMap };
+  NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null; Ports?: PortMap };
+}
+
+/** The container ports published on the host: each "<port>/<proto>" key with at least one binding, in either map. */
+export function publishedPorts(inspect: ContainerInspect): PublishedPort[] {
+  const out = new Map<string, PublishedPort>();
+  for (const map of [inspect.HostConfig?.PortBindings, inspect.NetworkSettings?.Ports]) {
+    for (const [key, bindings] of Object.entries(map ?? {})) {
+      const m = /^([0-9]{1,5})\/(tcp|udp|sctp)$/.exec(key);
+      const port = Number(m?.[1]);
+      if (!m || !Array.isArray(bindings) || bindings.length === 0 || port < 1 || port > 65535) continue;
+      out.set(key, { proto: m[2] as PublishedPort['proto'], port });
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : a.port - b.port));
 }
 
 /** An interface seen inside the container's namespace (a subset of netns Link). */
@@ -122,6 +139,7 @@ export function toContainerInfo(inspect: ContainerInspect, ifaces?: readonly NsI
   const mode = nonEmpty(inspect.HostConfig?.NetworkMode);
   if (mode !== undefined) info.networkMode = mode;
   if (inspect.HostConfig) info.dnsServers = (inspect.HostConfig.Dns ?? []).filter((s) => typeof s === 'string' && s !== '');
+  if (inspect.HostConfig !== undefined || inspect.NetworkSettings?.Ports !== undefined) info.published = publishedPorts(inspect);
   return withCompose(info);
 }
 
@@ -255,6 +273,9 @@ export function createdInfo(id: string, attributes: Record<string, string>, netw
     labels,
     networks: networks.map((n) => ({ networkId: n.id, networkName: n.name, aliases: [], dnsNames: [] })),
   };
+  // The event does not say the network mode; the connects do: Docker's host network puts it in the host's namespace.
+  if (networks.some((n) => n.name === 'host')) info.networkMode = 'host';
+  else if (networks.length > 0) info.networkMode = networks[0]!.name;
   return withCompose(info);
 }
 
@@ -275,6 +296,7 @@ interface ListedContainer {
   Id: string;
   Names?: string[] | null;
   Labels?: Record<string, string> | null;
+  HostConfig?: { NetworkMode?: string } | null;
   NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null } | null;
 }
 
@@ -298,6 +320,7 @@ export async function listedContainer(docker: DockerClient, id: string): Promise
     Name: c.Names?.[0] ?? id.slice(0, 12),
     State: { Running: false },
     Config: { Labels: c.Labels ?? {} },
+    ...(c.HostConfig?.NetworkMode ? { HostConfig: { NetworkMode: c.HostConfig.NetworkMode } } : {}),
     NetworkSettings: { Networks: c.NetworkSettings?.Networks ?? {} },
   });
 }

@@ -34,6 +34,9 @@ export class Daemon {
   reconnects = 0;
   /** The engine's version, read at every (re)connect. */
   dockerEngine: EngineInfo | undefined;
+  /** The re-sync after a dropped event, while it runs; and whether another event was dropped meanwhile. */
+  private lostSync: Promise<void> | undefined;
+  private lostAgain = false;
 
   constructor(
     docker: DockerClient,
@@ -68,11 +71,33 @@ export class Daemon {
         log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length, ...this.engine.lastListing }, 'reconciled');
         void this.saveInspects();
       },
-      onOversizedLine: (maxBytes) => log.warn({ maxBytes }, 'docker event longer than the limit dropped; the stream goes on'),
+      onOversizedLine: (maxBytes) => {
+        log.warn({ maxBytes }, 'docker event longer than the limit dropped; re-syncing, as it may have been a die or a start');
+        this.eventLost();
+      },
       onDisconnect: (err, retryInMs) => {
         if (!this.stopping) log.warn({ err: err.message, retryInMs }, 'docker unreachable; retrying');
       },
     });
+  }
+
+  /** A Docker event was lost: re-sync now, and once more after that if more were lost meanwhile. */
+  private eventLost(): void {
+    if (this.stopping) return;
+    if (this.lostSync) {
+      this.lostAgain = true;
+      return;
+    }
+    this.lostSync = this.engine
+      .syncAll('docker event dropped')
+      .catch((err: unknown) => this.log.warn({ err }, 're-sync after a dropped event failed'))
+      .finally(() => {
+        this.lostSync = undefined;
+        if (this.lostAgain) {
+          this.lostAgain = false;
+          this.eventLost();
+        }
+      });
   }
 
   get dockerConnected(): boolean {

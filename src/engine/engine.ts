@@ -17,6 +17,7 @@ import type { ContainerInfo, Inventory } from '../docker/container.js';
 import { wallMs } from '../netns/clock.js';
 import { ContainerStore, moved, type Change } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
+import { BridgeMacs } from './bridge-macs.js';
 import { DockerReads } from './docker-reads.js';
 import { EarlyApplied } from './early.js';
 import { DependencyGraph, namesOf } from './graph.js';
@@ -43,6 +44,14 @@ export interface EngineEvents {
 /** What an event says of when it happened, carried by the reasons it causes. */
 type EventTimes = Pick<Reason, 'why' | 'eventMs' | 'receivedMs'>;
 
+/** How often a container's kill-switch counter is read from its namespace at most (API GETs in between get the last value). */
+export const KILLSWITCH_READ_MS = 2000;
+
+/** Docker's gateways on a container's networks. */
+function gatewaysOf(c: ContainerInfo): string[] {
+  return c.networks.flatMap((n) => [n.gatewayV4, n.gatewayV6]).filter((g): g is string => g !== undefined);
+}
+
 export class Engine extends EventEmitter<EngineEvents> {
   private readonly store: ContainerStore;
   private readonly graph = new DependencyGraph();
@@ -62,6 +71,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly swarm: SwarmTasks;
   /** Gateways' forwarded-port files, as last read. */
   private readonly portFiles: PortFiles;
+  private readonly bridges: BridgeMacs;
+  /** The gateways' counters as last read, per container id and counter. */
+  private readonly drops = new Map<string, { at: number; pid: number; value: Promise<number | undefined> }>();
   /** True once the first full reconcile finished. */
   reconciled = false;
   /** Docker events handled so far. */
@@ -78,6 +90,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     private readonly opts: EngineOptions,
   ) {
     super();
+    this.bridges = new BridgeMacs(deps.netns, [opts.hostNetns, '/proc/self/ns/net']);
     this.store = new ContainerStore(new SpecCache(opts.limits ?? DEFAULT_LIMITS, deps.parseLabels), () => this.extras());
     const host = (this.host = deps.host ?? hostView);
     this.portFiles = new PortFiles({
@@ -121,12 +134,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** What the planner's snapshot holds besides the containers. */
   private extras(): Omit<Inventory, 'containers'> {
     const portFiles = this.portFiles.current();
-    return { remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress(), ...(portFiles.size > 0 ? { portFiles } : {}) };
-  }
-
-  private async beforePlan(info: ContainerInfo): Promise<void> {
-    await this.swarm.before(info);
-    await this.portFiles.before(info);
+    return { remoteTasks: this.swarm.tasks(), noDns: this.networks.ingress(), bridgeMacs: this.bridges.current, ...(portFiles.size > 0 ? { portFiles } : {}) };
   }
 
   /** Per-container status, for the API and `twine status`, sorted by name. */
@@ -139,14 +147,30 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.reconciler.find(nameOrId);
   }
 
-  /** Packets a NAT gateway's kill switch dropped, read from its namespace now; undefined when it has none. */
+  /**
+   * Packets a NAT gateway's kill switch dropped; undefined when it has none. Read from its
+   * namespace at most once per KILLSWITCH_READ_MS per container (and process): every API GET
+   * of a gateway asks, and any web page can make a browser on the host ask in a loop.
+   */
   killSwitchDrops(c: ContainerState): Promise<number | undefined> {
-    return counterPackets(this.deps.netns, c, KILLSWITCH_COUNTER);
+    return this.counter(c, KILLSWITCH_COUNTER);
   }
 
-  /** Packets a NAT gateway's whitelists dropped, read from its namespace now; undefined when it has none. */
+  /** Packets a NAT gateway's whitelists dropped, read as the kill switch's are; undefined when it has none. */
   whitelistDrops(c: ContainerState): Promise<number | undefined> {
-    return counterPackets(this.deps.netns, c, WHITELIST_COUNTER);
+    return this.counter(c, WHITELIST_COUNTER);
+  }
+
+  private counter(c: ContainerState, name: string): Promise<number | undefined> {
+    const now = performance.now();
+    const pid = c.applied?.container.pid ?? 0;
+    const key = `${c.id}/${name}`;
+    const last = this.drops.get(key);
+    if (last && last.pid === pid && now - last.at < KILLSWITCH_READ_MS) return last.value;
+    if (this.drops.size >= 1024) for (const [k, d] of this.drops) if (now - d.at >= KILLSWITCH_READ_MS) this.drops.delete(k);
+    const value = counterPackets(this.deps.netns, c, name).catch(() => undefined);
+    this.drops.set(key, { at: now, pid, value });
+    return value;
   }
 
   /** Work under way: jobs queued or running, Docker reads whose job is not queued yet, starts watched. 0: idle. */
@@ -167,7 +191,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed; starts are inspected')),
     ]);
     this.store.sync(running, mark);
-    await this.swarm.refresh();
+    // A bridge recreated with the same address has a new MAC: read them again at every re-sync (when some container publishes ports).
+    const publishing = [...this.store.values()].filter((c) => c.running && c.published?.length);
+    const bridges = publishing.length === 0 ? undefined : this.bridges.ensure(publishing.flatMap(gatewaysOf), true).catch((err: unknown) => this.bridgeReadFailed(err));
+    await Promise.all([this.swarm.refresh(), bridges]);
     this.portFiles.start();
     if (!this.reconciled && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
     await this.memo.ready;
@@ -191,6 +218,18 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.markReconciled();
     // Host-route changes of containers that started while the start-up sync ran.
     this.hostRoutes.goLive();
+  }
+
+  /** What a plan needs read first: swarm tasks, a gateway's forwarded-port file, and the bridges' MACs for a container with published ports. */
+  private async beforePlan(info: ContainerInfo): Promise<void> {
+    await this.swarm.before(info);
+    await this.portFiles.before(info);
+    if (!info.running || !info.published?.length) return;
+    await this.bridges.ensure(gatewaysOf(info)).catch((err: unknown) => this.bridgeReadFailed(err));
+  }
+
+  private bridgeReadFailed(err: unknown): void {
+    this.deps.log.warn({ err: describeError(err) }, "reading Docker's bridges in the host's namespace failed: replies from published ports follow the labels' routes");
   }
 
   private replan(ids: Iterable<string>, why: string): void {

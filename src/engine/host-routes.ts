@@ -45,9 +45,11 @@ export async function syncHostRoutes(netns: NetnsBackend, ns: NsTarget, owners: 
   } catch (error) {
     return { replaced: [], deleted: [], failures: [{ error, owners: owners.filter((o) => o.routes.length > 0).map((o) => o.id) }] };
   }
-  const done = await applyRoutesBestEffort(netns, ns, diffRoutes(have, want));
+  // Only a route of Twine's own is ever replaced; any other is added exclusively, so a route of the
+  // host with the same key is never overwritten (nor, later, deleted as if it were Twine's).
+  const done = await applyRoutesBestEffort(netns, ns, diffRoutes(have, want), new Set(have.map(routeKey)));
   // A route that could not be deleted is no container's: none wants it.
-  const failures = done.failures.map((f) => ({ route: f.route, error: f.error, owners: f.op === 'replace' ? ownersOf(f.route) : [] }));
+  const failures = done.failures.map((f) => ({ route: f.route, error: f.error, owners: f.op === 'del' ? [] : ownersOf(f.route) }));
   return { replaced: done.replaced, deleted: done.deleted, failures };
 }
 

@@ -6,14 +6,18 @@
 // route, SSH) or into its victim (its kill-switch routes).
 //
 // Two checks, both before anything is written:
-//   - Docker's network mode, when Twine has inspected the container;
+//   - Docker's network mode (inspect and Docker's container list give it; a
+//     container known only from its create event has the mode its network
+//     connects imply: `host` when it joined the host network);
 //   - the identity of the namespace the transaction's handle holds (its
 //     inode, read from that same fd): not the host's, not another running
 //     container's. This catches what the mode does not say (a container
 //     whose mode was not read yet, a process that moved itself elsewhere).
 // A namespace several containers are in belongs to the one Docker created it
 // for (its mode is its own network); the others join it and are refused. If
-// that cannot be told (two claim it), every one of them is refused.
+// that cannot be told (two claim it), every one of them is refused. A
+// container whose namespace inode could not be read is refused too: there is
+// nothing to compare.
 
 import { statSync } from 'node:fs';
 import { NamespaceRefusedError } from '../errors.js';
@@ -85,6 +89,10 @@ export function identityRefusal(c: Occupant, ino: number, ctx: NamespaceContext)
   return new NamespaceRefusedError(`network namespace shared with container ${other.name} (inode ${ino}): ${OWN_NAMESPACE_ONLY}`, c.name, 'shared', other.name);
 }
 
+function unknownNamespace(c: Occupant & { pid: number }): NamespaceRefusedError {
+  return new NamespaceRefusedError(`the network namespace of process ${c.pid} could not be read when Docker named it, so whose it is cannot be told: ${OWN_NAMESPACE_ONLY}`, c.name, 'unknown');
+}
+
 /** How a transaction gets at a container's namespace (tests substitute one that needs no process). */
 export type NsOpener = (pid: number, expectIno: number | undefined) => NsHandle;
 
@@ -101,7 +109,8 @@ export function openOwnNamespace(c: Occupant & { pid: number }, ctx: NamespaceCo
   const byMode = modeRefusal(c, ctx.containers);
   if (byMode) throw byMode;
   const handle = open(c.pid, c.netnsIno);
-  const refusal = identityRefusal(c, handle.ino, ctx);
+  // Without the inode read when Docker named the pid, a reused pid (another process's namespace) would pass.
+  const refusal = identityRefusal(c, handle.ino, ctx) ?? (c.netnsIno === undefined ? unknownNamespace(c) : undefined);
   if (refusal) {
     handle.close();
     throw refusal;

@@ -75,7 +75,10 @@ export function snapshotDigest(inv: Inventory): string {
  */
 export function planInputs(info: ContainerInfo, inv: Inventory, salt: string): string | undefined {
   const d = digested(inv);
-  return d.members.has(info) ? `${salt}|${d.digest}|${info.id}` : undefined;
+  if (!d.members.has(info)) return undefined;
+  // Of the bridges' MACs, a plan depends on its own gateways' only (the reply mark of its published ports).
+  const macs = info.networks.flatMap((n) => [n.gatewayV4, n.gatewayV6]).map((g) => (g === undefined ? '' : (inv.bridgeMacs?.get(g) ?? '')));
+  return `${salt}|${d.digest}|${info.id}|${macs.join(',')}`;
 }
 
 export class PlanMemo extends SavedMap<{ inputs: string; planned: Planned }> {

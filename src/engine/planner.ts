@@ -10,7 +10,7 @@ import type { DesiredState, Resolution, Unresolved } from '../resolve/desired.js
 import type { ContainerInfo, Inventory } from '../docker/container.js';
 import { compile } from '../plan/compile.js';
 import { DEFAULT_LIMITS, LIMIT_OPTIONS, type Limits } from '../labels/limits.js';
-import { HOST_ROUTES_LABEL, hostRouteProblem, type HostRoutePolicy } from '../labels/host-routes.js';
+import { HOST_ROUTES_LABEL, hostRouteBudgetProblems, hostRouteProblem, type HostRoutePolicy } from '../labels/host-routes.js';
 import type { Plan } from '../plan/types.js';
 import type { Dependencies } from './graph.js';
 
@@ -71,8 +71,10 @@ export function planContainer(info: ContainerInfo, inv: Inventory, opts: PlanOpt
   if (spec.hostRoutes.length > 0) {
     const policy = opts.hostRoutes ?? { connected: [] };
     const value = info.labels[HOST_ROUTES_LABEL] ?? '';
-    const issues = spec.hostRoutes
-      .map((c) => hostRouteProblem(c, policy))
+    const problems = spec.hostRoutes.map((c) => hostRouteProblem(c, policy));
+    // The budget counts the prefixes that are acceptable on their own (the others are reported already).
+    const budget = hostRouteBudgetProblems(spec.hostRoutes.filter((_, i) => problems[i] === undefined));
+    const issues = [...problems, ...budget]
       .filter((reason): reason is string => reason !== undefined)
       .map((reason) => ({ container: info.name, key: HOST_ROUTES_LABEL, value, reason }));
     if (issues.length > 0) throw new LabelError(info.name, issues);

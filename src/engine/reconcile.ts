@@ -209,10 +209,11 @@ export class Reconciler {
     let hostRoutes: HostRoutePolicy | undefined;
     if (this.d.opts.allowHostRoutes && info.labels[HOST_ROUTES_LABEL] !== undefined) {
       try {
-        const [addrs] = await Promise.all([this.d.deps.netns.addrList({ path: this.d.opts.hostNetns }), this.d.networks.refresh()]);
-        hostRoutes = hostRoutePolicy(addrs, this.d.networks.all(), this.d.opts.hostRoutesAllow);
+        const host = { path: this.d.opts.hostNetns };
+        const [addrs, routes] = await Promise.all([this.d.deps.netns.addrList(host), this.d.deps.netns.routeList(host), this.d.networks.refresh()]);
+        hostRoutes = hostRoutePolicy(addrs, this.d.networks.all(), this.d.opts.hostRoutesAllow, routes);
       } catch (err) {
-        state.lastError = `cannot read the subnets connected on the host, which ${HOST_ROUTES_LABEL} must not overlap: ${describeError(err)}`;
+        state.lastError = `cannot read the subnets connected on the host and its routes, which ${HOST_ROUTES_LABEL} must not overlap: ${describeError(err)}`;
         tx.log.error({ err: state.lastError, reasons: whys(reasons) }, 'transaction failed, nothing applied');
         this.report(tx, 'failed');
         return undefined;

@@ -1,15 +1,24 @@
 // What twine.host.routes may route on the Docker host. A host route changes
 // the host for everyone on it, so some prefixes are never accepted:
-// - the default route, and any prefix shorter than /8 (0.0.0.0/1 and
-//   128.0.0.0/1 together take over the host's egress just as well);
+// - the default route, and any prefix shorter than /8 for IPv4 or /32 for
+//   IPv6 (0.0.0.0/1 and 128.0.0.0/1 together take over the host's egress
+//   just as well; 2000::/8 would take a sixth of global unicast);
 // - loopback, link-local (169.254.0.0/16 holds cloud metadata services),
 //   multicast, and the unspecified, broadcast and IPv4-mapped ranges;
 // - any prefix overlapping a subnet connected on the host: its interfaces'
-//   addresses and Docker's networks (a route there would cut them off).
+//   addresses and Docker's networks (a route there would cut them off);
+// - any prefix overlapping a route the host has itself, in any table (a
+//   static, VPN or BGP route: an equal prefix would replace it, a longer one
+//   would take part of its traffic). Only the default route does not count,
+//   and routes of Twine's own protocol, which the claims keep apart.
+// And one container's prefixes together may cover at most a /8 of IPv4 and a
+// /32 of IPv6 (HOST_ROUTE_BUDGET): many prefixes each long enough must not add
+// up to a quarter of the address space.
 // An allow list (--host-routes-allow) narrows that further: each prefix must
 // then lie inside one of its CIDRs.
 
 import { cidrContains, cidrsOverlap, cidrText, type Cidr } from '../net/cidr.js';
+import type { Family } from '../net/ip.js';
 
 /** The label that asks for host routes. */
 export const HOST_ROUTES_LABEL = 'twine.host.routes';
@@ -25,10 +34,38 @@ export interface HostRoutePolicy {
   /** When set, only prefixes inside one of these are accepted. */
   allow?: Cidr[];
   connected: ConnectedSubnet[];
+  /** The host's own routes (not Twine's, not default routes), in every table. */
+  hostRoutes?: ConnectedSubnet[];
 }
 
-/** The shortest prefix a host route may have. */
-export const MIN_HOST_PREFIX = 8;
+/** The shortest prefix a host route may have, per family. */
+export const MIN_HOST_PREFIX: Readonly<Record<Family, number>> = { 4: 8, 6: 32 };
+
+/** How much address space one container's host routes may cover together, per family (as a prefix length). */
+export const HOST_ROUTE_BUDGET: Readonly<Record<Family, number>> = { 4: 8, 6: 32 };
+
+const bits = (f: Family): number => (f === 4 ? 32 : 128);
+
+/** Addresses the union of `cidrs` (one family) covers. */
+export function addressSpace(cidrs: readonly Cidr[]): bigint {
+  // Two prefixes are nested or disjoint: the union is the sum over those inside no other.
+  const outer = cidrs.filter((c, i) => !cidrs.some((o, j) => j !== i && cidrContains(o, c) && (o.prefixLen < c.prefixLen || j < i)));
+  return outer.reduce((n, c) => n + (1n << BigInt(bits(c.family) - c.prefixLen)), 0n);
+}
+
+/** Why the prefixes together are too much for one container, per family (empty when they are not). */
+export function hostRouteBudgetProblems(cidrs: readonly Cidr[]): string[] {
+  const out: string[] = [];
+  for (const f of [4, 6] as const) {
+    const mine = cidrs.filter((c) => c.family === f);
+    const have = addressSpace(mine);
+    const max = 1n << BigInt(bits(f) - HOST_ROUTE_BUDGET[f]);
+    if (have > max) {
+      out.push(`the IPv${f} prefixes (${mine.map(cidrText).join(', ')}) cover ${have} addresses together, more than one container may route on the host: ${max} (a /${HOST_ROUTE_BUDGET[f]})`);
+    }
+  }
+  return out;
+}
 
 const RESERVED: { cidr: Cidr; what: string }[] = [
   { cidr: { family: 4, addr: '0.0.0.0', prefixLen: 8 }, what: '"this network" (0.0.0.0/8)' },
@@ -49,13 +86,16 @@ export function hostRouteProblem(c: Cidr, policy: HostRoutePolicy): string | und
   // Inside a reserved range says more than "too short" (224.0.0.0/4 is multicast).
   const inside = RESERVED.find((r) => cidrContains(r.cidr, c));
   if (inside) return `${cidrText(c)} is ${inside.what}, which is never routed through a container`;
-  if (c.prefixLen < MIN_HOST_PREFIX) {
-    return `${cidrText(c)} is shorter than /${MIN_HOST_PREFIX}: a prefix that large takes over much of the host's egress (as a split default route does)`;
+  const min = MIN_HOST_PREFIX[c.family];
+  if (c.prefixLen < min) {
+    return `${cidrText(c)} is shorter than /${min}, the shortest IPv${c.family} host route: a prefix that large takes over much of the host's egress (as a split default route does)`;
   }
   const reserved = RESERVED.find((r) => cidrsOverlap(r.cidr, c));
   if (reserved) return `${cidrText(c)} overlaps ${reserved.what}, which is never routed through a container`;
   const connected = policy.connected.find((s) => cidrsOverlap(s.cidr, c));
   if (connected) return `${cidrText(c)} overlaps ${cidrText(connected.cidr)}, a subnet connected on the host (${connected.where})`;
+  const route = policy.hostRoutes?.find((s) => cidrsOverlap(s.cidr, c));
+  if (route) return `${cidrText(c)} overlaps ${cidrText(route.cidr)}, a route of the host (${route.where}), which Twine never replaces or takes traffic from`;
   if (policy.allow && !policy.allow.some((a) => cidrContains(a, c))) {
     return `${cidrText(c)} is not inside the allowed prefixes (--host-routes-allow=${policy.allow.map(cidrText).join(',')})`;
   }

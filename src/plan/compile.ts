@@ -258,20 +258,25 @@ function replyRules(d: DesiredState): { mark: RuleDef[]; route: RuleDef[] } {
   const route: RuleDef[] = [];
   for (const p of d.replyPaths) {
     const [addr, len] = p.subnet.split('/');
-    // iifname "eth0" ct state new ip saddr != 172.30.0.0/24 ether saddr != 02:42:ac:1e:00:02 ct mark set ct mark | 0x20000000
-    mark.push(
-      makeRule(
-        REPLY_MARK_CHAIN.name,
-        [
-          eq({ meta: { key: 'iifname' } }, p.dev),
-          { match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } },
-          { match: { op: '!=', left: { payload: { protocol: ipProto(p.family), field: 'saddr' } }, right: { prefix: { addr, len: Number(len) } } } },
-          ...p.exceptMacs.map((mac): NftExpr => ({ match: { op: '!=', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: mac } })),
-          { mangle: { key: ctMark, value: { '|': [ctMark, TWINE_REPLY_MARK] } } },
-        ],
-        'published ports: replies via Docker',
-      ),
-    );
+    // Only what the host routed (the bridge's MAC), from off the subnet, to a published port:
+    // iifname "eth0" ether saddr 02:42:8e:00:00:01 meta nfproto ipv4 ip saddr != 172.30.0.0/24 tcp dport { 80, 443 } ct state new ct mark set ct mark | 0x20000000
+    for (const { proto, ports } of p.ports) {
+      mark.push(
+        makeRule(
+          REPLY_MARK_CHAIN.name,
+          [
+            eq({ meta: { key: 'iifname' } }, p.dev),
+            eq({ payload: { protocol: 'ether', field: 'saddr' } }, p.bridgeMac),
+            eq({ meta: { key: 'nfproto' } }, nfproto(p.family)),
+            { match: { op: '!=', left: { payload: { protocol: ipProto(p.family), field: 'saddr' } }, right: { prefix: { addr, len: Number(len) } } } },
+            eq({ payload: { protocol: proto, field: 'dport' } }, ports.length === 1 ? ports[0] : { set: ports }),
+            { match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } },
+            { mangle: { key: ctMark, value: { '|': [ctMark, TWINE_REPLY_MARK] } } },
+          ],
+          `published ports: replies via Docker (${proto})`,
+        ),
+      );
+    }
   }
   if (mark.length > 0) {
     // ct mark & 0x20000000 == 0x20000000 meta mark set meta mark | 0x20000000

@@ -114,7 +114,8 @@ export function explainText(res: Resolution, plan: Plan): string {
   });
   for (const p of d.replyPaths ?? []) {
     const rt = plan.routes.find((x) => x.table !== undefined && x.table !== 254 && x.family === p.family);
-    out.push(`  published ports: replies to what arrives on ${p.dev} from outside ${p.subnet} go via Docker (${p.gateway}):`);
+    const ports = p.ports.map((x) => `${x.proto} ${x.ports.join(',')}`).join('; ');
+    out.push(`  published ports (${ports}): replies to what the host routes to them on ${p.dev} (from ${p.bridgeMac}, outside ${p.subnet}) go via Docker (${p.gateway}):`);
     if (rt) out.push(`    ${routeText(rt)}`);
     for (const r of plan.rules ?? []) if (r.family === p.family) out.push(`    rule ${r.priority}: fwmark 0x${(r.fwmark ?? 0).toString(16)}/0x${(r.fwmask ?? 0xffffffff).toString(16)} lookup ${r.table} proto ${r.protocol ?? 0}`);
   }

@@ -122,8 +122,10 @@ export interface DockerDefault {
 /**
  * A container whose traffic of one family goes via a gateway, but whose
  * published ports Docker DNATs to it through `dev`: replies to connections that
- * arrive there (from outside `subnet`, and not from a gateway it routes via)
- * go back through Docker's `gateway` (a connection mark and a policy rule).
+ * the host routes there (from the bridge's MAC, from outside `subnet`, to a
+ * published port) go back through Docker's `gateway` (a connection mark and a
+ * policy rule). Nothing else is marked: a neighbour on the network that sends
+ * with a forged off-subnet source is answered the way the labels route.
  */
 export interface ReplyPath {
   family: Family;
@@ -131,8 +133,10 @@ export interface ReplyPath {
   gateway: string;
   /** The network's own subnet, whose hosts are answered on-link anyway. */
   subnet: string;
-  /** MACs of the containers it routes via on that network: what they forward keeps its way back through them. */
-  exceptMacs: string[];
+  /** The MAC of Docker's bridge (the host's interface with `gateway`). */
+  bridgeMac: string;
+  /** The published container ports, by protocol (tcp, udp), each list sorted. */
+  ports: { proto: 'tcp' | 'udp'; ports: number[] }[];
 }
 
 export interface DesiredState {

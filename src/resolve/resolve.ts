@@ -11,8 +11,15 @@
 //   Names compare case-insensitively, as DNS does.
 // - Only running containers answer. The first of the SOURCE's networks (in
 //   its order) on which some running container matches wins; on it, a match
-//   by container name beats an alias/DNS name, which beats a service name;
-//   remaining ties go to the lexically smallest name, then id.
+//   by container name beats an alias/DNS name, which beats a service name.
+//   Several containers tied at the best rank make the reference ambiguous: it
+//   does not resolve (reported as down, naming them), as Docker's DNS would
+//   answer any of them and a route must not go to whichever is first.
+// - A compose service name comes from labels anyone can set, so it counts
+//   only when the container's name, which Docker keeps unique, agrees with
+//   them: `<project>-<service>-<n>` (compose v2) or `<project>_<service>_<n>`
+//   (v1). A container with forged compose labels and another name is not
+//   the service (see README, "Security model", for what remains).
 // - Each address family resolves on its own: the first shared network where
 //   the destination has an address of that family.
 // - Swarm services (./swarm.ts): a service's task answers to the service's
@@ -68,12 +75,29 @@ interface Match {
 
 const lc = (s: string) => s.toLowerCase();
 
+/**
+ * The compose service `c` is a replica of: its labels' claim, when Docker's name for it agrees
+ * (`<project>-<service>-<n>` or `<project>_<service>_<n>`); else undefined.
+ */
+export function composeServiceOf(c: ContainerInfo): string | undefined {
+  const svc = c.composeService;
+  const proj = c.composeProject;
+  if (svc === undefined || proj === undefined || svc === '' || proj === '') return undefined;
+  const name = lc(c.name);
+  for (const sep of ['-', '_']) {
+    const head = lc(`${proj}${sep}${svc}${sep}`);
+    if (name.startsWith(head) && /^[0-9]+$/.test(name.slice(head.length))) return svc;
+  }
+  return undefined;
+}
+
 /** How well `c` (on attachment `a`) answers to `ref`: 0 name, 1 alias/DNS name, 2 compose service; undefined = no. */
 function rank(source: ContainerInfo, c: ContainerInfo, a: NetworkAttachment | undefined, ref: string): number | undefined {
   const r = lc(ref);
   if (lc(c.name) === r) return 0;
   if (a && (a.aliases.some((x) => lc(x) === r) || a.dnsNames.some((x) => lc(x) === r))) return 1;
-  if (c.composeService !== undefined && lc(c.composeService) === r) {
+  const svc = composeServiceOf(c);
+  if (svc !== undefined && lc(svc) === r) {
     if (source.composeProject === undefined || c.composeProject === source.composeProject) return 2;
   }
   return undefined;
@@ -121,7 +145,8 @@ function indexOf(inv: Inventory): NameIndex {
       add(c.name, { c, a, r: 0, at });
       for (const x of [...(a?.aliases ?? []), ...(a?.dnsNames ?? [])]) add(x, { c, a, r: 1, at });
       if (c.swarm) for (const k of serviceKeys(c.swarm)) add(k, { c, a, r: 1, swarm: true, at });
-      if (c.composeService !== undefined) add(c.composeService, { c, a, r: 2, at });
+      const svc = composeServiceOf(c);
+      if (svc !== undefined) add(svc, { c, a, r: 2, at });
       if (a && c.running) {
         const list = ix.byNetwork.get(a.networkId);
         if (list) list.push({ c, a });
@@ -175,12 +200,12 @@ export class Resolver {
       }
       if (top.length === 0) continue;
       const distinct = [...new Map(top.map((e) => [e.c.id, e])).values()];
-      if (distinct.length > 1 && top.some((e) => e.swarm)) {
-        const matches = distinct.map((e) => ({ c: e.c, ip: addressOf(e.a!, family)! })).sort((x, y) => (x.c.name < y.c.name ? -1 : 1));
+      if (distinct.length > 1) {
+        const matches = distinct.map((e) => ({ c: e.c, ip: addressOf(e.a!, family)! })).sort((x, y) => (x.c.name < y.c.name ? -1 : x.c.name > y.c.name ? 1 : x.c.id < y.c.id ? -1 : 1));
         this.ambiguous.set(`${lc(ref)}/${family}`, ambiguousReason(ref, src.networkName, matches));
         return undefined;
       }
-      const best = distinct.reduce((b, e) => (e.c.name < b.c.name || (e.c.name === b.c.name && e.c.id < b.c.id) ? e : b));
+      const best = distinct[0]!;
       return { c: best.c, src, dst: best.a!, ip: addressOf(best.a!, family)! };
     }
     return undefined;
@@ -236,6 +261,16 @@ export class Resolver {
   }
 }
 
+/** The published TCP and UDP ports, by protocol (the reply mark matches no other protocol). */
+function publishedByProto(c: ContainerInfo): ReplyPath['ports'] {
+  const out: ReplyPath['ports'] = [];
+  for (const proto of ['tcp', 'udp'] as const) {
+    const ports = [...new Set((c.published ?? []).filter((p) => p.proto === proto).map((p) => p.port))].sort((a, b) => a - b);
+    if (ports.length > 0) out.push({ proto, ports });
+  }
+  return out;
+}
+
 function peerOf(m: Match): Peer {
   return { id: m.c.id, name: m.c.name, network: m.dst.networkName };
 }
@@ -263,10 +298,9 @@ export function routesAllVia(dest: ContainerInfo, source: ContainerInfo, family:
   return via.length > 0 && coversAll(via.map((rt) => rt.cidr), family);
 }
 
-/** One route label resolved: its gateway's address (or down, with the reason), and the gateway's MAC on the shared network. */
+/** One route label resolved: its gateway's address (or down, with the reason). */
 interface RouteResolution {
   route: DesiredRoute;
-  gatewayMac?: { networkId: string; mac: string | undefined };
   unresolved?: Unresolved;
 }
 
@@ -275,16 +309,14 @@ function resolveRoute(r: Resolver, rt: RouteSpec): RouteResolution {
   const base = { label: rt.label, family, dst: cidrText(rt.cidr), dest: destText(rt.dest) };
   if (rt.dest.kind === 'ip') {
     const a = r.attachmentFor(rt.dest.ip, family);
-    const holder = a && r.holderOf(rt.dest.ip, family);
-    const mac = a && holder ? { gatewayMac: { networkId: a.networkId, mac: holder.networks.find((x) => x.networkId === a.networkId)?.mac } } : {};
-    return { route: { ...base, state: 'up', gateway: rt.dest.ip, ...(a?.iface ? { dev: a.iface } : {}) }, ...mac };
+    return { route: { ...base, state: 'up', gateway: rt.dest.ip, ...(a?.iface ? { dev: a.iface } : {}) } };
   }
   const m = r.lookup(rt.dest.name, family);
   if (!m) {
     const reason = r.whyNot(rt.dest.name, 'gateway', family);
     return { route: { ...base, state: 'down', reason }, unresolved: { label: rt.label, ref: rt.dest.name, reason } };
   }
-  return { route: { ...base, state: 'up', gateway: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), via: peerOf(m) }, gatewayMac: { networkId: m.src.networkId, mac: m.dst.mac } };
+  return { route: { ...base, state: 'up', gateway: m.ip, ...(m.src.iface ? { dev: m.src.iface } : {}), via: peerOf(m) } };
 }
 
 /**
@@ -427,27 +459,27 @@ function resolveWhitelists(x: Ctx, spec: Spec): DesiredWhitelist[] {
   }));
 }
 
-/** Docker's default routes, and the reply paths of published ports when routes of that family go via a gateway. */
-function dockerPaths(source: ContainerInfo, spec: Spec, gatewayMacs: Map<string, Set<string>>): { dockerDefaults: DockerDefault[]; replyPaths: ReplyPath[] } {
+/**
+ * Docker's default route per family (restored when no label replaces it), and the reply path of
+ * published ports: with routes of that family via a gateway (or its IPv6 blocked), replies to what
+ * the host routes to a published port must still leave through Docker's gateway.
+ */
+function dockerPaths(source: ContainerInfo, spec: Spec, inv: Inventory): { dockerDefaults: DockerDefault[]; replyPaths: ReplyPath[] } {
   const ipv6Block = blocksIpv6(source, spec);
   const dockerDefaults: DockerDefault[] = [];
   const replyPaths: ReplyPath[] = [];
+  const ports = publishedByProto(source);
   for (const family of [4, 6] as const) {
     const n = source.networks.find((a) => (family === 4 ? a.gatewayV4 : a.gatewayV6));
     const gw = n && (family === 4 ? n.gatewayV4 : n.gatewayV6);
-    if (n && gw && ipFamily(gw) === family) dockerDefaults.push({ family, gateway: gw, ...(n.iface ? { dev: n.iface } : {}) });
-    // Routes of this family via a gateway: replies to what arrives through Docker's interface
-    // (published ports) must still leave through Docker's gateway.
-    const own = n && addressOf(n, family);
-    const len = n && (family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen);
-    if (n?.iface && gw && own && len !== undefined && ipFamily(gw) === family && (spec.routes.some((rt) => rt.cidr.family === family) || (family === 6 && ipv6Block))) {
-      replyPaths.push({
-        family,
-        dev: n.iface,
-        gateway: gw,
-        subnet: `${bigToIp(ipToBig(own, family) & maskOf(len, family), family)}/${len}`,
-        exceptMacs: [...(gatewayMacs.get(n.networkId) ?? [])].sort(),
-      });
+    if (!n || !gw || ipFamily(gw) !== family) continue;
+    dockerDefaults.push({ family, gateway: gw, ...(n.iface ? { dev: n.iface } : {}) });
+    const own = addressOf(n, family);
+    const len = family === 4 ? n.ipv4PrefixLen : n.ipv6PrefixLen;
+    const bridgeMac = inv.bridgeMacs?.get(gw);
+    const routed = spec.routes.some((rt) => rt.cidr.family === family) || (family === 6 && ipv6Block);
+    if (n.iface && own && len !== undefined && bridgeMac && ports.length > 0 && routed) {
+      replyPaths.push({ family, dev: n.iface, gateway: gw, subnet: `${bigToIp(ipToBig(own, family) & maskOf(len, family), family)}/${len}`, bridgeMac, ports });
     }
   }
   return { dockerDefaults, replyPaths };
@@ -487,16 +519,9 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
       return v;
     },
   };
-  /** Per network id: MACs of the containers this one routes via there. */
-  const gatewayMacs = new Map<string, Set<string>>();
   const routes: DesiredRoute[] = spec.routes.map((rt) => {
     if (rt.dest.kind === 'ref') x.noteRef(rt.dest.name);
     const res = resolveRoute(r, rt);
-    if (res.gatewayMac?.mac !== undefined) {
-      const set = gatewayMacs.get(res.gatewayMac.networkId) ?? new Set<string>();
-      set.add(res.gatewayMac.mac);
-      gatewayMacs.set(res.gatewayMac.networkId, set);
-    }
     if (res.unresolved) x.unresolved.push(res.unresolved);
     return res.route;
   });
@@ -515,7 +540,7 @@ export function resolve(source: ContainerInfo, spec: Spec, inv: Inventory, specs
     forwards,
     rules,
     hostRoutes: spec.hostRoutes.map((h) => resolveHostRoute(source, h)),
-    ...dockerPaths(source, spec, gatewayMacs),
+    ...dockerPaths(source, spec, inv),
     ...(blocksIpv6(source, spec) ? { ipv6Block: true } : {}),
     warnings: spec.warnings,
     ...(whitelists.length > 0 ? { whitelists } : {}),

@@ -33,6 +33,6 @@ export function ambiguousReason(ref: string, network: string, matches: readonly 
   const shown = matches.slice(0, 8).map(({ c, ip }) => (c.swarm ? `${slotName(c.swarm)} (task ${c.swarm.name}) at ${ip}` : `container ${c.name} at ${ip}`));
   const more = matches.length > shown.length ? `, and ${matches.length - shown.length} more` : '';
   const first = matches.find((m) => m.c.swarm)?.c.swarm;
-  const hint = first ? `; name one in the label, e.g. ${slotName(first)}` : '';
+  const hint = first ? `; name one in the label, e.g. ${slotName(first)}` : '; name one in the label by its container name';
   return `"${ref}" matches ${matches.length} running tasks or containers on network ${network}: ${shown.join(', ')}${more}${hint}`;
 }

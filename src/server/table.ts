@@ -2,6 +2,7 @@
 // and in full, so the line a user greps for names the container and the label.
 
 import type { ContainerDoc, Counts } from './api.js';
+import { printable } from '../util/printable.js';
 
 const HEADERS = ['CONTAINER', 'STATE', 'ROUTES', 'FORWARDS', 'RULES', 'LATENCY', 'ERROR'] as const;
 
@@ -38,7 +39,7 @@ function lastColumn(d: ContainerDoc): string {
 
 export function renderTable(docs: readonly ContainerDoc[]): string {
   if (docs.length === 0) return 'no containers with twine.* labels\n';
-  const rows = docs.map((d) => [d.name, d.status, counts(d.routes), counts(d.forwards), counts(d.rules), formatLatency(d.lastLatencyMs), lastColumn(d)]);
+  const rows = docs.map((d) => [d.name, d.status, counts(d.routes), counts(d.forwards), counts(d.rules), formatLatency(d.lastLatencyMs), lastColumn(d)].map(printable));
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string =>
     cells

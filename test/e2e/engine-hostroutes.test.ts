@@ -177,6 +177,27 @@ test('policy: each refused prefix is named (default, loopback, link-local, multi
   await removeContainer(BADR);
 });
 
+test('a prefix equal to a static route of the host is refused naming that route; the host\'s route is untouched, also after the container is removed', async (t) => {
+  // "The host" has its own static route (as for a VPN or a BGP peer), on its veth's subnet.
+  const statik = `10.78.0.0/16 via ${net.base}.99 dev h0 proto static`;
+  await ip(HOST_NS, ['route', 'add', '10.78.0.0/16', 'via', `${net.base}.99`, 'dev', 'h0', 'proto', 'static']);
+  const show = async (): Promise<string> => (await ip(HOST_NS, ['route', 'show', '10.78.0.0/16'])).trim();
+  assert.equal(await show(), statik);
+  const mark = daemon.lines.length;
+  await runContainer({ name: R2, networks: [{ name: NET, ipv4: `${net.base}.24` }], labels: { 'twine.host.routes': '10.78.0.0/16' } });
+  const err = await waitForLogFrom(daemon, mark, (l) => l.msg === LABEL_ERROR_MSG && l.container === R2);
+  const text = String(err.err);
+  t.diagnostic(text);
+  assert.match(text, new RegExp(`10\\.78\\.0\\.0/16 overlaps 10\\.78\\.0\\.0/16, a route of the host \\(via ${net.base.replace(/\./g, '\\.')}\\.99 dev h0, table main, proto 4\\)`));
+  assert.equal(await show(), statik, "the host's route as it was");
+  assert.deepEqual(await hostRoutes(), []);
+  await removeContainer(R2);
+  // Give a late host-routes job its chance (it runs on the container's destroy event), then look again.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await show(), statik, "the host's route still there after the container was removed");
+  await ip(HOST_NS, ['route', 'del', '10.78.0.0/16']);
+});
+
 test('conflict: the container that held a prefix first keeps it (across a restart of Twine); the other is refused naming both, and gets it when the first stops', async () => {
   const viaA = [`10.77.0.0/16 via ${net.base}.21 dev h0`];
   const viaB = [`10.77.0.0/16 via ${net.base}.22 dev h0`];

@@ -31,7 +31,7 @@ let bad: TestContainer;
 before(async () => {
   await cleanupLeftovers(tagPrefix('pl'));
   await ensureImage();
-  // Not --internal: Docker 28 gives a container on an internal network no gateway, and so no reply path to plan.
+  // Not internal: Docker gives no gateway (so no default route) and publishes no port on an internal network.
   await createNetwork(NET, { internal: false });
   gw = await runContainer({ name: `${P}gw`, networks: [NET], labels: { 'twine.nat.interfaces': 'eth+' } });
   [app, bad] = await Promise.all([
@@ -39,6 +39,8 @@ before(async () => {
       name: `${P}app`,
       networks: [{ name: NET, aliases: ['frontend'] }],
       labels: { 'twine.route.10.66.0.0/16': `${P}gw`, 'twine.nat.forward.8080': `${P}gw:80` },
+      // A published port (on the host's loopback, a port Docker picks): the reply path below is for it.
+      extraArgs: ['-p', '127.0.0.1::9090'],
     }),
     runContainer({ name: `${P}bad`, networks: [NET], labels: { 'twine.route.10.0.0.0/33': `${P}gw`, 'twine.rout.10.1.0.0/16': 'x' } }),
   ]);
@@ -59,7 +61,7 @@ test('twine plan --json resolves the gateway to its address and interface and ch
   const gwIp = await containerIp(gw.name, NET);
   const dockerGw = (await run('docker', ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', NET])).trim();
   // The route via the gateway in the main table, and (because the app routes a prefix via a
-  // gateway) the reply path for published ports: a default via Docker's gateway in Twine's own table.
+  // gateway and publishes a port) the reply path for published ports: a default via Docker's gateway in Twine's own table.
   assert.deepEqual(
     doc.plan.routes.map((x) => [x.dst, x.gateway, x.dev, x.protocol, x.table ?? 254]),
     [
@@ -67,6 +69,10 @@ test('twine plan --json resolves the gateway to its address and interface and ch
       ['0.0.0.0/0', dockerGw, 'eth0', 74, TWINE_REPLY_TABLE],
     ],
   );
+  // Marked: only what comes from the bridge's MAC to the published port.
+  const mark = JSON.stringify(doc.plan.table.chains.find((c) => c.name === 'REPLY_MARK')?.rules ?? []);
+  assert.match(mark, /"protocol":"ether","field":"saddr"\}\},"right":"([0-9a-f]{2}:){5}[0-9a-f]{2}"/, mark);
+  assert.match(mark, /"protocol":"tcp","field":"dport"\}\},"right":9090/, mark);
   const pre = doc.plan.table.chains.find((c) => c.name === 'PREROUTING');
   assert.ok(pre && JSON.stringify(pre.rules).includes(gwIp), 'the forward DNATs to the gateway address');
   assert.equal(await inNs(app.pid, 'ip', ['route']), routesBefore, 'plan changed nothing');

@@ -61,6 +61,7 @@ const GW = `${P}gw`;
 const APP = `${P}app`;
 const SRV = `${P}srv`;
 const LAN = `${P}lan`;
+const NEIGH = `${P}nb`;
 const LISTEN = ['sh', '-c', 'while true; do echo hello-app | nc -l -p 9080; done & while true; do echo hello-published | nc -l -p 8080; done'];
 /** The host port the app's 8080 is published on (on the LAN veth's host address only). */
 const HOST_PORT = String(20000 + (process.pid % 20000));
@@ -73,6 +74,8 @@ let tun: string;
 let inet: string;
 let lan: string;
 let target: string;
+/** An unused /24 a neighbour forges its source from (blackholed on the host: an answer that leaks dies there). */
+let spoof: string;
 const blackholed: string[] = [];
 
 /** The tunnel as wg-quick sets it up: wg0, its default route in table 51820, the two rules. */
@@ -86,10 +89,10 @@ async function tunnelUp(first: boolean): Promise<void> {
 before(async () => {
   await cleanupLeftovers(tagPrefix('ks'));
   await ensureImage();
-  [tun, inet, lan] = (await unusedPrefixes24(97, 3)) as [string, string, string];
+  [tun, inet, lan, spoof] = (await unusedPrefixes24(97, 4)) as [string, string, string, string];
   target = `${inet}.5`;
   // Before any packet: whatever leaks dies on the host.
-  for (const p of [`${tun}.0/24`, `${inet}.0/24`]) {
+  for (const p of [`${tun}.0/24`, `${inet}.0/24`, `${spoof}.0/24`]) {
     await hostBlackhole(p);
     blackholed.push(p);
   }
@@ -118,7 +121,7 @@ before(async () => {
 
 after(async () => {
   if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([GW, APP].map(removeContainer));
+  await Promise.all([GW, APP, NEIGH].map(removeContainer));
   await netnsDel(SRV);
   await netnsDel(LAN);
   await linkDel('root', `${P}l`);
@@ -217,6 +220,80 @@ test('published port: a LAN client reaches the app through Docker\'s DNAT while 
   assert.equal((await routeGet(nsApp, target)).route?.gateway, await containerIp(GW, NET));
   const ping = await dockerExec(APP, ['ping', '-c1', '-W2', target]);
   assert.equal(ping.exitCode, 0, `ping ${target} from the app: ${ping.stdout}${ping.stderr}`);
+});
+
+/** Sends `n` TCP SYNs from `src` (forged) to `dst`:`port` through a raw socket in `ns`. */
+async function forgedSyns(ns: TestNs, src: string, dst: string, port: number, n: number): Promise<void> {
+  const py = [
+    'import socket, struct, sys',
+    'src, dst, dport, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])',
+    'def csum(b):',
+    '    b += bytes(len(b) % 2)',
+    '    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))',
+    '    s = (s >> 16) + (s & 0xffff)',
+    '    return ~(s + (s >> 16)) & 0xffff',
+    's = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)',
+    'for i in range(n):',
+    '    tcp = struct.pack("!HHLLBBHHH", 41000 + i, dport, 7000 + i, 0, 5 << 4, 0x02, 64240, 0, 0)',
+    '    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))',
+    '    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]',
+    '    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 100 + i, 0, 64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))',
+    '    s.sendto(ip + tcp, (dst, 0))',
+  ].join('\n');
+  await execIn(ns, 'python3', ['-c', py, src, dst, String(port), String(n)]);
+}
+
+test('published port: a neighbour forging an off-subnet source is answered through the gateway, never through Docker\'s gateway (the bridge\'s MAC and the published ports are what is marked)', async (t) => {
+  const nsApp: TestNs = { pid: app.pid };
+  const neigh = await runContainer({ name: NEIGH, networks: [NET], cmd: ['sleep', '3600'] });
+  const appIp = await containerIp(APP, NET);
+  const gwIp = await containerIp(GW, NET);
+  const dockerGw = (await execIn(nsApp, 'ip', ['route', 'show', 'table', '7474'])).trim().split(/\s+/)[2]!;
+  const forged = `${spoof}.5`;
+  // The app's answers (SYN-ACKs) to the forged source, by next hop, as they leave it; and at the gateway container.
+  await execIn(nsApp, 'nft', ['add table inet twt_spoof']);
+  await execIn(nsApp, 'nft', ['add chain inet twt_spoof post { type filter hook postrouting priority 500; }']);
+  await execIn(nsApp, 'nft', [`add rule inet twt_spoof post ip daddr ${forged} tcp flags & (syn|ack) == syn|ack rt ip nexthop ${dockerGw} counter`]);
+  await execIn(nsApp, 'nft', [`add rule inet twt_spoof post ip daddr ${forged} tcp flags & (syn|ack) == syn|ack rt ip nexthop ${gwIp} counter`]);
+  await execIn({ pid: gw.pid }, 'nft', ['add table inet twt_spoof']);
+  await execIn({ pid: gw.pid }, 'nft', ['add chain inet twt_spoof pre { type filter hook prerouting priority -500; }']);
+  await execIn({ pid: gw.pid }, 'nft', [`add rule inet twt_spoof pre ip daddr ${forged} tcp flags & (syn|ack) == syn|ack counter`]);
+  const counts = async (): Promise<{ viaDocker: number; viaGateway: number; atGateway: number }> => {
+    const [viaDocker, viaGateway] = await ruleCounters(nsApp, 'twt_spoof');
+    const [atGateway] = await ruleCounters({ pid: gw.pid }, 'twt_spoof');
+    return { viaDocker: viaDocker ?? -1, viaGateway: viaGateway ?? -1, atGateway: atGateway ?? -1 };
+  };
+  const rp = async (): Promise<string> => (await execIn(nsApp, 'sh', ['-c', 'echo all=$(cat /proc/sys/net/ipv4/conf/all/rp_filter) eth0=$(cat /proc/sys/net/ipv4/conf/eth0/rp_filter)'])).trim();
+  const rpDefault = await rp();
+  // 5 SYNs to the published port, 5 to a port that is not published.
+  await forgedSyns({ pid: neigh.pid }, forged, appIp, 8080, 5);
+  await forgedSyns({ pid: neigh.pid }, forged, appIp, 9080, 5);
+  const first = await waitUntil('the app\'s 10 answers counted', async () => {
+    const c = await counts();
+    return c.viaDocker + c.viaGateway >= 10 ? c : false;
+  }, 8000).catch(async () => counts());
+  t.diagnostic(`rp_filter in the app (${rpDefault}): 10 forged SYNs from ${forged} → answers via Docker's gateway ${dockerGw}: ${first.viaDocker}, via the gateway ${gwIp}: ${first.viaGateway}; seen at the gateway: ${first.atGateway}`);
+  // Strict reverse-path filtering in the app does not help: the forged source routes back out of eth0, where it came in.
+  await execIn(nsApp, 'sh', ['-c', 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; echo 1 > /proc/sys/net/ipv4/conf/eth0/rp_filter']);
+  await forgedSyns({ pid: neigh.pid }, forged, appIp, 8080, 5);
+  const strict = await waitUntil('5 more answers with strict rp_filter', async () => {
+    const c = await counts();
+    return c.viaDocker + c.viaGateway >= first.viaDocker + first.viaGateway + 5 ? c : false;
+  }, 8000).catch(async () => counts());
+  t.diagnostic(`rp_filter strict (${await rp()}): 5 more forged SYNs → via Docker's gateway: ${strict.viaDocker - first.viaDocker}, via the gateway: ${strict.viaGateway - first.viaGateway}`);
+  await execIn(nsApp, 'sh', ['-c', 'echo 0 > /proc/sys/net/ipv4/conf/all/rp_filter; echo 0 > /proc/sys/net/ipv4/conf/eth0/rp_filter']);
+  await execIn(nsApp, 'nft', ['delete table inet twt_spoof']);
+  await execIn({ pid: gw.pid }, 'nft', ['delete table inet twt_spoof']);
+  await removeContainer(NEIGH);
+  assert.equal(strict.viaDocker, 0, 'no answer to a forged source left through Docker\'s gateway');
+  assert.ok(first.viaGateway >= 10, `the answers went the labels' way: ${JSON.stringify(first)}`);
+  assert.ok(first.atGateway >= 10, `and reached the gateway: ${JSON.stringify(first)}`);
+  // The LAN client's connection through the published port still gets its answer through Docker (the earlier test), again now:
+  const nc = await waitUntil('the LAN client again', async () => {
+    const r = await runAllowFail('ip', ['netns', 'exec', LAN, 'busybox', 'nc', '-w', '3', `${lan}.1`, HOST_PORT], { input: '' });
+    return /hello-published/.test(r.stdout) ? r.stdout.trim() : false;
+  }, 12_000, 500);
+  assert.match(nc, /hello-published/);
 });
 
 test('published port: twine cleanup of the app takes its policy rule and reply table away', async () => {

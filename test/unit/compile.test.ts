@@ -267,3 +267,26 @@ test('NAT gateway: twine.nat.mss=<bytes> clamps to it, off and killswitch off le
   const any = compile(desired({ natInterfaces: ['+'], mss: 'off' }));
   assert.equal(any.table.chains.find((c) => c.name === 'GATEWAY'), undefined);
 });
+
+test('reply mark: only what the host routes (the bridge\'s MAC), from off the subnet, to a published port, one rule per protocol', () => {
+  const p = compile(
+    desired({
+      routes: [{ label: 'twine.route.0.0.0.0/0', family: 4, dst: '0.0.0.0/0', dest: 'gw', state: 'up', gateway: '172.17.0.5', dev: 'eth0' }],
+      replyPaths: [{ family: 4, dev: 'eth0', gateway: '172.17.0.1', subnet: '172.17.0.0/16', bridgeMac: '02:42:aa:bb:cc:01', ports: [{ proto: 'tcp', ports: [8080, 8443] }, { proto: 'udp', ports: [53] }] }],
+    }),
+  );
+  const mark = p.table.chains.find((c) => c.name === 'REPLY_MARK');
+  assert.ok(mark, 'a REPLY_MARK chain');
+  assert.equal(mark.rules.length, 2);
+  const text = mark.rules.map((r) => JSON.stringify(r.expr));
+  for (const t of text) {
+    assert.ok(t.includes('{"match":{"op":"==","left":{"payload":{"protocol":"ether","field":"saddr"}},"right":"02:42:aa:bb:cc:01"}}'), t);
+    assert.ok(t.includes('{"match":{"op":"!=","left":{"payload":{"protocol":"ip","field":"saddr"}},"right":{"prefix":{"addr":"172.17.0.0","len":16}}}}'), t);
+    assert.ok(t.includes('"iifname"'), t);
+  }
+  assert.ok(text[0]!.includes('{"payload":{"protocol":"tcp","field":"dport"}},"right":{"set":[8080,8443]}'), text[0]);
+  assert.ok(text[1]!.includes('{"payload":{"protocol":"udp","field":"dport"}},"right":53}'), text[1]);
+  // Nothing of "any new connection from off the subnet": every rule names the MAC and the ports.
+  assert.ok(text.every((t) => t.includes('dport') && t.includes('ether')));
+  assert.equal(p.rules?.length, 1, 'one policy rule to table 7474');
+});

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createdInfo, hasTwineLabels, procInterfaces, toContainerInfo } from '../../src/docker/inventory.js';
+import { createdInfo, hasTwineLabels, listedContainer, procInterfaces, toContainerInfo } from '../../src/docker/inventory.js';
+import type { DockerClient } from '../../src/docker/client.js';
 import { startedContainer as fixture } from '../fixtures/inspect.js';
 
 test('inspect JSON → ContainerInfo: name without slash, pid, labels, compose labels, addresses', () => {
@@ -104,4 +105,31 @@ test('only twine.* and the compose project/service labels pass the Docker bounda
   assert.deepEqual(fromEvent.labels, { 'twine.route.10.0.0.0/8': 'gw', 'com.docker.compose.service': 'app' });
   assert.equal(fromEvent.composeService, 'app');
   assert.ok(!JSON.stringify(fromEvent).includes('hunter2'));
+});
+
+test('published ports: the "<port>/<proto>" keys with a host binding, from HostConfig.PortBindings and NetworkSettings.Ports; exposed-only ports and junk are not', () => {
+  const base = fixture();
+  const c = toContainerInfo({
+    ...base,
+    HostConfig: { NetworkMode: 'bridge', PortBindings: { '8080/tcp': [{ HostIp: '', HostPort: '18080' }], '9/udp': null } },
+    NetworkSettings: {
+      ...base.NetworkSettings,
+      Ports: { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '18080' }], '53/udp': [{ HostIp: '0.0.0.0', HostPort: '32768' }], '7/tcp': null, '99999/tcp': [{}], 'x/tcp': [{}], '5/icmp': [{}] },
+    },
+  });
+  assert.deepEqual(c.published, [
+    { proto: 'tcp', port: 8080 },
+    { proto: 'udp', port: 53 },
+  ]);
+  assert.deepEqual(toContainerInfo({ ...base, HostConfig: { NetworkMode: 'bridge' } }).published, []);
+});
+
+test('listedContainer: the network mode from Docker\'s container list (host, container:<id>) is kept, so the mode check works on the list path too', async () => {
+  for (const mode of ['host', `container:${'a'.repeat(64)}`, 'bridge']) {
+    const docker = {
+      getJson: async () => [{ Id: 'b'.repeat(64), Names: ['/x'], Labels: { 'twine.route.10.0.0.0/8': 'gw' }, HostConfig: { NetworkMode: mode }, NetworkSettings: { Networks: {} } }],
+    } as unknown as DockerClient;
+    const c = await listedContainer(docker, 'b'.repeat(64));
+    assert.equal(c?.networkMode, mode);
+  }
 });

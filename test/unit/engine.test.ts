@@ -5,8 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dockerEvent, FakeBed, HOST_INO, HOST_NETNS } from '../fakes/index.js';
+import { KILLSWITCH_READ_MS } from '../../src/engine/engine.js';
 import { TWINE_RT_PROTO, type Route } from '../../src/netns/types.js';
 import { dnsServersFromResolvConf } from '../../src/docker/resolv-conf.js';
+import { syncHostRoutes } from '../../src/engine/host-routes.js';
 
 const LAN = '172.30.1.0/24';
 const GW = 'aaaa000000000000000000000000000000000000000000000000000000000001';
@@ -48,7 +50,8 @@ test('start-up sync: each labelled container is applied in its own namespace, on
   assert.deepEqual(bed.txs.map((t) => [t.container, t.result]).sort(), [['app', 'applied'], ['gw', 'applied']]);
   assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
   assert.equal(twineRoute(bed, GW, '10.50.0.0/16'), undefined);
-  assert.equal(bed.spaces.batchesIn(bed.nsOf(APP)).length, 1);
+  // The app has no firewall content (it publishes no port: no reply mark), the gateway its NAT.
+  assert.equal(bed.spaces.batchesIn(bed.nsOf(APP)).length, 0);
   assert.equal(bed.spaces.batchesIn(bed.nsOf(GW)).length, 1);
   // Nothing went anywhere else (no pid or path targets, nothing on the host).
   const where = new Set(bed.spaces.calls.map((c) => c.ns));
@@ -265,7 +268,7 @@ test('refused: a process in the host\'s namespace (by inode) is refused, its han
 });
 
 test('refused: container:<victim> is refused naming the victim; the victim gets only its own transaction', async () => {
-  const bed = gatewayAndApp();
+  const bed = gatewayAndApp({ appLabels: { 'twine.route.10.50.0.0/16': 'gw', 'twine.iptables.rule.x': 'TWINE_INPUT -p tcp --dport 9 -j DROP' } });
   bed.create({ id: OTHER, name: 'joiner', labels: { 'twine.route.10.70.0.0/16': 'gw' }, networkMode: `container:${APP}` });
   bed.run(GW);
   const victim = bed.run(APP);
@@ -467,7 +470,10 @@ test('applied before the start event (early path): the start event finds it in p
   // Its network was ready before the start event: no latency to report.
   assert.equal(early.txsOf('app')[1]!.latencyMs, 0);
   assert.equal(early.engine.container('app')?.lastLatencyMs, 0);
-  assert.equal(early.spaces.batchesIn(early.nsOf(APP)).length, 1);
+  // No firewall content (no published port): the route is its one write.
+  assert.equal(early.spaces.batchesIn(early.nsOf(APP)).length, 0);
+  const writes = early.spaces.callsIn(early.nsOf(APP)).filter((c) => c.op === 'batch' && (c.arg as { op: string }[]).some((st) => st.op === 'routeReplace'));
+  assert.equal(writes.length, 1);
 });
 
 test('early path fallback: the start event comes before the namespace is ready, the start applies', async () => {
@@ -493,7 +499,10 @@ test('early path fallback: the start event comes before the namespace is ready, 
   await early.settle();
   const tx = early.txsOf('app');
   assert.deepEqual(tx.map((t) => [t.result, t.reasons.join(',')]), [['applied', 'start']]);
-  assert.equal(early.spaces.batchesIn(early.nsOf(APP)).length, 1);
+  // No firewall content (no published port): the route is its one write.
+  assert.equal(early.spaces.batchesIn(early.nsOf(APP)).length, 0);
+  const writes = early.spaces.callsIn(early.nsOf(APP)).filter((c) => c.op === 'batch' && (c.arg as { op: string }[]).some((st) => st.op === 'routeReplace'));
+  assert.equal(writes.length, 1);
 });
 
 test('runtime hook: the start is applied before the hook is answered; a process of another container is turned away', async () => {
@@ -614,6 +623,48 @@ test('host routes: a prefix another container holds is invalid, naming the holde
   assert.deepEqual(bed.spaces.get(`path:${HOST_NETNS}`).routes.map((r) => r.gateway), ['172.30.1.2']);
 });
 
+test('host routes: a prefix equal to a static route of the host is refused naming it; the host\'s route stays, also after the container is removed', async () => {
+  const bed = hostRoutesBed();
+  const hostNs = `path:${HOST_NETNS}`;
+  const statik: Route = { family: 4, dst: '10.240.0.0/16', type: 'unicast', gateway: '192.0.2.62', dev: 'eth0', protocol: 4 };
+  bed.spaces.get(hostNs).routes.push(statik);
+  bed.create({ id: GW, name: 'gw', labels: { 'twine.host.routes': '10.240.0.0/16' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
+  await started(bed, GW);
+  assert.deepEqual(bed.txsOf('gw').map((t) => t.result), ['invalid']);
+  assert.match(bed.engine.container('gw')?.lastError ?? '', /twine\.host\.routes="10\.240\.0\.0\/16": 10\.240\.0\.0\/16 overlaps 10\.240\.0\.0\/16, a route of the host \(via 192\.0\.2\.62 dev eth0, table main, proto 4\)/);
+  assert.deepEqual(bed.spaces.get(hostNs).routes, [statik]);
+  assert.deepEqual(bed.spaces.callsIn(hostNs).filter((c) => !['addrList', 'routeList'].includes(c.op)), [], 'nothing written on the host');
+  bed.stop(GW);
+  bed.event('die', GW);
+  bed.docker.containers.delete(GW);
+  bed.event('destroy', GW);
+  await bed.settle();
+  assert.deepEqual(bed.spaces.get(hostNs).routes, [statik], "the host's route is still there");
+});
+
+test('host routes: a route of the host with the same key that came after the plan is never replaced (exclusive add), nor deleted when the container goes', async () => {
+  const hostNs = { path: '/fake/host' };
+  const bed = hostRoutesBed();
+  const statik: Route = { family: 4, dst: '10.240.0.0/16', type: 'unicast', gateway: '192.0.2.62', dev: 'eth0', protocol: 4 };
+  bed.spaces.get(`path:${hostNs.path}`).routes.push(statik);
+  const mine: Route = { family: 4, dst: '10.240.0.0/16', type: 'unicast', gateway: '172.30.1.2', protocol: TWINE_RT_PROTO };
+  const r = await syncHostRoutes(bed.netns, hostNs, [{ id: GW, routes: [mine] }]);
+  assert.deepEqual(r.replaced, []);
+  assert.deepEqual(r.failures.map((f) => [f.route?.dst, (f.error as { code?: string }).code, f.owners]), [['10.240.0.0/16', 'EEXIST', [GW]]]);
+  assert.deepEqual(bed.spaces.get(`path:${hostNs.path}`).routes, [statik]);
+  assert.deepEqual(bed.spaces.callsIn(`path:${hostNs.path}`).map((c) => c.op), ['routeList', 'routeAdd']);
+  // The container goes: nothing of Twine's protocol there, nothing deleted.
+  const gone = await syncHostRoutes(bed.netns, hostNs, []);
+  assert.deepEqual([gone.deleted, gone.failures], [[], []]);
+  assert.deepEqual(bed.spaces.get(`path:${hostNs.path}`).routes, [statik]);
+  // Twine's own route (proto 74) changes gateway: replaced in place, as before.
+  const other = { path: '/fake/host2' };
+  await syncHostRoutes(bed.netns, other, [{ id: GW, routes: [mine] }]);
+  await syncHostRoutes(bed.netns, other, [{ id: GW, routes: [{ ...mine, gateway: '172.30.1.9' }] }]);
+  assert.deepEqual(bed.spaces.callsIn(`path:${other.path}`).map((c) => c.op), ['routeList', 'routeAdd', 'routeList', 'routeReplace']);
+  assert.deepEqual(bed.spaces.get(`path:${other.path}`).routes.map((x) => x.gateway), ['172.30.1.9']);
+});
+
 test('host routes: a default route for the host is refused, nothing written there', async () => {
   const bed = hostRoutesBed();
   bed.create({ id: GW, name: 'gw', labels: { 'twine.host.routes': '0.0.0.0/0' }, networks: [{ network: 'lan', ip: '172.30.1.2' }] });
@@ -677,4 +728,21 @@ test('refused: a namespace holding more than one read may take is refused (overs
   await bed.settle();
   assert.equal(bed.engine.container('app')?.refusal, undefined);
   assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
+});
+
+test('kill switch counter: API reads in a burst list the gateway\'s table once per KILLSWITCH_READ_MS, not once per GET', async () => {
+  const bed = gatewayAndApp();
+  await started(bed, GW, APP);
+  const gw = bed.engine.container('gw')!;
+  // Read natively: a batch in the gateway's namespace with the table read.
+  const lists = (): number => bed.spaces.calls.filter((c) => c.op === 'batch' && c.ns === bed.nsOf(GW) && (c.arg as { op: string }[]).some((s) => s.op === 'nftTableRead')).length;
+  const before = lists();
+  const got = await Promise.all(Array.from({ length: 100 }, () => bed.engine.killSwitchDrops(gw)));
+  for (let i = 0; i < 20; i++) got.push(await bed.engine.killSwitchDrops(gw));
+  assert.equal(lists() - before, 1, 'one read for 120 GETs');
+  assert.ok(got.every((n) => n === 0), JSON.stringify(got.slice(0, 3)));
+  // A container without a kill switch is never read.
+  assert.equal(await bed.engine.killSwitchDrops(bed.engine.container('app')!), undefined);
+  assert.equal(lists() - before, 1);
+  assert.ok(KILLSWITCH_READ_MS >= 1000 && KILLSWITCH_READ_MS <= 5000);
 });

@@ -8,7 +8,7 @@ import { planContainer } from '../../src/engine/planner.js';
 import { conflictReason, HostClaims } from '../../src/engine/host-claims.js';
 import { hostRoutePolicy } from '../../src/engine/host-subnets.js';
 import { hostRoutesAllowFrom, limitsFrom } from '../../src/cli/engine-options.js';
-import { hostRouteProblem, type HostRoutePolicy } from '../../src/labels/host-routes.js';
+import { addressSpace, hostRouteBudgetProblems, hostRouteProblem, type HostRoutePolicy } from '../../src/labels/host-routes.js';
 import { cidrContains, cidrsOverlap, parseCidr, type Cidr } from '../../src/net/cidr.js';
 import type { ContainerInfo } from '../../src/docker/container.js';
 
@@ -26,13 +26,15 @@ const policy: HostRoutePolicy = {
   ],
 };
 
-test('always refused: default routes, prefixes shorter than /8, loopback, link-local, multicast, unspecified/broadcast/mapped', () => {
+test('always refused: default routes, prefixes shorter than /8 (IPv4) or /32 (IPv6), loopback, link-local, multicast, unspecified/broadcast/mapped', () => {
   const cases: [string, RegExp][] = [
     ['0.0.0.0/0', /default route/],
     ['::/0', /default route/],
     ['0.0.0.0/1', /shorter than \/8/],
     ['128.0.0.0/1', /shorter than \/8/],
-    ['2000::/3', /shorter than \/8/],
+    ['2000::/3', /shorter than \/32, the shortest IPv6 host route/],
+    ['2000::/8', /shorter than \/32/],
+    ['2001:db8::/31', /shorter than \/32/],
     ['127.0.0.1/32', /loopback/],
     ['127.0.0.0/16', /loopback/],
     ['::1/128', /loopback/],
@@ -59,7 +61,7 @@ test('refused: any prefix overlapping a connected subnet, either way round, name
   assert.match(hostRouteProblem(cidr('192.0.2.0/25'), policy)!, /overlaps 192\.0\.2\.0\/24, a subnet connected on the host \(eth0 \(192\.0\.2\.2\/24\)\)/);
   assert.match(hostRouteProblem(cidr('192.0.0.0/8'), policy)!, /overlaps 192\.0\.2\.0\/24/);
   assert.match(hostRouteProblem(cidr('172.17.5.5/32'), policy)!, /Docker network bridge/);
-  assert.match(hostRouteProblem(cidr('fd00::/16'), policy)!, /overlaps fd00::\/64/);
+  assert.match(hostRouteProblem(cidr('fd00::/40'), policy)!, /overlaps fd00::\/64/);
   assert.equal(hostRouteProblem(cidr('10.77.0.0/16'), policy), undefined);
   assert.equal(hostRouteProblem(cidr('192.0.3.0/24'), policy), undefined);
   assert.equal(hostRouteProblem(cidr('fd01::/64'), policy), undefined);
@@ -136,6 +138,57 @@ test('HostClaims: the first holder keeps a prefix; an overlapping claim conflict
   h.wait('c');
   assert.deepEqual(h.set('b', 'beta', []), ['c'], 'dropping a prefix lets it go');
   assert.deepEqual(h.release('zzz'), [], 'releasing nothing re-plans nobody');
+});
+
+test('the host\'s own routes: a prefix equal to, inside or around a static/VPN/BGP route of any table is refused naming it; default routes and Twine\'s own do not count', () => {
+  const p = hostRoutePolicy(
+    [],
+    [],
+    undefined,
+    [
+      { family: 4, dst: '0.0.0.0/0', type: 'unicast', gateway: '192.0.2.1', dev: 'eth0', protocol: 3 },
+      { family: 4, dst: '10.240.0.0/16', type: 'unicast', gateway: '198.18.62.2', dev: 'eth1', protocol: 4 },
+      { family: 4, dst: '10.96.0.0/12', type: 'unicast', dev: 'wg0', table: 51820, protocol: 186 },
+      { family: 4, dst: '10.77.0.0/16', type: 'unicast', gateway: '172.17.0.5', protocol: 74 },
+      { family: 6, dst: '2001:db8:5::/48', type: 'blackhole', protocol: 4 },
+      { family: 6, dst: '::/0', type: 'unicast', gateway: 'fe80::1', dev: 'eth0', protocol: 3 },
+    ],
+  );
+  assert.match(hostRouteProblem(cidr('10.240.0.0/16'), p)!, /^10\.240\.0\.0\/16 overlaps 10\.240\.0\.0\/16, a route of the host \(via 198\.18\.62\.2 dev eth1, table main, proto 4\), which Twine never replaces or takes traffic from$/);
+  assert.match(hostRouteProblem(cidr('10.240.7.0/24'), p)!, /overlaps 10\.240\.0\.0\/16/, 'a longer prefix would take part of its traffic');
+  assert.match(hostRouteProblem(cidr('10.0.0.0/8'), p)!, /overlaps 10\.240\.0\.0\/16/);
+  assert.match(hostRouteProblem(cidr('10.100.0.0/16'), p)!, /overlaps 10\.96\.0\.0\/12, a route of the host \(dev wg0, table 51820, proto 186\)/);
+  assert.match(hostRouteProblem(cidr('2001:db8:5:1::/64'), p)!, /overlaps 2001:db8:5::\/48, a route of the host \(blackhole, table main, proto 4\)/);
+  assert.equal(hostRouteProblem(cidr('10.77.0.0/16'), p), undefined, "Twine's own routes are the claims' business");
+  assert.equal(hostRouteProblem(cidr('10.241.0.0/16'), p), undefined, 'the default route does not count');
+  assert.equal(hostRouteProblem(cidr('2001:db8:6::/48'), p), undefined);
+});
+
+test('budget: one container\'s prefixes together cover at most a /8 of IPv4 and a /32 of IPv6; nested prefixes count once', () => {
+  const cs = (list: string): Cidr[] => list.split(',').map(cidr);
+  assert.equal(addressSpace(cs('10.0.0.0/9,10.128.0.0/9')), 1n << 24n);
+  assert.equal(addressSpace(cs('10.77.0.0/16,10.77.9.0/24,10.77.0.0/16')), 1n << 16n);
+  assert.deepEqual(hostRouteBudgetProblems(cs('10.0.0.0/8')), []);
+  assert.deepEqual(hostRouteBudgetProblems(cs('10.0.0.0/9,10.128.0.0/9,10.0.5.0/24')), []);
+  const v4 = hostRouteBudgetProblems(cs('11.0.0.0/8,12.0.0.0/8'));
+  assert.equal(v4.length, 1);
+  assert.match(v4[0]!, /^the IPv4 prefixes \(11\.0\.0\.0\/8, 12\.0\.0\.0\/8\) cover 33554432 addresses together, more than one container may route on the host: 16777216 \(a \/8\)$/);
+  // 64 prefixes of /8 each (a quarter of IPv4) are refused as a whole.
+  const quarter = Array.from({ length: 64 }, (_, i) => cidr(`${64 + i}.0.0.0/8`));
+  assert.equal(hostRouteBudgetProblems(quarter).length, 1);
+  const v6 = hostRouteBudgetProblems(cs('2001:db8::/32,2001:db9::/32'));
+  assert.match(v6[0]!, /the IPv6 prefixes .* more than one container may route on the host: 79228162514264337593543950336 \(a \/32\)/);
+  assert.deepEqual(hostRouteBudgetProblems(cs('2001:db8::/32,10.0.0.0/8')), [], 'each family has its own budget');
+  // Through planContainer: one issue on the label, nothing planned.
+  const c: ContainerInfo = {
+    id: 'id-r',
+    name: 'r',
+    pid: 10,
+    running: true,
+    labels: { 'twine.host.routes': '11.0.0.0/8,12.0.0.0/8' },
+    networks: [{ networkId: 'n', networkName: 'n', ipv4: '172.17.0.5', ipv4PrefixLen: 16, aliases: [], dnsNames: [] }],
+  };
+  assert.throws(() => planContainer(c, { containers: [c] }, { allowHostRoutes: true, hostRoutes: policy }), (e: unknown) => e instanceof LabelError && e.issues.length === 1 && /cover 33554432 addresses/.test(e.message) && e.issues[0]!.key === 'twine.host.routes');
 });
 
 test('hostRoutePolicy: the host addresses as their subnets, and every Docker network subnet', () => {

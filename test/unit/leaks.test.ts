@@ -155,8 +155,10 @@ test('planContainer: the leak warnings are in the outcome, the desired state, st
 });
 
 test('twine.ipv6=block: an unreachable ::/0 of Twine\'s (Docker\'s IPv6 default route comes back without it); on-link routes untouched; published ports still answered over IPv6', () => {
-  const c = app({ ...FULL, 'twine.ipv6': 'block' });
-  const o = planContainer(c, { containers: [c, GW] }, { allowHostRoutes: false, dockerVersion: '28.5.2' });
+  // It publishes a port; the host's bridge (its MAC by Docker's gateway address) is known.
+  const c = { ...app({ ...FULL, 'twine.ipv6': 'block' }), published: [{ proto: 'tcp' as const, port: 80 }] };
+  const bridgeMacs = new Map([['fd00:30::1', '02:42:0a:00:00:01']]);
+  const o = planContainer(c, { containers: [c, GW], bridgeMacs }, { allowHostRoutes: false, dockerVersion: '28.5.2' });
   const v6 = o.plan.routes.filter((r) => r.family === 6);
   assert.deepEqual(v6.filter((r) => r.table === undefined), [{ family: 6, dst: '::/0', type: 'unreachable', protocol: 74 }]);
   assert.ok(v6.some((r) => r.table !== undefined && r.gateway === 'fd00:30::1'), 'replies to what came in through Docker go back through its gateway');

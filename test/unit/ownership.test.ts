@@ -110,3 +110,14 @@ test('openOwnNamespace: the recorded inode is what the handle must have (a reuse
   assert.equal(h.ino, 7);
   assert.equal(ok.closed, 0);
 });
+
+test('openOwnNamespace: a running container whose namespace inode could not be read is refused (unknown), its handle closed; with the inode it is served', () => {
+  const f = fakeOpener(9);
+  assert.throws(
+    () => openOwnNamespace(c('x', 'bridge', undefined), { hostInodes: new Set([HOST]), containers: [] }, f.open),
+    (e: unknown) => e instanceof NamespaceRefusedError && e.reason === 'unknown' && /namespace of process 100 could not be read/.test(e.message) && e.message.includes(OWN_NAMESPACE_ONLY),
+  );
+  assert.equal(f.closed, 1);
+  const ok = fakeOpener(9);
+  assert.equal(openOwnNamespace(c('x', 'bridge', 9), { hostInodes: new Set([HOST]), containers: [] }, ok.open).ino, 9);
+});

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseLabels } from '../../src/labels/parse.js';
 import type { ContainerInfo, Inventory, NetworkAttachment } from '../../src/docker/container.js';
-import { resolve } from '../../src/resolve/resolve.js';
+import { composeServiceOf, resolve } from '../../src/resolve/resolve.js';
+import { toContainerInfo } from '../../src/docker/inventory.js';
 
 function net(id: string, ipv4?: string, extra: Partial<NetworkAttachment> = {}): NetworkAttachment {
   return {
@@ -89,13 +90,42 @@ test('only shared networks count; the first shared network in the SOURCE order w
   assert.deepEqual(r2.deps, ['id-d']);
 });
 
-test('name beats alias on the same network; ties go to the smallest name', () => {
+test('name beats alias on the same network; two containers with the same alias make the reference ambiguous, not won by the smallest name', () => {
   const byAlias = ctr('aaa', {}, [net('a', '10.0.1.7', { aliases: ['gw'] })]);
   const byName = ctr('gw', {}, [net('a', '10.0.1.8')]);
-  const src = ctr('src', { 'twine.route.10.9.0.0/16': 'gw' }, [net('a', '10.0.1.2')]);
+  const src = ctr('src', { 'twine.route.10.9.0.0/16': 'gw', 'twine.nat.forward.80': 'gw' }, [net('a', '10.0.1.2')]);
   assert.equal(run(src, { containers: [src, byAlias, byName] }).desired.routes[0]?.gateway, '10.0.1.8');
-  const alias2 = ctr('bbb', {}, [net('a', '10.0.1.9', { aliases: ['gw'] })]);
-  assert.equal(run(src, { containers: [src, alias2, byAlias] }).desired.routes[0]?.gateway, '10.0.1.7');
+  // The real gateway zz-vpn-1 and an impostor aa-imp, both --network-alias gw.
+  const real = ctr('zz-vpn-1', {}, [net('a', '10.0.1.9', { aliases: ['gw'] })]);
+  const r = run(src, { containers: [src, real, byAlias] });
+  const route = r.desired.routes[0]!;
+  assert.equal(route.state, 'down');
+  assert.equal(route.gateway, undefined);
+  assert.match(route.reason ?? '', /"gw" matches 2 running tasks or containers on network net-a: container aaa at 10\.0\.1\.7, container zz-vpn-1 at 10\.0\.1\.9; name one in the label by its container name \(gateway down\)/);
+  assert.equal(r.desired.forwards[0]?.state, 'down');
+  assert.deepEqual(r.desired.forwards[0]?.targets, []);
+  assert.deepEqual(r.deps, ['id-aaa', 'id-zz-vpn-1']);
+  // Naming the container resolves.
+  const named = ctr('src2', { 'twine.route.10.9.0.0/16': 'zz-vpn-1' }, [net('a', '10.0.1.3')]);
+  assert.equal(run(named, { containers: [named, real, byAlias] }).desired.routes[0]?.gateway, '10.0.1.9');
+});
+
+test('forged compose labels: a container whose name does not agree with them is not the service, before or after the real one stops', () => {
+  const labels = { 'com.docker.compose.project': 'proj', 'com.docker.compose.service': 'vpn' };
+  const real = toContainerInfo({ Id: 'id-real', Name: '/proj-vpn-1', State: { Running: true, Pid: 11 }, Config: { Labels: labels }, NetworkSettings: { Networks: { n: { NetworkID: 'a', IPAddress: '10.0.1.9', IPPrefixLen: 24 } } } });
+  const imp = toContainerInfo({ Id: 'id-imp', Name: '/aa-imp', State: { Running: true, Pid: 12 }, Config: { Labels: labels }, NetworkSettings: { Networks: { n: { NetworkID: 'a', IPAddress: '10.0.1.7', IPPrefixLen: 24 } } } });
+  const src = ctr('proj-app-1', { 'twine.route.0.0.0.0/0': 'vpn' }, [net('a', '10.0.1.2')], { composeProject: 'proj', composeService: 'app' });
+  assert.equal(run(src, { containers: [src, real, imp] }).desired.routes[0]?.gateway, '10.0.1.9');
+  const stopped = { ...real, running: false, pid: 0 };
+  const r = run(src, { containers: [src, stopped, imp] });
+  assert.equal(r.desired.routes[0]?.state, 'down', 'the impostor never becomes the gateway');
+  assert.match(r.desired.routes[0]?.reason ?? '', /not running/);
+  // v1 names (<project>_<service>_<n>) agree too; other shapes do not.
+  for (const [name, ok] of [['proj_vpn_2', true], ['PROJ-VPN-3', true], ['proj-vpn-x', false], ['proj-vpn-1-evil', false], ['xproj-vpn-1', false], ['proj-vpn', false]] as const) {
+    const c = { ...imp, name };
+    assert.equal(composeServiceOf(c), ok ? 'vpn' : undefined, name);
+    assert.equal(run(src, { containers: [src, c] }).desired.routes[0]?.state, ok ? 'up' : 'down', name);
+  }
 });
 
 test('a stopped or missing gateway: route unreachable (kill switch), forward dropped, deps and refs kept', () => {
@@ -222,15 +252,28 @@ test('a reason names what the reference is to its label: gateway, forward destin
   );
 });
 
-test('reply path: routes of a family via a gateway → Docker\'s gateway, the subnet and the gateways\' MACs on that network', () => {
-  const gw = ctr('gw', { 'twine.nat.interfaces': 'wg+' }, [net('a', '10.0.1.3', { mac: '02:42:0a:00:01:03' })]);
-  const src = ctr('src', { 'twine.route.0.0.0.0/1': 'gw', 'twine.route.128.0.0.0/1': 'gw' }, [net('a', '10.0.1.2', { iface: 'eth0' })]);
-  const r = run(src, { containers: [src, gw] });
-  assert.deepEqual(r.desired.replyPaths, [{ family: 4, dev: 'eth0', gateway: '10.0.1.1', subnet: '10.0.1.0/24', exceptMacs: ['02:42:0a:00:01:03'] }]);
+test('reply path: routes of a family via a gateway and published ports → Docker\'s gateway, the subnet, the bridge\'s MAC and the ports', () => {
+  const gw = ctr('gw', { 'twine.nat.interfaces': 'wg+' }, [net('a', '10.0.1.3', { mac: '02:42:0a:00:01:03' })], { published: [{ proto: 'tcp', port: 9 }] });
+  const published = [
+    { proto: 'udp', port: 53 },
+    { proto: 'tcp', port: 8443 },
+    { proto: 'tcp', port: 8080 },
+    { proto: 'sctp', port: 99 },
+  ] as const;
+  const src = ctr('src', { 'twine.route.0.0.0.0/1': 'gw', 'twine.route.128.0.0.0/1': 'gw' }, [net('a', '10.0.1.2', { iface: 'eth0' })], { published: [...published] });
+  const bridgeMacs = new Map([['10.0.1.1', '02:42:aa:bb:cc:01']]);
+  const r = run(src, { containers: [src, gw], bridgeMacs });
+  assert.deepEqual(r.desired.replyPaths, [
+    { family: 4, dev: 'eth0', gateway: '10.0.1.1', subnet: '10.0.1.0/24', bridgeMac: '02:42:aa:bb:cc:01', ports: [{ proto: 'tcp', ports: [8080, 8443] }, { proto: 'udp', ports: [53] }] },
+  ]);
+  // No published port, or the bridge's MAC unknown: nothing is marked (replies follow the labels' routes).
+  assert.deepEqual(run({ ...src, published: [] }, { containers: [src, gw], bridgeMacs }).desired.replyPaths, []);
+  assert.deepEqual(run({ ...src, published: undefined }, { containers: [src, gw], bridgeMacs }).desired.replyPaths, []);
+  assert.deepEqual(run(src, { containers: [src, gw] }).desired.replyPaths, []);
   // The gateway itself routes nothing: no reply path; nor a container without a known interface.
-  assert.deepEqual(run(gw, { containers: [src, gw] }).desired.replyPaths, []);
-  const noIface = ctr('x', { 'twine.route.10.9.0.0/16': 'gw' }, [net('a', '10.0.1.4')]);
-  assert.deepEqual(run(noIface, { containers: [noIface, gw] }).desired.replyPaths, []);
+  assert.deepEqual(run(gw, { containers: [src, gw], bridgeMacs }).desired.replyPaths, []);
+  const noIface = ctr('x', { 'twine.route.10.9.0.0/16': 'gw' }, [net('a', '10.0.1.4')], { published: [{ proto: 'tcp', port: 80 }] });
+  assert.deepEqual(run(noIface, { containers: [noIface, gw], bridgeMacs }).desired.replyPaths, []);
   // Killswitch and MSS: defaults only for a NAT gateway.
   assert.equal(run(gw, { containers: [gw] }).desired.killSwitch, true);
   assert.equal(run(src, { containers: [src, gw] }).desired.killSwitch, false);

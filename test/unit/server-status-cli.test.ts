@@ -69,6 +69,27 @@ describe('status table', () => {
       ].join('\n'),
     );
   });
+  it('control characters in labels, names and errors reach the terminal escaped, in the table and in the detail (ESC [2J, a line break, C1 CSI, a bidi override)', () => {
+    const evil: ContainerState = {
+      id: 'e1b2c3d4e5f6',
+      name: 'evil',
+      running: true,
+      labels: { 'twine.route.10.0.0.0/8': 'vpn\u001b[2J', 'twine.x\u001b[31m': 'a\nstatus: applied', 'twine.y': '\u009b2J\u202e' },
+      labelErrors: [{ container: 'evil', key: 'twine.x\u001b[31m', value: 'a\nb', reason: 'unknown twine label \u001b[2J' }],
+      lastError: 'container evil: \u001b]0;title\u0007',
+      warnings: [],
+    };
+    const doc = containerDoc(evil);
+    for (const text of [renderTable([doc]), renderDetail(doc)]) {
+      // eslint-disable-next-line no-control-regex -- looking for control characters
+      assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/, JSON.stringify(text));
+    }
+    const detail = renderDetail(doc);
+    assert.match(detail, /^ {2}twine\.route\.10\.0\.0\.0\/8=vpn\\x1b\[2J$/m);
+    assert.match(detail, /^ {2}twine\.x\\x1b\[31m=a\\nstatus: applied$/m, 'a line break in a value does not start a line of its own');
+    assert.match(detail, /^ {2}twine\.y=\\x9b2J\\u202e$/m);
+    assert.match(renderTable([doc]), /unknown twine label \\x1b\[2J/);
+  });
   it('a refused container: state refused, the reason in the table, the API document and the detail', () => {
     const msg = "network_mode host: Twine writes only into a container's own network namespace";
     const refused: ContainerState = { id: 'c1c2c3d4e5f6', name: 'hostnet', running: true, labels: {}, labelErrors: [], warnings: [], lastError: msg, refusal: { reason: 'network_mode', message: msg } };

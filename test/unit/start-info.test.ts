@@ -152,9 +152,13 @@ test('createdInfo: a create event\'s attributes and the networks its connect eve
     running: false,
     labels: { 'twine.route.0.0.0.0/0': 'vpn', 'com.docker.compose.service': 'web', 'com.docker.compose.project': 'demo' },
     networks: [{ networkId: NET_A, networkName: 'demo_default', aliases: [], dnsNames: [] }],
+    networkMode: 'demo_default',
     composeService: 'web',
     composeProject: 'demo',
   });
+  // The network mode from the connects: the host network means the host's namespace; none named: unknown.
+  assert.equal(createdInfo('e'.repeat(64), { name: 'h' }, [{ name: 'host', id: 'h' }]).networkMode, 'host');
+  assert.equal(createdInfo('e'.repeat(64), { name: 'h' }, []).networkMode, undefined);
 });
 
 test('on an --internal network the gateway is what Docker gives the container: none on Docker 28, the bridge\'s on 20.10', () => {
