@@ -56,7 +56,7 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
   const cacheFile = inspectCacheFile(settings.inspectCache, serverOpts.socket);
   const files = cacheFile !== undefined ? { inspectCacheFile: cacheFile, planMemoFile: planMemoFile(cacheFile) } : {};
   // What one read of a container's namespace may take follows what one container may ask for.
-  log.debug({ readLimits: setReadLimits(settings.limits) }, 'namespace read limits');
+  const readLimits = setReadLimits(settings.limits);
   const daemon = new Daemon(docker, nativeBackend, nft, log, { ...settings, ...files, build: buildIdentity() });
   const metrics = new Metrics();
   daemon.engine.on('transaction', (e) => metrics.onTransaction(e));
@@ -95,6 +95,7 @@ export async function runStart(values: OptionValues, io: CliIO): Promise<number>
     },
     'twine starting',
   );
+  log.debug({ readLimits }, 'namespace read limits');
   if (settings.nice !== 0) {
     const r = setProcessNice(settings.nice);
     if (r.failed > 0) log.warn({ nice: settings.nice, threads: r.threads, failed: r.failed, err: r.error }, 'could not set the CPU priority of every thread');
