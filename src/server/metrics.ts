@@ -90,20 +90,7 @@ export class Metrics {
         this.set(self.view ? self.view.containers().filter(hasError).length : 0);
       },
     });
-    new Gauge({
-      name: 'twine_leak_warnings',
-      help: "Running containers with a leak Twine reports but cannot close, by kind: dns-leak (lookups leave from the Docker host), ipv6-bypass (IPv6 keeps Docker's default route)",
-      labelNames: ['kind'],
-      registers,
-      collect() {
-        const n: Record<string, number> = { 'dns-leak': 0, 'ipv6-bypass': 0 };
-        for (const c of self.view?.containers() ?? []) {
-          if (!c.running) continue;
-          for (const kind of new Set(c.warnings.flatMap((w) => (w.leak ? [w.leak] : [])))) n[kind] = (n[kind] ?? 0) + 1;
-        }
-        for (const [kind, v] of Object.entries(n)) this.set({ kind }, v);
-      },
-    });
+    leakWarningsGauge(this.registry, () => self.view);
     new Gauge({
       name: 'twine_docker_connected',
       help: "1 while Docker's event stream is connected",
@@ -165,4 +152,22 @@ export class Metrics {
   render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** twine_leak_warnings{kind}: running containers with a leak Twine reports but cannot close. */
+function leakWarningsGauge(registry: Registry, view: () => DaemonView | undefined): void {
+  new Gauge({
+    name: 'twine_leak_warnings',
+    help: "Running containers with a leak Twine reports but cannot close, by kind: dns-leak (lookups leave from the Docker host), ipv6-bypass (IPv6 keeps Docker's default route)",
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const n: Record<string, number> = { 'dns-leak': 0, 'ipv6-bypass': 0 };
+      for (const c of view()?.containers() ?? []) {
+        if (!c.running) continue;
+        for (const kind of new Set(c.warnings.flatMap((w) => (w.leak ? [w.leak] : [])))) n[kind] = (n[kind] ?? 0) + 1;
+      }
+      for (const [kind, v] of Object.entries(n)) this.set({ kind }, v);
+    },
+  });
 }
