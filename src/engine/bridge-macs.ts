@@ -15,6 +15,8 @@ export class BridgeMacs {
   private macs: ReadonlyMap<string, string> = new Map();
   private reading: Promise<void> | undefined;
   private readAt = -Infinity;
+  /** A bridge may have been replaced (a network created or removed): read again before the next use. */
+  private dirty = false;
 
   constructor(
     private readonly netns: NetnsBackend,
@@ -34,13 +36,22 @@ export class BridgeMacs {
    */
   async ensure(gateways: readonly string[], force = false): Promise<void> {
     const missing = gateways.some((g) => !this.macs.has(g));
-    if (!force && (!missing || this.now() - this.readAt < BRIDGE_REREAD_MS)) return;
+    if (!force && !this.dirty && (!missing || this.now() - this.readAt < BRIDGE_REREAD_MS)) return;
     this.reading ??= this.read().finally(() => (this.reading = undefined));
     await this.reading;
   }
 
+  /**
+   * Docker created or removed a network: a new bridge may carry an old one's address (Docker
+   * reuses a removed network's subnet) with a MAC of its own.
+   */
+  invalidate(): void {
+    this.dirty = true;
+  }
+
   private async read(): Promise<void> {
     this.readAt = this.now();
+    this.dirty = false;
     const next = new Map<string, string>();
     const read = await Promise.allSettled(this.paths.map((path) => this.readOne(path, next)));
     const failed = read.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -251,6 +251,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.swarm.onEvent(ev);
       if (ev.type === 'container') this.onContainerEvent(ev);
       else if (ev.type === 'network' && (ev.action === 'create' || ev.action === 'destroy')) {
+        this.bridges.invalidate();
         this.networks.refresh(true).catch((err: unknown) => this.deps.log.warn({ err: describeError(err) }, 'listing networks failed'));
       } else if (ev.type === 'network' && (ev.action === 'connect' || ev.action === 'disconnect')) {
         // Only a running container's networks matter now. Docker connects networks while

@@ -42,6 +42,17 @@ test('bridge MACs: a bridge\'s addresses map to its MAC; other kinds do not; an 
   links = [{ ...links[0]!, mac: '02:42:aa:00:00:02' }];
   await b.ensure([], true);
   assert.equal(b.current.get('172.30.1.1'), '02:42:aa:00:00:02', 'a recreated bridge: its new MAC at the forced read');
+  // A network removed and another created on the same subnet: its bridge has the old address and a new MAC.
+  links = [{ ...links[0]!, mac: '02:42:aa:00:00:03' }];
+  const before = reads;
+  await b.ensure(['172.30.1.1']);
+  assert.equal(reads, before, 'known, nothing said otherwise: not read');
+  b.invalidate();
+  await b.ensure(['172.30.1.1']);
+  assert.equal(reads, before + 1, 'invalidated: read at the next use although known and read just now');
+  assert.equal(b.current.get('172.30.1.1'), '02:42:aa:00:00:03');
+  await b.ensure(['172.30.1.1']);
+  assert.equal(reads, before + 1, 'and only once');
 });
 
 test('bridge MACs: looked for in each namespace given; one that cannot be read is skipped, all failing throws', async () => {
