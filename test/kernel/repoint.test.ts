@@ -92,6 +92,8 @@ before(async () => {
     await ipNs(i, 'addr', 'add', `10.41.0.${i + 1}/24`, 'dev', 'd0');
     await ipNs(i, 'link', 'set', 'd0p', 'up');
     await ipNs(i, 'link', 'set', 'd0', 'up');
+    // As the engine records it: the namespace's inode, read when Twine learnt the pid.
+    apps[i]!.netnsIno = statSync(path(i)).ino;
   }
 });
 after(async () => {
