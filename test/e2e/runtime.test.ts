@@ -59,10 +59,7 @@ function readDaemonJson(): string | undefined {
 /** The engine's data root, where the wrapper reads containers' labels (Docker 20.10 runs with one of its own here). */
 let dockerRoot = '/var/lib/docker';
 
-/**
- * The default hook timeout (10 s): bursts of starts on two networks with the exec transport took over 3 s
- * here on a busy 2-CPU machine. The tests of a start with no answer set a short one.
- */
+/** The default hook timeout (10 s); the tests of a start with no answer set a short one. */
 async function install(extra: string[] = []): Promise<void> {
   const r = await twineCli(['runtime', 'install', '--dir', DIR, '--hook-socket', SOCK, '--hook-timeout', '10', '--docker-root', dockerRoot, '--reload', ...extra]);
   assert.equal(r.exitCode, 0, r.stderr);
@@ -163,9 +160,9 @@ test(`${BURSTS} bursts of ${BURST} labelled containers on one network: each one'
   }
 });
 
-test(`${TWO_NETWORKS} labelled containers on two networks (routed through the second), nft exec transport: each one's first command sees the route`, async () => {
+test(`${TWO_NETWORKS} labelled containers on two networks (routed through the second): each one's first command sees the route`, async () => {
   await stopTwine();
-  const d = startTwine(['--nft-transport', 'exec']);
+  const d = startTwine();
   await twineUp(d);
   const names = Array.from({ length: TWO_NETWORKS }, (_, i) => `${P}two${i}`);
   containers.push(...names);
