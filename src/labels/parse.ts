@@ -200,15 +200,8 @@ function parseForward(
     c.add(key, value, port);
     ok = false;
   }
-  if (value === '') {
-    c.add(key, value, 'missing destination (<container or ip>[:<port>])');
-    return undefined;
-  }
-  const d = parseForwardDest(value);
-  if (typeof d === 'string') {
-    c.add(key, value, d);
-    return undefined;
-  }
+  const d = forwardDest(c, key, value);
+  if (!d) return undefined;
   if (!ok || typeof port === 'string') return undefined;
   const len = port.hi - port.lo;
   let destPort: PortRange;
@@ -234,12 +227,8 @@ function parseForward(
   return { label: key, iface, proto, port, dest: d.dest, destPort };
 }
 
-/** twine.nat.forward.[<pat>.]file[/proto]: the port is whatever the gateway's forwarded-port file says. */
-function parseFileForward(c: Collector, key: string, value: string, iface: IfacePattern, proto: Proto, ok: boolean, allowPattern: boolean): ForwardSpec | undefined {
-  if (!allowPattern) {
-    c.add(key, value, 'a forward of the forwarded-port file is spelt twine.nat.forward.[<pat>.]file[/tcp|udp]');
-    return undefined;
-  }
+/** A forward label's destination, or undefined with the problem added. */
+function forwardDest(c: Collector, key: string, value: string): Exclude<ReturnType<typeof parseForwardDest>, string> | undefined {
   if (value === '') {
     c.add(key, value, 'missing destination (<container or ip>[:<port>])');
     return undefined;
@@ -249,6 +238,17 @@ function parseFileForward(c: Collector, key: string, value: string, iface: Iface
     c.add(key, value, d);
     return undefined;
   }
+  return d;
+}
+
+/** twine.nat.forward.[<pat>.]file[/proto]: the port is whatever the gateway's forwarded-port file says. */
+function parseFileForward(c: Collector, key: string, value: string, iface: IfacePattern, proto: Proto, ok: boolean, allowPattern: boolean): ForwardSpec | undefined {
+  if (!allowPattern) {
+    c.add(key, value, 'a forward of the forwarded-port file is spelt twine.nat.forward.[<pat>.]file[/tcp|udp]');
+    return undefined;
+  }
+  const d = forwardDest(c, key, value);
+  if (!d) return undefined;
   if (d.port && d.port.lo !== d.port.hi) {
     c.add(key, value, 'a forward of the forwarded-port file takes one destination port, not a range');
     return undefined;
