@@ -92,7 +92,7 @@ export function startedInfo(
     // Read at most once, and only when neither the network list nor the template names a gateway.
     // Docker 28 gives a container on an --internal network no gateway at all (../docker/networks.ts).
     const only = template.networks.length === 1;
-    const listed = (addr: Addr): string | undefined => (net.gatewayForContainers ? net.subnets.find((s) => inSubnet(addr, s))?.gateway : undefined);
+    const listed = (addr: Addr): string | undefined => net.subnets.find((s) => inSubnet(addr, s))?.gateway;
     const gives = net.gatewayForContainers;
     const gw4 = four && gives ? (listed(four) ?? t.gatewayV4 ?? (only ? sole(defaults()?.v4) : undefined)) : undefined;
     if (gw4 !== undefined) a.gatewayV4 = gw4;
