@@ -68,8 +68,8 @@ export class Daemon {
         this.opts.dockerVersion = engine.version.split('+')[0];
         const t0 = performance.now();
         await this.engine.syncAll(reconnect ? 'reconnect' : 'start-up');
-        log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length, ...this.engine.lastListing }, 'reconciled');
-        void this.saveInspects();
+        log.info({ reconnect, ms: Math.round(performance.now() - t0), containers: this.engine.containers().length, ...this.engine.lastResync }, 'reconciled');
+        void this.saveCaches();
       },
       onOversizedLine: (maxBytes) => {
         log.warn({ maxBytes }, 'docker event longer than the limit dropped; re-syncing, as it may have been a die or a start');
@@ -117,8 +117,8 @@ export class Daemon {
         const t0 = performance.now();
         this.engine.syncAll('resync').then(
           () => {
-            this.log.debug({ ms: Math.round(performance.now() - t0), ...this.engine.lastListing }, 'drift check done');
-            void this.saveInspects();
+            this.log.debug({ ms: Math.round(performance.now() - t0), ...this.engine.lastResync }, 'drift check done');
+            void this.saveCaches();
           },
           (err: unknown) => this.log.warn({ err }, 'drift check failed'),
         );
@@ -137,12 +137,12 @@ export class Daemon {
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
     const drained = await Promise.race([this.engine.drain().then(() => true), timeout]);
     clearTimeout(timer);
-    await this.saveInspects();
+    await this.saveCaches();
     return drained;
   }
 
   /** The inspect cache and the plans to their files (when they changed), for the next start; a failure only costs that start its inspects or plans. Never rejects. */
-  private async saveInspects(): Promise<void> {
+  private async saveCaches(): Promise<void> {
     await this.saveTo(this.inspectCache, this.opts.inspectCacheFile, 'cannot write the inspect cache; the next start inspects every container');
     await this.saveTo(this.planMemo, this.opts.planMemoFile, 'cannot write the plans; the next start plans every container');
   }

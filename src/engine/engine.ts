@@ -4,7 +4,7 @@
 // routes. Requests for a key coalesce in the queue (./queue.ts) and a job runs
 // per key with bounded concurrency; a container's job picks its start path
 // (./start-paths.ts) or reads it from Docker, then runs its transaction
-// (./reconcile.ts). The host routes have a job of their own (./host-routes.ts).
+// (./tx-runner.ts). The host routes have a job of their own (./host-routes.ts).
 
 import { EventEmitter } from 'node:events';
 import type { DockerEvent } from '../docker/events.js';
@@ -24,15 +24,17 @@ import { DependencyGraph, namesOf } from './graph.js';
 import { HOST_KEY, HostRoutes } from './host-routes.js';
 import { hostView, type HostView } from './host-view.js';
 import { KILLSWITCH_COUNTER, WHITELIST_COUNTER } from '../firewall/nft.js';
+import { CounterReads } from './counters.js';
 import { PlanMemo } from './plan-memo.js';
 import { PortFiles } from './port-files.js';
 import { KeyedQueue } from './queue.js';
-import { counterPackets, Reconciler } from './reconcile.js';
-import { frontStages, hasKind, minEventMs, minReceived, newestRead, ofKind, onlyConfirms, wantsInspect, withoutKind, type HookOutcome, type Reason } from './reason.js';
+import { frontStages, minEventMs, minReceived, newestRead, onlyConfirms, sortReasons, wantsInspect, type HookOutcome, type Reason, type ReasonOf } from './reason.js';
 import { RetrySchedule } from './retry.js';
 import { StartPaths } from './start-paths.js';
+import { Statuses } from './statuses.js';
 import { SwarmTasks } from './swarm-tasks.js';
-import type { ContainerState, TxEvent } from './state.js';
+import type { ContainerState, FrontStages, TxEvent } from './state.js';
+import { TxRunner, type ResyncCounts, type TxRequest } from './tx-runner.js';
 
 export type { EngineDeps, EngineOptions } from './deps.js';
 export type { HookOutcome } from './reason.js';
@@ -43,9 +45,6 @@ export interface EngineEvents {
 
 /** What an event says of when it happened, carried by the reasons it causes. */
 type EventTimes = Pick<Reason, 'why' | 'eventMs' | 'receivedMs'>;
-
-/** How often a container's kill-switch counter is read from its namespace at most (API GETs in between get the last value). */
-export const KILLSWITCH_READ_MS = 2000;
 
 /** Docker's gateways on a container's networks. */
 function gatewaysOf(c: ContainerInfo): string[] {
@@ -65,25 +64,25 @@ export class Engine extends EventEmitter<EngineEvents> {
   private readonly retries: RetrySchedule;
   private readonly early: EarlyApplied;
   private readonly hostRoutes: HostRoutes;
-  private readonly reconciler: Reconciler;
+  private readonly statuses = new Statuses();
+  private readonly runner: TxRunner;
   private readonly starts: StartPaths;
   /** Swarm tasks on other nodes. */
   private readonly swarm: SwarmTasks;
   /** Gateways' forwarded-port files, as last read. */
   private readonly portFiles: PortFiles;
   private readonly bridges: BridgeMacs;
-  /** The gateways' counters as last read, per container id and counter. */
-  private readonly drops = new Map<string, { at: number; pid: number; value: Promise<number | undefined> }>();
-  /** True once the first full reconcile finished. */
-  reconciled = false;
+  private readonly counters: CounterReads;
+  /** True once the first full re-sync finished (the API's `reconciled`). */
+  firstSyncDone = false;
   /** Docker events handled so far. */
   eventsHandled = 0;
   /** The last full re-sync: running containers taken from the inspect cache and inspected; plans taken from the memo; containers found in sync and changed. */
-  lastListing = { reused: 0, inspected: 0, plansReused: 0, inSync: 0, applied: 0 };
+  lastResync: { reused: number; inspected: number } & ResyncCounts = { reused: 0, inspected: 0, plansReused: 0, inSync: 0, applied: 0 };
   private readonly memo: PlanMemo;
-  private markReconciled: () => void = () => undefined;
-  /** Resolves when the first full reconcile finished: before it, names of running containers may not resolve yet. */
-  private readonly firstReconcile = new Promise<void>((resolve) => (this.markReconciled = resolve));
+  private markFirstSync: () => void = () => undefined;
+  /** Resolves when the first full re-sync finished: before it, names of running containers may not resolve yet. */
+  private readonly firstSync = new Promise<void>((resolve) => (this.markFirstSync = resolve));
 
   constructor(
     private readonly deps: EngineDeps,
@@ -114,21 +113,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     const emitTx = (e: TxEvent): void => this.emitTx(e);
     this.early = new EarlyApplied((id) => void this.queue.request(id, { kind: 'inspect', why: 'no start event after its network was ready' }));
     const queueHost = (why: string): void => void this.queue.request(HOST_KEY, { kind: 'replan', why });
-    const states = (): Iterable<ContainerState> => this.reconciler.states.values();
+    const states = (): Iterable<ContainerState> => this.statuses.values();
     this.hostRoutes = new HostRoutes({ netns: deps.netns, log: deps.log, allow: opts.allowHostRoutes, hostNetns: opts.hostNetns, retries: this.retries, emitTx, queue: queueHost, states });
     const parts = { store: this.store, networks: this.networks, hostNs: this.hostNs, graph: this.graph, early: this.early, host };
     this.swarm = new SwarmTasks({ ...parts, deps, pollMs: opts.swarmPollMs ?? 2000, replan: (ids, why) => this.replan(ids, why) });
     const replan = (ids: string[]): void => this.replan(ids, 'a host-route prefix was let go');
     this.memo = deps.planMemo ?? new PlanMemo();
-    this.reconciler = new Reconciler({ ...parts, deps, opts, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.beforePlan(info) });
-    this.starts = new StartPaths({
-      ...parts,
-      deps,
-      reconciler: this.reconciler,
-      request: (id, reason) => void this.queue.request(id, reason),
-      moved: (id, change, reasons) => this.requestDependentsIfMoved(id, change, reasons),
-      firstReconcile: this.firstReconcile,
-    });
+    this.runner = new TxRunner({ ...parts, deps, opts, statuses: this.statuses, retries: this.retries, hostRoutes: this.hostRoutes, replan, emitTx, memo: this.memo, beforePlan: (info) => this.beforePlan(info) });
+    const onReady = (id: string, info: ContainerInfo, ino: number): void => void this.queue.request(id, { kind: 'prestart', why: 'network ready', info, ino });
+    this.starts = new StartPaths({ ...parts, deps, onReady });
+    this.counters = new CounterReads(deps.netns);
   }
 
   /** What the planner's snapshot holds besides the containers. */
@@ -139,38 +133,22 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Per-container status, for the API and `twine status`, sorted by name. */
   containers(): ContainerState[] {
-    return this.reconciler.list();
+    return this.statuses.list();
   }
 
   /** By name, full id, or an id prefix of at least 4 characters. */
   container(nameOrId: string): ContainerState | undefined {
-    return this.reconciler.find(nameOrId);
+    return this.statuses.find(nameOrId);
   }
 
-  /**
-   * Packets a NAT gateway's kill switch dropped; undefined when it has none. Read from its
-   * namespace at most once per KILLSWITCH_READ_MS per container (and process): every API GET
-   * of a gateway asks, and any web page can make a browser on the host ask in a loop.
-   */
+  /** Packets a NAT gateway's kill switch dropped (./counters.ts); undefined when it has none. */
   killSwitchDrops(c: ContainerState): Promise<number | undefined> {
-    return this.counter(c, KILLSWITCH_COUNTER);
+    return this.counters.packets(c, KILLSWITCH_COUNTER);
   }
 
-  /** Packets a NAT gateway's whitelists dropped, read as the kill switch's are; undefined when it has none. */
+  /** Packets a NAT gateway's whitelists dropped; undefined when it has none. */
   whitelistDrops(c: ContainerState): Promise<number | undefined> {
-    return this.counter(c, WHITELIST_COUNTER);
-  }
-
-  private counter(c: ContainerState, name: string): Promise<number | undefined> {
-    const now = performance.now();
-    const pid = c.applied?.container.pid ?? 0;
-    const key = `${c.id}/${name}`;
-    const last = this.drops.get(key);
-    if (last && last.pid === pid && now - last.at < KILLSWITCH_READ_MS) return last.value;
-    if (this.drops.size >= 1024) for (const [k, d] of this.drops) if (now - d.at >= KILLSWITCH_READ_MS) this.drops.delete(k);
-    const value = counterPackets(this.deps.netns, c, name).catch(() => undefined);
-    this.drops.set(key, { at: now, pid, value });
-    return value;
+    return this.counters.packets(c, WHITELIST_COUNTER);
   }
 
   /** Work under way: jobs queued or running, Docker reads whose job is not queued yet, starts watched. 0: idle. */
@@ -196,26 +174,22 @@ export class Engine extends EventEmitter<EngineEvents> {
     const bridges = publishing.length === 0 ? undefined : this.bridges.ensure(publishing.flatMap(gatewaysOf), true).catch((err: unknown) => this.bridgeReadFailed(err));
     await Promise.all([this.swarm.refresh(), bridges]);
     this.portFiles.start();
-    if (!this.reconciled && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
+    if (!this.firstSyncDone && this.opts.allowHostRoutes) await this.hostRoutes.seed(this.store.values());
     await this.memo.ready;
     this.memo.retain(new Set(running.map((c) => c.id)));
-    const jobs: Promise<void>[] = [];
-    this.reconciler.resyncing++;
-    this.reconciler.synced = { plansReused: 0, inSync: 0, applied: 0 };
-    try {
+    const found = await this.runner.resync(async () => {
+      const jobs: Promise<void>[] = [];
       for (const c of this.store.values()) {
-        if (hasTwineLabels(c.labels) || this.reconciler.states.has(c.id)) jobs.push(this.queue.request(c.id, { kind: 'replan', why, resync: true }));
+        if (hasTwineLabels(c.labels) || this.statuses.has(c.id)) jobs.push(this.queue.request(c.id, { kind: 'replan', why, resync: true }));
       }
       await Promise.all(jobs);
-    } finally {
-      this.reconciler.resyncing--;
-    }
-    this.lastListing = { ...counts, ...this.reconciler.synced };
+    });
+    this.lastResync = { ...counts, ...found };
     // Host routes last: they are the union of every container's, and a container
-    // not yet reconciled would otherwise look as if its host routes had to go.
+    // not yet re-planned would otherwise look as if its host routes had to go.
     await this.queue.request(HOST_KEY, { kind: 'replan', why });
-    this.reconciled = true;
-    this.markReconciled();
+    this.firstSyncDone = true;
+    this.markFirstSync();
     // Host-route changes of containers that started while the start-up sync ran.
     this.hostRoutes.goLive();
   }
@@ -322,7 +296,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * transactions (./repoint.ts: unreachable when it went), then each is re-planned.
    */
   private dependentsMoved(deps: Set<string>, what: string, times: Omit<EventTimes, 'why'>): void {
-    this.reconciler.repoint(deps, (key) => this.queue.running(key), what);
+    this.runner.repoint(deps, (key) => this.queue.running(key), what);
     for (const dep of deps) void this.queue.request(dep, { eventMs: times.eventMs, receivedMs: times.receivedMs, kind: 'replan', why: `dependency ${what}` });
   }
 
@@ -341,9 +315,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.early.clear();
   }
 
-  /** Twine's OCI hook (twine runtime) holds the start of container `id`, process `pid`, until this answers. */
-  runtimeApply(id: string, pid: number): Promise<HookOutcome> {
-    return this.starts.runtimeApply(id, pid);
+  /** Twine's runtime holds the start of container `id`, process `pid`, until this answers (./start-paths.ts). */
+  async runtimeApply(id: string, pid: number): Promise<HookOutcome> {
+    const read = await this.starts.runtimeRead(id, pid);
+    if ('answer' in read) return read.answer;
+    // Just started: the containers its labels name are known once the first re-sync is done (the hook's timeout bounds the wait).
+    await this.firstSync;
+    return new Promise<HookOutcome>((answer) => void this.queue.request(id, { kind: 'runtime', why: 'runtime hook', info: read.info, ino: read.ino, answer }));
   }
 
   /** Takes what Docker said of a container into the inventory and re-plans its dependents; returns it. */
@@ -353,30 +331,76 @@ export class Engine extends EventEmitter<EngineEvents> {
     return change.after;
   }
 
-  /** `release`: the job's routes are in; the next container may start (./queue.ts). */
-  private async containerJob(id: string, jobReasons: Reason[], release: () => void): Promise<void> {
+  /** Records a running container a start path read itself, and re-plans what depends on it. */
+  private place(info: ContainerInfo, reasons: Reason[]): void {
+    this.requestDependentsIfMoved(info.id, this.store.put(info), reasons);
+  }
+
+  /**
+   * A container's job: a start path when one applies (the runtime's request,
+   * the early path, the start event without an inspect), else a read from
+   * Docker, then its transaction. `release`: the job's routes are in; the next
+   * container may start (./queue.ts).
+   */
+  private async containerJob(id: string, reasons: Reason[], release: () => void): Promise<void> {
     const jobStart = wallMs();
-    let reasons = jobReasons;
-    const hooks = ofKind(reasons, 'runtime');
-    if (hooks.length > 0) {
-      await this.starts.forRuntime(id, hooks, jobStart);
-      // What the early path would have applied is applied.
-      reasons = withoutKind(reasons, 'runtime', 'prestart');
-      if (reasons.length === 0) return;
+    const job = sortReasons(reasons);
+    if (job.hooks.length > 0) await this.runtimeStart(job.hooks, jobStart);
+    else if (job.prestart && (await this.earlyStart(id, job.prestart, reasons, jobStart))) return;
+    if (job.rest.length === 0) return;
+    if (job.started && (await this.startWithoutInspect(id, job.rest, jobStart))) return;
+    await this.readAndTransact(id, job.rest, job.txReasons, jobStart, release);
+  }
+
+  /** The runtime's request: the last hook's reading applied; every hook gets the outcome. */
+  private async runtimeStart(hooks: ReasonOf<'runtime'>[], jobStart: number): Promise<void> {
+    const { info, ino } = hooks[hooks.length - 1]!;
+    let outcome: HookOutcome;
+    try {
+      const committedAt = await this.beforeStartEvent(info, ino, hooks, frontStages(hooks, jobStart, { inspectMs: 0 }));
+      outcome = committedAt !== undefined ? { ok: true, applied: true, name: info.name } : { ok: false, error: this.statuses.get(info.id)?.lastError ?? 'nothing was applied', name: info.name };
+    } catch (err) {
+      outcome = { ok: false, error: describeError(err) };
     }
-    const pre = ofKind(reasons, 'prestart')[0];
-    if (pre) {
-      if (!hasKind(reasons, 'start') && (await this.starts.beforeStart(id, pre, reasons, jobStart))) return;
-      // Not applicable any more (the start event came first, or the namespace is gone): only the rest counts.
-      reasons = withoutKind(reasons, 'prestart');
-      if (reasons.length === 0) return;
+    for (const h of hooks) h.answer(outcome);
+  }
+
+  /** The early path: applied when its namespace is still the one Docker finished. False: not applicable any more. */
+  private async earlyStart(id: string, pre: ReasonOf<'prestart'>, reasons: Reason[], jobStart: number): Promise<boolean> {
+    const info = this.starts.beforeStart(id, pre);
+    if (!info) return false;
+    await this.beforeStartEvent(info, pre.ino, reasons, frontStages(reasons, jobStart, { inspectMs: 0 }));
+    return true;
+  }
+
+  /**
+   * A container read before its start event (Docker is still starting it) is
+   * placed in the inventory, and applied when labelled; its start event then
+   * only checks (./early.ts). Returns when it committed.
+   */
+  private async beforeStartEvent(info: ContainerInfo, ino: number, reasons: Reason[], front: FrontStages): Promise<number | undefined> {
+    this.early.placed(info.id);
+    this.place(info, reasons);
+    if (!hasTwineLabels(info.labels)) return undefined;
+    const committedAt = await this.transact({ info, reasons, start: 'early', front });
+    if (committedAt !== undefined) this.early.committed(info.id, ino, committedAt);
+    return committedAt;
+  }
+
+  /** The start event, applied from what Twine reads itself; Docker's view follows, off the latency path. False: it needs an inspect. */
+  private async startWithoutInspect(id: string, reasons: Reason[], jobStart: number): Promise<boolean> {
+    const read = await this.starts.withoutInspect(id, reasons);
+    if (!read) return false;
+    this.place(read.info, reasons);
+    if (hasTwineLabels(read.info.labels)) {
+      await this.transact({ info: read.info, reasons, start: 'event', front: frontStages(reasons, jobStart, { inspectMs: 0, startInfoMs: read.startInfoMs }) });
     }
-    const started = hasKind(reasons, 'start');
-    if (started && (await this.starts.withoutInspect(id, reasons, jobStart))) {
-      // Applied from what Twine could read itself; Docker's view follows, off the latency path.
-      this.reads.inspectThenConfirm(id, { why: 'start confirmed by inspect' });
-      return;
-    }
+    this.reads.inspectThenConfirm(id, { why: 'start confirmed by inspect' });
+    return true;
+  }
+
+  /** The ordinary job: the container as Docker says (inspected now, or read before the job), then its transaction. */
+  private async readAndTransact(id: string, reasons: Reason[], txReasons: Reason[], jobStart: number, release: () => void): Promise<void> {
     let info = this.store.get(id);
     let inspectMs = 0;
     const read = newestRead(reasons);
@@ -390,11 +414,15 @@ export class Engine extends EventEmitter<EngineEvents> {
     } else if (read && onlyConfirms(reasons)) {
       return; // events since the read began are newer, and their own jobs follow
     }
-    if (!info || !info.running) return this.reconciler.notRunning(id, info);
-    if (!hasTwineLabels(info.labels)) return this.reconciler.unlabelled(id);
-    // A confirmation that arrived together with real work is real work.
-    if (!onlyConfirms(reasons)) reasons = withoutKind(reasons, 'confirm');
-    await this.reconciler.transact(info, reasons, started ? 'event' : undefined, frontStages(reasons, jobStart, { inspectMs }), release);
+    if (!info || !info.running) return this.runner.notRunning(id, info);
+    if (!hasTwineLabels(info.labels)) return this.runner.unlabelled(id);
+    const started = txReasons.some((r) => r.kind === 'start');
+    await this.transact({ info, reasons: txReasons, start: started ? 'event' : undefined, front: frontStages(txReasons, jobStart, { inspectMs }), release });
+  }
+
+  /** The one place a container's transaction starts. Returns when it committed (undefined: nothing committed). */
+  private transact(req: TxRequest): Promise<number | undefined> {
+    return this.runner.transact(req);
   }
 
   /**

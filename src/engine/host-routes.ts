@@ -1,7 +1,7 @@
 // Host routes (twine.host.routes): the union of every running container's, in
 // the host's namespace. Each route the kernel refuses is reported against the
 // containers whose labels want it, so their status says so. The job runs
-// under its own queue key (HOST_KEY), after the first full reconcile: before
+// under its own queue key (HOST_KEY), after the first full re-sync: before
 // it, a container not yet planned would look as if its host routes had to go.
 
 import { describeError } from '../errors.js';
@@ -70,20 +70,20 @@ export interface HostRoutesDeps {
 export class HostRoutes {
   /** Which container holds which host-route prefix. */
   readonly claims = new HostClaims();
-  /** True once the first full reconcile finished. */
+  /** True once the first full re-sync finished. */
   private live = false;
   /** A change arrived before that. */
   private deferred = false;
 
   constructor(private readonly deps: HostRoutesDeps) {}
 
-  /** Re-plan the host routes; before the first full reconcile, only once it is done. */
+  /** Re-plan the host routes; before the first full re-sync, only once it is done. */
   request(why: string): void {
     if (this.live) this.deps.queue(why);
     else this.deferred = true;
   }
 
-  /** The first full reconcile finished: changes that came during it are applied now. */
+  /** The first full re-sync finished: changes that came during it are applied now. */
   goLive(): void {
     this.live = true;
     if (this.deferred) {

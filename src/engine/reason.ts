@@ -55,6 +55,33 @@ export function withoutKind(reasons: readonly Reason[], ...kinds: ReasonKind[]):
   return reasons.filter((r) => !kinds.includes(r.kind));
 }
 
+/** A job's reasons sorted by what the job does with them, in order. */
+export interface JobReasons {
+  /** Runtime hooks waiting for this job's answer: the last one's reading is applied first. */
+  hooks: ReasonOf<'runtime'>[];
+  /** The early path's cue, when it still applies: no hook came with it, and no start event. */
+  prestart: ReasonOf<'prestart'> | undefined;
+  /** A start event is among them. */
+  started: boolean;
+  /** The rest, for the read from Docker and the transaction after a start path (empty: nothing more to do). */
+  rest: Reason[];
+  /** The rest without confirmations when real work came with them: a confirmation alone only checks. */
+  txReasons: Reason[];
+}
+
+export function sortReasons(reasons: readonly Reason[]): JobReasons {
+  const hooks = ofKind(reasons, 'runtime');
+  const started = hasKind(reasons, 'start');
+  const rest = withoutKind(reasons, 'runtime', 'prestart');
+  return {
+    hooks,
+    prestart: hooks.length === 0 && !started ? ofKind(reasons, 'prestart')[0] : undefined,
+    started,
+    rest,
+    txReasons: onlyConfirms(rest) ? rest : withoutKind(rest, 'confirm'),
+  };
+}
+
 /** Every reason is a confirmation: the job only checks what a start already applied. */
 export function onlyConfirms(reasons: readonly Reason[]): boolean {
   return reasons.every((r) => r.kind === 'confirm');

@@ -1,13 +1,12 @@
-// The ways a starting container gets its transaction, earliest first
-// (ARCHITECTURE.md, "The start path"):
+// The ways a starting container is read before Docker's start event, or at
+// it without `docker inspect`, earliest first (ARCHITECTURE.md, "The start path"):
 //   - the runtime hook: runc waits for Twine's answer before the process runs;
 //   - the early path: Docker finished the namespace (./prestart.ts), the
 //     process has not run yet;
 //   - the start event without `docker inspect`: the container read from its
-//     cgroup and namespace, the rest from its last inspect;
-// and the start event with an inspect is the engine's ordinary job. Each
-// records what it learnt in the store, re-plans the containers that depend
-// on this one, and runs the same transaction (./reconcile.ts).
+//     cgroup and namespace, the rest from its last inspect.
+// Each returns what it read; the engine places it in the inventory and runs
+// the transaction, as for the ordinary start event with an inspect.
 
 import { createdInfo, hasTwineLabels, listedContainer } from '../docker/inventory.js';
 import type { NetworkIndex } from '../docker/networks.js';
@@ -17,14 +16,12 @@ import { DNS_LABEL } from '../resolve/leaks.js';
 import { describeError } from '../errors.js';
 import type { SpecCache } from '../labels/spec-cache.js';
 import type { ContainerInfo } from '../docker/container.js';
-import { stopped, type Change, type ContainerStore } from './container-store.js';
+import { stopped, type ContainerStore } from './container-store.js';
 import type { EngineDeps } from './deps.js';
-import type { EarlyApplied } from './early.js';
 import { namesOf, type DependencyGraph } from './graph.js';
 import type { HostView } from './host-view.js';
 import { PrestartWatch } from './prestart.js';
-import type { Reconciler } from './reconcile.js';
-import { frontStages, startName, type HookOutcome, type Reason, type ReasonOf } from './reason.js';
+import { startName, type HookOutcome, type Reason, type ReasonOf } from './reason.js';
 
 export interface StartPathDeps {
   deps: Pick<EngineDeps, 'docker' | 'netns' | 'log'>;
@@ -33,14 +30,18 @@ export interface StartPathDeps {
   networks: NetworkIndex;
   hostNs: ReadonlySet<number>;
   graph: DependencyGraph;
-  reconciler: Reconciler;
-  early: EarlyApplied;
-  request(id: string, reason: Reason): void;
-  /** Re-plans what depends on a container whose entry changed. */
-  moved(id: string, change: Change, reasons: Reason[]): void;
-  /** Resolves when the first full reconcile finished (before it, referenced containers may not resolve). */
-  firstReconcile: Promise<void>;
+  /** Docker finished the namespace of a container it is starting: the early path's cue. */
+  onReady(id: string, info: ContainerInfo, ino: number): void;
 }
+
+/** A running container as a start path read it, and how long the read of its cgroup and namespace took. */
+export interface StartRead {
+  info: ContainerInfo;
+  startInfoMs: number;
+}
+
+/** What the runtime hook's request learnt: the container to apply before it may start, or the answer already. */
+export type RuntimeRead = { info: ContainerInfo; ino: number } | { answer: HookOutcome };
 
 export class StartPaths {
   private readonly prestart: PrestartWatch;
@@ -57,7 +58,7 @@ export class StartPaths {
       wanted: (c) => hasTwineLabels(c.labels) || d.graph.dependentsOf({ id: c.id, names: namesOf(c) }).size > 0,
       network: (n) => d.networks.get(n),
       replacesDefault: (c) => replacesDefault(c, d.store.specs),
-      onReady: (id, info, ino) => d.request(id, { kind: 'prestart', why: 'network ready', info, ino }),
+      onReady: d.onReady,
       log: d.deps.log,
       host: d.host,
     });
@@ -81,24 +82,19 @@ export class StartPaths {
     this.prestart.close();
   }
 
-  /** Records a running container Twine read itself, and re-plans what depends on it. */
-  private place(info: ContainerInfo, reasons: Reason[]): void {
-    this.d.moved(info.id, this.d.store.put(info), reasons);
-  }
-
   /**
    * The start path without `docker inspect` (../docker/start-info.ts): the container's
    * process from its cgroup, its interfaces and addresses from its namespace, the rest
    * from the last inspect. False (nothing done) when that picture is incomplete.
    */
-  async withoutInspect(id: string, reasons: Reason[], jobStart: number): Promise<boolean> {
+  async withoutInspect(id: string, reasons: Reason[]): Promise<StartRead | undefined> {
     const template = this.d.store.get(id);
-    if (!template) return false;
+    if (!template) return undefined;
     const t = performance.now();
     const found = this.d.host.containerNsPid(id, this.d.hostNs);
-    const skip = (why: string): false => {
+    const skip = (why: string): undefined => {
       this.d.deps.log.debug({ container: template.name, why }, 'start: inspecting');
-      return false;
+      return undefined;
     };
     if (!found) return skip('no process in a namespace of its own in its cgroup');
     let addrs;
@@ -111,49 +107,21 @@ export class StartPaths {
     const name = startName(reasons) ?? template.name;
     const r = startedInfo(template, { name, pid: found.pid, addrs, gateways: () => this.d.host.defaultGateways(found.pid) }, (n) => this.d.networks.get(n));
     if ('fallback' in r) return skip(r.fallback);
-    const info: ContainerInfo = this.withDns({ ...r.info, netnsIno: found.ino });
-    const startInfoMs = performance.now() - t;
-    this.place(info, reasons);
-    if (hasTwineLabels(info.labels)) {
-      await this.d.reconciler.transact(info, reasons, 'event', frontStages(reasons, jobStart, { inspectMs: 0, startInfoMs }));
-    }
-    return true;
+    return { info: this.withDns({ ...r.info, netnsIno: found.ino }), startInfoMs: performance.now() - t };
   }
 
   /**
-   * Docker finished the namespace of a container it is starting: apply now, before
-   * its process runs. The start event's transaction then finds everything in place
-   * (or repairs what Docker changed since). False (nothing done) when the
-   * container's process in that namespace is gone or it started meanwhile.
+   * Docker finished the namespace of a container it is starting: it may be
+   * applied now, before its process runs. Undefined when not applicable any
+   * more: its process in that namespace is gone, or it started meanwhile.
    */
-  async beforeStart(id: string, pre: ReasonOf<'prestart'>, reasons: Reason[], jobStart: number): Promise<boolean> {
+  beforeStart(id: string, pre: ReasonOf<'prestart'>): ContainerInfo | undefined {
     // Not inspected yet: what its create event said (pre.info was built from it).
     const template = this.d.store.get(id) ?? stopped(pre.info);
-    if (template.running) return false;
+    if (template.running) return undefined;
     const found = this.d.host.containerNsPid(id, this.d.hostNs);
-    if (!found || found.ino !== pre.ino) return false;
-    const info: ContainerInfo = this.withDns({ ...pre.info, pid: found.pid, netnsIno: found.ino });
-    this.place(info, reasons);
-    if (!hasTwineLabels(info.labels)) return true;
-    const committedAt = await this.d.reconciler.transact(info, reasons, 'early', frontStages(reasons, jobStart, { inspectMs: 0 }));
-    if (committedAt !== undefined) this.d.early.remember(id, found.ino, committedAt);
-    return true;
-  }
-
-  /** The runtime hook's job: the last hook's reading of the container, applied; every hook gets the outcome. */
-  async forRuntime(id: string, hooks: ReasonOf<'runtime'>[], jobStart: number): Promise<void> {
-    const rt = hooks[hooks.length - 1]!;
-    const outcome = await this.applyForRuntime(id, rt, hooks, jobStart).catch((err: unknown): HookOutcome => ({ ok: false, error: describeError(err) }));
-    for (const h of hooks) h.answer(outcome);
-  }
-
-  private async applyForRuntime(id: string, rt: ReasonOf<'runtime'>, reasons: Reason[], jobStart: number): Promise<HookOutcome> {
-    const info = rt.info;
-    this.place(info, reasons);
-    const committedAt = await this.d.reconciler.transact(info, reasons, 'early', frontStages(reasons, jobStart, { inspectMs: 0 }));
-    if (committedAt === undefined) return { ok: false, error: this.d.reconciler.states.get(id)?.lastError ?? 'nothing was applied', name: info.name };
-    this.d.early.remember(id, rt.ino, committedAt);
-    return { ok: true, applied: true, name: info.name };
+    if (!found || found.ino !== pre.ino) return undefined;
+    return this.withDns({ ...pre.info, pid: found.pid, netnsIno: found.ino });
   }
 
   /**
@@ -170,20 +138,21 @@ export class StartPaths {
   }
 
   /**
-   * Twine's OCI hook (twine runtime): runc is starting container `id`, whose process `pid`
-   * waits in its namespace, set up by Docker, until this answers. The container is read
-   * from Docker's container list (which does not wait for the start, unlike inspect)
-   * and from the namespace, then applied through the same transaction as any start.
+   * The runtime's request: runc is starting container `id`, whose process `pid`
+   * waits in its namespace, set up by Docker, until Twine answers. The container
+   * is read from what Twine knows of it, else from Docker's container list (which
+   * does not wait for the start, unlike inspect), and from the namespace.
    */
-  async runtimeApply(id: string, pid: number): Promise<HookOutcome> {
+  async runtimeRead(id: string, pid: number): Promise<RuntimeRead> {
+    const answer = (a: HookOutcome): RuntimeRead => ({ answer: a });
     const { host, networks } = this.d;
-    if (!host.processInContainer(pid, id)) return { ok: false, error: `process ${pid} is not one of container ${id.slice(0, 12)}'s` };
+    if (!host.processInContainer(pid, id)) return answer({ ok: false, error: `process ${pid} is not one of container ${id.slice(0, 12)}'s` });
     // A container's labels never change: what Twine knows of it answers an unlabelled one at once.
     const attrs = this.d.store.createdAttributes(id);
     const known = this.d.store.get(id) ?? (attrs && createdInfo(id, attrs, []));
-    if (known && !hasTwineLabels(known.labels)) return { ok: true, applied: false, name: known.name };
+    if (known && !hasTwineLabels(known.labels)) return answer({ ok: true, applied: false, name: known.name });
     const ino = host.netnsInode(pid);
-    if (ino === undefined) return { ok: false, error: `process ${pid} is gone` };
+    if (ino === undefined) return answer({ ok: false, error: `process ${pid} is gone` });
     const addrs = host.addrs(pid) ?? (await this.d.deps.netns.addrList({ pid }));
     const facts = (name: string): StartFacts => ({ name, pid, addrs, gateways: () => host.defaultGateways(pid) });
     await networks.refresh();
@@ -192,20 +161,17 @@ export class StartPaths {
     if (!r || 'fallback' in r) {
       // The container as Docker's list shows it (labels, networks).
       const listed = await listedContainer(this.d.deps.docker, id);
-      if (!listed) return { ok: false, error: `container ${id.slice(0, 12)} is not in Docker's container list` };
-      if (!hasTwineLabels(listed.labels)) return { ok: true, applied: false, name: listed.name };
-      if (this.d.hostNs.has(ino)) return { ok: false, error: "it runs in the host's network namespace, which Twine does not change", name: listed.name };
+      if (!listed) return answer({ ok: false, error: `container ${id.slice(0, 12)} is not in Docker's container list` });
+      if (!hasTwineLabels(listed.labels)) return answer({ ok: true, applied: false, name: listed.name });
+      if (this.d.hostNs.has(ino)) return answer({ ok: false, error: "it runs in the host's network namespace, which Twine does not change", name: listed.name });
       r = startedInfo(listed, facts(listed.name), (n) => networks.get(n));
       if ('fallback' in r && listed.networks.some((n) => networks.get(n.networkName) === undefined)) {
         await networks.refresh(true);
         r = startedInfo(listed, facts(listed.name), (n) => networks.get(n));
       }
-      if ('fallback' in r) return { ok: false, error: `cannot match its interfaces to its networks: ${r.fallback}`, name: listed.name };
+      if ('fallback' in r) return answer({ ok: false, error: `cannot match its interfaces to its networks: ${r.fallback}`, name: listed.name });
     }
-    const info: ContainerInfo = this.withDns({ ...r.info, netnsIno: ino });
-    // Just started: the containers its labels name are known once the first reconcile is done (the hook's timeout bounds the wait).
-    await this.d.firstReconcile;
-    return new Promise<HookOutcome>((answer) => this.d.request(id, { kind: 'runtime', why: 'runtime hook', info, ino, answer }));
+    return { info: this.withDns({ ...r.info, netnsIno: ino }), ino };
   }
 }
 

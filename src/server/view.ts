@@ -12,7 +12,7 @@ export interface DaemonView {
   containers(): ContainerState[];
   /** By name, full id, or an id prefix of at least 4 characters. */
   container(nameOrId: string): ContainerState | undefined;
-  /** True once the first full reconcile finished. */
+  /** True once the first full re-sync finished (the API's and `/healthz`'s `reconciled`). */
   readonly reconciled: boolean;
   /** True while Docker's event stream is connected. */
   dockerConnected(): boolean;
@@ -32,7 +32,7 @@ export interface DaemonView {
 export interface EngineLike {
   containers(): ContainerState[];
   container(nameOrId: string): ContainerState | undefined;
-  readonly reconciled: boolean;
+  readonly firstSyncDone: boolean;
   killSwitchDrops?(c: ContainerState): Promise<number | undefined>;
   whitelistDrops?(c: ContainerState): Promise<number | undefined>;
   readonly eventsHandled?: number;
@@ -51,7 +51,7 @@ export function daemonView(engine: EngineLike, events: EventStreamLike): DaemonV
     containers: () => engine.containers(),
     container: (x) => engine.container(x),
     get reconciled() {
-      return engine.reconciled;
+      return engine.firstSyncDone;
     },
     dockerConnected: () => events.connected,
     dockerDown: () => events.disconnected,

@@ -61,7 +61,16 @@ export class FakeNetns implements NetnsBackend {
   async sysctlSet(ns: NsTarget, key: string, value: string): Promise<void> {
     this.spaces.enter('sysctlSet', ns, { key, value }).sysctls.set(key, value);
   }
+  /** While set, batches wait for it (a slow round trip into the namespace); `held` counts those waiting. */
+  hold: Promise<void> | undefined;
+  held = 0;
+
   async batch(ns: NsTarget, steps: NsStep[]): Promise<BatchOutcome> {
+    if (this.hold) {
+      this.held++;
+      await this.hold;
+      this.held--;
+    }
     const n = this.spaces.enter('batch', ns, steps);
     const results: unknown[] = [];
     const oversized = this.spaces.oversized.has(this.spaces.key(ns));

@@ -35,7 +35,7 @@ test('activity: an event counts at once; its job and its read of Docker keep the
 });
 
 test("activity: /healthz carries the engine's events and busy", () => {
-  const engine = { containers: () => [], container: () => undefined, reconciled: true, eventsHandled: 7, busy: 2 };
+  const engine = { containers: () => [], container: () => undefined, firstSyncDone: true, eventsHandled: 7, busy: 2 };
   const h = health(daemonView(engine, { connected: true, connects: 1 }));
   assert.equal(h.events, 7);
   assert.equal(h.busy, 2);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dockerEvent, FakeBed, HOST_INO, HOST_NETNS } from '../fakes/index.js';
-import { KILLSWITCH_READ_MS } from '../../src/engine/engine.js';
+import { COUNTER_READ_MS } from '../../src/engine/counters.js';
 import { TWINE_RT_PROTO, type Route } from '../../src/netns/types.js';
 import { dnsServersFromResolvConf } from '../../src/docker/resolv-conf.js';
 import { syncHostRoutes } from '../../src/engine/host-routes.js';
@@ -74,11 +74,11 @@ test('re-syncs reuse earlier inspects while the list shows the same endpoints; a
   await started(bed, GW, APP);
   const inspects = (): string[] => bed.docker.requests.filter((r) => r.startsWith('inspect'));
   assert.deepEqual(inspects().sort(), [`inspect ${GW}`, `inspect ${APP}`]);
-  assert.deepEqual(bed.engine.lastListing, { reused: 0, inspected: 2, plansReused: 0, inSync: 0, applied: 2 });
+  assert.deepEqual(bed.engine.lastResync, { reused: 0, inspected: 2, plansReused: 0, inSync: 0, applied: 2 });
   const seen = bed.docker.requests.length;
   await bed.engine.syncAll('resync');
   await bed.settle();
-  assert.deepEqual(bed.engine.lastListing, { reused: 2, inspected: 0, plansReused: 2, inSync: 2, applied: 0 });
+  assert.deepEqual(bed.engine.lastResync, { reused: 2, inspected: 0, plansReused: 2, inSync: 2, applied: 0 });
   assert.deepEqual(bed.docker.requests.slice(seen).filter((r) => r.startsWith('inspect')), [], 'nothing inspected');
   assert.deepEqual(bed.txs.slice(2).map((t) => t.result), ['noop', 'noop'], 'both namespaces still observed');
 
@@ -476,6 +476,31 @@ test('applied before the start event (early path): the start event finds it in p
   assert.equal(writes.length, 1);
 });
 
+test('a network connect while the early path applies queues no inspect: Docker would answer it only after the start the runtime holds', async () => {
+  const early = gatewayAndApp({ engine: { applyBeforeStart: true } });
+  await started(early, GW);
+  early.event('create', APP);
+  await early.settle();
+  early.run(APP);
+  let release = (): void => undefined;
+  early.netns.hold = new Promise<void>((r) => (release = r));
+  const alive = setInterval(() => undefined, 1000);
+  early.engine.onEvent(dockerEvent('network', 'connect', 'net-lan', { container: APP, name: 'lan' }));
+  while (early.netns.held === 0) await new Promise((r) => setTimeout(r, 1));
+  clearInterval(alive);
+  const inspects = early.docker.count(`inspect ${APP}`);
+  // Docker 28 connects a second network while the first one's transaction runs.
+  early.engine.onEvent(dockerEvent('network', 'connect', 'net-wan', { container: APP, name: 'wan' }));
+  early.netns.hold = undefined;
+  release();
+  await early.settle();
+  assert.deepEqual(early.txsOf('app').map((t) => [t.result, t.reasons.join(',')]), [['applied', 'network ready']]);
+  assert.equal(early.docker.count(`inspect ${APP}`), inspects, 'no inspect before the start event');
+  early.event('start', APP);
+  await early.settle();
+  assert.deepEqual(early.txsOf('app').map((t) => t.result), ['applied', 'noop']);
+});
+
 test('early path fallback: the start event comes before the namespace is ready, the start applies', async () => {
   const early = gatewayAndApp({ engine: { applyBeforeStart: true } });
   await started(early, GW);
@@ -730,7 +755,7 @@ test('refused: a namespace holding more than one read may take is refused (overs
   assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
 });
 
-test('kill switch counter: API reads in a burst list the gateway\'s table once per KILLSWITCH_READ_MS, not once per GET', async () => {
+test('kill switch counter: API reads in a burst list the gateway\'s table once per COUNTER_READ_MS, not once per GET', async () => {
   const bed = gatewayAndApp();
   await started(bed, GW, APP);
   const gw = bed.engine.container('gw')!;
@@ -744,5 +769,5 @@ test('kill switch counter: API reads in a burst list the gateway\'s table once p
   // A container without a kill switch is never read.
   assert.equal(await bed.engine.killSwitchDrops(bed.engine.container('app')!), undefined);
   assert.equal(lists() - before, 1);
-  assert.ok(KILLSWITCH_READ_MS >= 1000 && KILLSWITCH_READ_MS <= 5000);
+  assert.ok(COUNTER_READ_MS >= 1000 && COUNTER_READ_MS <= 5000);
 });

@@ -125,12 +125,12 @@ test('a re-sync with unchanged inputs plans nothing again, yet reads every names
   b.run(GW);
   b.run(APP);
   assert.deepEqual(await sync(b, 'start-up'), ['app applied', 'gw applied']);
-  assert.equal(b.engine.lastListing.plansReused, 0);
+  assert.equal(b.engine.lastResync.plansReused, 0);
   const planned = b.engine.container('app')!.plan;
 
   const reads = b.spaces.callsIn(b.nsOf(APP)).length;
   assert.deepEqual(await sync(b, 'resync'), ['app noop', 'gw noop']);
-  assert.equal(b.engine.lastListing.plansReused, 2);
+  assert.equal(b.engine.lastResync.plansReused, 2);
   assert.ok(b.spaces.callsIn(b.nsOf(APP)).length > reads, "the app's namespace was read");
   assert.equal(b.engine.container('app')!.plan, planned, 'the same plan object: not made again');
 
@@ -138,7 +138,7 @@ test('a re-sync with unchanged inputs plans nothing again, yet reads every names
   const routes = b.routesIn(APP);
   routes.splice(routes.findIndex((r) => r.dst === '10.50.0.0/16'), 1);
   assert.deepEqual(await sync(b, 'resync'), ['app applied', 'gw noop']);
-  assert.deepEqual([b.engine.lastListing.plansReused, b.engine.lastListing.inSync, b.engine.lastListing.applied], [2, 1, 1]);
+  assert.deepEqual([b.engine.lastResync.plansReused, b.engine.lastResync.inSync, b.engine.lastResync.applied], [2, 1, 1]);
   assert.equal(b.routesIn(APP).find((r) => r.dst === '10.50.0.0/16' && r.protocol === TWINE_RT_PROTO)?.gateway, '172.30.1.2');
 });
 
@@ -161,7 +161,7 @@ test('across a restart: the saved plans are taken while nothing changed, drift i
   again.parse(saved);
   b.restartEngine({ planMemo: again });
   assert.deepEqual(await sync(b, 'start-up'), ['app applied', 'gw noop']);
-  assert.equal(b.engine.lastListing.plansReused, 2, 'both plans taken from the saved ones');
+  assert.equal(b.engine.lastResync.plansReused, 2, 'both plans taken from the saved ones');
   assert.equal(b.routesIn(APP).find((r) => r.dst === '10.50.0.0/16')?.gateway, '172.30.1.2');
   assert.equal(b.spaces.get(b.nsOf(APP)).table!.filter((o) => 'rule' in o).length, table.filter((o) => 'rule' in o).length + 1, 'the rule is back');
   const status = b.engine.container('app')!;
@@ -179,6 +179,6 @@ test('across a restart: the saved plans are taken while nothing changed, drift i
   third.parse(moved);
   b.restartEngine({ planMemo: third });
   assert.deepEqual(await sync(b, 'start-up'), ['app applied', 'gw applied']);
-  assert.equal(b.engine.lastListing.plansReused, 0);
+  assert.equal(b.engine.lastResync.plansReused, 0);
   assert.equal(b.routesIn(APP).find((r) => r.dst === '10.50.0.0/16')?.gateway, '172.30.1.9');
 });

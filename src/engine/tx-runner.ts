@@ -1,23 +1,20 @@
 // One container's transaction as the engine runs it: plan from its labels and
 // the inventory snapshot, claim its host-route prefixes, open and check its
-// namespace, apply (./transaction.ts), then report: the container's status,
-// one log line and one TxEvent (which feeds the metrics) per outcome.
+// namespace, apply (./transaction.ts), then record and report: the container's
+// status (./statuses.ts), what was committed where (./ledger.ts), one log line
+// and one TxEvent (which feeds the metrics) per outcome.
 
 import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } from '../errors.js';
 import type { NetworkIndex } from '../docker/networks.js';
-import { TABLE_FAMILY, TABLE_NAME } from '../firewall/nft.js';
-import type { RuleHashes } from '../firewall/live.js';
 import { parseCidr, type Cidr } from '../net/cidr.js';
 import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
 import { visibleLabels } from '../labels/visible.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';
 import type { Logger } from '../log.js';
 import type { NsHandle } from '../netns/handle.js';
-import type { NetnsBackend, NftTableState, Route } from '../netns/types.js';
 import type { Plan } from '../plan/types.js';
 import { planPartsDiffering, plansEqual, sameRoutes } from '../plan/equal.js';
 import type { ContainerInfo } from '../docker/container.js';
-import { findByNameOrId } from '../docker/container-ref.js';
 import { wallMs } from '../netns/clock.js';
 import type { ContainerStore } from './container-store.js';
 import type { EngineDeps, EngineOptions } from './deps.js';
@@ -27,15 +24,17 @@ import { conflictReason } from './host-claims.js';
 import type { HostRoutes } from './host-routes.js';
 import { hostRoutePolicy } from './host-subnets.js';
 import type { HostView } from './host-view.js';
+import { CommitLedger } from './ledger.js';
 import { openOwnNamespace, type NamespaceContext } from './ownership.js';
 import { planInputs, type PlanMemo, type Planned } from './plan-memo.js';
 import { planContainer } from './planner.js';
 import { minEventMs, onlyConfirms, onlyResync, whys, type Reason } from './reason.js';
 import type { RetrySchedule } from './retry.js';
 import type { ContainerState, FrontStages, TxEvent, TxResultKind } from './state.js';
-import { Repointer, withReplaced, type LastCommit } from './repoint.js';
+import type { Statuses } from './statuses.js';
+import { Repointer, withReplaced } from './repoint.js';
 import { RoutesFirst } from './routes-first.js';
-import { applyPlan, type TxResult } from './transaction.js';
+import { applyPlan, type TxOptions, type TxResult } from './transaction.js';
 import { nextTxId } from './tx-id.js';
 
 /**
@@ -45,11 +44,19 @@ import { nextTxId } from './tx-id.js';
  */
 export type StartKind = 'event' | 'early';
 
-export interface ReconcileDeps {
+/** During a full re-sync: plans the memo answered (not made again), containers found in sync and changed. */
+export interface ResyncCounts {
+  plansReused: number;
+  inSync: number;
+  applied: number;
+}
+
+export interface TxRunnerDeps {
   deps: Pick<EngineDeps, 'netns' | 'nft' | 'log'>;
   opts: Pick<EngineOptions, 'allowHostRoutes' | 'hostNetns' | 'limits' | 'hostRoutesAllow' | 'build' | 'dockerVersion'>;
   host: Pick<HostView, 'open' | 'netnsInode'>;
   store: ContainerStore;
+  statuses: Statuses;
   networks: NetworkIndex;
   /** Namespaces no container's own process is in (the host's, Twine's). */
   hostNs: ReadonlySet<number>;
@@ -59,7 +66,7 @@ export interface ReconcileDeps {
   early: EarlyApplied;
   /** Re-plan these containers (a host-route prefix they wait for was let go). */
   replan(ids: string[]): void;
-  /** Before planning: what the snapshot must hold first (swarm tasks on the container's overlay networks). */
+  /** Before planning: what the snapshot must hold first (swarm tasks, port files, bridges' MACs). */
   beforePlan?(info: ContainerInfo): Promise<void>;
   emitTx(e: TxEvent): void;
   /** Plans kept by their inputs, taken during a full re-sync (./plan-memo.ts). */
@@ -75,29 +82,29 @@ interface Tx {
   eventMs: number | undefined;
 }
 
-export class Reconciler {
-  /** Per-container status, for the API and `twine status`. */
-  readonly states = new Map<string, ContainerState>();
-  /** Namespace inode per container that Twine has written to, to tell a fresh namespace from a known one. */
-  private readonly knownNs = new Map<string, number>();
-  /** The hashes of Twine's rules right after its last commit, and the namespace they are in (TxOptions.knownHashes). */
-  private readonly ruleHashes = new Map<string, { ino: number; hashes: RuleHashes }>();
-  /** The reading of each container its last commit was planned from (with knownNs: what ./repoint.ts may re-point). */
-  private readonly committedFrom = new Map<string, ContainerInfo>();
-  /** Routes committed before a re-point write replaced some (the transaction that follows reports those as its own changes). */
-  private readonly repointedFrom = new Map<string, Route[]>();
+/** What one transaction is asked to do, beyond the container and its reasons. */
+export interface TxRequest {
+  info: ContainerInfo;
+  reasons: Reason[];
+  start: StartKind | undefined;
+  front: FrontStages;
+  /** Called once its routes are in (the queue's next container may start, ./queue.ts). */
+  release?: () => void;
+}
+
+export class TxRunner {
+  private readonly ledger = new CommitLedger();
   /** Every transaction's routes before any one's nft commit, when several run. */
   private readonly routesFirst = new RoutesFirst();
   /** Full re-syncs under way: while one runs, plans come from the memo when their inputs are unchanged. */
-  resyncing = 0;
-  /** During the last full re-sync: plans the memo answered (not made again), containers found in sync and changed. */
-  synced = { plansReused: 0, inSync: 0, applied: 0 };
+  private resyncing = 0;
+  private counts: ResyncCounts = { plansReused: 0, inSync: 0, applied: 0 };
   /** The planner's options and Twine's build: part of every plan's inputs (with the engine's version, read at each connect). */
   private readonly saltBase: string;
   /** Dependents' routes written ahead of their transactions. */
   private readonly repointer: Repointer;
 
-  constructor(private readonly d: ReconcileDeps) {
+  constructor(private readonly d: TxRunnerDeps) {
     this.saltBase = JSON.stringify([d.opts.build ?? '', d.opts.allowHostRoutes, d.opts.limits ?? DEFAULT_LIMITS]);
     this.repointer = new Repointer({
       netns: d.deps.netns,
@@ -105,12 +112,12 @@ export class Reconciler {
       store: d.store,
       namespaces: () => this.namespaces(),
       open: d.host.open,
-      lastCommit: (id) => this.lastCommit(id),
+      lastCommit: (id) => this.ledger.lastCommit(id, d.statuses.get(id)?.applied),
       wrote: (id, routes) => {
         // The status says what is in the kernel.
-        const s = this.states.get(id);
+        const s = d.statuses.get(id);
         if (!s?.applied) return;
-        if (!this.repointedFrom.has(id)) this.repointedFrom.set(id, s.applied.routes);
+        this.ledger.repointing(id, s.applied.routes);
         s.applied = { ...s.applied, routes: withReplaced(s.applied.routes, routes) };
       },
     });
@@ -124,33 +131,26 @@ export class Reconciler {
     return this.repointer.run(ids, busy, why);
   }
 
-  private lastCommit(id: string): LastCommit | undefined {
-    const ino = this.knownNs.get(id);
-    const plan = this.states.get(id)?.applied;
-    const info = this.committedFrom.get(id);
-    return ino !== undefined && plan && info ? { info, plan, ino } : undefined;
+  /** Runs a full re-sync's jobs (`run`): plans come from the memo while it runs. Returns what it found. */
+  async resync(run: () => Promise<void>): Promise<ResyncCounts> {
+    this.resyncing++;
+    this.counts = { plansReused: 0, inSync: 0, applied: 0 };
+    try {
+      await run();
+    } finally {
+      this.resyncing--;
+    }
+    return { ...this.counts };
   }
 
   private namespaces(): NamespaceContext {
     return { hostInodes: this.d.hostNs, containers: this.d.store.values(), inNamespace: (ino) => this.d.store.inNamespace(ino) };
   }
 
-  /** Every container's status, sorted by name. */
-  list(): ContainerState[] {
-    return [...this.states.values()].sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  /** By name, full id, or an id prefix of at least 4 characters. */
-  find(nameOrId: string): ContainerState | undefined {
-    return findByNameOrId(this.states.values(), nameOrId);
-  }
-
   /** The container stopped (`info` undefined: it is gone): nothing applied any more, its host routes and prefixes go. */
   notRunning(id: string, info: ContainerInfo | undefined): void {
-    const state = this.states.get(id);
+    const state = this.d.statuses.get(id);
     this.d.retries.forget(id);
-    this.knownNs.delete(id);
-    this.ruleHashes.delete(id);
     this.d.replan(this.d.hostRoutes.claims.release(id));
     this.forgetCommit(id);
     if (!info) this.forgetContainer(id);
@@ -171,60 +171,51 @@ export class Reconciler {
 
   /** What a re-point would start from: nothing is committed in a namespace of it any more. */
   private forgetCommit(id: string): void {
-    this.committedFrom.delete(id);
-    this.repointedFrom.delete(id);
+    this.ledger.forget(id);
     this.repointer.forget(id);
   }
 
   /** Its status, its place among the dependencies and its kept plan. */
   private forgetContainer(id: string): void {
-    this.states.delete(id);
+    this.d.statuses.delete(id);
     this.d.graph.remove(id);
     this.d.memo.forget(id);
   }
 
-  /**
-   * Plans and applies `info`. Returns when it committed (undefined: nothing committed).
-   * `release` is called once its routes are in (the queue's next container may start, ./queue.ts).
-   */
-  async transact(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, release?: () => void): Promise<number | undefined> {
+  /** Plans and applies the container. Returns when it committed (undefined: nothing committed). */
+  async transact(req: TxRequest): Promise<number | undefined> {
     // A re-point write into this namespace goes first (./repoint.ts).
-    const repointing = this.repointer.pending(info.id);
+    const repointing = this.repointer.pending(req.info.id);
     if (repointing) await repointing;
     try {
-      return await this.transactNow(info, reasons, start, front, release);
+      return await this.transactNow(req);
     } finally {
       // One held up while this transaction ran goes now, ahead of the next transaction.
-      this.repointer.resume(info.id);
+      this.repointer.resume(req.info.id);
     }
   }
 
-  private async transactNow(info: ContainerInfo, reasons: Reason[], start: StartKind | undefined, front: FrontStages, release?: () => void): Promise<number | undefined> {
+  private async transactNow(req: TxRequest): Promise<number | undefined> {
+    const { info, reasons } = req;
     const txId = nextTxId();
     const tx: Tx = { info, reasons, txId, log: this.d.deps.log.child({ container: info.name, tx: txId }), eventMs: minEventMs(reasons) };
     const state = this.stateOf(info, onlyResync(reasons));
     const t0 = performance.now();
-
-    // Host routes may not overlap what the host is connected to: read that first.
     let hostRoutes: HostRoutePolicy | undefined;
-    if (this.d.opts.allowHostRoutes && info.labels[HOST_ROUTES_LABEL] !== undefined) {
-      try {
-        const host = { path: this.d.opts.hostNetns };
-        const [addrs, routes] = await Promise.all([this.d.deps.netns.addrList(host), this.d.deps.netns.routeList(host), this.d.networks.refresh()]);
-        hostRoutes = hostRoutePolicy(addrs, this.d.networks.all(), this.d.opts.hostRoutesAllow, routes);
-      } catch (err) {
-        state.lastError = `cannot read the subnets connected on the host and its routes, which ${HOST_ROUTES_LABEL} must not overlap: ${describeError(err)}`;
-        tx.log.error({ err: state.lastError, reasons: whys(reasons) }, 'transaction failed, nothing applied');
-        this.report(tx, 'failed');
-        return undefined;
-      }
+    try {
+      hostRoutes = await this.hostRoutePolicy(info);
+    } catch (err) {
+      state.lastError = `cannot read the subnets connected on the host and its routes, which ${HOST_ROUTES_LABEL} must not overlap: ${describeError(err)}`;
+      tx.log.error({ err: state.lastError, reasons: whys(reasons) }, 'transaction failed, nothing applied');
+      this.report(tx, 'failed');
+      return undefined;
     }
     await this.d.beforePlan?.(info);
     // From here to its routes verified: the route phase (./routes-first.ts).
     const leave = this.routesFirst.enter();
     try {
-      return await this.planAndApply(tx, state, start, front, t0, hostRoutes, async () => {
-        release?.();
+      return await this.planAndApply(tx, state, req, t0, hostRoutes, async () => {
+        req.release?.();
         return leave();
       });
     } finally {
@@ -232,15 +223,15 @@ export class Reconciler {
     }
   }
 
-  private async planAndApply(
-    tx: Tx,
-    state: ContainerState,
-    start: StartKind | undefined,
-    front: FrontStages,
-    t0: number,
-    hostRoutes: HostRoutePolicy | undefined,
-    routesDone: () => Promise<void>,
-  ): Promise<number | undefined> {
+  /** Host routes may not overlap what the host is connected to: that is read first (undefined: the container has none). */
+  private async hostRoutePolicy(info: ContainerInfo): Promise<HostRoutePolicy | undefined> {
+    if (!this.d.opts.allowHostRoutes || info.labels[HOST_ROUTES_LABEL] === undefined) return undefined;
+    const host = { path: this.d.opts.hostNetns };
+    const [addrs, routes] = await Promise.all([this.d.deps.netns.addrList(host), this.d.deps.netns.routeList(host), this.d.networks.refresh()]);
+    return hostRoutePolicy(addrs, this.d.networks.all(), this.d.opts.hostRoutesAllow, routes);
+  }
+
+  private async planAndApply(tx: Tx, state: ContainerState, req: TxRequest, t0: number, hostRoutes: HostRoutePolicy | undefined, routesDone: () => Promise<void>): Promise<number | undefined> {
     const { info } = tx;
     let outcome: Planned;
     try {
@@ -248,16 +239,7 @@ export class Reconciler {
     } catch (err) {
       return this.invalid(tx, state, err);
     }
-    // The first container to claim a host-route prefix keeps it; no await from the check to the claim.
-    const claims = this.d.hostRoutes.claims;
-    const claim = outcome.plan.hostRoutes.map((r) => parseCidr(r.dst)).filter((c): c is Cidr => typeof c !== 'string');
-    const conflicts = claims.conflicts(info.id, claim);
-    if (conflicts.length > 0) {
-      claims.wait(info.id);
-      const value = info.labels[HOST_ROUTES_LABEL] ?? '';
-      return this.invalid(tx, state, new LabelError(info.name, conflicts.map((c) => ({ container: info.name, key: HOST_ROUTES_LABEL, value, reason: conflictReason(info.name, c) }))));
-    }
-    this.d.replan(claims.set(info.id, info.name, claim));
+    if (!this.claimHostRoutes(tx, state, outcome.plan)) return undefined;
     this.d.graph.set(info.id, outcome.deps);
     state.desired = outcome.desired;
     // Once per container and change at warn (a re-check that finds the same ones logs them at debug).
@@ -277,10 +259,26 @@ export class Reconciler {
       return undefined;
     }
     try {
-      return await this.applyIn(ns, tx, state, outcome.plan, start, { ...front, planMs }, routesDone);
+      return await this.applyIn(ns, tx, state, outcome.plan, req.start, { ...req.front, planMs }, routesDone);
     } finally {
       ns.close();
     }
+  }
+
+  /** The first container to claim a host-route prefix keeps it; no await from the check to the claim. False: refused as invalid. */
+  private claimHostRoutes(tx: Tx, state: ContainerState, plan: Plan): boolean {
+    const { info } = tx;
+    const claims = this.d.hostRoutes.claims;
+    const claim = plan.hostRoutes.map((r) => parseCidr(r.dst)).filter((c): c is Cidr => typeof c !== 'string');
+    const conflicts = claims.conflicts(info.id, claim);
+    if (conflicts.length > 0) {
+      claims.wait(info.id);
+      const value = info.labels[HOST_ROUTES_LABEL] ?? '';
+      this.invalid(tx, state, new LabelError(info.name, conflicts.map((c) => ({ container: info.name, key: HOST_ROUTES_LABEL, value, reason: conflictReason(info.name, c) }))));
+      return false;
+    }
+    this.d.replan(claims.set(info.id, info.name, claim));
+    return true;
   }
 
   /**
@@ -293,7 +291,7 @@ export class Reconciler {
     const inputs = this.resyncing > 0 && hostRoutes === undefined ? planInputs(info, inv, `${this.saltBase}|${this.d.opts.dockerVersion ?? ''}`) : undefined;
     const kept = inputs !== undefined ? this.d.memo.get(info.id, inputs) : undefined;
     if (kept) {
-      this.synced.plansReused++;
+      this.counts.plansReused++;
       return kept;
     }
     const o = planContainer(info, inv, {
@@ -331,7 +329,7 @@ export class Reconciler {
 
   /** The namespace vanished under the transaction: the container stopped, and its die event follows. Nothing to retry. */
   private gone(tx: Tx, err: unknown): void {
-    this.knownNs.delete(tx.info.id);
+    this.ledger.forgetNs(tx.info.id);
     this.d.retries.forget(tx.info.id);
     tx.log.info({ err: describeError(err), reasons: whys(tx.reasons) }, 'namespace gone: the container stopped during the transaction');
     this.report(tx, 'gone');
@@ -345,7 +343,7 @@ export class Reconciler {
     state.lastError = err.message;
     state.refusal = { reason: err.reason, message: err.message, ...(err.sharedWith !== undefined ? { sharedWith: err.sharedWith } : {}) };
     state.applied = undefined;
-    this.knownNs.delete(info.id);
+    this.ledger.forgetNs(info.id);
     this.d.replan(this.d.hostRoutes.claims.release(info.id));
     if (hadHostRoutes) this.d.hostRoutes.request(`${info.name} refused`);
     // The start path already reported it; the inspect after it finds the same.
@@ -356,7 +354,7 @@ export class Reconciler {
 
   /** The transaction failed (rolled back): why decides what is reported. */
   private notCommitted(tx: Tx, state: ContainerState, ino: number, err: unknown): void {
-    this.ruleHashes.delete(tx.info.id);
+    this.ledger.forgetHashes(tx.info.id);
     const tooMuch = overLimit(err);
     // The container stopped under the transaction (its process left the namespace): churn, not a failure.
     if (this.d.host.netnsInode(tx.info.pid) !== ino) this.gone(tx, err);
@@ -364,53 +362,63 @@ export class Reconciler {
     else this.failed(tx, state, err);
   }
 
-  private keepHashes(id: string, ino: number, hashes: RuleHashes | undefined): void {
-    if (hashes) this.ruleHashes.set(id, { ino, hashes });
-    else this.ruleHashes.delete(id);
+  /** Docker's view agrees with what the start path applied: nothing to do, nothing to report. */
+  private confirmed(tx: Tx, state: ContainerState, plan: Plan, ino: number): boolean {
+    if (!onlyConfirms(tx.reasons) || !state.applied) return false;
+    if (this.ledger.wroteIn(tx.info.id, ino) && plansEqual(state.applied, plan)) {
+      tx.log.debug('start confirmed by inspect');
+      return true;
+    }
+    const differs = planPartsDiffering(state.applied, plan);
+    tx.log.debug({ differs, before: differs.map((k) => state.applied![k]), after: differs.map((k) => plan[k]) }, "Docker's view gives a different plan");
+    return false;
+  }
+
+  /** What the transaction may take as known of this namespace (./transaction.ts TxOptions). */
+  private txOptions(id: string, ino: number, state: ContainerState, fresh: boolean, routesDone?: () => Promise<void>): TxOptions {
+    const lastRoutes = this.ledger.takeBeforeRepoint(id) ?? state.applied?.routes;
+    const hashes = this.ledger.hashesIn(id, ino);
+    return {
+      fresh,
+      ...(state.applied ? { known: state.applied.table } : {}),
+      // What Twine last committed in this very namespace: its routes are written with the reads.
+      ...(state.applied && !fresh && this.ledger.wroteIn(id, ino) ? { lastRoutes } : {}),
+      ...(hashes ? { knownHashes: hashes } : {}),
+      ...(routesDone ? { routesDone } : {}),
+    };
   }
 
   /** The transaction proper, every step through `handle`. Returns when it committed (undefined: nothing committed). */
   private async applyIn(handle: NsHandle, tx: Tx, state: ContainerState, plan: Plan, start: StartKind | undefined, stages: FrontStages & { planMs: number }, routesDone?: () => Promise<void>): Promise<number | undefined> {
-    const { info, log, eventMs } = tx;
+    const { info } = tx;
     const ino = handle.ino;
     state.refusal = undefined;
-    const fresh = start !== undefined && this.knownNs.get(info.id) !== ino;
-    // Docker's view agrees with what the start path applied: nothing to do, nothing to report.
-    const confirming = onlyConfirms(tx.reasons);
-    if (confirming && this.knownNs.get(info.id) === ino && state.applied && plansEqual(state.applied, plan)) {
-      log.debug('start confirmed by inspect');
-      return undefined;
-    }
-    if (confirming && state.applied) {
-      const differs = planPartsDiffering(state.applied, plan);
-      log.debug({ differs, before: differs.map((k) => state.applied![k]), after: differs.map((k) => plan[k]) }, "Docker's view gives a different plan");
-    }
+    const fresh = start !== undefined && !this.ledger.wroteIn(info.id, ino);
+    if (this.confirmed(tx, state, plan, ino)) return undefined;
     let result: TxResult;
-    const lastRoutes = this.repointedFrom.get(info.id) ?? state.applied?.routes;
-    this.repointedFrom.delete(info.id);
     try {
-      result = await applyPlan(this.d.deps, { ...plan, ns: handle.target }, {
-        fresh,
-        ...(state.applied ? { known: state.applied.table } : {}),
-        // What Twine last committed in this very namespace: its routes are written with the reads.
-        ...(state.applied && !fresh && this.knownNs.get(info.id) === ino ? { lastRoutes } : {}),
-        ...(this.ruleHashes.get(info.id)?.ino === ino ? { knownHashes: this.ruleHashes.get(info.id)!.hashes } : {}),
-        ...(routesDone ? { routesDone } : {}),
-      });
+      result = await applyPlan(this.d.deps, { ...plan, ns: handle.target }, this.txOptions(info.id, ino, state, fresh, routesDone));
     } catch (err) {
       this.notCommitted(tx, state, ino, err);
       return undefined;
     }
     this.d.retries.forget(info.id);
-    this.knownNs.set(info.id, ino);
-    this.keepHashes(info.id, ino, result.ruleHashes);
-    this.committedFrom.set(info.id, info);
+    this.ledger.committed(info, ino, result.ruleHashes);
+    return this.committed(tx, state, plan, start === 'event' ? ino : undefined, result, { ...stages, ...result.stages }, fresh);
+  }
+
+  /**
+   * Records and reports a commit. `startedIn`: the namespace a start event's
+   * transaction ran in (one applied before that event and still in place counts
+   * from then: the network was ready that much earlier).
+   */
+  private committed(tx: Tx, state: ContainerState, plan: Plan, startedIn: number | undefined, result: TxResult, stages: NonNullable<TxEvent['stages']>, fresh: boolean): number {
+    const { info, log, eventMs } = tx;
     const committedAt = wallMs();
     let latencyMs = eventMs !== undefined ? committedAt - eventMs : undefined;
-    // Applied before the start event and still in place: the network was ready that much earlier.
     let beforeStartMs: number | undefined;
-    const early = start === 'event' ? this.d.early.take(info.id) : undefined;
-    if (early && early.ino === ino && result.noop && eventMs !== undefined) {
+    const early = startedIn !== undefined ? this.d.early.take(info.id) : undefined;
+    if (early && early.ino === startedIn && result.noop && eventMs !== undefined) {
       latencyMs = Math.max(0, early.committedAt - eventMs);
       beforeStartMs = eventMs - early.committedAt;
     }
@@ -423,46 +431,31 @@ export class Reconciler {
     state.labelErrors = [];
     state.lastApplyAt = new Date(committedAt).toISOString();
     if (latencyMs !== undefined) state.lastLatencyMs = latencyMs;
-    const changed = {
-      routes: result.routesReplaced.length + result.routesDeleted.length,
-      sysctls: result.sysctlsSet.length,
-      nft: result.nftCommands,
-      ...(result.conntrackDeleted !== undefined ? { conntrack: result.conntrackDeleted } : {}),
-    };
     if (result.conntrackError !== undefined) {
       log.error({ err: describeError(result.conntrackError) }, 'stale conntrack entries of a moved or removed forward destination could not be deleted: flows may keep going to the old address');
     }
-    const allStages = { ...stages, ...result.stages };
     // A full re-sync finds most containers in sync: that line is debug, and the re-sync's own line counts them.
     const recheck = onlyResync(tx.reasons);
-    if (recheck) this.synced[result.noop ? 'inSync' : 'applied']++;
+    if (recheck) this.counts[result.noop ? 'inSync' : 'applied']++;
     const quiet = recheck && result.noop;
     if (!quiet || log.isLevelEnabled('debug')) {
       log[quiet ? 'debug' : 'info'](
-        { reasons: whys(tx.reasons), changed, latencyMs, ...(beforeStartMs !== undefined ? { beforeStartMs } : {}), stages: allStages, fresh },
+        { reasons: whys(tx.reasons), changed: changeCounts(result), latencyMs, ...(beforeStartMs !== undefined ? { beforeStartMs } : {}), stages, fresh },
         // Not a transaction of its own: the check that the one before the start event still holds.
         beforeStartMs !== undefined ? 'start: already in place' : result.noop ? 'in sync, nothing sent' : 'applied',
       );
     }
     log.debug({ replaced: result.routesReplaced, deleted: result.routesDeleted, sysctls: result.sysctlsSet }, 'details');
-    this.report(tx, result.noop ? 'noop' : 'applied', { latencyMs, stages: allStages });
+    this.report(tx, result.noop ? 'noop' : 'applied', { latencyMs, stages });
     if (hostChanged) this.d.hostRoutes.request(`${info.name} host routes`);
     return committedAt;
   }
 
   /** `resync`: met by a full re-sync (at start-up, every container), whose own line counts them. */
   private stateOf(info: ContainerInfo, resync: boolean): ContainerState {
-    let s = this.states.get(info.id);
-    if (!s) {
-      s = { id: info.id, name: info.name, running: true, labels: visibleLabels(info.labels), labelErrors: [], warnings: [] };
-      this.states.set(info.id, s);
-      this.d.deps.log[resync ? 'debug' : 'info']({ container: info.name, id: info.id.slice(0, 12), labels: visibleLabels(info.labels) }, `labelled container: ${info.name}`);
-    }
-    s.name = info.name;
-    s.running = info.running;
-    s.labels = visibleLabels(info.labels);
-    s.dependencies = this.d.graph.get(info.id);
-    return s;
+    const { state, added } = this.d.statuses.update(info, this.d.graph.get(info.id));
+    if (added) this.d.deps.log[resync ? 'debug' : 'info']({ container: info.name, id: info.id.slice(0, 12), labels: state.labels }, `labelled container: ${info.name}`);
+    return state;
   }
 
   private report(tx: Tx, result: TxResultKind, extra: Pick<TxEvent, 'latencyMs' | 'stages'> = { latencyMs: undefined }): void {
@@ -470,19 +463,14 @@ export class Reconciler {
   }
 }
 
-/**
- * The packets of a NAT gateway's named counter (`killswitch`, `whitelist`),
- * read from its namespace now by the native reader, never through
- * libnftables: the gateway may write into its table. Undefined when its plan
- * has no such counter.
- */
-export async function counterPackets(netns: NetnsBackend, c: ContainerState, name: string): Promise<number | undefined> {
-  const plan = c.applied;
-  if (!c.running || !plan?.table.counters?.includes(name)) return undefined;
-  const out = await netns.batch({ pid: plan.container.pid }, [{ op: 'nftTableRead', table: { family: TABLE_FAMILY, name: TABLE_NAME } }]);
-  if (out.failedAt !== undefined) throw out.error;
-  const state = out.results[0] as NftTableState | null;
-  return state?.counters.find((k) => k.name === name)?.packets;
+/** What a commit changed, for its log line. */
+function changeCounts(result: TxResult): Record<string, number> {
+  return {
+    routes: result.routesReplaced.length + result.routesDeleted.length,
+    sysctls: result.sysctlsSet.length,
+    nft: result.nftCommands,
+    ...(result.conntrackDeleted !== undefined ? { conntrack: result.conntrackDeleted } : {}),
+  };
 }
 
 /** The message of a read that went over what one read of a namespace may take (native code ELIMIT), anywhere in err's causes. */
