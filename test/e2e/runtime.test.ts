@@ -160,23 +160,26 @@ test(`${BURSTS} bursts of ${BURST} labelled containers on one network: each one'
   }
 });
 
-test(`${TWO_NETWORKS} labelled containers on two networks (routed through the second): each one's first command sees the route`, async () => {
-  await stopTwine();
-  const d = startTwine();
-  await twineUp(d);
-  const names = Array.from({ length: TWO_NETWORKS }, (_, i) => `${P}two${i}`);
-  containers.push(...names);
-  const labels = { [`twine.route.${DST}`]: GW_B, 'twine.nat.interfaces': 'eth1' };
-  await parallel(names, 4, (name) => runContainer({ name, networks: [NET_A, NET_B], labels, cmd: FIRST, extraArgs: RUNTIME, createOnly: true }));
-  await parallel(names, TWO_NETWORKS, (name) => run('docker', ['start', name]));
-  for (const name of names) {
-    const routes = await firstRoutes(name);
-    assert.equal(routes.length, 1, `${name}: ${JSON.stringify(routes)}`);
-    assert.match(routes[0]!, new RegExp(`^${DST.replace(/\./g, '\\.')} via ${gwIp[NET_B]!.replace(/\./g, '\\.')} dev eth`), name);
-  }
-  const held = new Set(d.lines.filter((l) => l.msg === 'runtime hook: applied, the container may start').map((l) => l.container));
-  assert.deepEqual(names.filter((n) => !held.has(n)), [], 'every start was held by the wrapper until its transaction was in place');
-});
+for (const transport of ['lib', 'exec'] as const) {
+  test(`${TWO_NETWORKS} labelled containers on two networks (routed through the second), nft transport ${transport}: each one's first command sees the route`, async () => {
+    await stopTwine();
+    // Docker 28 connects the second network while the first one's early transaction runs (slower with exec).
+    const d = startTwine(['--nft-transport', transport]);
+    await twineUp(d);
+    const names = Array.from({ length: TWO_NETWORKS }, (_, i) => `${P}two${transport}${i}`);
+    containers.push(...names);
+    const labels = { [`twine.route.${DST}`]: GW_B, 'twine.nat.interfaces': 'eth1' };
+    await parallel(names, 4, (name) => runContainer({ name, networks: [NET_A, NET_B], labels, cmd: FIRST, extraArgs: RUNTIME, createOnly: true }));
+    await parallel(names, TWO_NETWORKS, (name) => run('docker', ['start', name]));
+    for (const name of names) {
+      const routes = await firstRoutes(name);
+      assert.equal(routes.length, 1, `${name}: ${JSON.stringify(routes)}`);
+      assert.match(routes[0]!, new RegExp(`^${DST.replace(/\./g, '\\.')} via ${gwIp[NET_B]!.replace(/\./g, '\\.')} dev eth`), name);
+    }
+    const held = new Set(d.lines.filter((l) => l.msg === 'runtime hook: applied, the container may start').map((l) => l.container));
+    assert.deepEqual(names.filter((n) => !held.has(n)), [], 'every start was held by the wrapper until its transaction was in place');
+  });
+}
 
 test('an unlabelled container with the runtime starts as without it, even while Twine is down; with no record to read, Twine answers at once', async () => {
   const name = `${P}plain`;
