@@ -146,7 +146,7 @@ async function applyOverExisting(a: Applier, ns: NsTarget, plan: Plan): Promise<
  * Twine had replaced it) and every sysctl the plan changed back to the value read
  * before. Returns what failed on the way; it never throws.
  */
-async function restore(a: Applier, plan: Plan, before: Known, oldValues: ReadonlyMap<string, string>): Promise<unknown[]> {
+async function restore(a: Applier, plan: Plan, before: TwineRouting, oldValues: ReadonlyMap<string, string>): Promise<unknown[]> {
   const ns = plan.ns;
   const errors: unknown[] = [];
   try {
@@ -197,31 +197,41 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   }
 }
 
-/** What is known of the namespace before the transaction writes. */
-interface Known {
-  /** Twine's routes and policy rules, as found before the transaction wrote anything (what a rollback restores). */
+/** Twine's routes and policy rules in a namespace. */
+interface TwineRouting {
   routes: Route[];
   rules: Rule[];
+}
+
+/** None: a fresh namespace's, and what a rollback there restores. */
+const NO_ROUTING: TwineRouting = { routes: [], rules: [] };
+
+/**
+ * What is known of the namespace before the transaction writes: nothing when it
+ * is fresh (Twine has never written to it, a start event: there is no observe
+ * round trip), else what the observe batch read.
+ */
+type Known = { kind: 'fresh' } | Observed;
+
+const FRESH: Known = { kind: 'fresh' };
+
+/** `routes` and `rules`: as found before the transaction wrote anything (what a rollback restores). */
+interface Observed extends TwineRouting {
+  kind: 'observed';
   /** Routes the observe batch already replaced (TxOptions.lastRoutes), and Twine's routes read right after. */
   early?: { replaced: Route[]; now: Route[] };
-  /** The plan's sysctls as read; undefined: not read (each is read in the batch, right before it is written). */
-  sysctls: ReadonlyMap<string, string> | undefined;
-  /** The live table (null: there is none). */
-  table: NftBatch | null;
-  /** The live table was read and is the plan's (no nft batch): `table` is then not built. */
-  tableInSync?: boolean;
-  /** The rules' hashes the read found in sync (with tableInSync). */
-  hashes?: RuleHashes;
-  /** False for a namespace Twine has never written to: it was not observed. */
-  observed: boolean;
+  /** The plan's sysctls as read. */
+  sysctls: ReadonlyMap<string, string>;
+  table: ObservedTable;
   observeMs: number;
 }
 
 /**
- * A namespace Twine has never written to (a start event): nothing of Twine's is
- * there, so there is no observe round trip.
+ * Twine's live table: the plan's already (no nft batch; `hashes`: the rules'
+ * hashes the read found in sync, when known), or the one to diff against
+ * (`live` null: there is none).
  */
-const FRESH: Known = { routes: [], rules: [], sysctls: undefined, table: null, observed: false, observeMs: 0 };
+type ObservedTable = { inSync: true; hashes?: RuleHashes } | { inSync: false; live: NftBatch | null };
 
 /**
  * Twine's routes, rules, table and the plan's sysctls in one backend batch (one
@@ -243,28 +253,29 @@ async function observe(a: Applier, plan: Plan, opts: TxOptions): Promise<Known> 
   if (out.failedAt !== undefined) {
     if (out.failedAt < reads.length) throw out.error;
     // An early write failed: put back the routes read before it, as any failed transaction does.
-    const before: Known = { ...FRESH, routes: out.results[0] as Route[], rules: out.results[1] as Rule[], observed: true };
+    const before: TwineRouting = { routes: out.results[0] as Route[], rules: out.results[1] as Rule[] };
     throw txError('netlink', out.error, await restore(a, { ...plan, sysctls: [] }, before, new Map()));
   }
   const sysctls = new Map(keys.map((k, i) => [k, String(out.results[i + 3]).trim()]));
-  const read = out.results[2];
   const routes = out.results[0] as Route[];
   const rules = out.results[1] as Rule[];
   const seenEarly = writes.length > 0 ? { early: { replaced: early, now: out.results[out.results.length - 1] as Route[] } } : {};
+  const table = observedTable(plan.table, out.results[2], last, knownHashes);
+  return { kind: 'observed', routes, rules, ...seenEarly, sysctls, table, observeMs: performance.now() - t0 };
+}
+
+/** The observe batch's read of Twine's table (../netns/types.ts NsStep nftTableRead), against the plan's. */
+function observedTable(desired: TableDef, read: unknown, last: TableDef | undefined, knownHashes: RuleHashes | undefined): ObservedTable {
   // The common case (every resync, every confirmation): nothing to build or diff.
   if (read === true || typeof read === 'string') {
-    const hashes = hashesInSync(plan.table, read, knownHashes);
-    return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, ...(hashes ? { hashes } : {}), observed: true, observeMs: performance.now() - t0 };
+    const hashes = hashesInSync(desired, read, knownHashes);
+    return { inSync: true, ...(hashes ? { hashes } : {}) };
   }
   const state = read as NftTableState | null;
-  if (tableInSync(plan.table, state, knownHashes)) {
-    const hashes = state ? ruleHashesOfState(state) : new Map<string, string>();
-    return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, hashes, observed: true, observeMs: performance.now() - t0 };
-  }
+  if (tableInSync(desired, state, knownHashes)) return { inSync: true, hashes: state ? ruleHashesOfState(state) : new Map<string, string>() };
   // Rules whose statements are not known (not the plan's, not the last table's) are deleted by
   // handle: their statements are not listed (libnftables parses nothing the container wrote).
-  const table = liveTable(state, [plan.table, last], knownHashes).live;
-  return { routes, rules, ...seenEarly, sysctls, table, observed: true, observeMs: performance.now() - t0 };
+  return { inSync: false, live: liveTable(state, [desired, last], knownHashes).live };
 }
 
 /**
@@ -280,23 +291,26 @@ async function observe(a: Applier, plan: Plan, opts: TxOptions): Promise<Known> 
  */
 async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => Promise<void>): Promise<TxResult> {
   const ns = plan.ns;
-  const routes = diffRoutes(known.early?.now ?? known.routes, plan.routes, plan.defaultRoutes);
-  const rules = diffRules(known.rules, plan.rules ?? []);
-  const sysctls = known.sysctls ? plan.sysctls.filter((s) => known.sysctls!.get(s.key) !== s.value) : plan.sysctls;
-  const batch = known.tableInSync ? { nftables: [] } : known.table === null ? freshTableBatch(plan.table) : diffTable(plan.table, known.table);
-  const replacedEarly = known.early?.replaced ?? [];
+  const fresh = known.kind === 'fresh';
+  const routes = diffRoutes(fresh ? [] : (known.early?.now ?? known.routes), plan.routes, plan.defaultRoutes);
+  const rules = diffRules(fresh ? [] : known.rules, plan.rules ?? []);
+  // A fresh namespace's sysctls were not read: each is read right before it is written.
+  const sysctls = fresh ? plan.sysctls : plan.sysctls.filter((s) => known.sysctls.get(s.key) !== s.value);
+  const table: ObservedTable = fresh ? { inSync: false, live: null } : known.table;
+  const batch = table.inSync ? { nftables: [] } : table.live === null ? freshTableBatch(plan.table) : diffTable(plan.table, table.live);
+  const replacedEarly = fresh ? [] : (known.early?.replaced ?? []);
   const result: TxResult = {
     routesReplaced: [...replacedEarly, ...routes.replace],
     routesDeleted: routes.del,
-    sysctlsSet: known.sysctls ? sysctls : [],
+    sysctlsSet: fresh ? [] : sysctls,
     nftCommands: batch.nftables.length,
     noop: replacedEarly.length === 0 && isEmpty(routes) && rules.add.length + rules.del.length === 0 && sysctls.length === 0 && batch.nftables.length === 0,
-    stages: { observeMs: known.observeMs, netlinkMs: 0, nftMs: 0, verifyMs: 0 }, ...(known.hashes ? { ruleHashes: known.hashes } : {}),
+    stages: { observeMs: fresh ? 0 : known.observeMs, netlinkMs: 0, nftMs: 0, verifyMs: 0 }, ...(table.inSync && table.hashes ? { ruleHashes: table.hashes } : {}),
   };
   if (result.noop) return result;
 
   const steps: NsStep[] = [
-    ...sysctls.flatMap((s): NsStep[] => [...(known.sysctls ? [] : [{ op: 'sysctlGet', key: s.key } as const]), { op: 'sysctlSet', key: s.key, value: s.value }]),
+    ...sysctls.flatMap((s): NsStep[] => [...(fresh ? [{ op: 'sysctlGet', key: s.key } as const] : []), { op: 'sysctlSet', key: s.key, value: s.value }]),
     ...routes.replace.map((route): NsStep => ({ op: 'routeReplace', route })),
     ...rules.add.map((rule): NsStep => ({ op: 'ruleAdd', rule })),
     ...rules.del.map((rule): NsStep => ({ op: 'ruleDel', rule })),
@@ -305,14 +319,15 @@ async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => Pr
   ];
   const t0 = performance.now();
   // Nothing left to write over netlink after the early writes: their read-back is the verification.
-  const netlink = known.early && steps.length === 1 ? timed(Promise.resolve<BatchOutcome>({ results: [known.early.now] })) : timed(a.netns.batch(ns, steps));
+  const early = fresh ? undefined : known.early;
+  const netlink = early && steps.length === 1 ? timed(Promise.resolve<BatchOutcome>({ results: [early.now] })) : timed(a.netns.batch(ns, steps));
   const runNft = (): Promise<Timed<void>> => timed(batch.nftables.length > 0 ? a.nft.apply(ns, batch) : Promise.resolve());
-  const nftEarly = !known.observed && a.nft.ordered ? runNft() : undefined;
+  const nftEarly = fresh && a.nft.ordered ? runNft() : undefined;
 
   const done = await netlink;
   const outcome = done.ok ? done.value : { results: [], failedAt: 0, error: done.error };
   // The values before the writes: what a rollback puts back.
-  const oldValues = known.sysctls ?? readBeforeWrites(sysctls, outcome);
+  const oldValues = fresh ? readBeforeWrites(sysctls, outcome) : known.sysctls;
   let step: TransactionStep | undefined;
   let error: unknown;
   if (outcome.failedAt !== undefined) [step, error] = ['netlink', outcome.error];
@@ -343,19 +358,19 @@ async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => Pr
   if (step) {
     const rollbackErrors: unknown[] = [];
     // Committed by this transaction (not by another writer): the batch created the table.
-    if (known.table === null && nft?.ok && batch.nftables.length > 0) {
+    if (!table.inSync && table.live === null && nft?.ok && batch.nftables.length > 0) {
       await a.nft.apply(ns, { nftables: [{ delete: { table: { family: TABLE_FAMILY, name: TABLE_NAME } } }] }).catch((e: unknown) => rollbackErrors.push(e));
     }
-    rollbackErrors.push(...(await restore(a, plan, known, oldValues)));
+    rollbackErrors.push(...(await restore(a, plan, fresh ? NO_ROUTING : known, oldValues)));
     throw txError(step, error, rollbackErrors);
   }
   if (result.nftCommands > 0) await recordHashes(a, ns, plan.table, result);
-  if (!known.sysctls) result.sysctlsSet = sysctls.filter((s) => oldValues.get(s.key) !== s.value);
+  if (fresh) result.sysctlsSet = sysctls.filter((s) => oldValues.get(s.key) !== s.value);
   result.stages.netlinkMs = done.at - t0;
   result.stages.verifyMs = verified - done.at;
   result.stages.nftMs = Math.max(0, end - verified);
   // A new table in a new namespace leaves no flow behind; otherwise flows may go to an old destination.
-  if (known.observed && batch.nftables.length > 0) await flushStaleConntrack(a, ns, staleConntrack(known.table, plan.table), result);
+  if (!fresh && !table.inSync && batch.nftables.length > 0) await flushStaleConntrack(a, ns, staleConntrack(table.live, plan.table), result);
   return result;
 }
 
