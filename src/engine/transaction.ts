@@ -14,7 +14,7 @@ import { TWINE_RT_PROTO, type BatchOutcome, type ConntrackFilter, type NetnsBack
 import type { Plan, SysctlSetting } from '../plan/types.js';
 import { TransactionError, TwineError, type TransactionStep } from '../errors.js';
 import { openNsHandle } from '../netns/handle.js';
-import { diffRoutes, diffRules, isEmpty, routeKey } from './route-diff.js';
+import { diffRoutes, diffRules, isEmpty, routeKey, type RouteChanges } from './route-diff.js';
 import { applyRoutesBestEffort } from './route-apply.js';
 import type { TxStages } from './state.js';
 
@@ -146,7 +146,7 @@ async function applyOverExisting(a: Applier, ns: NsTarget, plan: Plan): Promise<
  * Twine had replaced it) and every sysctl the plan changed back to the value read
  * before. Returns what failed on the way; it never throws.
  */
-async function restore(a: Applier, plan: Plan, before: Known, oldValues: ReadonlyMap<string, string>): Promise<unknown[]> {
+async function restore(a: Applier, plan: Plan, before: TwineRouting, oldValues: ReadonlyMap<string, string>): Promise<unknown[]> {
   const ns = plan.ns;
   const errors: unknown[] = [];
   try {
@@ -197,31 +197,41 @@ export async function applyPlan(a: Applier, plan: Plan, opts: TxOptions): Promis
   }
 }
 
-/** What is known of the namespace before the transaction writes. */
-interface Known {
-  /** Twine's routes and policy rules, as found before the transaction wrote anything (what a rollback restores). */
+/** Twine's routes and policy rules in a namespace. */
+interface TwineRouting {
   routes: Route[];
   rules: Rule[];
+}
+
+/** None: a fresh namespace's, and what a rollback there restores. */
+const NO_ROUTING: TwineRouting = { routes: [], rules: [] };
+
+/**
+ * What is known of the namespace before the transaction writes: nothing when it
+ * is fresh (Twine has never written to it, a start event: there is no observe
+ * round trip), else what the observe batch read.
+ */
+type Known = { kind: 'fresh' } | Observed;
+
+const FRESH: Known = { kind: 'fresh' };
+
+/** `routes` and `rules`: as found before the transaction wrote anything (what a rollback restores). */
+interface Observed extends TwineRouting {
+  kind: 'observed';
   /** Routes the observe batch already replaced (TxOptions.lastRoutes), and Twine's routes read right after. */
   early?: { replaced: Route[]; now: Route[] };
-  /** The plan's sysctls as read; undefined: not read (each is read in the batch, right before it is written). */
-  sysctls: ReadonlyMap<string, string> | undefined;
-  /** The live table (null: there is none). */
-  table: NftBatch | null;
-  /** The live table was read and is the plan's (no nft batch): `table` is then not built. */
-  tableInSync?: boolean;
-  /** The rules' hashes the read found in sync (with tableInSync). */
-  hashes?: RuleHashes;
-  /** False for a namespace Twine has never written to: it was not observed. */
-  observed: boolean;
+  /** The plan's sysctls as read. */
+  sysctls: ReadonlyMap<string, string>;
+  table: ObservedTable;
   observeMs: number;
 }
 
 /**
- * A namespace Twine has never written to (a start event): nothing of Twine's is
- * there, so there is no observe round trip.
+ * Twine's live table: the plan's already (no nft batch; `hashes`: the rules'
+ * hashes the read found in sync, when known), or the one to diff against
+ * (`live` null: there is none).
  */
-const FRESH: Known = { routes: [], rules: [], sysctls: undefined, table: null, observed: false, observeMs: 0 };
+type ObservedTable = { inSync: true; hashes?: RuleHashes } | { inSync: false; live: NftBatch | null };
 
 /**
  * Twine's routes, rules, table and the plan's sysctls in one backend batch (one
@@ -243,28 +253,29 @@ async function observe(a: Applier, plan: Plan, opts: TxOptions): Promise<Known> 
   if (out.failedAt !== undefined) {
     if (out.failedAt < reads.length) throw out.error;
     // An early write failed: put back the routes read before it, as any failed transaction does.
-    const before: Known = { ...FRESH, routes: out.results[0] as Route[], rules: out.results[1] as Rule[], observed: true };
+    const before: TwineRouting = { routes: out.results[0] as Route[], rules: out.results[1] as Rule[] };
     throw txError('netlink', out.error, await restore(a, { ...plan, sysctls: [] }, before, new Map()));
   }
   const sysctls = new Map(keys.map((k, i) => [k, String(out.results[i + 3]).trim()]));
-  const read = out.results[2];
   const routes = out.results[0] as Route[];
   const rules = out.results[1] as Rule[];
   const seenEarly = writes.length > 0 ? { early: { replaced: early, now: out.results[out.results.length - 1] as Route[] } } : {};
+  const table = observedTable(plan.table, out.results[2], last, knownHashes);
+  return { kind: 'observed', routes, rules, ...seenEarly, sysctls, table, observeMs: performance.now() - t0 };
+}
+
+/** The observe batch's read of Twine's table (../netns/types.ts NsStep nftTableRead), against the plan's. */
+function observedTable(desired: TableDef, read: unknown, last: TableDef | undefined, knownHashes: RuleHashes | undefined): ObservedTable {
   // The common case (every resync, every confirmation): nothing to build or diff.
   if (read === true || typeof read === 'string') {
-    const hashes = hashesInSync(plan.table, read, knownHashes);
-    return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, ...(hashes ? { hashes } : {}), observed: true, observeMs: performance.now() - t0 };
+    const hashes = hashesInSync(desired, read, knownHashes);
+    return { inSync: true, ...(hashes ? { hashes } : {}) };
   }
   const state = read as NftTableState | null;
-  if (tableInSync(plan.table, state, knownHashes)) {
-    const hashes = state ? ruleHashesOfState(state) : new Map<string, string>();
-    return { routes, rules, ...seenEarly, sysctls, table: null, tableInSync: true, hashes, observed: true, observeMs: performance.now() - t0 };
-  }
+  if (tableInSync(desired, state, knownHashes)) return { inSync: true, hashes: state ? ruleHashesOfState(state) : new Map<string, string>() };
   // Rules whose statements are not known (not the plan's, not the last table's) are deleted by
   // handle: their statements are not listed (libnftables parses nothing the container wrote).
-  const table = liveTable(state, [plan.table, last], knownHashes).live;
-  return { routes, rules, ...seenEarly, sysctls, table, observed: true, observeMs: performance.now() - t0 };
+  return { inSync: false, live: liveTable(state, [desired, last], knownHashes).live };
 }
 
 /**
@@ -279,84 +290,149 @@ async function observe(a: Applier, plan: Plan, opts: TxOptions): Promise<Known> 
  * everything back, a table this batch created included.
  */
 async function apply(a: Applier, plan: Plan, known: Known, routesDone?: () => Promise<void>): Promise<TxResult> {
-  const ns = plan.ns;
-  const routes = diffRoutes(known.early?.now ?? known.routes, plan.routes, plan.defaultRoutes);
-  const rules = diffRules(known.rules, plan.rules ?? []);
-  const sysctls = known.sysctls ? plan.sysctls.filter((s) => known.sysctls!.get(s.key) !== s.value) : plan.sysctls;
-  const batch = known.tableInSync ? { nftables: [] } : known.table === null ? freshTableBatch(plan.table) : diffTable(plan.table, known.table);
-  const replacedEarly = known.early?.replaced ?? [];
-  const result: TxResult = {
-    routesReplaced: [...replacedEarly, ...routes.replace],
-    routesDeleted: routes.del,
-    sysctlsSet: known.sysctls ? sysctls : [],
-    nftCommands: batch.nftables.length,
-    noop: replacedEarly.length === 0 && isEmpty(routes) && rules.add.length + rules.del.length === 0 && sysctls.length === 0 && batch.nftables.length === 0,
-    stages: { observeMs: known.observeMs, netlinkMs: 0, nftMs: 0, verifyMs: 0 }, ...(known.hashes ? { ruleHashes: known.hashes } : {}),
-  };
+  const w = writesOf(plan, known);
+  const result = resultOf(known, w);
   if (result.noop) return result;
+  const run = await write(a, plan, known, w, routesDone);
+  if (run.failed) throw await rollback(a, plan, known, w, run, run.failed);
+  result.nftCommands = run.nftCommands;
+  if (result.nftCommands > 0) await recordHashes(a, plan.ns, plan.table, result);
+  if (known.kind === 'fresh') result.sysctlsSet = w.sysctls.filter((s) => run.oldValues.get(s.key) !== s.value);
+  result.stages.netlinkMs = run.ms.netlink;
+  result.stages.verifyMs = run.ms.verify;
+  result.stages.nftMs = run.ms.nft;
+  // A new table in a new namespace leaves no flow behind; otherwise flows may go to an old destination.
+  if (known.kind === 'observed' && !known.table.inSync && w.batch.nftables.length > 0) {
+    await flushStaleConntrack(a, plan.ns, staleConntrack(known.table.live, plan.table), result);
+  }
+  return result;
+}
 
+/** What the transaction writes to make the namespace the plan's, from what is known of it. */
+interface Writes {
+  routes: RouteChanges;
+  rules: { add: Rule[]; del: Rule[] };
+  sysctls: SysctlSetting[];
+  batch: NftBatch;
+  /** The batch creates Twine's table (there was none): a rollback deletes it. */
+  createsTable: boolean;
+  /** The netlink batch, ending with Twine's routes read back. */
+  steps: NsStep[];
+}
+
+function writesOf(plan: Plan, known: Known): Writes {
+  const fresh = known.kind === 'fresh';
+  const routes = diffRoutes(fresh ? [] : (known.early?.now ?? known.routes), plan.routes, plan.defaultRoutes);
+  const rules = diffRules(fresh ? [] : known.rules, plan.rules ?? []);
+  // A fresh namespace's sysctls were not read: each is read right before it is written.
+  const sysctls = fresh ? plan.sysctls : plan.sysctls.filter((s) => known.sysctls.get(s.key) !== s.value);
+  const table: ObservedTable = fresh ? { inSync: false, live: null } : known.table;
+  const batch = table.inSync ? { nftables: [] } : table.live === null ? freshTableBatch(plan.table) : diffTable(plan.table, table.live);
   const steps: NsStep[] = [
-    ...sysctls.flatMap((s): NsStep[] => [...(known.sysctls ? [] : [{ op: 'sysctlGet', key: s.key } as const]), { op: 'sysctlSet', key: s.key, value: s.value }]),
+    ...sysctls.flatMap((s): NsStep[] => [...(fresh ? [{ op: 'sysctlGet', key: s.key } as const] : []), { op: 'sysctlSet', key: s.key, value: s.value }]),
     ...routes.replace.map((route): NsStep => ({ op: 'routeReplace', route })),
     ...rules.add.map((rule): NsStep => ({ op: 'ruleAdd', rule })),
     ...rules.del.map((rule): NsStep => ({ op: 'ruleDel', rule })),
     ...routes.del.map((route): NsStep => ({ op: 'routeDel', route })),
     TWINE_ROUTES,
   ];
+  return { routes, rules, sysctls, batch, createsTable: !table.inSync && table.live === null, steps };
+}
+
+/** The result before anything is written (the stages' times, a fresh namespace's sysctls and a re-diffed table's commands are filled in after). */
+function resultOf(known: Known, w: Writes): TxResult {
+  const { routes, rules, sysctls, batch } = w;
+  const fresh = known.kind === 'fresh';
+  const replacedEarly = fresh ? [] : (known.early?.replaced ?? []);
+  const hashes = !fresh && known.table.inSync ? known.table.hashes : undefined;
+  return {
+    routesReplaced: [...replacedEarly, ...routes.replace],
+    routesDeleted: routes.del,
+    sysctlsSet: fresh ? [] : sysctls,
+    nftCommands: batch.nftables.length,
+    noop: replacedEarly.length === 0 && isEmpty(routes) && rules.add.length + rules.del.length === 0 && sysctls.length === 0 && batch.nftables.length === 0,
+    stages: { observeMs: fresh ? 0 : known.observeMs, netlinkMs: 0, nftMs: 0, verifyMs: 0 },
+    ...(hashes ? { ruleHashes: hashes } : {}),
+  };
+}
+
+interface Failure {
+  step: TransactionStep;
+  error: unknown;
+}
+
+/** How the writes went. */
+interface Run {
+  /** The first step that failed; undefined: everything is in the kernel. */
+  failed?: Failure;
+  /** The sysctls' values before the writes: what a rollback puts back. */
+  oldValues: ReadonlyMap<string, string>;
+  /** The nft batch's outcome; undefined: it was not run. */
+  nft?: Timed<void>;
+  /** The nft commands sent. */
+  nftCommands: number;
+  ms: { netlink: number; verify: number; nft: number };
+}
+
+/** Runs the netlink batch, verifies Twine's routes, then runs the nft batch; stops at the first failure (the caller rolls back). */
+async function write(a: Applier, plan: Plan, known: Known, w: Writes, routesDone?: () => Promise<void>): Promise<Run> {
+  const ns = plan.ns;
+  const early = known.kind === 'observed' ? known.early : undefined;
   const t0 = performance.now();
   // Nothing left to write over netlink after the early writes: their read-back is the verification.
-  const netlink = known.early && steps.length === 1 ? timed(Promise.resolve<BatchOutcome>({ results: [known.early.now] })) : timed(a.netns.batch(ns, steps));
-  const runNft = (): Promise<Timed<void>> => timed(batch.nftables.length > 0 ? a.nft.apply(ns, batch) : Promise.resolve());
-  const nftEarly = !known.observed && a.nft.ordered ? runNft() : undefined;
+  const netlink = early && w.steps.length === 1 ? timed(Promise.resolve<BatchOutcome>({ results: [early.now] })) : timed(a.netns.batch(ns, w.steps));
+  const runNft = (): Promise<Timed<void>> => timed(w.batch.nftables.length > 0 ? a.nft.apply(ns, w.batch) : Promise.resolve());
+  const nftEarly = known.kind === 'fresh' && a.nft.ordered ? runNft() : undefined;
 
   const done = await netlink;
   const outcome = done.ok ? done.value : { results: [], failedAt: 0, error: done.error };
-  // The values before the writes: what a rollback puts back.
-  const oldValues = known.sysctls ?? readBeforeWrites(sysctls, outcome);
-  let step: TransactionStep | undefined;
-  let error: unknown;
-  if (outcome.failedAt !== undefined) [step, error] = ['netlink', outcome.error];
-  else {
-    const missing = missingRoutes(outcome.results[steps.length - 1] as Route[], plan);
-    if (missing) [step, error] = ['verify', missing];
-  }
+  const oldValues = known.kind === 'fresh' ? readBeforeWrites(w.sysctls, outcome) : known.sysctls;
+  let failed = netlinkFailure(outcome, w.steps, plan);
   const verified = performance.now();
   // Otherwise the batch only once routes are verified.
   let nft: Timed<void> | undefined;
   if (nftEarly) nft = await nftEarly;
-  else if (!step) {
+  else if (!failed) {
     // Other containers' routes first (TxOptions.routesDone).
     await routesDone?.();
     nft = await runNft();
   }
-  if (!step && nft && !nft.ok) {
-    if (tableExists(nft.error)) {
-      try {
-        result.nftCommands = await applyOverExisting(a, ns, plan);
-      } catch (err) {
-        [step, error] = ['nft', err];
-      }
-    } else [step, error] = ['nft', nft.error];
+  let nftCommands = w.batch.nftables.length;
+  if (!failed && nft && !nft.ok) {
+    const again = await retryOverExisting(a, plan, nft.error);
+    if (typeof again === 'number') nftCommands = again;
+    else failed = again;
   }
   const end = performance.now();
+  return { failed, oldValues, nft, nftCommands, ms: { netlink: done.at - t0, verify: verified - done.at, nft: Math.max(0, end - verified) } };
+}
 
-  if (step) {
-    const rollbackErrors: unknown[] = [];
-    // Committed by this transaction (not by another writer): the batch created the table.
-    if (known.table === null && nft?.ok && batch.nftables.length > 0) {
-      await a.nft.apply(ns, { nftables: [{ delete: { table: { family: TABLE_FAMILY, name: TABLE_NAME } } }] }).catch((e: unknown) => rollbackErrors.push(e));
-    }
-    rollbackErrors.push(...(await restore(a, plan, known, oldValues)));
-    throw txError(step, error, rollbackErrors);
+/** The netlink batch's failure, or the plan's routes it left out of the kernel; undefined: none. */
+function netlinkFailure(outcome: BatchOutcome, steps: NsStep[], plan: Plan): Failure | undefined {
+  if (outcome.failedAt !== undefined) return { step: 'netlink', error: outcome.error };
+  const missing = missingRoutes(outcome.results[steps.length - 1] as Route[], plan);
+  return missing ? { step: 'verify', error: missing } : undefined;
+}
+
+/** After the nft batch failed: the commands sent over a table another writer created first, or the failure. */
+async function retryOverExisting(a: Applier, plan: Plan, error: unknown): Promise<number | Failure> {
+  if (!tableExists(error)) return { step: 'nft', error };
+  try {
+    return await applyOverExisting(a, plan.ns, plan);
+  } catch (err) {
+    return { step: 'nft', error: err };
   }
-  if (result.nftCommands > 0) await recordHashes(a, ns, plan.table, result);
-  if (!known.sysctls) result.sysctlsSet = sysctls.filter((s) => oldValues.get(s.key) !== s.value);
-  result.stages.netlinkMs = done.at - t0;
-  result.stages.verifyMs = verified - done.at;
-  result.stages.nftMs = Math.max(0, end - verified);
-  // A new table in a new namespace leaves no flow behind; otherwise flows may go to an old destination.
-  if (known.observed && batch.nftables.length > 0) await flushStaleConntrack(a, ns, staleConntrack(known.table, plan.table), result);
-  return result;
+}
+
+/** Puts back what the writes changed and returns the error to throw. */
+async function rollback(a: Applier, plan: Plan, known: Known, w: Writes, run: Run, failed: Failure): Promise<TransactionError> {
+  const rollbackErrors: unknown[] = [];
+  // Committed by this transaction (not by another writer): the batch created the table.
+  if (w.createsTable && run.nft?.ok && w.batch.nftables.length > 0) {
+    await a.nft.apply(plan.ns, { nftables: [{ delete: { table: { family: TABLE_FAMILY, name: TABLE_NAME } } }] }).catch((e: unknown) => rollbackErrors.push(e));
+  }
+  rollbackErrors.push(...(await restore(a, plan, known.kind === 'observed' ? known : NO_ROUTING, run.oldValues)));
+  return txError(failed.step, failed.error, rollbackErrors);
 }
 
 /** The sysctls' values the netlink batch read right before writing them (a get before each set). */
