@@ -40,7 +40,7 @@
 //   networks would still be answered directly.
 
 import { LabelError } from '../errors.js';
-import { translateRule, type RefResolver } from '../firewall/iptables/translate.js';
+import { translateRule } from '../firewall/iptables/translate.js';
 import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf, type Family } from '../net/ip.js';
 import { cidrContains, cidrText, parseCidr, type Cidr } from '../net/cidr.js';
 import type { Dest, ForwardSpec, RouteSpec, RuleSpec, Spec, WhitelistSide } from '../labels/spec.js';
@@ -388,29 +388,31 @@ function resolveForward(x: Ctx, f: ForwardSpec, spec: Spec): DesiredForward {
   return { ...base, state: 'up', targets };
 }
 
+/**
+ * A firewall rule with its references' addresses put in. The statements are
+ * emitted here, not in plan/: the family a rule takes depends on the addresses
+ * its references have, and one whose references share none is `down` like an
+ * unresolved reference.
+ */
 function resolveRule(x: Ctx, rule: RuleSpec): DesiredRule {
   const { r } = x;
   const base = { label: rule.label, name: rule.name, chain: rule.chain };
+  const parsed = rule.parsed;
+  parsed.refs.forEach(x.noteRef);
+  const addrs = new Map<string, { v4?: string; v6?: string }>();
+  const failed: { ref: string; reason: string }[] = [];
+  for (const ref of parsed.refs) {
+    const v4 = r.lookup(ref, 4)?.ip;
+    const v6 = r.lookup(ref, 6)?.ip;
+    if (v4 || v6) addrs.set(ref, { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) });
+    else failed.push({ ref, reason: r.whyNot(ref, 'rule address') });
+  }
+  if (failed.length > 0) {
+    for (const f of failed) x.unresolved.push({ label: rule.label, ref: f.ref, reason: f.reason });
+    return { ...base, state: 'down', reason: failed.map((f) => f.reason).join('; ') };
+  }
   try {
-    const parsed = rule.parsed;
-    parsed.refs.forEach(x.noteRef);
-    const failed: string[] = [];
-    const refResolver: RefResolver = (ref) => {
-      const v4 = r.lookup(ref, 4)?.ip;
-      const v6 = r.lookup(ref, 6)?.ip;
-      if (!v4 && !v6) {
-        failed.push(ref);
-        return undefined;
-      }
-      return { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) };
-    };
-    for (const ref of parsed.refs) refResolver(ref);
-    if (failed.length > 0) {
-      const reason = failed.map((ref) => r.whyNot(ref, 'rule address')).join('; ');
-      for (const ref of failed) x.unresolved.push({ label: rule.label, ref, reason: r.whyNot(ref, 'rule address') });
-      return { ...base, state: 'down', reason };
-    }
-    const t = translateRule(parsed, refResolver);
+    const t = translateRule(parsed, (ref) => addrs.get(ref));
     return { ...base, state: 'up', expr: t.expr, ...(t.comment !== undefined ? { comment: t.comment } : {}) };
   } catch (e) {
     return { ...base, state: 'down', reason: `cannot translate: ${(e as Error).message}` };
