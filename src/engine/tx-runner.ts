@@ -8,6 +8,7 @@ import { describeError, LabelError, NamespaceGoneError, NamespaceRefusedError } 
 import type { NetworkIndex } from '../docker/networks.js';
 import { parseCidr, type Cidr } from '../net/cidr.js';
 import { HOST_ROUTES_LABEL, type HostRoutePolicy } from '../labels/host-routes.js';
+import type { LabelWarning } from '../labels/spec.js';
 import { visibleLabels } from '../labels/visible.js';
 import { DEFAULT_LIMITS } from '../labels/limits.js';
 import type { Logger } from '../log.js';
@@ -243,7 +244,7 @@ export class TxRunner {
     this.d.graph.set(info.id, outcome.deps);
     state.desired = outcome.desired;
     // Once per container and change at warn (a re-check that finds the same ones logs them at debug).
-    const again = JSON.stringify(state.warnings) === JSON.stringify(outcome.warnings);
+    const again = sameWarnings(state.warnings, outcome.warnings);
     state.warnings = outcome.warnings;
     for (const w of outcome.warnings) tx.log[again ? 'debug' : 'warn']({ label: w.key, ...(w.leak ? { leak: w.leak } : {}) }, w.message);
     const planMs = performance.now() - t0;
@@ -461,6 +462,10 @@ export class TxRunner {
   private report(tx: Tx, result: TxResultKind, extra: Pick<TxEvent, 'latencyMs' | 'stages'> = { latencyMs: undefined }): void {
     this.d.emitTx({ container: tx.info.name, id: tx.info.id, txId: tx.txId, result, latencyMs: extra.latencyMs, eventMs: tx.eventMs, reasons: whys(tx.reasons), ...(extra.stages ? { stages: extra.stages } : {}) });
   }
+}
+
+function sameWarnings(a: readonly LabelWarning[], b: readonly LabelWarning[]): boolean {
+  return a.length === b.length && a.every((w, i) => w.key === b[i]!.key && w.message === b[i]!.message && w.leak === b[i]!.leak);
 }
 
 /** What a commit changed, for its log line. */
