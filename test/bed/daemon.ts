@@ -155,3 +155,18 @@ export function startDaemon(opts: DaemonOptions = {}): TestDaemon {
   }
   return new TestDaemon(child, opts.env?.TWINE_SOCKET ?? socket);
 }
+
+/**
+ * Starts `twine start` and waits for its first reconcile. A daemon that does
+ * not get there is killed before the error is thrown (the caller never holds it).
+ */
+export async function startReconciled(opts: DaemonOptions = {}, timeoutMs = 10_000): Promise<TestDaemon> {
+  const d = startDaemon(opts);
+  try {
+    await d.waitForLog((l) => l.msg === 'reconciled', timeoutMs);
+  } catch (err) {
+    await d.stop('SIGKILL');
+    throw err;
+  }
+  return d;
+}

@@ -15,3 +15,7 @@ export * from './compose.js';
 export * from './second-engine.js';
 export * from './swarm.js';
 export * from './swarm-gateway.js';
+export * from './setup.js';
+export * from './tunnel.js';
+export * from './lan.js';
+export * from './forward.js';

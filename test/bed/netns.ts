@@ -161,6 +161,11 @@ export async function vethPair(tmpPrefix: string, a: VethEnd, b: VethEnd): Promi
   }
 }
 
+/** `busybox nc -w 3 <host> <port>` from the `ip netns` namespace `netns`, sending nothing: what came back. */
+export function ncFrom(netns: string, host: string, port: string | number) {
+  return runAllowFail('ip', ['netns', 'exec', netns, 'busybox', 'nc', '-w', '3', host, String(port)], { input: '' });
+}
+
 /** ip link del <name> in ns (ignores a link that is already gone). */
 export async function linkDel(ns: TestNs, name: string): Promise<void> {
   const [c, a] = nsCommand(ns, 'ip', ['link', 'del', name]);

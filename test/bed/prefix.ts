@@ -70,6 +70,31 @@ export async function hostBlackholeDel(cidr: string): Promise<void> {
   forgetOwner('blackhole', ownerName(cidr));
 }
 
+/** The host blackholes a test file holds: added before any packet is sent, all removed at its end. */
+export class HostBlackholes {
+  private readonly held: string[] = [];
+
+  async add(...cidrs: string[]): Promise<void> {
+    for (const p of cidrs) {
+      await hostBlackhole(p);
+      this.held.push(p);
+    }
+  }
+
+  async removeAll(): Promise<void> {
+    for (const p of this.held.splice(0)) await hostBlackholeDel(p);
+  }
+}
+
+/**
+ * Throws unless no IPv6 route on the machine (any table) mentions any of
+ * `starts` (address beginnings such as "fd74:1a2b:"): the test's prefixes are unused.
+ */
+export async function assertUnrouted6(starts: readonly string[]): Promise<void> {
+  const used = await run('ip', ['-6', 'route', 'show', 'table', 'all']);
+  for (const p of starts) if (used.includes(p)) throw new Error(`${p}: already routed on this machine`);
+}
+
 function ownerName(cidr: string): string {
   return cidr.replace(/\//g, '_');
 }

@@ -124,6 +124,11 @@ export async function cleanupStaleSwarm(): Promise<boolean> {
   return true;
 }
 
+/** An attachable overlay network on the manager (the machine's engine) with the /24 `base`.0/24, labelled as the test bed's. */
+export async function createOverlay(name: string, base: string): Promise<void> {
+  await dockerAt(undefined, ['network', 'create', '--driver', 'overlay', '--attachable', '--subnet', `${base}.0/24`, '--label', `${TEST_LABEL}=1`, '--label', `${OWNER_LABEL}=${process.pid}`, name]);
+}
+
 export interface ServiceOptions {
   name: string;
   /** Overlay networks to attach. */

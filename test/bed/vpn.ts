@@ -1,8 +1,10 @@
 // A VPN gateway's tunnel as the tests set it up, and the counters they read:
 // wg-quick's policy routing (its default route in a table of its own), a leak
-// counter on what leaves a namespace by eth0, and Twine's kill-switch counter.
+// counter on what leaves a namespace by eth0, and Twine's kill-switch and
+// whitelist counters.
 
 import { parseJson } from './exec.js';
+import { dockerExec, waitUntil } from './engine.js';
 import { execIn, type TestNs } from './netns.js';
 
 /** wg-quick's table and fwmark. */
@@ -41,8 +43,33 @@ export async function leakedByEth0(ns: TestNs): Promise<number> {
   return n;
 }
 
-/** Twine's kill-switch counter in a gateway's namespace (-1 when there is none). */
-export async function killSwitchDrops(ns: TestNs): Promise<number> {
-  const out = parseJson<{ nftables: Array<{ counter?: { packets: number } }> }>(await execIn(ns, 'nft', ['-j', 'list', 'counter', 'inet', 'twine', 'killswitch']));
+/** A named counter of Twine's in a gateway's namespace (-1 when there is none). */
+async function twineCounter(ns: TestNs, name: string): Promise<number> {
+  const out = parseJson<{ nftables: Array<{ counter?: { packets: number } }> }>(await execIn(ns, 'nft', ['-j', 'list', 'counter', 'inet', 'twine', name]));
   return out.nftables.find((i) => i.counter)?.counter?.packets ?? -1;
+}
+
+/** Twine's kill-switch counter in a gateway's namespace (-1 when there is none). */
+export function killSwitchDrops(ns: TestNs): Promise<number> {
+  return twineCounter(ns, 'killswitch');
+}
+
+/** Twine's whitelist counter in a gateway's namespace (-1 when there is none). */
+export function whitelistDrops(ns: TestNs): Promise<number> {
+  return twineCounter(ns, 'whitelist');
+}
+
+/** Resolves with what the kill switch counted since `before`, once that is at least `n`. */
+export function killSwitchCounted(ns: TestNs, before: number, n: number): Promise<number> {
+  return waitUntil(`the kill switch to count ${n} drops`, async () => {
+    const d = (await killSwitchDrops(ns)) - before;
+    return d >= n ? d : false;
+  });
+}
+
+/** `docker exec <from> <ping...>`: whether it was answered, and what the gateway's whitelist dropped meanwhile. */
+export async function pingWhitelisted(gw: TestNs, from: string, ping: readonly string[]): Promise<{ ok: boolean; dropped: number }> {
+  const before = await whitelistDrops(gw);
+  const r = await dockerExec(from, ping);
+  return { ok: r.exitCode === 0, dropped: (await whitelistDrops(gw)) - before };
 }

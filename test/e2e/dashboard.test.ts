@@ -12,15 +12,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import {
-  cleanupLeftovers,
   createNetwork,
-  ensureImage,
-  removeContainer,
-  removeNetwork,
   run,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   type TestDaemon,
 } from '../bed/index.js';
@@ -46,8 +43,7 @@ let origin: string;
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup-host.sh installs Debian's chromium`);
-  await cleanupLeftovers(tagPrefix('db'));
-  await ensureImage();
+  await setUpFile('db');
   await createNetwork(NET, { internal: false });
   await runContainer({ name: GW, networks: [NET], labels: { 'twine.nat.interfaces': 'eth+' } });
   await runContainer({
@@ -61,10 +57,9 @@ before(async () => {
     },
   });
   await runContainer({ name: BAD, networks: [NET], labels: { 'twine.route.10.0.0.0/33': GW } });
-  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'debug', env: { TWINE_LISTEN: '127.0.0.1:0' } });
-  const listening = await daemon.waitForLog((l) => l.msg === 'status server listening', 30_000);
+  daemon = await startReconciled({ args: ['--resync-interval', '0'], logLevel: 'debug', env: { TWINE_LISTEN: '127.0.0.1:0' } }, 30_000);
+  const listening = await daemon.waitForLog((l) => l.msg === 'status server listening');
   origin = `http://${String(listening.listen)}`;
-  await daemon.waitForLog((l) => l.msg === 'reconciled', 30_000);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -73,10 +68,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  for (const c of [APP, BAD, LATE, LEAKY, GW]) await removeContainer(c);
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [APP, BAD, LATE, LEAKY, GW], networks: [NET] });
 });
 
 async function openPage(): Promise<{ page: Page; requests: string[] }> {

@@ -6,20 +6,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
   containerIp,
   containerPid,
   createNetwork,
-  ensureImage,
   LABEL_ERROR_MSG,
-  removeContainer,
-  removeNetwork,
   runContainer,
-  startDaemon,
-  twineCli,
+  setUpFile,
+  startReconciled,
   sysctlIn,
-  tagPrefix,
+  tearDownFile,
   testPrefix,
+  twineCli,
   twineRoutes,
   twineTable,
   waitForLogFrom,
@@ -40,19 +37,14 @@ const SECRET = `twt-secret-${process.pid}`;
 let daemon: TestDaemon;
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('el'));
-  await ensureImage();
+  await setUpFile('el');
   await createNetwork(NET);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   await runContainer({ name: GW, networks: [NET] });
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([GW, BAD, BAD2, GOOD].map(removeContainer));
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [GW, BAD, BAD2, GOOD], networks: [NET] });
 });
 
 test('invalid labels: nothing applied, the error names the container and each label, the daemon serves the next container', async (t) => {

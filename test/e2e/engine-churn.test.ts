@@ -8,19 +8,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   caughtUp,
-  cleanupLeftovers,
   containerIp,
   containerPid as containerPidOf,
   createNetwork,
-  ensureImage,
   parallel,
   reasonsOf,
-  removeContainer,
-  removeNetwork,
   run,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   twineRoutes,
   twineTable,
@@ -72,8 +69,7 @@ async function wired(c: { name: string; pid: number }, gwIp: string): Promise<vo
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('ec'));
-  await ensureImage();
+  await setUpFile('ec');
   await createNetwork(NET);
   await runContainer({ name: GW, networks: [NET], labels: { 'twine.nat.interfaces': 'eth+' } });
   others = await parallel(Array.from({ length: N }, (_, k) => k + 1), 8, (i) => {
@@ -83,17 +79,13 @@ before(async () => {
   });
   // Started after the containers: the start-up reconcile applies all 50.
   proxy = await startDockerProxy(`/tmp/${P}docker.sock`);
-  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'info', env: { TWINE_DOCKER_SOCKET: proxy.socket } });
-  await daemon.waitForLog((l) => l.msg === 'reconciled', 60_000);
+  daemon = await startReconciled({ args: ['--resync-interval', '0'], logLevel: 'info', env: { TWINE_DOCKER_SOCKET: proxy.socket } }, 60_000);
   await settled();
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await parallel([GW, ...Array.from({ length: N }, (_, k) => name(k + 1))], 8, removeContainer);
-  await removeNetwork(NET);
+  await tearDownFile(P, { daemons: [daemon], containers: [GW, ...Array.from({ length: N }, (_, k) => name(k + 1))], networks: [NET] });
   await proxy?.close();
-  await cleanupLeftovers(P);
 });
 
 test('the start-up reconcile applied all 50 labelled containers once', async () => {

@@ -13,22 +13,19 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import {
-  cleanupLeftovers,
   containerIp,
   createNetworkWithSubnet,
   duplicateRules,
-  ensureImage,
   execIn,
   fakeHost,
   isTx,
-  netnsDel,
   parallel,
   removeContainer,
-  removeNetwork,
   run,
   runContainer,
+  setUpFile,
   startDaemon,
-  tagPrefix,
+  tearDownFile,
   testPrefix,
   twineRoutes,
   twineTable,
@@ -83,19 +80,14 @@ function shape(rules: NftRule[]): string[] {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('ek'));
-  await ensureImage();
+  await setUpFile('ek');
   net = await createNetworkWithSubnet(NET);
   await fakeHost(HOST, `${P}v`, net);
   await runContainer({ name: GW, networks: [NET] });
 });
 
 after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-  await parallel([GW, ...names], 8, removeContainer);
-  await netnsDel(HOST);
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons, containers: [GW, ...names], netns: [HOST], networks: [NET] });
   rmSync(CACHE, { force: true });
   rmSync(CACHE.replace(/\.inspects\.json$/, '.plans.json'), { force: true });
 });

@@ -7,20 +7,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
   containerIp,
   createNetwork,
   dockerExec,
-  ensureImage,
   inNs,
   iptablesListings,
-  removeContainer,
-  removeNetwork,
   runAllowFail,
   runContainer,
-  startDaemon,
+  setUpFile,
+  startReconciled,
   sysctlIn,
-  tagPrefix,
+  tearDownFile,
   testPrefix,
   twineTable,
   waitUntil,
@@ -58,11 +55,9 @@ const SENDER = [
 ].join('\n');
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('ed'));
-  await ensureImage();
+  await setUpFile('ed');
   await createNetwork(NET);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   [a, b] = await Promise.all([
     runContainer({ name: A, networks: [NET], labels: { 'twine.nat.interfaces': 'lo', 'twine.nat.forward.lo.5353/udp': `${B}:5353` } }),
     runContainer({ name: B, networks: [NET] }),
@@ -71,10 +66,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([A, B].map(removeContainer));
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [A, B], networks: [NET] });
 });
 
 test("dnsmasq example: UDP to A's 127.0.0.1:5353 arrives at B:5353 and B's answer comes back", async (t) => {

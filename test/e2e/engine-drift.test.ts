@@ -8,15 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
   createNetwork,
-  ensureImage,
   execIn,
-  removeContainer,
-  removeNetwork,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   twineTable,
   waitTx,
@@ -31,18 +28,13 @@ const APP = `${P}app`;
 let daemon: TestDaemon;
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('dr'));
-  await ensureImage();
+  await setUpFile('dr');
   await createNetwork(NET);
-  daemon = startDaemon({ args: ['--resync-interval', '2'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '2'] });
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await removeContainer(APP);
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [APP], networks: [NET] });
 });
 
 interface Listed {

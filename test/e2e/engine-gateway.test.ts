@@ -8,26 +8,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
   createNetworkWithSubnet,
   defaultRoutes,
   dockerExec,
-  ensureImage,
   inspectContainer,
   netnsAdd,
-  netnsDel,
   reasonsOf,
   removeContainer,
-  removeNetwork,
   routeGet,
   run,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
+  tunnelVeth,
   twineRoutes,
   txLines,
-  vethPair,
   waitUntil,
   type AutoNetwork,
   type IpRoute,
@@ -54,7 +51,7 @@ let appStartedAt: string;
 let app0StartedAt: string;
 
 async function attachWg(gwPid: number): Promise<void> {
-  await vethPair(`${P}w`, { ns: { pid: gwPid }, name: 'wg0', addresses: ['10.98.0.1/24'] }, { ns: { netns: SRV }, name: 'eth0', addresses: [`${SERVER_IP}/24`] });
+  await tunnelVeth({ vethPrefix: `${P}w`, gwPid, server: SRV }, { gw: '10.98.0.1/24', server: `${SERVER_IP}/24` });
 }
 
 function brief(rs: IpRoute[]): string[] {
@@ -81,12 +78,10 @@ async function startedAt(name: string): Promise<string> {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('eg'));
-  await ensureImage();
+  await setUpFile('eg');
   net = await createNetworkWithSubnet(NET, { internal: false });
   await netnsAdd(SRV);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   const gw = await runContainer({ name: GW, networks: [{ name: NET, ipv4: `${net.base}.10` }], labels: GW_LABELS });
   await attachWg(gw.pid);
   [app, app0] = await Promise.all([
@@ -99,11 +94,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([GW, APP, APP0].map(removeContainer));
-  await netnsDel(SRV);
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [GW, APP, APP0], netns: [SRV], networks: [NET] });
 });
 
 test('gateway stopped: the routed prefixes are unreachable, nothing goes via the default gateway', async (t) => {

@@ -15,20 +15,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
   createNetworkWithSubnet,
-  ensureImage,
   fakeHost,
   ip,
   LABEL_ERROR_MSG,
-  netnsDel,
   removeContainer,
-  removeNetwork,
   routes,
   run,
   runContainer,
+  setUpFile,
   startDaemon,
-  tagPrefix,
+  tearDownFile,
   testPrefix,
   twineRoutes,
   twineTable,
@@ -66,8 +63,7 @@ async function hostRoutes(): Promise<string[]> {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('eh'));
-  await ensureImage();
+  await setUpFile('eh');
   net = await createNetworkWithSubnet(NET);
   await fakeHost(HOST, `${P}v`, net);
   // A network Docker has that "the host" namespace has no address on: still connected.
@@ -75,12 +71,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
-  await Promise.all([R, R2, BADR, A, B].map(removeContainer));
-  await netnsDel(HOST);
-  await removeNetwork(NET);
-  await removeNetwork(NET2);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons, containers: [R, R2, BADR, A, B], netns: [HOST], networks: [NET, NET2] });
 });
 
 test('with --allow-host-routes: stale routes go at start-up; the route is there while the container runs, gone when it stops or is removed', async (t) => {

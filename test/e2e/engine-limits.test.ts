@@ -10,15 +10,12 @@ import assert from 'node:assert/strict';
 import { getJson } from '../../src/server/client.js';
 import type { ContainerDoc, HealthDoc } from '../../src/server/api.js';
 import {
-  cleanupLeftovers,
   createNetwork,
-  ensureImage,
   LABEL_ERROR_MSG,
-  removeContainer,
-  removeNetwork,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   twineTable,
   waitForLogFrom,
@@ -36,18 +33,13 @@ const PROBE_TIMEOUT_MS = 5000;
 let daemon: TestDaemon;
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('lm'));
-  await ensureImage();
+  await setUpFile('lm');
   await createNetwork(NET);
-  daemon = startDaemon({ args: ['--resync-interval', '1'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '1'] });
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([HOSTILE, NEXT].map(removeContainer));
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [HOSTILE, NEXT], networks: [NET] });
 });
 
 test('80 forwards × 256 shifted ports: refused naming the container, a label and --max-rules; healthz answers throughout', async (t) => {

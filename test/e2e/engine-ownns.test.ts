@@ -9,14 +9,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import {
-  cleanupLeftovers,
   createNetwork,
-  ensureImage,
   removeContainer,
-  removeNetwork,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   twineCli,
   twineRoutes,
@@ -54,22 +52,20 @@ async function hostView(): Promise<{ twineTable: boolean; routes: string[] }> {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('own'));
-  await ensureImage();
+  await setUpFile('own');
   await createNetwork(NET);
   hostHadTable = (await hostView()).twineTable;
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   await runContainer({ name: GW, networks: [NET] });
 });
 
 after(async () => {
   if (daemon?.running) await daemon.stop('SIGKILL');
+  // One at a time, the joiner first: it shares the victim's namespace.
   for (const c of [JOINER, HOSTC, VICTIM, GW]) await removeContainer(c);
-  await removeNetwork(NET);
   // Only if this run put it there (a regression): the host must not keep it.
   if (!hostHadTable && (await hostView()).twineTable) await execa('nft', ['delete', 'table', 'inet', 'twine'], { reject: false });
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { networks: [NET] });
 });
 
 test('network_mode host and container:<victim> are refused: host and victim unchanged, refusal in status, API and log', async (t) => {

@@ -7,20 +7,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
   connectNetwork,
   containerIp,
   containerPid,
+  createNetwork,
   createNetworkWithSubnet,
   engineMajor,
-  createNetwork,
-  ensureImage,
   removeContainer,
   removeNetwork,
   run,
   runContainer,
+  setUpFile,
   startDaemon,
-  tagPrefix,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   twineRoutes,
   txLines,
@@ -76,25 +76,19 @@ async function routedViaGateway(name: string): Promise<void> {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('es'));
-  await ensureImage();
+  await setUpFile('es');
   raceOnly = (await engineMajor()) >= 28;
   await createNetwork(NET_A);
   await createNetwork(NET_B);
   await runContainer({ name: GW, networks: [NET_A] });
   gwIp = await containerIp(GW, NET_A);
   proxy = await startDockerProxy(`/tmp/${P}docker.sock`);
-  daemon = startDaemon({ args: ['--resync-interval', '0'], logLevel: 'debug', env: { TWINE_DOCKER_SOCKET: proxy.socket } });
-  await daemon.waitForLog((l) => l.msg === 'reconciled', 30_000);
+  daemon = await startReconciled({ args: ['--resync-interval', '0'], logLevel: 'debug', env: { TWINE_DOCKER_SOCKET: proxy.socket } }, 30_000);
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  for (const c of [`${P}c1`, `${P}c2`, `${P}c3`, `${P}c5`, GW]) await removeContainer(c);
-  await removeNetwork(NET_A);
-  await removeNetwork(NET_B);
+  await tearDownFile(P, { daemons: [daemon], containers: [`${P}c1`, `${P}c2`, `${P}c3`, `${P}c5`, GW], networks: [NET_A, NET_B] });
   await proxy?.close();
-  await cleanupLeftovers(P);
 });
 
 /**

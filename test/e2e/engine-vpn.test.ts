@@ -14,30 +14,26 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
   containerIp,
   createNetwork,
   defaultRoutes,
   dockerExec,
-  ensureImage,
   execIn,
   inspectContainer,
   iptablesListings,
+  ncFrom,
   netnsAdd,
-  netnsDel,
-  removeContainer,
-  removeNetwork,
   routeGet,
-  runAllowFail,
   runContainer,
-  startDaemon,
+  setUpFile,
+  startReconciled,
   sysctlIn,
-  tagPrefix,
+  tearDownFile,
   testPrefix,
+  tunnelVeth,
   twineCli,
   twineRoutes,
   twineTable,
-  vethPair,
   waitUntil,
   type TestContainer,
   type TestDaemon,
@@ -61,18 +57,16 @@ let vpnIp: string;
 let dockerGw: string;
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('ev'));
-  await ensureImage();
+  await setUpFile('ev');
   await createNetwork(NET, { internal: false });
   await netnsAdd(SRV);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   vpn = await runContainer({
     name: VPN,
     networks: [NET],
     labels: { 'twine.nat.interfaces': 'wg+', 'twine.nat.forward.wg+.9080': `${APP}:9080` },
   });
-  await vethPair(`${P}w`, { ns: { pid: vpn.pid }, name: 'wg0', addresses: [`${WG_IP}/24`] }, { ns: { netns: SRV }, name: 'eth0', addresses: [`${SERVER_IP}/24`] });
+  await tunnelVeth({ vethPrefix: `${P}w`, gwPid: vpn.pid, server: SRV }, { gw: `${WG_IP}/24`, server: `${SERVER_IP}/24` });
   const route = { 'twine.route.0.0.0.0/1': VPN, 'twine.route.128.0.0.0/1': VPN };
   [app, app0] = await Promise.all([
     runContainer({ name: APP, networks: [NET], labels: route, cmd: LISTEN }),
@@ -87,11 +81,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([VPN, APP, APP0].map(removeContainer));
-  await netnsDel(SRV);
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [VPN, APP, APP0], netns: [SRV], networks: [NET] });
 });
 
 test('VPN example: the app routes both halves via the gateway, reaches the server, is reached through the forward, and resolves names', async (t) => {
@@ -118,7 +108,7 @@ test('VPN example: the app routes both halves via the gateway, reaches the serve
   const ping = await dockerExec(APP, ['ping', '-c1', '-W2', SERVER_IP]);
   assert.equal(ping.exitCode, 0, `ping ${SERVER_IP} from the app: ${ping.stdout}${ping.stderr}`);
   // ... and server → the gateway's wg0:9080 → the app.
-  const nc = await runAllowFail('ip', ['netns', 'exec', SRV, 'busybox', 'nc', '-w', '3', WG_IP, '9080'], { input: '' });
+  const nc = await ncFrom(SRV, WG_IP, 9080);
   assert.match(nc.stdout, /hello-app/, `nc from the server: exit ${nc.exitCode} ${nc.stderr}`);
   // Docker's DNS still answers inside the app.
   const ns = await dockerExec(APP, ['nslookup', VPN, '127.0.0.11']);

@@ -15,29 +15,28 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
   containerIp,
   createNetwork,
   dockerExec,
   engineMajor,
-  ensureImage,
   execIn,
-  hostBlackhole,
-  hostBlackholeDel,
-  linkDel,
+  HostBlackholes,
+  internetAddress,
+  lanClient,
+  ncFrom,
   netnsAdd,
   netnsDel,
   removeContainer,
   removeNetwork,
   routeGet,
-  runAllowFail,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
+  tunnelVeth,
   twineRoutes,
   unusedPrefixes24,
-  vethPair,
   waitUntil,
   type TestDaemon,
 } from '../bed/index.js';
@@ -52,35 +51,24 @@ let modes: readonly string[] = ['nat'];
 let tun: string;
 let inet: string;
 let lan: string;
-const blackholed: string[] = [];
+const blackholes = new HostBlackholes();
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('gm'));
-  await ensureImage();
+  await setUpFile('gm');
   if ((await engineMajor()) >= 28) modes = ALL_MODES;
   [tun, inet, lan] = (await unusedPrefixes24(96, 3)) as [string, string, string];
-  for (const p of [`${tun}.0/24`, `${inet}.0/24`]) {
-    await hostBlackhole(p);
-    blackholed.push(p);
-  }
-  await netnsAdd(LAN);
-  await vethPair(`${P}l`, { ns: 'root', name: `${P}l`, addresses: [`${lan}.1/24`] }, { ns: { netns: LAN }, name: 'eth0', addresses: [`${lan}.2/24`] });
-  await execIn({ netns: LAN }, 'ip', ['route', 'add', 'default', 'via', `${lan}.1`]);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  await blackholes.add(`${tun}.0/24`, `${inet}.0/24`);
+  await lanClient(LAN, `${P}l`, lan);
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await netnsDel(LAN);
-  await linkDel('root', `${P}l`);
-  for (const p of blackholed) await hostBlackholeDel(p);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], netns: [LAN], links: [`${P}l`], blackholes });
 });
 
 /** What the LAN client reads from host:port (undefined while nothing answers). */
 async function lanRead(host: string, port: string): Promise<string | false> {
-  const nc = await runAllowFail('ip', ['netns', 'exec', LAN, 'busybox', 'nc', '-w', '3', host, port], { input: '' });
+  const nc = await ncFrom(LAN, host, port);
   return /hello-published/.test(nc.stdout) ? nc.stdout.trim() : false;
 }
 
@@ -100,8 +88,8 @@ for (const [i, mode] of ALL_MODES.entries()) {
       await createNetwork(net, { internal: false, ...(mode === 'nat' ? {} : { driverOpts: { 'com.docker.network.bridge.gateway_mode_ipv4': mode } }) });
       await netnsAdd(srv);
       const gw = await runContainer({ name: gwName, networks: [net], labels: { 'twine.nat.interfaces': 'wg+' } });
-      await vethPair(`${P}w${i}`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${tun}.1/24`] }, { ns: { netns: srv }, name: 'eth0', addresses: [`${tun}.2/24`] });
-      await execIn({ netns: srv }, 'ip', ['addr', 'add', `${target}/32`, 'dev', 'lo']);
+      await tunnelVeth({ vethPrefix: `${P}w${i}`, gwPid: gw.pid, server: srv }, { gw: `${tun}.1/24`, server: `${tun}.2/24` });
+      await internetAddress(srv, `${target}/32`);
       await execIn({ pid: gw.pid }, 'ip', ['route', 'add', `${inet}.0/24`, 'via', `${tun}.2`]);
       const app = await runContainer({
         name: appName,

@@ -25,30 +25,26 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import {
-  cleanupLeftovers,
+  assertUnrouted6,
   containerIp,
   createNetwork,
   dockerExec,
-  ensureImage,
   execIn,
   execInAllowFail,
-  hostBlackhole,
-  hostBlackholeDel,
+  HostBlackholes,
   inspectContainer,
   netnsAdd,
-  netnsDel,
-  removeContainer,
-  removeNetwork,
+  ruleCounters,
   run,
   runAllowFail,
   runContainer,
-  ruleCounters,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
+  tunnelVeth,
   twineRoutes,
   unusedPrefixes24,
-  vethPair,
   waitUntil,
   type TestContainer,
   type TestDaemon,
@@ -108,7 +104,7 @@ let tun = '';
 let dnsIp = '';
 let hostForwards = false;
 let engine = '';
-const blackholed: string[] = [];
+const blackholes = new HostBlackholes();
 
 /** The first label as nft matches it at the start of the question: length byte, then the characters. */
 function labelHex(): string {
@@ -161,27 +157,21 @@ async function settled(name: string): Promise<ContainerDoc> {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('lk'));
+  await setUpFile('lk');
   await execInAllowFail(ENGINE_NS, 'nft', ['delete table inet', HOST_TABLE]);
-  await ensureImage();
   engine = (await run('docker', ['version', '--format', '{{.Server.Version}}'])).trim();
   hostForwards = (engineMajor(engine) ?? 0) >= HOST_FORWARDING_MAJOR;
   tun = (await unusedPrefixes24(77, 1))[0]!;
   dnsIp = `${tun}.2`;
-  const used = await run('ip', ['-6', 'route', 'show', 'table', 'all']);
-  for (const p of [`fd77:${TAG}:`, `fd78:${TAG}:`]) assert.ok(!used.includes(p), `${p}: already routed on this machine`);
-  for (const p of [`${tun}.0/24`, FAR6]) {
-    await hostBlackhole(p);
-    blackholed.push(p);
-  }
+  await assertUnrouted6([`fd77:${TAG}:`, `fd78:${TAG}:`]);
+  await blackholes.add(`${tun}.0/24`, FAR6);
   await hostTable();
   await createNetwork(NET, { internal: false });
   await createNetwork(NET6, { internal: false, ipv6Subnet: SUB6 });
   await netnsAdd(SRV);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   gw = await runContainer({ name: GW, networks: [NET, NET6], labels: { 'twine.nat.interfaces': 'wg+' } });
-  await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${tun}.1/24`] }, { ns: { netns: SRV }, name: 'eth0', addresses: [`${dnsIp}/24`] });
+  await tunnelVeth({ vethPrefix: `${P}w`, gwPid: gw.pid, server: SRV }, { gw: `${tun}.1/24`, server: `${dnsIp}/24` });
   const g: TestNs = { pid: gw.pid };
   await execIn(g, 'nft', ['add table inet twt_lk']);
   await execIn(g, 'nft', ['add chain inet twt_lk lkfwd { type filter hook forward priority -300; }']);
@@ -202,14 +192,9 @@ before(async () => {
 
 after(async () => {
   server?.kill('SIGKILL');
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([GW, APP_DNS, APP_LEAK, APP_REQ, APP_BLOCK, APP_V6].map(removeContainer));
-  await netnsDel(SRV);
-  await removeNetwork(NET);
-  await removeNetwork(NET6);
+  await tearDownFile(P, { daemons: [daemon], containers: [GW, APP_DNS, APP_LEAK, APP_REQ, APP_BLOCK, APP_V6], netns: [SRV], networks: [NET, NET6] });
   await execInAllowFail(ENGINE_NS, 'nft', ['delete table inet', HOST_TABLE]);
-  for (const p of blackholed) await hostBlackholeDel(p);
-  await cleanupLeftovers(P);
+  await blackholes.removeAll();
 });
 
 /** One lookup of QNAME in the container (its own resolv.conf: Docker's 127.0.0.11), and what each place counted. */

@@ -21,33 +21,31 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   cleanupLeftovers,
+  createOverlay,
   createService,
   dockerAt,
   dockerExec,
-  ensureImage,
-  hostBlackhole,
-  hostBlackholeDel,
-  netnsAdd,
-  netnsDel,
+  farHost,
+  farHostDel,
+  ipOn,
   OWNER_LABEL,
   routeGet,
+  routesExactly,
   run,
-  startDaemon,
+  setUpFile,
+  startReconciled,
   swarmInit,
   swarmLeave,
-  tagPrefix,
   taskContainers,
   TEST_IMAGE,
   TEST_LABEL,
   testPrefix,
+  tunnelTo,
   unusedPrefixes24,
   waitUntil,
   type SwarmNode,
   type TaskContainer,
   type TestDaemon,
-  ipOn,
-  routesExactly,
-  tunnelTo,
 } from '../bed/index.js';
 import { getJson } from '../../src/server/client.js';
 
@@ -70,27 +68,22 @@ let gwTask: TaskContainer;
 let appTask: TaskContainer;
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix(TAG));
-  await ensureImage();
+  await setUpFile(TAG);
   const [overlay, pool, far] = (await unusedPrefixes24(204, 3)) as [string, string, string];
   overlayBase = overlay;
   farBase = far;
-  // A packet for the test host that misses the gateway dies here instead of leaving the machine.
-  await hostBlackhole(`${farBase}.0/24`);
-  await netnsAdd(FAR);
+  await farHost(FAR, farBase);
   // Swarm's ingress network takes its subnet from this pool (Docker's default is 10.0.0.0/8).
   node = await swarmInit('127.0.0.1', { defaultAddrPool: `${pool}.0/24` });
-  await run('docker', ['network', 'create', '--driver', 'overlay', '--attachable', '--subnet', `${overlayBase}.0/24`, '--label', `${TEST_LABEL}=1`, '--label', `${OWNER_LABEL}=${process.pid}`, OV]);
-  twine = startDaemon();
-  await twine.waitForLog((l) => l.msg === 'reconciled', 30_000);
+  await createOverlay(OV, overlayBase);
+  twine = await startReconciled({}, 30_000);
 });
 
 after(async () => {
   if (twine?.running) await twine.stop('SIGKILL');
   // Removes this process's services (the stack's too: they carry its owner label), then leaves.
   await swarmLeave();
-  await netnsDel(FAR);
-  if (farBase !== undefined) await hostBlackholeDel(`${farBase}.0/24`);
+  await farHostDel(FAR, farBase);
   if (dir) rmSync(dir, { recursive: true, force: true });
   await cleanupLeftovers(P);
 });

@@ -19,40 +19,38 @@ import assert from 'node:assert/strict';
 import {
   cleanupLeftovers,
   copyImage,
-  dockerAt,
+  createOverlay,
   createService,
+  dockerAt,
   dockerExec,
-  ensureImage,
-  hostBlackhole,
-  hostBlackholeDel,
-  netnsAdd,
-  netnsDel,
-  startDaemon,
-  taskContainers,
-  routeGet,
-  waitUntil,
+  farHost,
+  farHostDel,
+  ipOn,
   OWNER_LABEL,
   parseJson,
   removeContainer,
+  routeGet,
+  routesExactly,
   run,
   runContainer,
+  setUpFile,
+  startDaemon,
   startSecondEngine,
   stopSecondEngine,
   swarmInit,
   swarmJoin,
   swarmLeave,
-  tagPrefix,
+  taskContainers,
   TEST_IMAGE,
   TEST_LABEL,
   testPrefix,
+  tunnelTo,
   unusedPrefixes24,
+  waitUntil,
   type SecondEngine,
   type SwarmNode,
   type TaskContainer,
   type TestDaemon,
-  ipOn,
-  routesExactly,
-  tunnelTo,
 } from '../bed/index.js';
 
 const TAG = 'sn';
@@ -83,20 +81,17 @@ async function linkPackets(dev: string): Promise<{ rx: number; tx: number }> {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix(TAG));
-  await ensureImage();
+  await setUpFile(TAG);
   const [link, overlay, pool, far] = (await unusedPrefixes24(203, 4)) as [string, string, string, string];
   overlayBase = overlay;
   farBase = far;
-  // A packet to the test host that missed the tunnel dies here instead of leaving the machine.
-  await hostBlackhole(`${farBase}.0/24`);
-  await netnsAdd(FAR);
+  await farHost(FAR, farBase);
   engine = await startSecondEngine({ prefix: P, linkBase: link });
   await copyImage(engine, TEST_IMAGE);
   // Swarm's own ingress network takes its subnet from this pool, not from Docker's default 10.0.0.0/8.
   nodeA = await swarmInit(engine.hostAddr, { defaultAddrPool: `${pool}.0/24` });
   nodeB = await swarmJoin(nodeA, engine.host, engine.nodeAddr);
-  await dockerAt(undefined, ['network', 'create', '--driver', 'overlay', '--attachable', '--subnet', `${overlayBase}.0/24`, ...labelArgs, OV]);
+  await createOverlay(OV, overlayBase);
 });
 
 after(async () => {
@@ -105,8 +100,7 @@ after(async () => {
   // The second engine goes first: stopping it stops its containers; then the manager leaves.
   if (engine) await stopSecondEngine(engine);
   await swarmLeave();
-  await netnsDel(FAR);
-  if (farBase !== undefined) await hostBlackholeDel(`${farBase}.0/24`);
+  await farHostDel(FAR, farBase);
   await cleanupLeftovers(P);
 });
 

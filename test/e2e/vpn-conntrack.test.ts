@@ -11,14 +11,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import {
-  cleanupLeftovers,
   createNetworkWithSubnet,
-  ensureImage,
   removeContainer,
-  removeNetwork,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   twineTable,
   waitUntil,
@@ -63,20 +61,15 @@ function dnatTo(addr: string): Promise<boolean> {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('ct'));
-  await ensureImage();
+  await setUpFile('ct');
   net = await createNetworkWithSubnet(NET);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   fwd = await runContainer({ name: FWD, networks: [NET], labels: { 'twine.nat.forward.lo.5353/udp': DST } });
 });
 
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([FWD, DST, OTHER].map(removeContainer));
-  await removeNetwork(NET);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [FWD, DST, OTHER], networks: [NET] });
 });
 
 test('conntrack: a continuing UDP flow reaches its destination recreated on a new address within 1 s of its start', async (t) => {

@@ -19,34 +19,31 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   addLeakCounter,
-  cleanupLeftovers,
   containerPid,
   createNetwork,
   dockerExec,
-  ensureImage,
-  execIn,
-  hostBlackhole,
-  hostBlackholeDel,
+  HostBlackholes,
+  internetAddress,
   killSwitchDrops,
+  lanClient,
   leakedByEth0,
   linkDel,
   netnsAdd,
-  netnsDel,
   parseJson,
+  pingWhitelisted,
   removeContainer,
-  removeNetwork,
   run,
   runAllowFail,
   runContainer,
-  startDaemon,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   twineCli,
   twineTable,
   unusedPrefixes24,
-  vethPair,
   waitUntil,
-  wgQuickRouting,
+  wgQuickTunnel4,
   type TestContainer,
   type TestDaemon,
 } from '../bed/index.js';
@@ -71,12 +68,11 @@ let tun: string;
 let inet: string;
 let lan: string;
 let lan2: string;
-const blackholed: string[] = [];
+const blackholes = new HostBlackholes();
 
 /** The tunnel as wg-quick sets it up. */
 async function tunnelUp(first: boolean): Promise<void> {
-  await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${tun}.1/24`] }, { ns: { netns: SRV }, name: 'eth0', addresses: [`${tun}.2/24`] });
-  await wgQuickRouting({ pid: gw.pid }, 4, first);
+  await wgQuickTunnel4({ vethPrefix: `${P}w`, gwPid: gw.pid, server: SRV }, tun, { rules: first });
 }
 
 /** The app's listeners, in its namespace: TCP on each port the file will name, UDP on 9081; each answers with what it is. */
@@ -107,12 +103,6 @@ async function udpFromServer(port: number, sport: number, payload: string): Prom
   return r.stdout.trim();
 }
 
-/** The whitelist counter of the gateway. */
-async function whitelistDrops(): Promise<number> {
-  const out = parseJson<{ nftables: Array<{ counter?: { packets: number } }> }>(await execIn({ pid: gw.pid }, 'nft', ['-j', 'list', 'counter', 'inet', 'twine', 'whitelist']));
-  return out.nftables.find((i) => i.counter)?.counter?.packets ?? -1;
-}
-
 /** The ports the gateway's PREROUTING DNATs, as "tcp/40001". */
 async function dnatPorts(): Promise<string[]> {
   const t = await twineTable({ pid: gw.pid });
@@ -138,21 +128,14 @@ async function writePortFile(text: string): Promise<void> {
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('gwy'));
-  await ensureImage();
+  await setUpFile('gwy');
   [tun, inet, lan, lan2] = (await unusedPrefixes24(131, 4)) as [string, string, string, string];
-  for (const p of [`${tun}.0/24`, `${inet}.0/24`, `${lan2}.0/24`]) {
-    await hostBlackhole(p);
-    blackholed.push(p);
-  }
+  await blackholes.add(`${tun}.0/24`, `${inet}.0/24`, `${lan2}.0/24`);
   await createNetwork(NET, { internal: false });
   const dockerGw = (await run('docker', ['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', NET])).trim();
   await netnsAdd(SRV);
-  await netnsAdd(LAN);
-  await vethPair(`${P}l`, { ns: 'root', name: `${P}l`, addresses: [`${lan}.1/24`] }, { ns: { netns: LAN }, name: 'eth0', addresses: [`${lan}.2/24`] });
-  await execIn({ netns: LAN }, 'ip', ['route', 'add', 'default', 'via', `${lan}.1`]);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  await lanClient(LAN, `${P}l`, lan);
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   gw = await runContainer({
     name: GW,
     networks: [NET],
@@ -167,7 +150,7 @@ before(async () => {
     },
   });
   await tunnelUp(true);
-  await execIn({ netns: SRV }, 'ip', ['addr', 'add', `${inet}.5/32`, 'dev', 'lo']);
+  await internetAddress(SRV, `${inet}.5/32`);
   await addLeakCounter({ pid: gw.pid }, 4, `${inet}.0/24`);
   const via = { 'twine.route.0.0.0.0/1': GW, 'twine.route.128.0.0.0/1': GW };
   app = await runContainer({ name: APP, networks: [NET], labels: via });
@@ -178,21 +161,12 @@ before(async () => {
 
 after(async () => {
   server?.kill('SIGKILL');
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([GW, APP, OTHER].map(removeContainer));
-  await netnsDel(SRV);
-  await netnsDel(LAN);
-  await linkDel('root', `${P}l`);
-  await removeNetwork(NET);
-  for (const p of blackholed) await hostBlackholeDel(p);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [GW, APP, OTHER], netns: [SRV, LAN], links: [`${P}l`], networks: [NET], blackholes });
 });
 
 /** One ping from a container: whether it was answered, and what the whitelist counted meanwhile. */
-async function pingCounted(from: string, to: string): Promise<{ ok: boolean; dropped: number }> {
-  const before = await whitelistDrops();
-  const r = await dockerExec(from, ['ping', '-c1', '-W1', to]);
-  return { ok: r.exitCode === 0, dropped: (await whitelistDrops()) - before };
+function pingCounted(from: string, to: string): Promise<{ ok: boolean; dropped: number }> {
+  return pingWhitelisted({ pid: gw.pid }, from, ['ping', '-c1', '-W1', to]);
 }
 
 test('whitelist: only the allowed source reaches the allowed destinations; every other combination is dropped and counted at the gateway', async (t) => {

@@ -18,38 +18,37 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupLeftovers,
+  addLeakCounter,
   containerIp,
   createNetwork,
   dockerExec,
-  ensureImage,
   execIn,
   execInAllowFail,
-  hostBlackhole,
-  hostBlackholeDel,
+  HostBlackholes,
+  internetAddress,
+  killSwitchCounted,
+  killSwitchDrops,
+  lanClient,
+  leakedByEth0,
   linkDel,
+  ncFrom,
   netnsAdd,
-  netnsDel,
   removeContainer,
-  removeNetwork,
   routeGet,
+  ruleCounters,
   runAllowFail,
   runContainer,
-  startDaemon,
-  addLeakCounter,
-  killSwitchDrops,
-  leakedByEth0,
-  ruleCounters,
-  tagPrefix,
+  setUpFile,
+  startReconciled,
+  tearDownFile,
   testPrefix,
   twineCli,
   twineRoutes,
   twineTable,
   txLines,
   unusedPrefixes24,
-  vethPair,
   waitUntil,
-  wgQuickRouting,
+  wgQuickTunnel4,
   type TestContainer,
   type TestDaemon,
   type TestNs,
@@ -76,37 +75,27 @@ let lan: string;
 let target: string;
 /** An unused /24 a neighbour forges its source from (blackholed on the host: an answer that leaks dies there). */
 let spoof: string;
-const blackholed: string[] = [];
+const blackholes = new HostBlackholes();
 
 /** The tunnel as wg-quick sets it up: wg0, its default route in table 51820, the two rules. */
 async function tunnelUp(first: boolean): Promise<void> {
-  await vethPair(`${P}w`, { ns: { pid: gw.pid }, name: 'wg0', addresses: [`${tun}.1/24`] }, { ns: { netns: SRV }, name: 'eth0', addresses: [`${tun}.2/24`] });
-  const g: TestNs = { pid: gw.pid };
-  await execIn(g, 'ip', ['link', 'set', 'wg0', 'mtu', '1280']);
-  await wgQuickRouting(g, 4, first);
+  await wgQuickTunnel4({ vethPrefix: `${P}w`, gwPid: gw.pid, server: SRV }, tun, { rules: first, mtu: 1280 });
 }
 
 before(async () => {
-  await cleanupLeftovers(tagPrefix('ks'));
-  await ensureImage();
+  await setUpFile('ks');
   [tun, inet, lan, spoof] = (await unusedPrefixes24(97, 4)) as [string, string, string, string];
   target = `${inet}.5`;
   // Before any packet: whatever leaks dies on the host.
-  for (const p of [`${tun}.0/24`, `${inet}.0/24`, `${spoof}.0/24`]) {
-    await hostBlackhole(p);
-    blackholed.push(p);
-  }
+  await blackholes.add(`${tun}.0/24`, `${inet}.0/24`, `${spoof}.0/24`);
   await createNetwork(NET, { internal: false });
   await netnsAdd(SRV);
-  // The LAN: a client namespace behind a veth whose other end is the host's (before the app publishes on it).
-  await netnsAdd(LAN);
-  await vethPair(`${P}l`, { ns: 'root', name: `${P}l`, addresses: [`${lan}.1/24`] }, { ns: { netns: LAN }, name: 'eth0', addresses: [`${lan}.2/24`] });
-  await execIn({ netns: LAN }, 'ip', ['route', 'add', 'default', 'via', `${lan}.1`]);
-  daemon = startDaemon({ args: ['--resync-interval', '0'] });
-  await daemon.waitForLog((l) => l.msg === 'reconciled');
+  // The LAN client, before the app publishes on the host's end.
+  await lanClient(LAN, `${P}l`, lan);
+  daemon = await startReconciled({ args: ['--resync-interval', '0'] });
   gw = await runContainer({ name: GW, networks: [NET], labels: { 'twine.nat.interfaces': 'wg+', 'twine.nat.forward.wg+.9080': `${APP}:9080` } });
   await tunnelUp(true);
-  await execIn({ netns: SRV }, 'ip', ['addr', 'add', `${target}/32`, 'dev', 'lo']);
+  await internetAddress(SRV, `${target}/32`);
   await addLeakCounter({ pid: gw.pid }, 4, `${inet}.0/24`);
   app = await runContainer({
     name: APP,
@@ -120,14 +109,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (daemon?.running) await daemon.stop('SIGKILL');
-  await Promise.all([GW, APP, NEIGH].map(removeContainer));
-  await netnsDel(SRV);
-  await netnsDel(LAN);
-  await linkDel('root', `${P}l`);
-  await removeNetwork(NET);
-  for (const p of blackholed) await hostBlackholeDel(p);
-  await cleanupLeftovers(P);
+  await tearDownFile(P, { daemons: [daemon], containers: [GW, APP, NEIGH], netns: [SRV, LAN], links: [`${P}l`], networks: [NET], blackholes });
 });
 
 test('kill switch: with the tunnel down, nothing a dependent sends leaves the gateway; with it back, traffic flows without Twine touching the dependent', async (t) => {
@@ -136,7 +118,7 @@ test('kill switch: with the tunnel down, nothing a dependent sends leaves the ga
   // Tunnel up: the dependent reaches the internet address through it, and the server reaches the app through the forward.
   const up = await dockerExec(APP, ['ping', '-c1', '-W2', target]);
   assert.equal(up.exitCode, 0, `ping ${target} with the tunnel up: ${up.stdout}${up.stderr}`);
-  const nc = await runAllowFail('ip', ['netns', 'exec', SRV, 'busybox', 'nc', '-w', '3', `${tun}.1`, '9080'], { input: '' });
+  const nc = await ncFrom(SRV, `${tun}.1`, 9080);
   assert.match(nc.stdout, /hello-app/, `the forward from the tunnel side: exit ${nc.exitCode} ${nc.stderr}`);
   assert.equal(await leakedByEth0({ pid: gw.pid }), 0);
 
@@ -149,7 +131,7 @@ test('kill switch: with the tunnel down, nothing a dependent sends leaves the ga
   const down = await dockerExec(APP, ['ping', '-c3', '-W1', target]);
   assert.notEqual(down.exitCode, 0, `no reply with the tunnel down: ${down.stdout}`);
   // The positive signal that the pings reached the gateway: the kill switch counted them.
-  const dropped = (await waitUntil('the kill switch to count 3 drops', async () => ((await killSwitchDrops({ pid: gw.pid })) - dropsBefore >= 3 ? (await killSwitchDrops({ pid: gw.pid })) - dropsBefore : false)));
+  const dropped = await killSwitchCounted({ pid: gw.pid }, dropsBefore, 3);
   const leaked = await leakedByEth0({ pid: gw.pid });
   t.diagnostic(`tunnel down: ${dropped} packets dropped by the kill switch, ${leaked} left the gateway by eth0`);
   assert.equal(leaked, 0);
@@ -208,7 +190,7 @@ test('published port: a LAN client reaches the app through Docker\'s DNAT while 
   const got = await waitUntil(
     'the LAN client to get the app\'s answer',
     async () => {
-      const nc = await runAllowFail('ip', ['netns', 'exec', LAN, 'busybox', 'nc', '-w', '3', `${lan}.1`, HOST_PORT], { input: '' });
+      const nc = await ncFrom(LAN, `${lan}.1`, HOST_PORT);
       tries.push(`exit ${nc.exitCode} ${JSON.stringify(nc.stdout.trim())} ${nc.stderr.trim()}`);
       return /hello-published/.test(nc.stdout) ? nc.stdout.trim() : false;
     },
@@ -290,7 +272,7 @@ test('published port: a neighbour forging an off-subnet source is answered throu
   assert.ok(first.atGateway >= 10, `and reached the gateway: ${JSON.stringify(first)}`);
   // The LAN client's connection through the published port still gets its answer through Docker (the earlier test), again now:
   const nc = await waitUntil('the LAN client again', async () => {
-    const r = await runAllowFail('ip', ['netns', 'exec', LAN, 'busybox', 'nc', '-w', '3', `${lan}.1`, HOST_PORT], { input: '' });
+    const r = await ncFrom(LAN, `${lan}.1`, HOST_PORT);
     return /hello-published/.test(r.stdout) ? r.stdout.trim() : false;
   }, 12_000, 500);
   assert.match(nc, /hello-published/);
