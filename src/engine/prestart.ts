@@ -6,6 +6,12 @@
 // address and route notifications drive a check of /proc/<pid>/net until
 // the sandbox is ready (~250 ms more). Whatever is not ready by the start
 // event is left to the start event's own transaction.
+//
+// Docker 20.10 connects every network before the process exists; Docker 28
+// connects them one by one, the process already there. So the networks seen
+// connected are not all of a container Twine has not inspected yet (`docker
+// run`: the inspect waits for the start): its networks come from Docker's
+// list, which does not wait, else the first network alone would look ready.
 
 import type { Logger } from '../log.js';
 import type { NetworkEntry } from '../docker/networks.js';
@@ -24,6 +30,10 @@ export interface PrestartDeps {
   network(name: string): NetworkEntry | undefined;
   /** Families whose default route the container's labels replace. */
   replacesDefault(c: ContainerInfo): { v4: boolean; v6: boolean };
+  /** Twine has inspected the container: the template has all its networks. */
+  inspected?(id: string): boolean;
+  /** The networks Docker's list gives a container (undefined: not listed). */
+  listedNetworks?(id: string): Promise<string[] | undefined>;
   /** Ready: called once, with the container as it will run. */
   onReady(id: string, info: ContainerInfo, ino: number): void;
   log: Logger;
@@ -41,6 +51,9 @@ interface Pending {
   subscribing?: boolean;
   /** Pids that were gone before their namespace could be subscribed to. */
   gone: Set<number>;
+  /** Not inspected: its networks as Docker lists them; undefined while the list is asked, null when it did not say. */
+  listed?: string[] | null;
+  listing?: boolean;
 }
 
 const POLL_MS = 1;
@@ -73,8 +86,23 @@ export class PrestartWatch {
     // Neither inspected nor seen being created (it predates this Twine): only the start event can tell.
     const t = this.deps.template(id, new Set([network]));
     if (!t || !this.deps.wanted(t)) return;
-    this.pending.set(id, { id, networks: new Set([network]), deadline: Date.now() + GIVE_UP_MS, gone: new Set() });
+    const p: Pending = { id, networks: new Set([network]), deadline: Date.now() + GIVE_UP_MS, gone: new Set() };
+    this.pending.set(id, p);
+    if (this.deps.listedNetworks && this.deps.inspected?.(id) === false) this.list(p, this.deps.listedNetworks);
     this.schedule();
+  }
+
+  private list(p: Pending, listedNetworks: (id: string) => Promise<string[] | undefined>): void {
+    p.listing = true;
+    const done = (networks: string[] | null): void => {
+      p.listed = networks;
+      p.listing = false;
+      this.check(p);
+    };
+    listedNetworks(p.id).then(
+      (n) => done(n ?? null),
+      () => done(null),
+    );
   }
 
   /** The start event (or die/destroy) arrived: stop watching. */
@@ -142,8 +170,8 @@ export class PrestartWatch {
 
   /** Reads the namespace (through any of the container's processes in it) and applies once it is ready. */
   private check(p: Pending): void {
-    if (this.pending.get(p.id) !== p || p.ino === undefined) return;
-    const template = this.deps.template(p.id, p.networks);
+    if (this.pending.get(p.id) !== p || p.ino === undefined || p.listing) return;
+    const template = this.deps.template(p.id, p.listed ? new Set(p.listed) : p.networks);
     if (!template) return;
     if (!this.deps.wanted(template)) return this.cancel(p.id);
     const found = this.host.containerNsPid(p.id, this.deps.hostNs, p.gone);
@@ -154,7 +182,7 @@ export class PrestartWatch {
     // Connected to a network while stopped (Docker sends no event for that): the template is stale.
     const r = sameSet(p.networks, template.networks.map((n) => n.networkName))
       ? sandboxReadiness(template, { name: template.name, pid: found.pid, addrs, gateways, replacesDefault: this.deps.replacesDefault(template) }, (n) => this.deps.network(n))
-      : { skip: `started on ${[...p.networks].join(', ')}, not the networks it was created with` };
+      : { skip: `connected to ${[...p.networks].join(', ')} so far, not all of ${template.networks.map((n) => n.networkName).join(', ')}` };
     if ('wait' in r) return;
     this.cancel(p.id);
     if ('skip' in r) {

@@ -56,6 +56,8 @@ export class StartPaths {
         return attrs && createdInfo(id, attrs, [...networks].map((name) => ({ name, id: d.networks.get(name)?.id ?? '' })));
       },
       wanted: (c) => hasTwineLabels(c.labels) || d.graph.dependentsOf({ id: c.id, names: namesOf(c) }).size > 0,
+      inspected: (id) => d.store.get(id) !== undefined,
+      listedNetworks: async (id) => (await listedContainer(d.deps.docker, id))?.networks.map((n) => n.networkName),
       network: (n) => d.networks.get(n),
       replacesDefault: (c) => replacesDefault(c, d.store.specs),
       onReady: d.onReady,

@@ -59,6 +59,8 @@ export class FakeDocker implements DockerClient {
   readonly views = new Map<string, VerboseNetwork>();
   /** While set, listContainers waits for it (after taking its snapshot of the running containers). */
   holdList: Promise<void> | undefined;
+  /** While set, inspects wait for it (Docker answers an inspect of a container it is starting only after the start). */
+  holdInspect: Promise<void> | undefined;
 
   addNetwork(n: FakeNetworkSpec): void {
     this.networks.set(n.name, n);
@@ -94,6 +96,7 @@ export class FakeDocker implements DockerClient {
 
   async inspectContainer(idOrName: string): Promise<unknown> {
     this.requests.push(`inspect ${idOrName}`);
+    if (this.holdInspect) await this.holdInspect;
     const c = this.containers.get(idOrName) ?? [...this.containers.values()].find((x) => x.name === idOrName);
     if (!c) throw new NotFound(`No such container: ${idOrName}`);
     return this.inspectOf(c);

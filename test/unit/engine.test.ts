@@ -501,6 +501,40 @@ test('a network connect while the early path applies queues no inspect: Docker w
   assert.deepEqual(early.txsOf('app').map((t) => t.result), ['applied', 'noop']);
 });
 
+test('early path, not inspected yet (docker run on Docker 28, networks connected one by one): its networks come from the list, the first one alone is not taken as ready', async () => {
+  const early = new FakeBed({ applyBeforeStart: true });
+  early.network('lan', LAN);
+  early.network('wan', '172.30.2.0/24');
+  early.create({ id: GW, name: 'gw', labels: { 'twine.nat.interfaces': 'eth1' }, networks: [{ network: 'wan', ip: '172.30.2.2' }] });
+  early.create({ id: APP, name: 'app', labels: { 'twine.route.10.50.0.0/16': 'gw' }, networks: [{ network: 'lan', ip: '172.30.1.3' }, { network: 'wan', ip: '172.30.2.3' }] });
+  await started(early, GW);
+  let release = (): void => undefined;
+  early.docker.holdInspect = new Promise<void>((r) => (release = r));
+  early.event('create', APP);
+  const p = early.run(APP);
+  // Only the first network is wired yet.
+  const all = p.addrs!;
+  p.addrs = all.filter((x) => x.ifname !== 'eth1');
+  const watching = early.host.subscribedTo(p.pid);
+  const alive = setInterval(() => undefined, 1000);
+  early.engine.onEvent(dockerEvent('network', 'connect', 'net-lan', { container: APP, name: 'lan' }));
+  await watching;
+  early.host.notifyChange(p.pid);
+  await early.settle();
+  clearInterval(alive);
+  // The list said two networks: the watch ended without a transaction.
+  assert.deepEqual(early.txsOf('app'), [], 'no transaction with the first network alone');
+  assert.ok(early.docker.count('get /containers/json?all=1') >= 1, 'its networks asked of the list');
+  assert.equal(early.engine.busy, 1, 'only the held inspect is under way');
+  p.addrs = all;
+  early.docker.holdInspect = undefined;
+  release();
+  early.event('start', APP);
+  await early.settle();
+  assert.deepEqual(early.txsOf('app').map((t) => [t.result, t.reasons.join(',')]).at(-1), ['applied', 'start']);
+  assert.equal(twineRoute(early, APP, '10.50.0.0/16')?.gateway, '172.30.2.2');
+});
+
 test('early path fallback: the start event comes before the namespace is ready, the start applies', async () => {
   const early = gatewayAndApp({ engine: { applyBeforeStart: true } });
   await started(early, GW);
