@@ -28,7 +28,7 @@ import { CounterReads } from './counters.js';
 import { PlanMemo } from './plan-memo.js';
 import { PortFiles } from './port-files.js';
 import { KeyedQueue } from './queue.js';
-import { frontStages, minEventMs, minReceived, newestRead, onlyConfirms, sortReasons, wantsInspect, type HookOutcome, type Reason, type ReasonOf } from './reason.js';
+import { frontStages, minEventMs, minReceived, newestRead, onlyConfirms, sortReasons, wantsInspect, type HookOutcome, type JobReasons, type Reason, type ReasonOf } from './reason.js';
 import { RetrySchedule } from './retry.js';
 import { StartPaths } from './start-paths.js';
 import { Statuses } from './statuses.js';
@@ -349,7 +349,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     else if (job.prestart && (await this.earlyStart(id, job.prestart, reasons, jobStart))) return;
     if (job.rest.length === 0) return;
     if (job.started && (await this.startWithoutInspect(id, job.rest, jobStart))) return;
-    await this.readAndTransact(id, job.rest, job.txReasons, jobStart, release);
+    await this.readAndTransact(id, job, jobStart, release);
   }
 
   /** The runtime's request: the last hook's reading applied; every hook gets the outcome. */
@@ -400,7 +400,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** The ordinary job: the container as Docker says (inspected now, or read before the job), then its transaction. */
-  private async readAndTransact(id: string, reasons: Reason[], txReasons: Reason[], jobStart: number, release: () => void): Promise<void> {
+  private async readAndTransact(id: string, job: JobReasons, jobStart: number, release: () => void): Promise<void> {
+    const { rest: reasons, txReasons } = job;
     let info = this.store.get(id);
     let inspectMs = 0;
     const read = newestRead(reasons);
@@ -416,8 +417,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     if (!info || !info.running) return this.runner.notRunning(id, info);
     if (!hasTwineLabels(info.labels)) return this.runner.unlabelled(id);
-    const started = txReasons.some((r) => r.kind === 'start');
-    await this.transact({ info, reasons: txReasons, start: started ? 'event' : undefined, front: frontStages(txReasons, jobStart, { inspectMs }), release });
+    await this.transact({ info, reasons: txReasons, start: job.started ? 'event' : undefined, front: frontStages(txReasons, jobStart, { inspectMs }), release });
   }
 
   /** The one place a container's transaction starts. Returns when it committed (undefined: nothing committed). */

@@ -51,9 +51,8 @@ interface Pending {
   subscribing?: boolean;
   /** Pids that were gone before their namespace could be subscribed to. */
   gone: Set<number>;
-  /** Not inspected: its networks as Docker lists them; undefined while the list is asked, null when it did not say. */
-  listed?: string[] | null;
-  listing?: boolean;
+  /** Not inspected: its networks as Docker lists them, `asking` until the list answers, null when it did not say. */
+  listed?: string[] | null | 'asking';
 }
 
 const POLL_MS = 1;
@@ -93,10 +92,9 @@ export class PrestartWatch {
   }
 
   private list(p: Pending, listedNetworks: (id: string) => Promise<string[] | undefined>): void {
-    p.listing = true;
+    p.listed = 'asking';
     const done = (networks: string[] | null): void => {
       p.listed = networks;
-      p.listing = false;
       this.check(p);
     };
     listedNetworks(p.id).then(
@@ -170,7 +168,7 @@ export class PrestartWatch {
 
   /** Reads the namespace (through any of the container's processes in it) and applies once it is ready. */
   private check(p: Pending): void {
-    if (this.pending.get(p.id) !== p || p.ino === undefined || p.listing) return;
+    if (this.pending.get(p.id) !== p || p.ino === undefined || p.listed === 'asking') return;
     const template = this.deps.template(p.id, p.listed ? new Set(p.listed) : p.networks);
     if (!template) return;
     if (!this.deps.wanted(template)) return this.cancel(p.id);
