@@ -4,13 +4,13 @@
 // batch, so the diff deletes only rules that changed and a transaction with no
 // change produces an empty batch, which callers must not send.
 
-import { TABLE_FAMILY, TABLE_NAME, ruleIdentity, type ChainDef, type NftBatch, type NftCommand, type NftExpr, type RuleDef, type TableDef } from './nft.js';
+import { BASE_CHAIN_POLICY, TABLE_FAMILY, TABLE_NAME, ruleIdentity, type ChainDef, type NftBatch, type NftCommand, type NftExpr, type RuleDef, type TableDef } from './nft.js';
 
 const TABLE = { family: TABLE_FAMILY, name: TABLE_NAME };
 
 function chainObj(c: ChainDef): Record<string, unknown> {
   const o: Record<string, unknown> = { family: TABLE_FAMILY, table: TABLE_NAME, name: c.name };
-  if (c.base) Object.assign(o, { type: c.base.type, hook: c.base.hook, prio: c.base.prio, policy: 'accept' });
+  if (c.base) Object.assign(o, { type: c.base.type, hook: c.base.hook, prio: c.base.prio, policy: BASE_CHAIN_POLICY });
   return o;
 }
 
@@ -92,8 +92,7 @@ function readLive(live: NftBatch): Map<string, LiveChain> {
 
 function sameBase(a: ChainDef['base'], b: LiveChain['base']): boolean {
   if (!a || !b) return !a && !b;
-  // Twine's base chains accept what no rule drops (chainObj).
-  return a.type === b.type && a.hook === b.hook && a.prio === b.prio && (b.policy ?? 'accept') === 'accept';
+  return a.type === b.type && a.hook === b.hook && a.prio === b.prio && (b.policy ?? BASE_CHAIN_POLICY) === BASE_CHAIN_POLICY;
 }
 
 /**

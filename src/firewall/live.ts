@@ -9,7 +9,7 @@
 // after a change reads is the statements of the rules that went).
 
 import type { NftTableState } from '../netns/types.js';
-import { TABLE_FAMILY, TABLE_NAME, type NftBatch, type NftCommand, type NftExpr, type TableDef } from './nft.js';
+import { BASE_CHAIN_POLICY, TABLE_FAMILY, TABLE_NAME, type NftBatch, type NftCommand, type NftExpr, type TableDef } from './nft.js';
 
 export interface LiveTable {
   /** null: no table. */
@@ -63,9 +63,6 @@ export function liveTable(state: NftTableState | null, known: readonly (TableDef
  */
 export type RuleHashes = ReadonlyMap<string, string>;
 
-/** The policy of every base chain Twine creates (./batch.ts). */
-const BASE_POLICY = 'accept';
-
 /** The rule carries a comment whose committed statements hash otherwise. */
 function replaced(r: { comment?: string; hash?: string }, hashes: RuleHashes | undefined): boolean {
   if (!hashes || r.comment === undefined) return false;
@@ -88,7 +85,7 @@ export function tableInSync(desired: TableDef, state: NftTableState | null, hash
     const d = want.get(c.name);
     if (!d) return false;
     const b = d.base;
-    if (b ? c.hook === undefined || b.hook !== c.hook || b.type !== c.type || b.prio !== c.prio || (c.policy ?? BASE_POLICY) !== BASE_POLICY : c.hook !== undefined) return false;
+    if (b ? c.hook === undefined || b.hook !== c.hook || b.type !== c.type || b.prio !== c.prio || (c.policy ?? BASE_CHAIN_POLICY) !== BASE_CHAIN_POLICY : c.hook !== undefined) return false;
   }
   if (hashes && state.rules.some((r) => replaced(r, hashes))) return false;
   // The kernel dumps rules chain by chain, each in its order.
@@ -133,7 +130,7 @@ function desiredSignature(d: TableDef): string | null {
   let out = '';
   for (const c of [...d.chains].sort(byName)) {
     if (!/^[\x21-\x7e]+$/.test(c.name) || (c.base && !Number.isInteger(c.base.prio))) return null;
-    out += chainPart(c.name, c.base ? { ...c.base, policy: BASE_POLICY } : undefined);
+    out += chainPart(c.name, c.base ? { ...c.base, policy: BASE_CHAIN_POLICY } : undefined);
     for (const r of c.rules) {
       if (typeof r.comment !== 'string') return null;
       out += part('R', r.comment);

@@ -30,6 +30,9 @@ export const BASE_CHAINS: readonly BaseChainDef[] = [
   { name: 'POSTROUTING', type: 'nat', hook: 'postrouting', prio: 99, jumpTo: 'TWINE_NAT_POSTROUTING' },
 ];
 
+/** The policy of every base chain Twine creates: what no rule drops is accepted. */
+export const BASE_CHAIN_POLICY = 'accept';
+
 /**
  * Chains of Twine's own that only some containers need, added next to the base
  * chains above (they jump to no TWINE_* chain: users' rules cannot bypass them).

@@ -89,18 +89,7 @@ export const MAX_LOG_PREFIX = 29;
 export const MAX_USER_COMMENT = 100;
 const MAX_MULTIPORT = 15;
 
-// Options that take a value, and the module (-m) each needs.
-const MATCH_OPTS: Record<string, string> = {
-  '--sport': 'tcp/udp',
-  '--dport': 'tcp/udp',
-  '--sports': 'multiport',
-  '--dports': 'multiport',
-  '--ports': 'multiport',
-  '--ctstate': 'conntrack',
-  '--state': 'state',
-  '--mark': 'mark',
-  '--comment': 'comment',
-};
+// The options of a target, each after a -j of one of these targets (every other option is in OPTION_PARSERS).
 const TARGET_OPTS: Record<string, readonly Target['kind'][]> = {
   '--reject-with': ['REJECT'],
   '--log-prefix': ['LOG'],
@@ -187,7 +176,6 @@ interface Opt {
   neg: boolean;
 }
 
-const VALUE_OPTS = ['-s', '-d', '-i', '-o', '-p', '-j', '-m'];
 const NEGATABLE = ['-s', '-d', '-i', '-o', '-p', '--sport', '--dport', '--sports', '--dports', '--ports', '--ctstate', '--state', '--mark'];
 
 /**
@@ -209,7 +197,7 @@ function* readOptions(args: string[], errors: string[]): Generator<Opt> {
       }
     }
     const opt = OPT_ALIASES[word] ?? word;
-    if (!(VALUE_OPTS.includes(opt) || opt in MATCH_OPTS || opt in TARGET_OPTS)) {
+    if (!(opt in OPTION_PARSERS || opt in TARGET_OPTS)) {
       errors.push(opt.startsWith('-') ? `${word}: unsupported option` : `${word}: unexpected word (options start with -)`);
       continue;
     }
@@ -521,6 +509,7 @@ function targetOption(p: RuleParse, o: Opt): void {
   }
 }
 
+/** Every option but the target's: each takes a value (as do the target's). */
 const OPTION_PARSERS: Record<string, (p: RuleParse, o: Opt) => void> = {
   '-s': address,
   '-d': address,

@@ -17,8 +17,8 @@
 // An allow list (--host-routes-allow) narrows that further: each prefix must
 // then lie inside one of its CIDRs.
 
-import { cidrContains, cidrsOverlap, cidrText, type Cidr } from '../net/cidr.js';
-import type { Family } from '../net/ip.js';
+import { cidrContains, cidrsOverlap, cidrText, outermostCidrs, type Cidr } from '../net/cidr.js';
+import { BITS, type Family } from '../net/ip.js';
 
 /** The label that asks for host routes. */
 export const HOST_ROUTES_LABEL = 'twine.host.routes';
@@ -44,13 +44,9 @@ export const MIN_HOST_PREFIX: Readonly<Record<Family, number>> = { 4: 8, 6: 32 }
 /** How much address space one container's host routes may cover together, per family (as a prefix length). */
 export const HOST_ROUTE_BUDGET: Readonly<Record<Family, number>> = { 4: 8, 6: 32 };
 
-const bits = (f: Family): number => (f === 4 ? 32 : 128);
-
 /** Addresses the union of `cidrs` (one family) covers. */
 export function addressSpace(cidrs: readonly Cidr[]): bigint {
-  // Two prefixes are nested or disjoint: the union is the sum over those inside no other.
-  const outer = cidrs.filter((c, i) => !cidrs.some((o, j) => j !== i && cidrContains(o, c) && (o.prefixLen < c.prefixLen || j < i)));
-  return outer.reduce((n, c) => n + (1n << BigInt(bits(c.family) - c.prefixLen)), 0n);
+  return outermostCidrs(cidrs).reduce((n, c) => n + (1n << BigInt(BITS[c.family] - c.prefixLen)), 0n);
 }
 
 /** Why the prefixes together are too much for one container, per family (empty when they are not). */
@@ -59,7 +55,7 @@ export function hostRouteBudgetProblems(cidrs: readonly Cidr[]): string[] {
   for (const f of [4, 6] as const) {
     const mine = cidrs.filter((c) => c.family === f);
     const have = addressSpace(mine);
-    const max = 1n << BigInt(bits(f) - HOST_ROUTE_BUDGET[f]);
+    const max = 1n << BigInt(BITS[f] - HOST_ROUTE_BUDGET[f]);
     if (have > max) {
       out.push(`the IPv${f} prefixes (${mine.map(cidrText).join(', ')}) cover ${have} addresses together, more than one container may route on the host: ${max} (a /${HOST_ROUTE_BUDGET[f]})`);
     }

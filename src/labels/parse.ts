@@ -400,11 +400,14 @@ function hostRoutesLabel(a: Acc, key: string, value: string): void {
   }
 }
 
+/** A path's components, without the empty ones and '.'. */
+const pathParts = (value: string): string[] => value.split('/').filter((p) => p !== '' && p !== '.');
+
 /** An absolute path inside the container, normalised; what is wrong as a string. */
 export function containerPathProblem(value: string): string | undefined {
   if (value === '') return 'missing path (an absolute path inside the container, e.g. /tmp/gluetun/forwarded_port)';
   if (!value.startsWith('/')) return `"${value}" is not an absolute path inside the container`;
-  const parts = value.split('/').filter((p) => p !== '' && p !== '.');
+  const parts = pathParts(value);
   if (parts.includes('..')) return `"${value}" has a ".." component: the path may lead outside the container`;
   if (parts.length === 0 || value.endsWith('/')) return `"${value}" names a directory, not a file`;
   return undefined;
@@ -413,7 +416,7 @@ export function containerPathProblem(value: string): string | undefined {
 function portFileLabel(a: Acc, key: string, value: string): void {
   const problem = containerPathProblem(value);
   if (problem) a.c.add(key, value, problem);
-  else a.portFile = `/${value.split('/').filter((p) => p !== '' && p !== '.').join('/')}`;
+  else a.portFile = `/${pathParts(value).join('/')}`;
 }
 
 function forwardLabel(a: Acc, key: string, value: string, rest: string): void {

@@ -72,3 +72,12 @@ export function cidrContains(outer: Cidr, inner: Cidr): boolean {
   const [ilo, ihi] = range(inner);
   return olo <= ilo && ihi <= ohi;
 }
+
+/**
+ * The CIDRs inside no other one of the list (of equal ones, the first): two
+ * prefixes are nested or disjoint, so these cover the same addresses as the
+ * whole list, without overlaps.
+ */
+export function outermostCidrs(cidrs: readonly Cidr[]): Cidr[] {
+  return cidrs.filter((c, i) => !cidrs.some((o, j) => j !== i && cidrContains(o, c) && (o.prefixLen < c.prefixLen || j < i)));
+}

@@ -42,7 +42,7 @@
 import { LabelError } from '../errors.js';
 import { translateRule } from '../firewall/iptables/translate.js';
 import { bigToIp, coversAll, ipFamily, ipInNet, ipToBig, maskOf, type Family } from '../net/ip.js';
-import { cidrContains, cidrText, parseCidr, type Cidr } from '../net/cidr.js';
+import { cidrText, outermostCidrs, parseCidr, type Cidr } from '../net/cidr.js';
 import type { Dest, ForwardSpec, RouteSpec, RuleSpec, Spec, WhitelistSide } from '../labels/spec.js';
 import { SpecCache } from '../labels/spec-cache.js';
 import type {
@@ -421,8 +421,7 @@ function resolveRule(x: Ctx, rule: RuleSpec): DesiredRule {
 
 /** Networks of one family with those inside another dropped (an nft interval set takes no overlaps). */
 function outermost(cidrs: Cidr[]): string[] {
-  const keep = cidrs.filter((c, i) => !cidrs.some((o, j) => j !== i && cidrContains(o, c) && (!cidrContains(c, o) || j < i)));
-  return keep.map(cidrText).sort();
+  return outermostCidrs(cidrs).map(cidrText).sort();
 }
 
 function resolveWhitelistSide(x: Ctx, side: WhitelistSide): DesiredWhitelistSide {

@@ -8,6 +8,7 @@ import type { ContainerState, TxEvent, TxResultKind } from '../engine/state.js';
 import type { DesiredState } from '../resolve/desired.js';
 import type { DaemonView } from './view.js';
 import { hasError } from './api.js';
+import { leaksOf } from './table.js';
 
 /** 1 ms .. 10 s: the targets are p50 ≤ 3–10 ms and p99 ≤ 40 ms; a slow engine shows in the upper buckets. */
 export const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -165,7 +166,7 @@ function leakWarningsGauge(registry: Registry, view: () => DaemonView | undefine
       const n: Record<string, number> = { 'dns-leak': 0, 'ipv6-bypass': 0 };
       for (const c of view()?.containers() ?? []) {
         if (!c.running) continue;
-        for (const kind of new Set(c.warnings.flatMap((w) => (w.leak ? [w.leak] : [])))) n[kind] = (n[kind] ?? 0) + 1;
+        for (const kind of new Set(leaksOf(c))) n[kind] = (n[kind] ?? 0) + 1;
       }
       for (const [kind, v] of Object.entries(n)) this.set({ kind }, v);
     },

@@ -9,7 +9,7 @@ import { conflictReason, HostClaims } from '../../src/engine/host-claims.js';
 import { hostRoutePolicy } from '../../src/engine/host-subnets.js';
 import { hostRoutesAllowFrom, limitsFrom } from '../../src/cli/engine-options.js';
 import { addressSpace, hostRouteBudgetProblems, hostRouteProblem, type HostRoutePolicy } from '../../src/labels/host-routes.js';
-import { cidrContains, cidrsOverlap, parseCidr, type Cidr } from '../../src/net/cidr.js';
+import { cidrContains, cidrsOverlap, cidrText, outermostCidrs, parseCidr, type Cidr } from '../../src/net/cidr.js';
 import type { ContainerInfo } from '../../src/docker/container.js';
 
 const cidr = (s: string): Cidr => {
@@ -162,6 +162,15 @@ test('the host\'s own routes: a prefix equal to, inside or around a static/VPN/B
   assert.equal(hostRouteProblem(cidr('10.77.0.0/16'), p), undefined, "Twine's own routes are the claims' business");
   assert.equal(hostRouteProblem(cidr('10.241.0.0/16'), p), undefined, 'the default route does not count');
   assert.equal(hostRouteProblem(cidr('2001:db8:6::/48'), p), undefined);
+});
+
+test('outermostCidrs: the prefixes inside no other, the first of equal ones, in the list\'s order', () => {
+  const cs = (list: string): Cidr[] => list.split(',').map(cidr);
+  assert.deepEqual(outermostCidrs(cs('10.77.9.0/24,10.77.0.0/16,192.168.0.0/24,10.77.0.0/16,10.77.0.1/32')).map(cidrText), ['10.77.0.0/16', '192.168.0.0/24']);
+  const twins = cs('fd00::/64,fd00::/64');
+  assert.equal(outermostCidrs(twins).length, 1);
+  assert.equal(outermostCidrs(twins)[0], twins[0]);
+  assert.deepEqual(outermostCidrs([]), []);
 });
 
 test('budget: one container\'s prefixes together cover at most a /8 of IPv4 and a /32 of IPv6; nested prefixes count once', () => {
