@@ -789,6 +789,18 @@ test('refused: a namespace holding more than one read may take is refused (overs
   assert.equal(twineRoute(bed, APP, '10.50.0.0/16')?.gateway, '172.30.1.2');
 });
 
+test('a gateway with a kill switch and a whitelist: one read of its table gives both counters', async () => {
+  const bed = gatewayAndApp();
+  bed.docker.containers.get(GW)!.labels = { 'twine.nat.interfaces': 'eth0', 'twine.nat.whitelist.to': '10.0.0.0/8' };
+  await started(bed, GW, APP);
+  const gw = bed.engine.container('gw')!;
+  assert.deepEqual(gw.applied?.table.counters?.slice().sort(), ['killswitch', 'whitelist']);
+  const lists = (): number => bed.spaces.calls.filter((c) => c.op === 'batch' && c.ns === bed.nsOf(GW) && (c.arg as { op: string }[]).some((s) => s.op === 'nftTableRead')).length;
+  const before = lists();
+  assert.deepEqual(await Promise.all([bed.engine.killSwitchDrops(gw), bed.engine.whitelistDrops(gw)]), [0, 0]);
+  assert.equal(lists() - before, 1, 'one read for both counters');
+});
+
 test('kill switch counter: API reads in a burst list the gateway\'s table once per COUNTER_READ_MS, not once per GET', async () => {
   const bed = gatewayAndApp();
   await started(bed, GW, APP);
