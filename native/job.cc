@@ -29,8 +29,7 @@ namespace {
 
 std::string MessageOf(const std::string& op, const std::string& ns, const Failure& f) {
   std::string text = op + " in " + ns + ": ";
-  if (f.err == Failure::kErrNft) return text + f.message;
-  if (f.err == Failure::kErrLimit) return text + f.message;
+  if (f.err == Failure::kErrNft || f.err == Failure::kErrLimit) return text + f.message;
   if (!f.message.empty()) text += f.message + ": ";
   text += strerror(f.err);
   if (!f.kernelMessage.empty()) text += " (" + f.kernelMessage + ")";
