@@ -12,6 +12,12 @@ std::string Target::File() const {
   return byPid ? "/proc/" + std::to_string(pid) + "/ns/net" : path;
 }
 
+Target Target::Home() {
+  Target t;
+  t.home = true;
+  return t;
+}
+
 std::string Target::Describe() const {
   if (home) return "the daemon's namespace";
   if (fd >= 0) return name.empty() ? "fd " + std::to_string(fd) : name;

@@ -38,12 +38,6 @@ constexpr size_t kMaxCgroupBytes = 64 * 1024;
 constexpr double kNotIts = 0;  // the cgroup does not name the id, or the id is not an id
 constexpr double kGone = -1;   // no such process (its /proc files cannot be read)
 
-Target Home() {
-  Target t;
-  t.home = true;
-  return t;
-}
-
 struct Pair {
   int pid = 0;          // 0: not a possible pid
   size_t idLen = 0;     // 0: not an id
@@ -79,7 +73,7 @@ ssize_t ReadBounded(const char* path, std::vector<char>& buf) {
 
 class PidCheckJob : public Job {
  public:
-  PidCheckJob(Napi::Env env, std::vector<Pair> pairs) : Job(env, kOp, Home()), pairs_(std::move(pairs)) {}
+  PidCheckJob(Napi::Env env, std::vector<Pair> pairs) : Job(env, kOp, Target::Home()), pairs_(std::move(pairs)) {}
 
   void Execute() override {
     std::vector<char> buf(kMaxCgroupBytes);

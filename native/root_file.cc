@@ -30,12 +30,6 @@ constexpr double kMaxPid = 4194304;
 constexpr uint32_t kMaxPathBytes = 4096;
 constexpr uint32_t kMaxReadBytes = 1 << 20;
 
-Target Home() {
-  Target t;
-  t.home = true;
-  return t;
-}
-
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
@@ -53,7 +47,7 @@ class Fd {
 class RootFileJob : public Job {
  public:
   RootFileJob(Napi::Env env, int pid, std::string path, uint32_t max)
-      : Job(env, kOp, Home()), pid_(pid), path_(std::move(path)), max_(max) {}
+      : Job(env, kOp, Target::Home()), pid_(pid), path_(std::move(path)), max_(max) {}
 
   void Execute() override {
     char root[48];
