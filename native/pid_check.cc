@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "exports.h"
+#include "fd_read.h"
 
 namespace twine {
 
@@ -56,19 +57,9 @@ bool IsHex(const char* s, size_t n) {
 ssize_t ReadBounded(const char* path, std::vector<char>& buf) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return -1;
-  size_t total = 0;
-  while (total < buf.size()) {
-    ssize_t r = read(fd, buf.data() + total, buf.size() - total);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      close(fd);
-      return -1;
-    }
-    if (r == 0) break;
-    total += static_cast<size_t>(r);
-  }
+  ssize_t n = ReadUpTo(fd, buf.data(), buf.size());
   close(fd);
-  return static_cast<ssize_t>(total);
+  return n;
 }
 
 class PidCheckJob : public Job {
