@@ -12,6 +12,12 @@ std::string Target::File() const {
   return byPid ? "/proc/" + std::to_string(pid) + "/ns/net" : path;
 }
 
+Target Target::Home() {
+  Target t;
+  t.home = true;
+  return t;
+}
+
 std::string Target::Describe() const {
   if (home) return "the daemon's namespace";
   if (fd >= 0) return name.empty() ? "fd " + std::to_string(fd) : name;
@@ -29,8 +35,7 @@ namespace {
 
 std::string MessageOf(const std::string& op, const std::string& ns, const Failure& f) {
   std::string text = op + " in " + ns + ": ";
-  if (f.err == Failure::kErrNft) return text + f.message;
-  if (f.err == Failure::kErrLimit) return text + f.message;
+  if (f.err == Failure::kErrNft || f.err == Failure::kErrLimit) return text + f.message;
   if (!f.message.empty()) text += f.message + ": ";
   text += strerror(f.err);
   if (!f.kernelMessage.empty()) text += " (" + f.kernelMessage + ")";

@@ -30,6 +30,8 @@ struct Target {
   std::string File() const;
   // How errors name it: "pid 42", "/var/run/netns/x" or "the daemon's namespace".
   std::string Describe() const;
+  // The daemon's own namespace: a job that enters none.
+  static Target Home();
 };
 
 // Why an operation failed. err is an errno value, or kErrNft for an nft

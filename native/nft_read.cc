@@ -363,36 +363,51 @@ void Part(std::string& out, char tag, const std::string& s) {
   out += s;
 }
 
-}  // namespace
-
-std::string NftTableSignature(const NftTableState& t) {
+// The order the signature and the hashes share: visit(chain, rules) for each
+// chain by name, with its rules in the kernel's order (only the first chain of
+// a name gets them). False when some rule's chain is not listed.
+template <typename Visit>
+bool ForEachChainByName(const NftTableState& t, Visit visit) {
   std::vector<const NftChainInfo*> chains;
   chains.reserve(t.chains.size());
   for (const auto& c : t.chains) chains.push_back(&c);
   std::sort(chains.begin(), chains.end(), [](const NftChainInfo* a, const NftChainInfo* b) { return a->name < b->name; });
   std::map<std::string, std::vector<const NftRuleInfo*>> rules;
   for (const auto& r : t.rules) rules[r.chain].push_back(&r);
-  std::string out;
+  const std::vector<const NftRuleInfo*> none;
   for (const NftChainInfo* c : chains) {
-    Part(out, 'C', c->name);
-    if (c->base) {
+    auto it = rules.find(c->name);
+    if (it == rules.end()) {
+      visit(*c, none);
+      continue;
+    }
+    visit(*c, it->second);
+    rules.erase(it);
+  }
+  return rules.empty();
+}
+
+}  // namespace
+
+std::string NftTableSignature(const NftTableState& t) {
+  std::string out;
+  bool allListed = ForEachChainByName(t, [&](const NftChainInfo& c, const std::vector<const NftRuleInfo*>& rules) {
+    Part(out, 'C', c.name);
+    if (c.base) {
       out += 'B';
-      Part(out, 'T', c->type);
-      Part(out, 'H', InetHookName(c->hook));
-      out += 'P' + std::to_string(c->prio) + ';';
-      out += c->hasPolicy ? 'V' + std::to_string(c->policy) + ';' : std::string("V;");
+      Part(out, 'T', c.type);
+      Part(out, 'H', InetHookName(c.hook));
+      out += 'P' + std::to_string(c.prio) + ';';
+      out += c.hasPolicy ? 'V' + std::to_string(c.policy) + ';' : std::string("V;");
     } else {
       out += '-';
     }
-    auto it = rules.find(c->name);
-    if (it == rules.end()) continue;
-    for (const NftRuleInfo* r : it->second) {
+    for (const NftRuleInfo* r : rules) {
       if (r->hasComment) Part(out, 'R', r->comment);
       else out += 'N';
     }
-    rules.erase(it);
-  }
-  if (!rules.empty()) out += 'X';
+  });
+  if (!allListed) out += 'X';
   std::vector<const std::string*> counters;
   counters.reserve(t.counters.size());
   for (const auto& k : t.counters) counters.push_back(&k.name);
@@ -402,20 +417,11 @@ std::string NftTableSignature(const NftTableState& t) {
 }
 
 std::string NftTableHashes(const NftTableState& t) {
-  std::vector<const NftChainInfo*> chains;
-  chains.reserve(t.chains.size());
-  for (const auto& c : t.chains) chains.push_back(&c);
-  std::sort(chains.begin(), chains.end(), [](const NftChainInfo* a, const NftChainInfo* b) { return a->name < b->name; });
-  std::map<std::string, std::vector<const NftRuleInfo*>> rules;
-  for (const auto& r : t.rules) rules[r.chain].push_back(&r);
   std::string out;
   out.reserve(16 * t.rules.size());
-  for (const NftChainInfo* c : chains) {
-    auto it = rules.find(c->name);
-    if (it == rules.end()) continue;
-    for (const NftRuleInfo* r : it->second) out += HashHex(r->exprHash);
-    rules.erase(it);
-  }
+  ForEachChainByName(t, [&](const NftChainInfo&, const std::vector<const NftRuleInfo*>& rules) {
+    for (const NftRuleInfo* r : rules) out += HashHex(r->exprHash);
+  });
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "exports.h"
+#include "fd_read.h"
 
 namespace twine {
 
@@ -38,12 +39,6 @@ constexpr size_t kMaxCgroupBytes = 64 * 1024;
 constexpr double kNotIts = 0;  // the cgroup does not name the id, or the id is not an id
 constexpr double kGone = -1;   // no such process (its /proc files cannot be read)
 
-Target Home() {
-  Target t;
-  t.home = true;
-  return t;
-}
-
 struct Pair {
   int pid = 0;          // 0: not a possible pid
   size_t idLen = 0;     // 0: not an id
@@ -62,24 +57,14 @@ bool IsHex(const char* s, size_t n) {
 ssize_t ReadBounded(const char* path, std::vector<char>& buf) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return -1;
-  size_t total = 0;
-  while (total < buf.size()) {
-    ssize_t r = read(fd, buf.data() + total, buf.size() - total);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      close(fd);
-      return -1;
-    }
-    if (r == 0) break;
-    total += static_cast<size_t>(r);
-  }
+  ssize_t n = ReadUpTo(fd, buf.data(), buf.size());
   close(fd);
-  return static_cast<ssize_t>(total);
+  return n;
 }
 
 class PidCheckJob : public Job {
  public:
-  PidCheckJob(Napi::Env env, std::vector<Pair> pairs) : Job(env, kOp, Home()), pairs_(std::move(pairs)) {}
+  PidCheckJob(Napi::Env env, std::vector<Pair> pairs) : Job(env, kOp, Target::Home()), pairs_(std::move(pairs)) {}
 
   void Execute() override {
     std::vector<char> buf(kMaxCgroupBytes);

@@ -34,6 +34,10 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 // libnftables contexts and netlink buffers are allocated and freed on the worker
 // threads; glibc keeps what they freed in per-thread arenas until told otherwise,
 // which after a few thousand transactions is tens of MB of resident memory.
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+}
+
 Napi::Value SetReadLimitsFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t messages = ParseU32(env, "setReadLimits", "messages", info[0], 1u << 22);
@@ -43,10 +47,6 @@ Napi::Value SetReadLimitsFn(const Napi::CallbackInfo& info) {
   o.Set("messages", Napi::Number::New(env, static_cast<double>(ReadLimits::Messages())));
   o.Set("tableMessages", Napi::Number::New(env, static_cast<double>(ReadLimits::TableMessages())));
   return o;
-}
-
-Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
 }
 
 // Main thread only: a full garbage collection that compacts the heap and gives

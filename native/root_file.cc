@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "exports.h"
+#include "fd_read.h"
 
 namespace twine {
 
@@ -29,12 +30,6 @@ constexpr const char* kOp = "rootFileRead";
 constexpr double kMaxPid = 4194304;
 constexpr uint32_t kMaxPathBytes = 4096;
 constexpr uint32_t kMaxReadBytes = 1 << 20;
-
-Target Home() {
-  Target t;
-  t.home = true;
-  return t;
-}
 
 class Fd {
  public:
@@ -53,7 +48,7 @@ class Fd {
 class RootFileJob : public Job {
  public:
   RootFileJob(Napi::Env env, int pid, std::string path, uint32_t max)
-      : Job(env, kOp, Home()), pid_(pid), path_(std::move(path)), max_(max) {}
+      : Job(env, kOp, Target::Home()), pid_(pid), path_(std::move(path)), max_(max) {}
 
   void Execute() override {
     char root[48];
@@ -81,16 +76,9 @@ class RootFileJob : public Job {
     if (st.st_size > static_cast<off_t>(max_)) return Answer("tooBig", 0, static_cast<double>(st.st_size));
     // One byte more than allowed tells a file that grew since fstat.
     std::vector<char> buf(static_cast<size_t>(max_) + 1);
-    size_t total = 0;
-    while (total < buf.size()) {
-      ssize_t r = read(file.get(), buf.data() + total, buf.size() - total);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return Answer("error", errno);
-      }
-      if (r == 0) break;
-      total += static_cast<size_t>(r);
-    }
+    ssize_t got = ReadUpTo(file.get(), buf.data(), buf.size());
+    if (got < 0) return Answer("error", errno);
+    size_t total = static_cast<size_t>(got);
     if (total > max_) return Answer("tooBig", 0, static_cast<double>(total));
     data_.assign(buf.data(), total);
     Answer("ok", 0, static_cast<double>(total));

@@ -381,12 +381,12 @@ bool Rtnl::RouteDump(const RouteFilterSpec& filter, std::vector<RouteEntry>* out
         e.table = raw.table;
         e.protocol = raw.protocol;
         e.scope = raw.scope;
+        if (filter.table && e.table != filter.table) return;
+        if (filter.protocol >= 0 && e.protocol != filter.protocol) return;
         if (raw.hasGateway) e.gateway = AddrToString(raw.family, raw.gateway);
         if (raw.oif) e.dev = LinkName(raw.oif, names);
         e.hasMetric = raw.hasMetric;
         e.metric = raw.metric;
-        if (filter.table && e.table != filter.table) return;
-        if (filter.protocol >= 0 && e.protocol != filter.protocol) return;
         e.dst = AddrToString(raw.family, raw.dst) + "/" + std::to_string(raw.dstLen);
         out->push_back(std::move(e));
       },

@@ -7,6 +7,8 @@
 
 #include <atomic>
 
+#include "fd_read.h"
+
 namespace twine {
 
 namespace {
@@ -59,18 +61,14 @@ bool SysctlGet(const std::string& key, std::string* value, Failure& f) {
     return false;
   }
   char buf[kMaxValue];
-  size_t have = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf + have, sizeof buf - have);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      f.Set(errno, "sysctl", key);
-      close(fd);
-      return false;
-    }
-    if (n == 0 || (have += static_cast<size_t>(n)) == sizeof buf) break;
+  ssize_t n = ReadUpTo(fd, buf, sizeof buf);
+  if (n < 0) {
+    f.Set(errno, "sysctl", key);
+    close(fd);
+    return false;
   }
   close(fd);
+  size_t have = static_cast<size_t>(n);
   while (have > 0 && (buf[have - 1] == '\n' || buf[have - 1] == ' ')) have--;
   value->assign(buf, have);
   return true;
