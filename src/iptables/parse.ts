@@ -38,6 +38,11 @@ const TARGET_CHAINS: Record<Target['kind'], readonly TwineChain[] | undefined> =
   REDIRECT: ['TWINE_NAT_PREROUTING', 'TWINE_NAT_OUTPUT'],
 };
 
+/** `table[key]` when the table itself has it: a word like `constructor` or `toString` is not an entry. */
+function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 const OPT_ALIASES: Record<string, string> = {
   '--source': '-s',
   '--src': '-s',
@@ -196,8 +201,8 @@ function* readOptions(args: string[], errors: string[]): Generator<Opt> {
         return;
       }
     }
-    const opt = OPT_ALIASES[word] ?? word;
-    if (!(opt in OPTION_PARSERS || opt in TARGET_OPTS)) {
+    const opt = own(OPT_ALIASES, word) ?? word;
+    if (!(Object.hasOwn(OPTION_PARSERS, opt) || Object.hasOwn(TARGET_OPTS, opt))) {
       errors.push(opt.startsWith('-') ? `${word}: unsupported option` : `${word}: unexpected word (options start with -)`);
       continue;
     }
@@ -450,12 +455,12 @@ function rejectWith(p: RuleParse, o: Opt, t: Extract<Target, { kind: 'REJECT' }>
   if (v === 'tcp-reset' || v === 'tcp-rst') {
     if (p.l4() !== 'tcp') p.errors.push(`${o.word} ${o.value}: needs -p tcp`);
     t.with = { type: 'tcp reset' };
-  } else if (REJECT_V4[v]) {
+  } else if (own(REJECT_V4, v)) {
     p.family(4, `${o.word} ${o.value}`);
-    t.with = { type: 'icmp', code: REJECT_V4[v] };
-  } else if (REJECT_V6[v]) {
+    t.with = { type: 'icmp', code: own(REJECT_V4, v)! };
+  } else if (own(REJECT_V6, v)) {
     p.family(6, `${o.word} ${o.value}`);
-    t.with = { type: 'icmpv6', code: REJECT_V6[v] };
+    t.with = { type: 'icmpv6', code: own(REJECT_V6, v)! };
   } else p.errors.push(`${o.word} ${o.value}: unsupported (${[...Object.keys(REJECT_V4), ...Object.keys(REJECT_V6), 'tcp-reset'].join(', ')})`);
 }
 
@@ -473,7 +478,7 @@ function natTo(p: RuleParse, o: Opt, t: Extract<Target, { kind: 'SNAT' | 'DNAT' 
 
 /** An option of the target (--reject-with, --log-prefix, --to-ports, --to-source, --to-destination, --set-mark): after its -j. */
 function targetOption(p: RuleParse, o: Opt): void {
-  const kinds = TARGET_OPTS[o.opt]!;
+  const kinds = own(TARGET_OPTS, o.opt)!;
   const t = p.target;
   if (!t || !kinds.includes(t.kind)) {
     p.errors.push(`${o.word}: needs -j ${kinds.join(' or -j ')} before it`);
@@ -553,7 +558,7 @@ function checkComplete(p: RuleParse): void {
  */
 export function parseDetail(chain: TwineChain, args: string[]): { detail: RuleDetail; refs: string[] } | { errors: string[] } {
   const p = new RuleParse(chain);
-  for (const o of readOptions(args, p.errors)) (OPTION_PARSERS[o.opt] ?? targetOption)(p, o);
+  for (const o of readOptions(args, p.errors)) (own(OPTION_PARSERS, o.opt) ?? targetOption)(p, o);
   checkComplete(p);
   if (p.errors.length) return { errors: p.errors };
   const detail = p.detail;

@@ -219,3 +219,9 @@ test('twine.nat.killswitch and twine.nat.mss: on/off, bytes or auto, only on a N
   reasonFor({ 'twine.nat.killswitch': 'off' }, /NAT gateway only/);
   reasonFor({ 'twine.nat.mss': '1300' }, /NAT gateway only/);
 });
+
+test('twine.iptables.rule: a word named like an object property (constructor, toString) is an unknown word or value, named as such', () => {
+  reasonFor({ 'twine.iptables.rule.a': 'TWINE_INPUT constructor -j ACCEPT' }, /constructor: unexpected word \(options start with -\)/);
+  reasonFor({ 'twine.iptables.rule.a': 'TWINE_INPUT -p tcp toString 1 -j ACCEPT' }, /toString: unexpected word/);
+  reasonFor({ 'twine.iptables.rule.a': 'TWINE_INPUT -p tcp -j REJECT --reject-with constructor' }, /--reject-with constructor: unsupported/);
+});
